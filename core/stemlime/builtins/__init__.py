@@ -1,0 +1,78 @@
+"""The core's own plugins. They register through the same hooks as any third-party plugin."""
+
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+from ..registry import Factory, Option
+from ..surrogate import RidgeSurrogate
+from ..lime import FEATURE_SELECTIONS
+from .separators import MixSeparator, OracleSeparator
+from .segmenters import WholeSegmenter
+from .python_tagger import build_python_tagger
+
+
+@hookimpl
+def stemlime_separators(register):
+    register(
+        Factory(
+            name="oracle",
+            description="True stems from a folder: every audio file beside the input except the input and mixture*.",
+            build=lambda variant, **options: OracleSeparator(**options),
+            options=[
+                Option("dir", "folder holding the stems (default: the input file's folder)", "path"),
+                Option("stems", "stem names to use, separated by ';' (default: every audio file found)", "str"),
+            ],
+        )
+    )
+    register(
+        Factory(
+            name="none",
+            description="No separation: one stem, the mix itself (for segment-only explanations).",
+            build=lambda variant, **options: MixSeparator(),
+        )
+    )
+
+
+@hookimpl
+def stemlime_segmenters(register):
+    register(
+        Factory(
+            name="whole",
+            description="One segment covering the whole excerpt.",
+            build=lambda variant, **options: WholeSegmenter(),
+        )
+    )
+
+
+@hookimpl
+def stemlime_surrogates(register):
+    register(
+        Factory(
+            name="ridge",
+            description="LIME's local model: feature selection, then weighted Ridge regression with intercept.",
+            build=lambda variant, **options: RidgeSurrogate(**options),
+            options=[
+                Option("alpha", "Ridge regularization strength", "float", 1.0),
+                Option("feature_selection", "how components are chosen before the fit", "str", "auto", FEATURE_SELECTIONS),
+                Option("num_features", "the most components the fit may use (default: all)", "int", 100000),
+            ],
+        )
+    )
+
+
+@hookimpl
+def stemlime_taggers(register):
+    register(
+        Factory(
+            name="python",
+            description="Your own model: an object with labels, sample_rate, input_seconds and predict(batch), or a function.",
+            build=build_python_tagger,
+            options=[
+                Option("object", "MODULE:ATTRIBUTE of the model object or function", "str"),
+                Option("path", "folder added to the import path before importing MODULE", "path"),
+                Option("labels", "label names separated by ';', or @FILE with one label per line", "str"),
+                Option("sample_rate", "sample rate in Hz the model expects", "int"),
+                Option("input_seconds", "fixed input length in seconds (default: any length)", "float"),
+            ],
+        )
+    )

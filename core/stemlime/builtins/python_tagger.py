@@ -1,0 +1,98 @@
+"""Built-in tagger ``python``: explain your own model.
+
+``python,object=MODULE:ATTRIBUTE[,path=DIR]`` imports ATTRIBUTE from MODULE. It is either an
+object with ``labels``, ``sample_rate``, ``input_seconds`` and ``predict(batch)``, or a plain
+function ``f(batch) -> probabilities`` whose labels, sample rate and input length come as
+options or as attributes of the function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import StemlimeError, UsageError
+
+
+class PythonTagger:
+    """Adapts a user's object or function to the tagger protocol."""
+
+    def __init__(self, predict: Callable[[np.ndarray], Any], labels: list[str] | None, sample_rate: int, input_seconds: float | None):
+        self._predict = predict
+        self._labels = labels
+        self.sample_rate = int(sample_rate)
+        self.input_seconds = input_seconds
+
+    @property
+    def labels(self) -> list[str]:
+        if self._labels is None:  # learn how many outputs there are from one silent input
+            length = int(np.ceil((self.input_seconds or 1.0) * self.sample_rate))
+            n_outputs = np.asarray(self._predict(np.zeros((1, length), np.float32))).shape[-1]
+            self._labels = [str(i) for i in range(n_outputs)]
+        return self._labels
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self._predict(batch))
+
+
+def _import(target: str, path: Path | None) -> Any:
+    module_name, colon, attribute = target.partition(":")
+    if not colon or not module_name or not attribute:
+        raise UsageError(f"tagger python: object={target!r} must be MODULE:ATTRIBUTE, e.g. object=mymodel:tagger")
+    if path is not None:
+        if not path.is_dir():
+            raise UsageError(f"tagger python: path={path} is not a folder")
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UsageError(f"tagger python: cannot import module {module_name!r} ({error}); add path=FOLDER if it is not installed") from None
+    try:
+        value = module
+        for part in attribute.split("."):
+            value = getattr(value, part)
+    except AttributeError:
+        raise UsageError(f"tagger python: module {module_name!r} has no attribute {attribute!r}") from None
+    return value
+
+
+def _parse_labels(text: str) -> list[str]:
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        if not path.is_file():
+            raise UsageError(f"tagger python: labels file {path} does not exist")
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [label.strip() for label in text.split(";") if label.strip()]
+
+
+def build_python_tagger(
+    variant: str | None,
+    object: str | None = None,
+    path: Path | None = None,
+    labels: str | None = None,
+    sample_rate: int | None = None,
+    input_seconds: float | None = None,
+) -> PythonTagger:
+    if object is None:
+        raise UsageError("tagger python needs object=MODULE:ATTRIBUTE, e.g. 'python,object=mymodel:tagger,path=.'")
+    target = _import(object, path)
+    predict = getattr(target, "predict", None)
+    if predict is None:
+        if not callable(target):
+            raise UsageError(f"tagger python: {object} is neither callable nor has a predict(batch) method")
+        predict = target
+    label_list = _parse_labels(labels) if labels else getattr(target, "labels", None)
+    rate = sample_rate or getattr(target, "sample_rate", None)
+    if rate is None:
+        raise UsageError(f"tagger python: {object} has no sample_rate attribute; give sample_rate=HZ in the spec")
+    seconds = input_seconds if input_seconds is not None else getattr(target, "input_seconds", None)
+    if label_list is not None:
+        label_list = [str(label) for label in label_list]
+        if len(set(label_list)) != len(label_list):
+            raise StemlimeError(f"tagger python: {object} has duplicate label names")
+    return PythonTagger(predict, label_list, rate, seconds)

@@ -1,0 +1,252 @@
+"""The ``stemlime`` command line. Exit status: 0 success, 2 usage error, 1 any other failure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import StemlimeError, UsageError
+
+
+def _samples(text: str) -> int | str:
+    if text == "exhaustive":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive count or 'exhaustive', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive count, got {value}")
+    return value
+
+
+def _label(text: str) -> str | int:
+    return text
+
+
+def _add_excerpt(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", type=float, default=None, help="excerpt start in seconds (default 0)")
+    parser.add_argument("--duration", type=float, default=None, help="excerpt length in seconds (default: to the end)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stemlime", description="Listenable explanations for music models.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    plugins = commands.add_parser("plugins", help="list separators, segmenters, taggers and surrogates")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    separate = commands.add_parser("separate", help="split audio into stems: DIR/<stem>.wav")
+    separate.add_argument("audio", help="audio file")
+    separate.add_argument("--separator", required=True, help="separator spec, e.g. spleeter:2stems")
+    separate.add_argument("--out", required=True, help="output folder")
+    _add_excerpt(separate)
+
+    explain = commands.add_parser("explain", help="explain a tagger's prediction with stems (and segments)")
+    explain.add_argument("audio", help="audio file")
+    explain.add_argument("--config", help="pipeline file (TOML); flags override it")
+    explain.add_argument("--tagger", help="tagger spec, e.g. musicnn:MSD_musicnn")
+    explain.add_argument("--separator", help="separator spec (default: oracle)")
+    explain.add_argument("--segmenter", help="segmenter spec (default: whole)")
+    explain.add_argument("--surrogate", help="surrogate spec (default: ridge)")
+    explain.add_argument("--label", action="append", type=_label, help="label to explain (name or index); repeatable")
+    explain.add_argument("--top-labels", type=int, help="explain the K most probable labels (default 3)")
+    _add_excerpt(explain)
+    explain.add_argument("--samples", type=_samples, help="neighbourhood size or 'exhaustive' (default 1000)")
+    explain.add_argument("--seed", type=int, help="random seed (default 0)")
+    explain.add_argument("--batch-size", type=int, help="perturbations per tagger call (default 32)")
+    explain.add_argument("--pad", action="store_true", default=None, help="zero-pad an excerpt shorter than the tagger's input")
+    explain.add_argument("--sort", choices=["signed", "absolute"], help="order weights by signed (default) or absolute value")
+    explain.add_argument("--top-k", type=int, default=1, help="components summed in explanations/<label>.wav (default 1)")
+    explain.add_argument("--quiet", action="store_true", help="no summary on stdout")
+    explain.add_argument("--no-progress", action="store_true", help="no progress bar")
+    explain.add_argument("--out", required=True, help="output folder")
+
+    tag = commands.add_parser("tag", help="run a tagger: taggram and clip-level probabilities")
+    tag.add_argument("audio", help="audio file")
+    tag.add_argument("--tagger", required=True, help="tagger spec")
+    tag.add_argument("--json", action="store_true", help="print the taggram as JSON")
+    tag.add_argument("--plot", help="draw the taggram into this image file (PNG)")
+    tag.add_argument("--top", type=int, default=5, help="tags to print without --json (default 5)")
+    _add_excerpt(tag)
+
+    models = commands.add_parser("models", help="list, fetch and locate model files")
+    model_commands = models.add_subparsers(dest="models_command", metavar="ACTION")
+    model_commands.required = True
+    model_commands.add_parser("list", help="every known model and whether its files are here")
+    fetch = model_commands.add_parser("fetch", help="download and verify model files into the cache")
+    fetch.add_argument("names", nargs="*", help="model names (see 'stemlime models list')")
+    fetch.add_argument("--all", action="store_true", help="every known model")
+    fetch.add_argument("--source", type=int, help="use only this source (index as listed in the error/help)")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if present")
+    path = model_commands.add_parser("path", help="print the folder of a model's verified files")
+    path.add_argument("name")
+    return parser
+
+
+# --------------------------------------------------------------------------- commands
+
+def cmd_plugins(args) -> None:
+    from .registry import get_registry
+
+    described = get_registry().describe()
+    if args.json:
+        print(json.dumps(described, indent=1))
+        return
+    for kind, factories in described.items():
+        print(f"{kind}:")
+        if not factories:
+            print("  (none installed)")
+        for f in factories:
+            variants = f" [{', '.join(f['variants'])}]" if f["variants"] else ""
+            print(f"  {f['name']}{variants}  ({f['package']})")
+            print(f"      {f['description']}")
+            for o in f["options"]:
+                default = "" if o["default"] is None else f", default {o['default']}"
+                print(f"      {o['name']}=<{o['type']}{default}>  {o['description']}")
+        print()
+
+
+def cmd_separate(args) -> None:
+    from .audio import write_wav
+    from .explanation import safe_filename
+    from .pipeline import Pipeline
+
+    pipeline = Pipeline(tagger=None, separator=args.separator)
+    stems, rate = pipeline.separate(args.audio, start=args.start or 0.0, duration=args.duration)
+    out = Path(args.out)
+    for name, audio in stems.items():
+        path = write_wav(out / f"{safe_filename(name)}.wav", audio, rate)
+        print(path)
+
+
+def _explain_arguments(args) -> tuple[Any, dict[str, Any]]:
+    from .pipeline import Pipeline
+
+    specs = {kind: getattr(args, kind) for kind in ("tagger", "separator", "segmenter", "surrogate")}
+    settings = {"batch_size": args.batch_size, "sort": args.sort}
+    if args.config:
+        pipeline = Pipeline.from_config(args.config, **specs, **settings)
+        defaults = dict(pipeline.explain_defaults)
+    else:
+        if not args.tagger:
+            raise UsageError("explain needs --tagger SPEC (or --config FILE with a [tagger] table); see 'stemlime plugins'")
+        pipeline = Pipeline(**{k: v for k, v in specs.items() if v is not None}, **{k: v for k, v in settings.items() if v is not None})
+        defaults = {}
+    given = {
+        "labels": args.label,
+        "top_labels": args.top_labels,
+        "start": args.start,
+        "duration": args.duration,
+        "samples": args.samples,
+        "seed": args.seed,
+        "pad": args.pad,
+    }
+    options = defaults | {k: v for k, v in given.items() if v is not None}
+    if args.label is not None:
+        options.pop("top_labels", None)
+    elif args.top_labels is not None:
+        options.pop("labels", None)
+    return pipeline, options
+
+
+def cmd_explain(args) -> None:
+    pipeline, options = _explain_arguments(args)
+    explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)
+    out = explanation.save(args.out, k=args.top_k)
+    if args.quiet:
+        return
+    print(f"explained {explanation.audio_path} ({explanation.start:.2f}-{explanation.start + explanation.duration:.2f} s) "
+          f"with {len(explanation.components)} components, {explanation.distinct_evaluations} tagger evaluations "
+          f"of {len(explanation.neighbourhood.masks)} samples")
+    for name, label in explanation.labels.items():
+        print(f"\n{name}: probability {label.prediction:.3f}, surrogate R^2 {label.score:.3f}")
+        for component, weight in label.weights.items():
+            print(f"  {weight:+.4f}  {component}")
+    print(f"\nwrote {out / 'explanation.json'}, {out / 'components'}/, {out / 'explanations'}/")
+
+
+def cmd_tag(args) -> None:
+    from .pipeline import Pipeline
+    from .tagging import plot_taggram, taggram
+
+    pipeline = Pipeline(tagger=args.tagger)
+    tagger = pipeline.tagger
+    mix, _ = pipeline._excerpt(args.audio, None, args.start or 0.0, args.duration, int(tagger.sample_rate))
+    values, hop = taggram(tagger, mix)
+    labels = [str(label) for label in tagger.labels]
+    mean = values.mean(axis=0)
+    if args.plot:
+        plot_taggram(values, labels, hop, args.plot, title=pipeline.specs["tagger"])
+    if args.json:
+        print(json.dumps({"tagger": pipeline.specs["tagger"], "labels": labels, "hop_seconds": hop,
+                          "taggram": values.tolist(), "mean": mean.tolist()}))
+        return
+    print(f"{pipeline.specs['tagger']} on {args.audio}: {values.shape[0]} frame(s) of {hop:.3f} s")
+    for index in mean.argsort()[::-1][: args.top]:
+        print(f"  {mean[index]:.3f}  {labels[index]}")
+    if args.plot:
+        print(f"taggram drawn to {args.plot}")
+
+
+def cmd_models(args) -> None:
+    from .models import model_store
+
+    store = model_store()
+    if args.models_command == "list":
+        if not store.models:
+            print("no model files are declared by the installed plugins")
+        for name in sorted(store.models):
+            model = store.models[name]
+            print(f"{name}: {store.status(name)}\n    {model.description}")
+    elif args.models_command == "path":
+        print(store.path(args.name))
+    else:
+        names = sorted(store.models) if args.all else args.names
+        if not names:
+            raise UsageError("name the models to fetch, or give --all; see 'stemlime models list'")
+        for name in names:
+            folder = store.fetch(name, source=args.source, force=args.force)
+            print(f"{name}: {folder}")
+
+
+COMMANDS = {"plugins": cmd_plugins, "separate": cmd_separate, "explain": cmd_explain, "tag": cmd_tag, "models": cmd_models}
+
+
+def _fail(message: str, code: int) -> int:
+    lines = message.splitlines() or [""]
+    first = textwrap.fill(f"stemlime: error: {lines[0]}", width=100, break_long_words=False, break_on_hyphens=False)
+    print("\n".join([first] + lines[1:]), file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with status 2 on a usage error
+    try:
+        COMMANDS[args.command](args)
+    except UsageError as error:
+        if args.debug:
+            raise
+        return _fail(str(error), 2)
+    except StemlimeError as error:
+        if args.debug:
+            raise
+        return _fail(str(error), 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as error:  # a bug, not a user mistake: still one paragraph, traceback on request
+        if args.debug:
+            raise
+        return _fail(f"unexpected {type(error).__name__}: {error}. Run again with --debug for the traceback and report it.", 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

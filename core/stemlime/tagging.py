@@ -1,0 +1,53 @@
+"""Taggrams: the tagger's output over time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .explainer import run_tagger
+
+
+def taggram(tagger: Any, audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """(P x L probabilities, hop in seconds) for mono ``audio`` at the tagger's rate.
+
+    Uses the tagger's own ``taggram(audio)`` when it has one (with ``taggram_hop_seconds``);
+    otherwise cuts the audio into consecutive ``input_seconds`` windows (the whole audio when
+    the tagger takes any length).
+    """
+    if hasattr(tagger, "taggram"):
+        return np.asarray(tagger.taggram(audio)), float(getattr(tagger, "taggram_hop_seconds", tagger.input_seconds))
+    if not getattr(tagger, "input_seconds", None):
+        return run_tagger(tagger, audio[None, :]), len(audio) / tagger.sample_rate
+    window = int(round(tagger.input_seconds * tagger.sample_rate))
+    n = max(1, len(audio) // window)
+    patches = np.stack([audio[i * window:(i + 1) * window] for i in range(n)])
+    return run_tagger(tagger, patches), float(tagger.input_seconds)
+
+
+def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path: str | Path, threshold: float = 0.3, title: str = "") -> Path:
+    """Draw the taggram (time on x, tags with any value above ``threshold`` on y) as an image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [i for i in range(values.shape[1]) if values[:, i].max() > threshold]
+    note = f"tags above {threshold}"
+    if not shown:
+        shown = list(np.argsort(values.max(axis=0))[::-1][:5])
+        note = f"no tag above {threshold}; top 5 shown"
+    figure, axis = plt.subplots(figsize=(max(6, values.shape[0] * 0.25 + 3), 0.3 * len(shown) + 1.5))
+    axis.imshow(values[:, shown].T, aspect="auto", origin="lower", interpolation="nearest", cmap="Blues", vmin=0, vmax=1,
+                extent=(0, values.shape[0] * hop_seconds, -0.5, len(shown) - 0.5))
+    axis.set_yticks(range(len(shown)), [labels[i] for i in shown])
+    axis.set_xlabel("time (s)")
+    axis.set_title(f"{title} ({note})".strip())
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
