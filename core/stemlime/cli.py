@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -208,8 +207,8 @@ def cmd_models(args) -> None:
     elif args.models_command == "path":
         print(store.path(args.name))
     else:
-        names = sorted(store.models) if args.all else args.names
-        if not names:
+        names = sorted(n for n in store.models if store.models[n].sources) if args.all else args.names
+        if not names and not args.all:
             raise UsageError("name the models to fetch, or give --all; see 'stemlime models list'")
         for name in names:
             folder = store.fetch(name, source=args.source, force=args.force)
@@ -220,9 +219,7 @@ COMMANDS = {"plugins": cmd_plugins, "separate": cmd_separate, "explain": cmd_exp
 
 
 def _fail(message: str, code: int) -> int:
-    lines = message.splitlines() or [""]
-    first = textwrap.fill(f"stemlime: error: {lines[0]}", width=100, break_long_words=False, break_on_hyphens=False)
-    print("\n".join([first] + lines[1:]), file=sys.stderr)
+    print(f"stemlime: error: {message}", file=sys.stderr)
     return code
 
 

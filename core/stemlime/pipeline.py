@@ -164,6 +164,7 @@ class Pipeline:
         samples: int | str = 1000,
         seed: int | None = 0,
         pad: bool = False,
+        batch_size: int | None = None,
         progress: bool | None = None,
     ) -> Explanation:
         """Explain the tagger's output on an excerpt of ``source`` (a path, or an array with ``sample_rate``).
@@ -171,6 +172,7 @@ class Pipeline:
         ``start``/``duration`` in seconds; ``samples`` a count or ``"exhaustive"``; ``labels``
         names or output indices (default: ``top_labels``, 3 if neither is given). An excerpt
         shorter than the tagger's input is refused unless ``pad=True`` (zeros at the end).
+        ``batch_size`` overrides the pipeline's for this call.
         """
         tagger = self.tagger
         rate = int(tagger.sample_rate)
@@ -198,7 +200,7 @@ class Pipeline:
 
         masks = sample_masks(len(components), samples, seed)
         neighbourhood = evaluate_neighbourhood(
-            masks, component_audio, tagger, self.batch_size, self.kernel_width, self.empty_mask, progress
+            masks, component_audio, tagger, batch_size or self.batch_size, self.kernel_width, self.empty_mask, progress
         )
         tagger_labels = [str(label) for label in tagger.labels]
         if neighbourhood.predictions.shape[1] != len(tagger_labels):

@@ -1,0 +1,58 @@
+"""Shared test helpers: the piece1_16k excerpt (oracle stems) and taggers defined in tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+DATA = Path(__file__).parent / "data"
+PIECE = DATA / "piece1_16k"  # the first 4 s of the fixture piece1_16k: five stems and their exact sum
+STEMS = ("bass", "drums", "guitar", "piano", "vocals")
+
+
+class StemPresenceTagger:
+    """A tagger whose output is a known function of which stems of PIECE are present.
+
+    It recovers each stem's gain in the input by least squares against the true stems, then
+    outputs ``score = bias + sum_k coef_k * gain_k`` for label ``linear`` and the product
+    ``gain_vocals * gain_drums`` for label ``both``.
+    """
+
+    labels = ["linear", "both"]
+    sample_rate = 16000
+    input_seconds = None
+
+    def __init__(self, stems: np.ndarray, coefficients: dict[str, float], bias: float = 0.1):
+        self.stems = stems  # (K, T) in STEMS order
+        self.coefficients = np.array([coefficients.get(s, 0.0) for s in STEMS])
+        self.bias = bias
+        self.calls = 0
+        self.inputs = 0
+
+    def gains(self, batch: np.ndarray) -> np.ndarray:
+        solution, *_ = np.linalg.lstsq(self.stems.T.astype(np.float64), batch.T.astype(np.float64), rcond=None)
+        return solution.T  # (B, K)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        self.inputs += len(batch)
+        gains = np.round(self.gains(batch), 6)
+        linear = self.bias + gains @ self.coefficients
+        both = gains[:, STEMS.index("vocals")] * gains[:, STEMS.index("drums")]
+        return np.stack([linear, both], axis=1)
+
+
+def read_stems(start: float = 1.0, duration: float = 3.0) -> np.ndarray:
+    rows = []
+    for name in STEMS:
+        audio, rate = soundfile.read(PIECE / f"{name}.wav", dtype="float32")
+        rows.append(audio[int(start * rate): int((start + duration) * rate)])
+    return np.stack(rows)
+
+
+@pytest.fixture
+def presence_tagger() -> StemPresenceTagger:
+    return StemPresenceTagger(read_stems(), {"vocals": 0.5, "drums": 0.2, "bass": -0.3})
