@@ -1,0 +1,35 @@
+"""Registers the ``musicnn`` tagger and its model files with stemlime."""
+
+from __future__ import annotations
+
+from stemlime import Factory, Option, hookimpl
+
+from .modelfiles import model_files
+from .networks import VARIANTS
+from .tagger import DEVICES, PRECISIONS, MusicnnTagger
+
+
+@hookimpl
+def stemlime_taggers(register):
+    register(
+        Factory(
+            name="musicnn",
+            description="Jordi Pons' musicnn/VGG music taggers (50 tags, 3-s patches, 16 kHz) in PyTorch.",
+            build=lambda variant, **options: MusicnnTagger(variant, **options),
+            variants=tuple(VARIANTS),
+            default_variant="MSD_musicnn",
+            options=[
+                Option("device", "where the network runs", "str", "auto", DEVICES),
+                Option("batch_size", "patches per network call", "int", 64),
+                Option("precision", "fp32, or bf16 autocast", "str", "fp32", PRECISIONS),
+                Option("overlap", "overlap of consecutive 3-s patches, in seconds", "float", 0.0),
+                Option("model_dir", "folder with the checkpoint (.index, .data-*) instead of the cache", "path"),
+            ],
+        )
+    )
+
+
+@hookimpl
+def stemlime_models(register):
+    for files in model_files():
+        register(files)

@@ -1,0 +1,159 @@
+"""The musicnn tagger object that stemlime's pipeline talks to.
+
+Audio in (mono float32 at 16 kHz, any length >= one 3-s patch), tag probabilities out. Each
+input is cut into 187-frame log-mel patches, every patch of the whole batch goes through the
+network in ``batch_size`` chunks on ``device``, and each input's probabilities are the mean
+over its patches (musicnn's clip-level output).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stemlime.errors import AudioError, ModelFilesError, UsageError
+from stemlime.models import model_path
+from stemlime.tfcheckpoint import CheckpointError, read_checkpoint
+
+from .frontend import HOP, N_FFT, PATCH_FRAMES, SAMPLE_RATE, cut_patches, log_mel
+from .modelfiles import checkpoint_prefix, variable_names, verifier
+from .networks import VARIANTS, build_network
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16")
+
+
+def pick_device(device: str) -> torch.device:
+    """``auto``: CUDA when available, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("device=cuda was asked for, but PyTorch sees no CUDA GPU here; use device=cpu or device=auto")
+    return torch.device(device)
+
+
+class MusicnnTagger:
+    """musicnn/VGG tagger (variants: MSD_musicnn, MTT_musicnn, MSD_vgg, MTT_vgg, MSD_musicnn_big).
+
+    ``overlap`` is the overlap of consecutive patches in seconds (musicnn's ``input_overlap``);
+    ``precision="bf16"`` runs the network under bfloat16 autocast.
+    """
+
+    sample_rate = SAMPLE_RATE
+    input_seconds = 3.0
+
+    def __init__(self, variant: str = "MSD_musicnn", device: str = "auto", batch_size: int = 64, precision: str = "fp32",
+                 overlap: float = 0.0, model_dir: Path | None = None):
+        if variant not in VARIANTS:
+            raise UsageError(f"unknown musicnn variant {variant!r}; variants: {', '.join(VARIANTS)}")
+        if precision not in PRECISIONS:
+            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+        if not 0 <= overlap < self.input_seconds:
+            raise UsageError(f"overlap must be at least 0 and below {self.input_seconds} s, got {overlap}")
+        self.variant = variant
+        self.name = f"musicnn:{variant}"
+        self.labels = list(VARIANTS[variant].labels)
+        self.device = pick_device(device)
+        self.batch_size = int(batch_size)
+        self.precision = precision
+        self.overlap = float(overlap)
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self._network = None
+
+    # -------------------------------------------------------------- the network
+
+    @property
+    def hop_frames(self) -> int:
+        """Frames between patch starts (musicnn: 187 minus the overlap in frames)."""
+        import librosa
+
+        overlap_frames = int(librosa.time_to_frames(self.overlap, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP)) if self.overlap else 0
+        return max(1, PATCH_FRAMES - max(0, overlap_frames))
+
+    @property
+    def taggram_hop_seconds(self) -> float:
+        return self.hop_frames * HOP / SAMPLE_RATE
+
+    def _folder(self) -> Path:
+        if self.model_dir is None:
+            return model_path(f"musicnn/{self.variant}")
+        verifier(self.variant)(self.model_dir)
+        return self.model_dir
+
+    @property
+    def network(self) -> torch.nn.Module:
+        """The PyTorch network, loaded from the checkpoint on first use."""
+        if self._network is None:
+            folder = self._folder()
+            try:
+                tensors = read_checkpoint(checkpoint_prefix(folder), names=variable_names(self.variant))
+                network = build_network(self.variant, tensors)
+            except (CheckpointError, ValueError) as error:
+                raise ModelFilesError(f"musicnn {self.variant}: cannot load the checkpoint in {folder}: {error}") from None
+            self._network = network.to(self.device).eval()
+        return self._network
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _run(self, patches: np.ndarray, extract: bool = False):
+        """Network outputs for (P, 187, 96) patches, in ``batch_size`` chunks; numpy out."""
+        outputs = []
+        with torch.inference_mode(), self._autocast():
+            for first in range(0, len(patches), self.batch_size):
+                chunk = torch.from_numpy(np.ascontiguousarray(patches[first:first + self.batch_size])).to(self.device)
+                if extract:
+                    outputs.append({k: v.float().cpu().numpy() for k, v in self.network.extract(chunk).items()})
+                else:
+                    outputs.append(self.network(chunk).float().cpu().numpy())
+        if extract:
+            return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
+        return np.concatenate(outputs)
+
+    # -------------------------------------------------------------- audio -> patches
+
+    def patches(self, audio: np.ndarray) -> np.ndarray:
+        """(P, 187, 96) log-mel patches of mono 16-kHz audio."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1:
+            raise AudioError(f"musicnn takes mono audio, got an array of shape {audio.shape}")
+        if not np.all(np.isfinite(audio)):
+            raise AudioError("musicnn: the audio holds NaN or infinite samples")
+        minimum = (PATCH_FRAMES - 1) * HOP
+        if len(audio) < minimum:
+            raise AudioError(
+                f"musicnn needs at least {minimum} samples ({minimum / SAMPLE_RATE:.3f} s at {SAMPLE_RATE} Hz) for one patch, "
+                f"got {len(audio)}; pad the audio (pad=True in stemlime explain)"
+            )
+        return cut_patches(log_mel(audio), PATCH_FRAMES, self.hop_frames)
+
+    # -------------------------------------------------------------- the tagger protocol
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """(B, samples) mono 16-kHz audio -> (B, labels) probabilities, averaged over each input's patches."""
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.ndim == 1:
+            batch = batch[None]
+        per_input = [self.patches(audio) for audio in batch]
+        counts = [len(p) for p in per_input]
+        probabilities = self._run(np.concatenate(per_input))
+        bounds = np.cumsum([0] + counts)
+        return np.stack([probabilities[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+
+    def taggram(self, audio: np.ndarray) -> np.ndarray:
+        """(P, labels) probabilities, one row per patch (every ``taggram_hop_seconds``)."""
+        return self._run(self.patches(audio))
+
+    def features(self, audio: np.ndarray) -> dict[str, np.ndarray]:
+        """musicnn's extractor outputs: ``taggram`` (P, L) and, for musicnn models, ``timbral``,
+        ``temporal``, ``cnn1``..``cnn3`` (P*187, C: patches stacked in time), ``mean_pool``,
+        ``max_pool`` (P, 753) and ``penultimate`` (P, 200)."""
+        out = self._run(self.patches(audio), extract=True)
+        return {key: value.reshape(-1, value.shape[-1]) if value.ndim == 3 else value for key, value in out.items()}
