@@ -38,6 +38,12 @@ def variable_names(variant: str) -> list[str]:
 
 def verifier(variant: str):
     def verify(folder: Path) -> None:
+        missing_files = [name for name in FILES if not (folder / name).is_file()]
+        if missing_files:
+            raise ModelFilesError(
+                f"musicnn {variant}: {folder} lacks {', '.join(missing_files)}; fetch the checkpoint with "
+                f"`stemlime models fetch musicnn/{variant}`"
+            )
         try:
             found = list_checkpoint(checkpoint_prefix(folder))
         except CheckpointError as error:

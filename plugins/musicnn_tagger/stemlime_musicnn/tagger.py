@@ -29,9 +29,13 @@ PRECISIONS = ("fp32", "bf16")
 def pick_device(device: str) -> torch.device:
     """``auto``: CUDA when available, else the CPU."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("device=cuda was asked for, but PyTorch sees no CUDA GPU here; use device=cpu or device=auto")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError("device=cuda was asked for, but PyTorch sees no CUDA GPU here; use device=cpu or device=auto")
+        # TF32 convolutions/matmuls would cost the 1e-4 agreement with the original models
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     return torch.device(device)
 
 
