@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,plot]' $(addprefix -e ,$(PLUGINS))
-	$(BIN)/stemlime models fetch --all
+	$(BIN)/stemlime models fetch --defaults
 	touch $(STAMP)
 
 # Debian libraries the plugins need; installed when missing and we may (root + apt-get).
@@ -28,7 +28,7 @@ system-deps:
 	fi
 
 models: install
-	$(BIN)/stemlime models fetch --all
+	$(BIN)/stemlime models fetch --defaults
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands.add_parser("list", help="every known model and whether its files are here")
     fetch = model_commands.add_parser("fetch", help="download and verify model files into the cache")
     fetch.add_argument("names", nargs="*", help="model names (see 'stemlime models list')")
-    fetch.add_argument("--all", action="store_true", help="every known model")
+    fetch.add_argument("--all", action="store_true", help="every known model that has a download source")
+    fetch.add_argument("--defaults", action="store_true", help="the models plugins fetch by default (what make install fetches)")
     fetch.add_argument("--source", type=int, help="use only this source (index as listed in the error/help)")
     fetch.add_argument("--force", action="store_true", help="fetch again even if present")
     path = model_commands.add_parser("path", help="print the folder of a model's verified files")
@@ -207,9 +208,12 @@ def cmd_models(args) -> None:
     elif args.models_command == "path":
         print(store.path(args.name))
     else:
-        names = sorted(n for n in store.models if store.models[n].sources) if args.all else args.names
-        if not names and not args.all:
-            raise UsageError("name the models to fetch, or give --all; see 'stemlime models list'")
+        if args.all or args.defaults:
+            names = sorted(n for n, m in store.models.items() if m.sources and (args.all or m.fetch_by_default))
+        else:
+            names = args.names
+            if not names:
+                raise UsageError("name the models to fetch, or give --all or --defaults; see 'stemlime models list'")
         for name in names:
             folder = store.fetch(name, source=args.source, force=args.force)
             print(f"{name}: {folder}")

@@ -158,6 +158,7 @@ class ModelFiles:
     env_var: str | None = None  # a folder the user points to, used in place of the cache
     env_subdir: str = ""  # where this model's files lie under that folder
     verify: Callable[[Path], None] | None = None
+    fetch_by_default: bool = True  # fetched by `stemlime models fetch --defaults` (and `make install`)
 
     def how_to_get(self) -> str:
         lines = [f"  stemlime models fetch {self.name}"] if self.sources else []
@@ -268,6 +269,7 @@ class ModelStore:
                 self._write_marker(model, staging)
                 if folder.exists():
                     shutil.rmtree(folder)
+                staging.chmod(0o755)  # mkdtemp makes it private
                 staging.rename(folder)
                 return folder
             except ModelFilesError as error:

@@ -1,0 +1,346 @@
+"""Spleeter's U-Net (one per stem) in torch, and loading from the TF1 checkpoint's variables.
+
+Architecture (``spleeter.model.functions.unet.apply_unet``), one independent network per stem.
+Layout here is NCHW = (batch, channels, time T, frequency F); TF ran NHWC with H = time,
+W = frequency, so the 5x5 kernels span (time, frequency) in that order.
+
+Encoder, six blocks ``conv 5x5 stride 2 "same" -> BatchNorm -> conv activation``::
+
+    input |STFT| (B,   2, 512, 1024)
+    conv1        (B,  16, 256,  512)     conv2 (B,  32, 128, 256)     conv3 (B,  64, 64, 128)
+    conv4        (B, 128,  32,   64)     conv5 (B, 256,  16,  32)     conv6 (B, 512,  8,  16)
+
+Decoder, six blocks ``conv-transpose 5x5 stride 2 "same" -> deconv activation -> BatchNorm``
+(activation *before* BatchNorm; dropout 0.5 on the first three is inactive at inference),
+each concatenated with the skip tensor (skip first)::
+
+    up1 = T(conv6)           (B, 256,  16,  32)   cat conv5 -> (B, 512,  16,  32)
+    up2 = T(.)               (B, 128,  32,  64)   cat conv4 -> (B, 256,  32,  64)
+    up3 = T(.)               (B,  64,  64, 128)   cat conv3 -> (B, 128,  64, 128)
+    up4 = T(.)               (B,  32, 128, 256)   cat conv2 -> (B,  64, 128, 256)
+    up5 = T(.)               (B,  16, 256, 512)   cat conv1 -> (B,  32, 256, 512)
+    up6 = T(.)               (B,   1, 512, 1024)
+    out = conv 4x4 dilation 2 "same" (2 channels)            (B,   2, 512, 1024)
+
+Quirks reproduced from spleeter:
+
+- The skips and the decoder's input are the **raw convolution outputs** ``conv1..conv6``
+  (before BatchNorm and activation); the encoder's last BatchNorm + activation is computed by
+  spleeter but unused, so it is not evaluated here (its variables are still required).
+- "same" padding of a stride-2 5x5 convolution on an even size pads 1 before and 2 after
+  (TF puts the extra sample at the end; torch's symmetric ``padding`` cannot express that).
+- TF's "same" transposed convolution crops the full ``2n + 3`` output to ``[1, 2n + 1)``.
+- The last layer is a 4x4 kernel with dilation 2 (7x7 extent), padded 3 on each side.
+- Keras BatchNormalization defaults: epsilon 1e-3 (momentum 0.99 only matters in training);
+  inference uses the moving mean / variance.
+- ``unet.unet`` models (2stems, 4stems) end in a sigmoid and multiply the input magnitude;
+  ``unet.softmax_unet`` (5stems) takes a softmax across the stems' logits instead.
+
+Variable names: Keras numbers layers of a type in creation order over the whole graph, with
+stems built one after another in the config's ``instrument_list`` order. Stem ``i`` (0-based)
+owns ``conv2d_{7i}`` .. ``conv2d_{7i+6}`` (six encoder convs, then the final 4x4 conv),
+``conv2d_transpose_{6i}`` .. ``conv2d_transpose_{6i+5}`` and
+``batch_normalization_{12i}`` .. ``batch_normalization_{12i+11}`` (six encoder, six decoder),
+where suffix ``_0`` is written without suffix (``conv2d``). Kernels are HWIO for convolutions
+and HWOI for transposed convolutions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .variants import ENCODER_FILTERS, MODEL_CONFIGS  # torch-free: listing variants needs no torch
+
+__all__ = [
+    "MODEL_CONFIGS",
+    "BN_EPSILON",
+    "UNet",
+    "StemNetworks",
+    "build_networks",
+    "load_networks",
+    "stem_variable_names",
+]
+
+BN_EPSILON = 1e-3
+"""Keras ``BatchNormalization`` default epsilon, which spleeter keeps."""
+
+
+def _activation(name: str) -> nn.Module:
+    if name == "LeakyReLU":
+        return nn.LeakyReLU(0.2)
+    if name == "ELU":
+        return nn.ELU(1.0)
+    if name == "ReLU":
+        return nn.ReLU()
+    raise ValueError(f"unknown activation {name!r} (expected 'LeakyReLU', 'ELU' or 'ReLU')")
+
+
+def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TF "SAME" padding (before, after) of one axis: the extra sample goes after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class _DownBlock(nn.Module):
+    """conv 5x5 stride 2 ("same") -> (BatchNorm -> activation, used by the next block only)."""
+
+    def __init__(self, c_in: int, c_out: int, activation: str):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, kernel_size=5, stride=2)
+        self.bn = nn.BatchNorm2d(c_out, eps=BN_EPSILON)
+        self.act = _activation(activation)
+
+    def conv_same(self, x: torch.Tensor) -> torch.Tensor:
+        pt = _same_pads(x.shape[-2], 5, 2)
+        pf = _same_pads(x.shape[-1], 5, 2)
+        return self.conv(F.pad(x, (pf[0], pf[1], pt[0], pt[1])))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (raw conv output, activated batch-normed output)."""
+        c = self.conv_same(x)
+        return c, self.act(self.bn(c))
+
+
+class _UpBlock(nn.Module):
+    """conv-transpose 5x5 stride 2 ("same": output = 2 x input) -> activation -> BatchNorm."""
+
+    def __init__(self, c_in: int, c_out: int, activation: str):
+        super().__init__()
+        self.deconv = nn.ConvTranspose2d(c_in, c_out, kernel_size=5, stride=2)
+        self.act = _activation(activation)
+        self.bn = nn.BatchNorm2d(c_out, eps=BN_EPSILON)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t, f = x.shape[-2:]
+        full = self.deconv(x)  # (B, c_out, 2t + 3, 2f + 3)
+        # TF SAME conv-transpose = gradient of a SAME stride-2 conv on a (2t, 2f) input, whose
+        # padding before is _same_pads(2t, 5, 2)[0] (= 1): crop that many leading samples.
+        bt = _same_pads(2 * t, 5, 2)[0]
+        bf = _same_pads(2 * f, 5, 2)[0]
+        y = full[..., bt:bt + 2 * t, bf:bf + 2 * f]
+        return self.bn(self.act(y))
+
+
+class UNet(nn.Module):
+    """One stem's U-Net: input magnitude ``(B, 2, T, F)`` -> output ``(B, 2, T, F)``.
+
+    With ``output_logits=False`` (``unet.unet``) the output is ``sigmoid(mask) * input``, the
+    stem's estimated magnitude spectrogram. With ``output_logits=True`` (``softmax_unet``) it is
+    the raw mask logits; :class:`StemNetworks` then applies the softmax across stems.
+    ``T`` and ``F`` must be multiples of 64 (spleeter: T = 512, F = 1024).
+    """
+
+    def __init__(
+        self,
+        conv_activation: str = "LeakyReLU",
+        deconv_activation: str = "ReLU",
+        filters: Sequence[int] = ENCODER_FILTERS,
+        in_channels: int = 2,
+        output_logits: bool = False,
+    ):
+        super().__init__()
+        if len(filters) != 6:
+            raise ValueError("spleeter's U-Net has six encoder blocks")
+        self.output_logits = output_logits
+        chans = [in_channels, *filters]
+        self.down = nn.ModuleList(_DownBlock(chans[i], chans[i + 1], conv_activation) for i in range(6))
+        # Decoder input channels: conv6 alone, then [skip, up] concatenations.
+        up_out = [filters[4], filters[3], filters[2], filters[1], filters[0], 1]
+        up_in = [filters[5]] + [2 * c for c in up_out[:5]]
+        self.up = nn.ModuleList(_UpBlock(up_in[i], up_out[i], deconv_activation) for i in range(6))
+        # 4x4 kernel, dilation 2 -> extent 7, TF "same" (stride 1): 3 before, 3 after.
+        self.final = nn.Conv2d(1, in_channels, kernel_size=4, dilation=2, padding=3)
+
+    def forward(self, mag: torch.Tensor) -> torch.Tensor:
+        skips = []
+        x = mag
+        for i, block in enumerate(self.down):
+            if i < 5:
+                conv, x = block(x)  # conv: raw output (skip), x: BN + activation (next input)
+                skips.append(conv)
+            else:
+                x = block.conv_same(x)  # conv6; its BN + activation are unused by spleeter
+        for i, block in enumerate(self.up):
+            x = block(x)
+            if i < 5:
+                x = torch.cat([skips[4 - i], x], dim=1)
+        logits = self.final(x)
+        if self.output_logits:
+            return logits
+        return torch.sigmoid(logits) * mag
+
+
+class StemNetworks(nn.Module):
+    """All stems' U-Nets of one spleeter model; ``forward`` gives each stem's magnitude estimate.
+
+    Attributes: ``stems`` (checkpoint order), ``nets`` (``nn.ModuleDict`` stem -> :class:`UNet`),
+    ``mask`` ("sigmoid" or "softmax"), ``n_bins`` (frequency bins fed to the nets, spleeter's F).
+    """
+
+    def __init__(self, nets: Mapping[str, UNet], mask: str = "sigmoid", n_bins: int = 1024):
+        super().__init__()
+        if mask not in ("sigmoid", "softmax"):
+            raise ValueError(f"mask must be 'sigmoid' or 'softmax', got {mask!r}")
+        self.nets = nn.ModuleDict(dict(nets))
+        self.stems = list(nets.keys())
+        self.mask = mask
+        self.n_bins = n_bins
+
+    def forward(self, mag: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``mag (B, 2, T, n_bins)`` -> {stem: estimated magnitude (B, 2, T, n_bins)}."""
+        if self.mask == "sigmoid":
+            return {stem: net(mag) for stem, net in self.nets.items()}
+        logits = torch.stack([net(mag) for net in self.nets.values()], dim=-1)
+        masks = torch.softmax(logits, dim=-1)
+        return {stem: masks[..., k] * mag for k, stem in enumerate(self.stems)}
+
+
+def _suffix(name: str, index: int) -> str:
+    return name if index == 0 else f"{name}_{index}"
+
+
+def stem_variable_names(stem_index: int) -> dict[str, list[str]]:
+    """Checkpoint layer names of the ``stem_index``-th stem (see module docstring)."""
+    return {
+        "conv": [_suffix("conv2d", 7 * stem_index + k) for k in range(7)],
+        "deconv": [_suffix("conv2d_transpose", 6 * stem_index + k) for k in range(6)],
+        "bn": [_suffix("batch_normalization", 12 * stem_index + k) for k in range(12)],
+    }
+
+
+def _layer_index(name: str) -> tuple[str, int] | None:
+    """('conv2d', 7) for 'conv2d_7/kernel'; None for non-U-Net variables."""
+    layer = name.split("/")[0]
+    for base in ("conv2d_transpose", "batch_normalization", "conv2d"):
+        if layer == base:
+            return base, 0
+        if layer.startswith(base + "_") and layer[len(base) + 1:].isdigit():
+            return base, int(layer[len(base) + 1:])
+    return None
+
+
+def _take(tensors: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...], stem: str) -> torch.Tensor:
+    if name not in tensors:
+        raise ValueError(
+            f"spleeter checkpoint has no variable {name!r} (needed for stem {stem!r}); "
+            "is it a checkpoint of this model (number and order of stems)?"
+        )
+    value = np.asarray(tensors[name])
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(
+            f"spleeter variable {name!r} (stem {stem!r}) has shape {tuple(value.shape)}, "
+            f"expected {tuple(shape)}"
+        )
+    return torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+
+
+def _load_bn(bn: nn.BatchNorm2d, tensors, layer: str, stem: str) -> None:
+    n = bn.num_features
+    bn.weight.data.copy_(_take(tensors, f"{layer}/gamma", (n,), stem))
+    bn.bias.data.copy_(_take(tensors, f"{layer}/beta", (n,), stem))
+    bn.running_mean.copy_(_take(tensors, f"{layer}/moving_mean", (n,), stem))
+    bn.running_var.copy_(_take(tensors, f"{layer}/moving_variance", (n,), stem))
+
+
+def _load_conv(conv: nn.Conv2d, tensors, layer: str, stem: str) -> None:
+    c_out, c_in, kh, kw = conv.weight.shape
+    kernel = _take(tensors, f"{layer}/kernel", (kh, kw, c_in, c_out), stem)  # HWIO
+    conv.weight.data.copy_(kernel.permute(3, 2, 0, 1))
+    conv.bias.data.copy_(_take(tensors, f"{layer}/bias", (c_out,), stem))
+
+
+def _load_deconv(deconv: nn.ConvTranspose2d, tensors, layer: str, stem: str) -> None:
+    c_in, c_out, kh, kw = deconv.weight.shape
+    kernel = _take(tensors, f"{layer}/kernel", (kh, kw, c_out, c_in), stem)  # HWOI
+    deconv.weight.data.copy_(kernel.permute(3, 2, 0, 1))
+    deconv.bias.data.copy_(_take(tensors, f"{layer}/bias", (c_out,), stem))
+
+
+def build_networks(
+    tensors: Mapping[str, np.ndarray],
+    stems: Sequence[str],
+    conv_activation: str = "LeakyReLU",
+    deconv_activation: str = "ReLU",
+    mask: str = "sigmoid",
+    n_bins: int = 1024,
+    strict: bool = True,
+) -> StemNetworks:
+    """Build every stem's U-Net from a spleeter checkpoint's variables.
+
+    Parameters
+    ----------
+    tensors : {TF variable name: array}, e.g. ``stemlime.tfcheckpoint.read_checkpoint(prefix)``.
+    stems : stem names **in the model's instrument_list order** (it fixes which numbered
+        variables belong to which stem), e.g. ``MODEL_CONFIGS["4stems"]["stems"]``.
+    conv_activation, deconv_activation, mask, n_bins : the model's configuration (see
+        :data:`MODEL_CONFIGS`; the defaults are spleeter's defaults, i.e. the 2stems model).
+    strict : also reject U-Net variables beyond the last stem's (e.g. a 4stems checkpoint
+        loaded as 2stems), which would otherwise load silently.
+
+    Returns a :class:`StemNetworks` in eval mode (float32, CPU).
+
+    Raises ``ValueError`` naming the variable when one is missing or has the wrong shape.
+    """
+    stems = list(stems)
+    if not stems or len(set(stems)) != len(stems):
+        raise ValueError(f"stems must be a non-empty list of distinct names, got {stems}")
+    nets: dict[str, UNet] = {}
+    for i, stem in enumerate(stems):
+        net = UNet(conv_activation, deconv_activation, output_logits=(mask == "softmax"))
+        names = stem_variable_names(i)
+        for k, block in enumerate(net.down):
+            _load_conv(block.conv, tensors, names["conv"][k], stem)
+            _load_bn(block.bn, tensors, names["bn"][k], stem)
+        for k, block in enumerate(net.up):
+            _load_deconv(block.deconv, tensors, names["deconv"][k], stem)
+            _load_bn(block.bn, tensors, names["bn"][6 + k], stem)
+        _load_conv(net.final, tensors, names["conv"][6], stem)
+        nets[stem] = net
+    if strict:
+        limits = {"conv2d": 7 * len(stems), "conv2d_transpose": 6 * len(stems),
+                  "batch_normalization": 12 * len(stems)}
+        extra = sorted(
+            (parsed[1], name) for name in tensors
+            if (parsed := _layer_index(name)) is not None and parsed[1] >= limits[parsed[0]]
+        )
+        if extra:
+            first = {}  # lowest-numbered unexpected variable of each layer type
+            for _, name in extra:
+                first.setdefault(_layer_index(name)[0], name)
+            raise ValueError(
+                f"spleeter checkpoint has variables beyond the {len(stems)} stems {stems}, e.g. "
+                + ", ".join(repr(first[b]) for b in ("conv2d", "conv2d_transpose", "batch_normalization") if b in first)
+                + f" ({len(extra)} unexpected; a checkpoint with more stems?)"
+            )
+    model = StemNetworks(nets, mask=mask, n_bins=n_bins)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def load_networks(model_dir: str, model: str = "2stems") -> StemNetworks:
+    """Read ``<model_dir>/model.{index,data-*}`` and build the networks of ``model``
+    ("2stems", "4stems" or "5stems", see :data:`MODEL_CONFIGS`)."""
+    from pathlib import Path
+
+    from stemlime.tfcheckpoint import read_checkpoint
+
+    if model not in MODEL_CONFIGS:
+        raise ValueError(f"unknown spleeter model {model!r}; expected one of {sorted(MODEL_CONFIGS)}")
+    cfg = MODEL_CONFIGS[model]
+    tensors = read_checkpoint(Path(model_dir) / "model")
+    return build_networks(
+        tensors,
+        cfg["stems"],
+        conv_activation=cfg["conv_activation"],
+        deconv_activation=cfg["deconv_activation"],
+        mask=cfg["mask"],
+        n_bins=cfg["n_bins"],
+    )
