@@ -30,12 +30,9 @@ TF_SECONDS_FOR_10S = 2.6  # TensorFlow spleeter 2.4.2 (CPU), 2stems, 10 s of aud
 
 
 def _best(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    from run import best_of  # bench/run.py puts bench/ on the import path
+
+    return best_of(function, repeats)
 
 
 def _stft_round_trip(waveform: np.ndarray, n_stems: int) -> None:

@@ -16,7 +16,7 @@ import torch
 
 DATA = Path(__file__).resolve().parent / "data" / "musicnn"
 
-from musicnn_support import musicnn_folder
+from model_support import musicnn_folder
 from stemlime_musicnn import frontend
 from stemlime_musicnn.networks import (
     VARIANTS,

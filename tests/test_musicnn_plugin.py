@@ -13,7 +13,7 @@ import pytest
 import soundfile
 
 from conftest import DATA, PIECE
-from musicnn_support import musicnn_folder
+from model_support import musicnn_folder
 from stemlime import AudioError, ModelFilesError, Pipeline, get_registry
 
 STEMLIME = [sys.executable, "-m", "stemlime"]

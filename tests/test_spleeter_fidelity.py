@@ -8,6 +8,8 @@ to 4.0 s.
 
 from __future__ import annotations
 
+from model_support import spleeter_folder
+
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +32,7 @@ def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def checkpoint_dir() -> Path:
-    from stemlime import ModelFilesError
-    from stemlime.models import model_path
-
-    try:
-        return model_path("spleeter/2stems")
-    except ModelFilesError:
-        pytest.skip("the spleeter 2stems model files are not here: stemlime models fetch spleeter/2stems")
+    return spleeter_folder("2stems")
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ Tests that run the networks need the official 2stems checkpoint in the model cac
 
 from __future__ import annotations
 
+from model_support import spleeter_folder
+
 import os
 import subprocess
 import sys
@@ -49,10 +51,7 @@ def _mixture() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def checkpoint_dir() -> Path:
-    try:
-        return model_path("spleeter/2stems")
-    except ModelFilesError:
-        pytest.skip("the spleeter 2stems model files are not here: stemlime models fetch spleeter/2stems")
+    return spleeter_folder("2stems")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from musicnn_support import musicnn_folder
+from model_support import musicnn_folder
 from stemlime.tfcheckpoint import CheckpointError, crc32c, list_checkpoint, read_checkpoint
 
 
