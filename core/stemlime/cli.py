@@ -23,10 +23,6 @@ def _samples(text: str) -> int | str:
     return value
 
 
-def _label(text: str) -> str | int:
-    return text
-
-
 def _add_excerpt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=float, default=None, help="excerpt start in seconds (default 0)")
     parser.add_argument("--duration", type=float, default=None, help="excerpt length in seconds (default: to the end)")
@@ -54,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--separator", help="separator spec (default: oracle)")
     explain.add_argument("--segmenter", help="segmenter spec (default: whole)")
     explain.add_argument("--surrogate", help="surrogate spec (default: ridge)")
-    explain.add_argument("--label", action="append", type=_label, help="label to explain (name or index); repeatable")
+    explain.add_argument("--label", action="append", help="label to explain (name or index); repeatable")
     explain.add_argument("--top-labels", type=int, help="explain the K most probable labels (default 3)")
     _add_excerpt(explain)
     explain.add_argument("--samples", type=_samples, help="neighbourhood size or 'exhaustive' (default 1000)")

@@ -179,11 +179,9 @@ class ModelStore:
 
     def get(self, name: str) -> ModelFiles:
         if name not in self.models:
-            import difflib
+            from .registry import closest_match
 
-            close = difflib.get_close_matches(name, list(self.models), n=1, cutoff=0.5)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UsageError(f"unknown model {name!r}{hint}. Known models: {', '.join(sorted(self.models)) or 'none (install a model plugin)'}")
+            raise UsageError(f"unknown model {name!r}{closest_match(name, self.models)}. Known models: {', '.join(sorted(self.models)) or 'none (install a model plugin)'}")
         return self.models[name]
 
     def cache_folder(self, name: str) -> Path:

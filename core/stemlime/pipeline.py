@@ -59,10 +59,11 @@ class Pipeline:
         self.empty_mask = empty_mask
         self._given = {"tagger": tagger, "separator": separator, "segmenter": segmenter, "surrogate": surrogate}
         self._built: dict[str, Any] = {}
+        self.explain_defaults: dict[str, Any] = {}  # [explain] of a pipeline file
         self.specs: dict[str, str] = {}
         for kind, value in self._given.items():
             if _is_spec(value):
-                factory, variant, options = self.registry.resolve(kind, value)  # fail early on bad specs
+                _, variant, _ = self.registry.resolve(kind, value)  # fail early on bad specs
                 spec = as_spec(value, kind)
                 self.specs[kind] = str(Spec(spec.name, variant, spec.options))
             else:
@@ -81,8 +82,6 @@ class Pipeline:
         pipeline = cls(**arguments)
         pipeline.explain_defaults = {k: v for k, v in explain.items() if k not in PIPELINE_KEYS}
         return pipeline
-
-    explain_defaults: dict[str, Any] = {}
 
     def _component(self, kind: str) -> Any:
         if kind not in self._built:

@@ -66,7 +66,7 @@ class Option:
         if self.choices is not None and converted not in self.choices:
             raise UsageError(
                 f"{owner}: option {self.name}={value!r} is not one of {', '.join(map(str, self.choices))}"
-                + _closest(str(value), [str(c) for c in self.choices])
+                + closest_match(str(value), [str(c) for c in self.choices])
             )
         return converted
 
@@ -101,7 +101,8 @@ def _jsonable(value: Any) -> Any:
     return str(value) if isinstance(value, Path) else value
 
 
-def _closest(word: str, candidates: Iterable[str]) -> str:
+def closest_match(word: str, candidates: Iterable[str]) -> str:
+    """' (did you mean X?)' for the closest candidate, or '' when none is close."""
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
@@ -157,7 +158,7 @@ class Registry:
         if name in factories:
             return factories[name]
         available = ", ".join(f"{n} ({f.package})" for n, f in sorted(factories.items())) or "none installed"
-        raise UsageError(f"unknown {kind} {name!r}{_closest(name, factories)}. Available {kind}s: {available}.")
+        raise UsageError(f"unknown {kind} {name!r}{closest_match(name, factories)}. Available {kind}s: {available}.")
 
     def resolve(self, kind: str, spec: "str | Spec | dict") -> tuple[Factory, str | None, dict[str, Any]]:
         """Validate a spec against its factory: the factory, the variant and converted options."""
@@ -168,7 +169,7 @@ class Registry:
         if spec.variant is not None and spec.variant not in factory.variants:
             if factory.variants:
                 raise UsageError(
-                    f"{owner} has no variant {spec.variant!r}{_closest(spec.variant, factory.variants)}. "
+                    f"{owner} has no variant {spec.variant!r}{closest_match(spec.variant, factory.variants)}. "
                     f"Variants: {', '.join(factory.variants)}."
                 )
             raise UsageError(f"{owner} takes no variant, but {spec.variant!r} was given.")
@@ -178,7 +179,7 @@ class Registry:
             if option is None:
                 names = [o.name for o in factory.options]
                 listing = "; ".join(f"{o.name} ({o.type}): {o.description}" for o in factory.options) or "none"
-                raise UsageError(f"{owner} has no option {key!r}{_closest(key, names)}. Options: {listing}.")
+                raise UsageError(f"{owner} has no option {key!r}{closest_match(key, names)}. Options: {listing}.")
             options[key] = option.convert(value, owner)
         return factory, variant, options
 
