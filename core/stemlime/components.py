@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import attrs
 import numpy as np
 
@@ -17,17 +19,37 @@ class Excerpt:
 
 @attrs.frozen(eq=False)
 class Segment:
-    """One time window of the excerpt.
+    """One part of the excerpt that a component is cut to.
 
-    ``start`` and ``end`` are the nominal boundaries in seconds (relative to the excerpt);
-    ``window`` is the per-sample gain (float32, excerpt length). The windows of a segmenter's
-    segments sum to one at every sample. ``name`` reads like ``0.00-0.75s`` or ``bar3``.
+    ``start`` and ``end`` are the nominal boundaries in seconds (relative to the excerpt). A time
+    segment has a ``window``: the per-sample gain (float32, excerpt length), and the windows of a
+    segmenter's segments sum to one at every sample. A time-frequency block (``tf_grid``) has a
+    ``transform`` instead, audio in -> the block's audio out (same length), and the ``band`` it
+    keeps as ``(low_hz, high_hz)``; the transforms of a segmenter's segments sum to the identity.
+    ``name`` reads like ``0.00-0.75s`` or ``bar3``.
     """
 
     start: float
     end: float
-    window: np.ndarray
+    window: np.ndarray | None
     name: str
+    band: tuple[float, float] | None = None
+    transform: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.window is None) == (self.transform is None):
+            raise ValueError(f"segment {self.name!r} needs exactly one of a window or a transform")
+
+    @property
+    def is_whole(self) -> bool:
+        """True for a plain time window that is one everywhere (the whole excerpt, unchanged)."""
+        return self.transform is None and bool(np.all(self.window == 1))
+
+    def apply(self, audio: np.ndarray) -> np.ndarray:
+        """This segment's part of ``audio`` (float32, same length)."""
+        if self.transform is not None:
+            return np.asarray(self.transform(audio), dtype=np.float32)
+        return audio * self.window
 
 
 @attrs.frozen
@@ -39,24 +61,33 @@ class Component:
     segment: str | None  # segment name, None when the whole excerpt is one segment
     start: float  # seconds, relative to the excerpt
     end: float
+    band: tuple[float, float] | None = None  # (low, high) Hz for time-frequency blocks, else None
 
-    def to_dict(self) -> dict:
-        return attrs.asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        out = attrs.asdict(self)
+        # band only where there is one, so that stems x time segments keep their five documented keys
+        if self.band is None:
+            del out["band"]
+        else:
+            out["band"] = list(self.band)
+        return out
 
 
 def build_components(stems: dict[str, np.ndarray], segments: list[Segment]) -> tuple[list[Component], np.ndarray]:
     """Cross stems with segments.
 
     Returns the component descriptions and the component audio ``C`` (K x T float32),
-    stem-major: all segments of the first stem, then the next stem.
+    stem-major: all segments of the first stem, then the next stem. With one segment the
+    components keep the plain stem names.
     """
     single = len(segments) == 1
     components, rows = [], []
     for stem, audio in stems.items():
         for segment in segments:
             name = stem if single else f"{stem}@{segment.name}"
-            components.append(Component(name, stem, None if single else segment.name, segment.start, segment.end))
-            rows.append(audio if single and np.all(segment.window == 1) else audio * segment.window)
+            band = None if segment.band is None else (float(segment.band[0]), float(segment.band[1]))
+            components.append(Component(name, stem, None if single else segment.name, segment.start, segment.end, band))
+            rows.append(audio if single and segment.is_whole else segment.apply(audio))
     return components, np.stack(rows).astype(np.float32, copy=False)
 
 

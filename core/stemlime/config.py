@@ -10,6 +10,9 @@
     [segmenter]            # or: segmenter = "uniform,n=4"
     name = "whole"
 
+    # or both in one line, instead of [separator] and [segmenter]:
+    # components = "oracle x uniform,n=4"
+
     [explain]
     samples = 1000
     seed = 0
@@ -18,6 +21,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,19 @@ else:  # pragma: no cover
 COMPONENT_KEYS = ("tagger", "separator", "segmenter", "surrogate")
 PIPELINE_KEYS = ("batch_size", "kernel_width", "sort", "empty_mask")
 EXPLAIN_KEYS = ("labels", "top_labels", "start", "duration", "samples", "seed", "pad") + PIPELINE_KEYS
+COMBINED_KEY = "components"  # "SEPARATOR x SEGMENTER": what the components are, switched in one line
+_CROSS = re.compile(r"\s+x\s+")
+
+
+def split_components(text: Any, path: str | Path = "the pipeline file") -> dict[str, str]:
+    """``"oracle x uniform,n=4"`` -> ``{"separator": "oracle", "segmenter": "uniform,n=4"}``."""
+    parts = _CROSS.split(text.strip()) if isinstance(text, str) else []
+    if len(parts) != 2 or not all(parts):
+        raise UsageError(
+            f"{path}: {COMBINED_KEY} = {text!r} should read \"SEPARATOR x SEGMENTER\" (spaces around the x), "
+            f"e.g. {COMBINED_KEY} = \"oracle x uniform,n=4\" or \"none x onsets\""
+        )
+    return {"separator": parts[0], "segmenter": parts[1]}
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -43,9 +60,19 @@ def read_config(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"pipeline file {path} is not valid TOML: {error}") from None
-    unknown = set(data) - set(COMPONENT_KEYS) - {"explain"}
+    unknown = set(data) - set(COMPONENT_KEYS) - {"explain", COMBINED_KEY}
     if unknown:
-        raise UsageError(f"pipeline file {path}: unknown section(s) {sorted(unknown)}; allowed: {', '.join(COMPONENT_KEYS)}, explain")
+        raise UsageError(
+            f"pipeline file {path}: unknown section(s) {sorted(unknown)}; allowed: {', '.join(COMPONENT_KEYS)}, {COMBINED_KEY}, explain"
+        )
+    if COMBINED_KEY in data:
+        both = [key for key in ("separator", "segmenter") if key in data]
+        if both:
+            raise UsageError(
+                f"pipeline file {path} gives both {COMBINED_KEY} = {data[COMBINED_KEY]!r} and {' and '.join(both)}: "
+                f"{COMBINED_KEY} already names the separator and the segmenter; keep one of the two forms"
+            )
+        data = {key: value for key, value in data.items() if key != COMBINED_KEY} | split_components(data[COMBINED_KEY], f"pipeline file {path}")
     explain = data.get("explain", {})
     bad = set(explain) - set(EXPLAIN_KEYS)
     if bad:
