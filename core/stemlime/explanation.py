@@ -32,14 +32,18 @@ class LabelExplanation:
     intercept: float
     score: float  # weighted R^2 of the surrogate on the neighbourhood
     local_prediction: float  # the surrogate's output for the all-ones mask
+    rules: list[str] = attrs.field(factory=list)  # rule surrogates (tree): "vocals on and drums off -> 0.73"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "weights": dict(self.weights),
             "intercept": self.intercept,
             "score": self.score,
             "local_prediction": self.local_prediction,
         }
+        if self.rules:
+            out["rules"] = list(self.rules)
+        return out
 
 
 @attrs.frozen(eq=False)
@@ -73,6 +77,7 @@ class Explanation:
     labels: dict[str, LabelExplanation]
     neighbourhood: Neighbourhood
     tagger_labels: list[str]
+    checks: dict[str, Any] = attrs.field(factory=dict)  # trust checks by name (stemlime.checks), JSON-ready
 
     @property
     def distinct_evaluations(self) -> int:
@@ -123,6 +128,7 @@ class Explanation:
             "components": [c.to_dict() for c in self.components],
             "prediction": {name: e.prediction for name, e in self.labels.items()},
             "labels": {name: e.to_dict() for name, e in self.labels.items()},
+            "checks": dict(self.checks),
         }
 
     def to_json(self, indent: int | None = 1) -> str:

@@ -11,17 +11,19 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import attrs
 import numpy as np
 
 from . import audio as audio_io
 from .components import Excerpt, build_components
 from .config import EXPLAIN_KEYS, PIPELINE_KEYS, read_config
+from .decision_tree import describe_rules
 from .errors import AudioError, StemlimeError, UsageError
 from .explainer import evaluate_neighbourhood, fit_surrogates, resolve_labels, run_tagger
 from .explanation import Explanation, LabelExplanation
-from .lime import sample_masks
 from .registry import Registry, get_registry
 from .specs import Spec, as_spec
+from .surrogate import surrogate_masks
 
 SORTS = ("signed", "absolute")
 
@@ -165,15 +167,21 @@ class Pipeline:
         pad: bool = False,
         batch_size: int | None = None,
         progress: bool | None = None,
+        checks: Sequence[str] | str | None = None,
     ) -> Explanation:
         """Explain the tagger's output on an excerpt of ``source`` (a path, or an array with ``sample_rate``).
 
         ``start``/``duration`` in seconds; ``samples`` a count or ``"exhaustive"``; ``labels``
         names or output indices (default: ``top_labels``, 3 if neither is given). An excerpt
         shorter than the tagger's input is refused unless ``pad=True`` (zeros at the end).
-        ``batch_size`` overrides the pipeline's for this call.
+        ``batch_size`` overrides the pipeline's for this call. ``checks`` names trust checks
+        (``fidelity``, ``stability``, ``sanity``, ``complexity``; see :mod:`stemlime.checks`)
+        whose results land in ``explanation.checks``.
         """
+        from .checks import parse_checks, run_checks  # checks use the pipeline: imported late
+
         tagger = self.tagger
+        checks = parse_checks(checks, tagger, self.specs["tagger"])  # a check that cannot run fails before the tagger runs
         rate = int(tagger.sample_rate)
         mix, excerpt = self._excerpt(source, sample_rate, start, duration, rate)
         needed = math.ceil(tagger.input_seconds * rate) if getattr(tagger, "input_seconds", None) else 1
@@ -197,7 +205,7 @@ class Pipeline:
         if component_audio.shape[1] < needed:
             component_audio = audio_io.fit_length(component_audio.T, needed).T.copy()
 
-        masks = sample_masks(len(components), samples, seed)
+        masks = surrogate_masks(self.surrogate, len(components), samples, seed)
         neighbourhood = evaluate_neighbourhood(
             masks, component_audio, tagger, batch_size or self.batch_size, self.kernel_width, self.empty_mask, progress
         )
@@ -222,8 +230,9 @@ class Pipeline:
                 intercept=fit.intercept,
                 score=fit.score,
                 local_prediction=fit.local_prediction,
+                rules=describe_rules(getattr(fit, "rules", ()), [c.name for c in components]),
             )
-        return Explanation(
+        explanation = Explanation(
             audio_path=excerpt.path,
             start=excerpt.start,
             duration=excerpt.duration,
@@ -237,6 +246,9 @@ class Pipeline:
             neighbourhood=neighbourhood,
             tagger_labels=tagger_labels,
         )
+        if checks:
+            explanation = attrs.evolve(explanation, checks=run_checks(self, explanation, checks, batch_size=batch_size))
+        return explanation
 
     def tag(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None) -> np.ndarray:
         """The tagger's clip-level probabilities (L,) for an excerpt."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ..hookspecs import hookimpl
 from ..registry import Factory, Option
-from ..surrogate import RidgeSurrogate
+from ..decision_tree import TreeSurrogate
+from ..shapley import KernelShapSurrogate
+from ..surrogate import LassoSurrogate, LinearSurrogate, RidgeSurrogate
 from ..lime import FEATURE_SELECTIONS
 from .separators import MixSeparator, OracleSeparator
 from .segmenters import WholeSegmenter
@@ -55,6 +57,40 @@ def stemlime_surrogates(register):
                 Option("alpha", "Ridge regularization strength", "float", 1.0),
                 Option("feature_selection", "how components are chosen before the fit", "str", "auto", FEATURE_SELECTIONS),
                 Option("num_features", "the most components the fit may use (default: all)", "int", 100000),
+            ],
+        )
+    )
+    register(
+        Factory(
+            name="lasso",
+            description="Weighted Lasso with intercept: sparse weights, small effects set to exactly 0.",
+            build=lambda variant, **options: LassoSurrogate(**options),
+            options=[Option("alpha", "L1 penalty on the weights (in units of the tagger's probability)", "float", 0.001)],
+        )
+    )
+    register(
+        Factory(
+            name="linear",
+            description="Plain weighted least squares with intercept: no regularization, no feature selection.",
+            build=lambda variant, **options: LinearSurrogate(),
+        )
+    )
+    register(
+        Factory(
+            name="kernel_shap",
+            description="Shapley values (kernel SHAP): exact with all 2^K coalitions when samples >= 2^K, else sampled; "
+            "they add up to f(all) - f(none).",
+            build=lambda variant, **options: KernelShapSurrogate(),
+        )
+    )
+    register(
+        Factory(
+            name="tree",
+            description="A shallow regression tree: rules such as 'vocals on and drums off -> 0.73', weights = average effects.",
+            build=lambda variant, **options: TreeSurrogate(**options),
+            options=[
+                Option("max_depth", "depth of the tree (at most 2^depth rules)", "int", 3),
+                Option("min_weight_fraction_leaf", "smallest share of the kernel weight in a rule", "float", 0.0),
             ],
         )
     )

@@ -8,6 +8,7 @@ over its patches (musicnn's clip-level output).
 
 from __future__ import annotations
 
+import copy
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from stemlime.tfcheckpoint import CheckpointError, read_checkpoint
 from .frontend import HOP, N_FFT, PATCH_FRAMES, SAMPLE_RATE, cut_patches, log_mel
 from .modelfiles import checkpoint_prefix, variable_names, verifier
 from .networks import VARIANTS, build_network
+from .randomize import layer_names, randomize_top_layers
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
@@ -150,6 +152,24 @@ class MusicnnTagger:
         probabilities = self._run(np.concatenate(per_input))
         bounds = np.cumsum([0] + counts)
         return np.stack([probabilities[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+
+    # -------------------------------------------------------------- model randomization (sanity check)
+
+    @property
+    def randomization_layers(self) -> tuple[str, ...]:
+        """The network's layers, top (output) first, as ``randomized`` counts them."""
+        return layer_names(VARIANTS[self.variant].architecture)
+
+    def randomized(self, layers: int = 1, seed: int = 0) -> "MusicnnTagger":
+        """A copy of this tagger whose top ``layers`` layers have seeded random weights (cascading
+        randomization: ``layers=2`` keeps the random output layer of ``layers=1``). This tagger is untouched."""
+        if isinstance(layers, bool) or not isinstance(layers, (int, np.integer)) or not 0 <= layers <= len(self.randomization_layers):
+            raise UsageError(f"layers must be a count from 0 to {len(self.randomization_layers)} "
+                             f"({', '.join(self.randomization_layers)}), got {layers!r}")
+        clone = copy.copy(self)
+        clone._network = randomize_top_layers(self.network, int(layers), seed)
+        clone.name = f"{self.name} (top {layers} layers random, seed {seed})"
+        return clone
 
     def taggram(self, audio: np.ndarray) -> np.ndarray:
         """(P, labels) probabilities, one row per patch (every ``taggram_hop_seconds``)."""
