@@ -89,6 +89,8 @@ def main() -> int:
     sections = [bench_musicnn, bench_explainer]
     if importlib.util.find_spec("spleeter_bench") and importlib.util.find_spec("stemlime_spleeter"):
         sections.append(importlib.import_module("spleeter_bench").run)
+    if importlib.util.find_spec("stemlime_render"):
+        sections.append(importlib.import_module("render_bench").run)
     for section in sections:
         try:
             lines = section()

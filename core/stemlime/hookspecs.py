@@ -42,3 +42,10 @@ def stemlime_surrogates(register):
 @hookspec
 def stemlime_models(register):
     """Call ``register(model_files)`` for each set of model files this plugin can locate, fetch and verify."""
+
+
+@hookspec
+def stemlime_commands(register):
+    """Call ``register(command)`` for each ``stemlime.registry.Command`` (a ``stemlime NAME ...``
+    command-line command) this plugin adds. Registering is cheap: the command's ``run`` imports
+    whatever heavy code it needs when it runs."""

@@ -97,6 +97,24 @@ class Factory:
         return next((o for o in self.options if o.name == name), None)
 
 
+@attrs.frozen
+class Command:
+    """A command-line command that a plugin adds: ``stemlime NAME ...``.
+
+    ``add_arguments(parser)`` declares its arguments on an ``argparse.ArgumentParser``;
+    ``run(args)`` carries it out with the parsed ``argparse.Namespace``. Like the core's
+    commands, it raises ``UsageError`` for bad arguments (exit status 2) and ``StemlimeError``
+    for bad files or missing tools (exit status 1). Both callables should import heavy code
+    lazily: every ``stemlime`` invocation collects the commands.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[Any], None]
+    run: Callable[[Any], None]
+    package: str = ""  # the distribution that provides it; filled in by the registry
+
+
 def _jsonable(value: Any) -> Any:
     return str(value) if isinstance(value, Path) else value
 
@@ -123,6 +141,7 @@ class Registry:
             self.plugin_manager.register(plugin)
         self.factories: dict[str, dict[str, Factory]] = {kind: {} for kind in KINDS}
         self.models: dict[str, Any] = {}
+        self.commands: dict[str, Command] = {}
         self._collect()
 
     def _package_of(self) -> dict[int, str]:
@@ -134,7 +153,7 @@ class Registry:
 
     def _collect(self) -> None:
         packages = self._package_of()
-        for kind, hook_name in list(_HOOKS.items()) + [("model", "stemlime_models")]:
+        for kind, hook_name in list(_HOOKS.items()) + [("model", "stemlime_models"), ("command", "stemlime_commands")]:
             for impl in getattr(self.plugin_manager.hook, hook_name).get_hookimpls():
                 package = packages.get(id(impl.plugin), getattr(impl.plugin, "__name__", str(impl.plugin)))
                 impl.function(register=functools.partial(self._register, kind, package))
@@ -143,6 +162,9 @@ class Registry:
         if kind == "model":
             self.models.setdefault(item.name, item)
             return
+        if kind == "command":
+            self._register_command(package, item)
+            return
         if not isinstance(item, Factory):
             raise TypeError(f"plugin {package} registered {item!r} as a {kind}; expected a stemlime.Factory")
         existing = self.factories[kind].get(item.name)
@@ -150,6 +172,15 @@ class Registry:
             warnings.warn(f"{kind} {item.name!r} is provided by both {existing.package} and {package}; using {existing.package}'s")
             return
         self.factories[kind][item.name] = attrs.evolve(item, package=package)
+
+    def _register_command(self, package: str, command: Any) -> None:
+        if not isinstance(command, Command):
+            raise TypeError(f"plugin {package} registered {command!r} as a command; expected a stemlime.registry.Command")
+        existing = self.commands.get(command.name)
+        if existing is not None:
+            warnings.warn(f"command {command.name!r} is provided by both {existing.package} and {package}; using {existing.package}'s")
+            return
+        self.commands[command.name] = attrs.evolve(command, package=package)
 
     # ------------------------------------------------------------------ lookup and build
 
@@ -203,6 +234,11 @@ class Registry:
             ]
             for kind in KINDS
         }
+
+
+    def describe_commands(self) -> list[dict[str, str]]:
+        """The plugins' command-line commands: name, help and package (nothing is run or imported)."""
+        return [{"name": c.name, "help": c.help, "package": c.package} for _, c in sorted(self.commands.items())]
 
 
 _default: Registry | None = None

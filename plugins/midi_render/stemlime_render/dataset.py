@@ -1,0 +1,106 @@
+"""Many rendered pieces: ``DIR/piece-00000/`` ... in parallel processes, resumable.
+
+Piece ``i`` is ``render_song(seed + i, ...)``, so a piece does not depend on which process
+rendered it or in which order. A piece whose ``metadata.json`` exists is complete (it is
+written last, atomically) and is skipped when the command runs again. ``DIR/dataset.json``
+keeps the settings; resuming with other settings is refused rather than mixing two datasets.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from stemlime.errors import UsageError
+
+from .arrange import check_duration
+from .instruments import parse_classes
+
+SETTINGS_FILE = "dataset.json"
+
+
+def piece_folder(out: Path, index: int) -> Path:
+    return out / f"piece-{index:05d}"
+
+
+def _render_piece(job: tuple[int, dict[str, Any], str]) -> tuple[int, float]:
+    """Render piece ``index`` into its folder; (index, seconds of audio). Runs in a worker process."""
+    from .render import render_song
+
+    index, settings, out = job
+    seed = settings["seed"] + index
+    sets = settings["instrument_sets"]
+    # which instrument set a piece gets is drawn from its own seed: independent of the worker and order
+    instruments = sets[int(np.random.default_rng([seed, 1]).integers(len(sets)))]
+    rendering = render_song(seed, settings["duration"], instruments, settings["sample_rate"], settings["soundfont"],
+                            settings["vocals"], settings["voice"])
+    rendering.save(piece_folder(Path(out), index))
+    return index, rendering.duration
+
+
+def render_dataset(
+    out: str | Path,
+    count: int,
+    seed: int = 0,
+    duration: float = 10.0,
+    instrument_sets: Sequence[str] = ("piano,guitar,bass,drums",),
+    sample_rate: int = 44100,
+    soundfont: str | Path | None = None,
+    vocals: str = "espeak",
+    voice: str = "en-us+f3",
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Render ``count`` pieces into ``out`` (those already there are kept); the pieces' folders.
+
+    ``instrument_sets`` lists comma-separated class sets; each piece plays one of them, drawn
+    with its seed. Datasets with controlled correlations come from the choice of sets, e.g.
+    ``["guitar,drums,bass", "piano,bass"]``: drums only ever play with guitar.
+    """
+    from tqdm import tqdm
+
+    if int(count) < 1:
+        raise UsageError(f"count must be at least 1, got {count}")
+    settings = {
+        "seed": int(seed), "duration": check_duration(duration),
+        "instrument_sets": [",".join(parse_classes(s)) for s in instrument_sets],
+        "sample_rate": int(sample_rate), "soundfont": str(Path(soundfont).expanduser().resolve()) if soundfont else None,
+        "vocals": vocals, "voice": voice,
+    }
+    if not settings["instrument_sets"]:
+        raise UsageError("give at least one instrument set")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings_path = out / SETTINGS_FILE
+    if settings_path.is_file():
+        previous = json.loads(settings_path.read_text())
+        if previous != settings:
+            changed = ", ".join(f"{k}: {previous.get(k)!r} -> {v!r}" for k, v in settings.items() if previous.get(k) != v)
+            raise UsageError(f"{out} holds a dataset rendered with other settings ({changed}); "
+                             "resume with the same settings or choose another output folder")
+    else:
+        temporary = out / f".{SETTINGS_FILE}.tmp-{os.getpid()}"
+        temporary.write_text(json.dumps(settings, indent=1))
+        os.replace(temporary, settings_path)
+    for stale in out.glob("piece-*/.*.tmp-*"):  # files of an interrupted run
+        stale.unlink()
+    todo = [i for i in range(int(count)) if not (piece_folder(out, i) / "metadata.json").is_file()]
+    if todo:
+        # the first piece renders here: bad settings (soundfont, espeak-ng) fail once, with their own message
+        jobs = [(i, settings, str(out)) for i in todo]
+        bar = tqdm(total=len(todo), unit="piece", desc="rendering", disable=not progress)
+        _render_piece(jobs[0])
+        bar.update(1)
+        workers = max(1, min(int(workers or os.cpu_count() or 1), len(jobs) - 1))
+        if len(jobs) > 1:
+            # spawn: workers start clean, whatever the parent process has loaded (threads of torch, FluidSynth)
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                for _ in pool.imap_unordered(_render_piece, jobs[1:]):
+                    bar.update(1)
+        bar.close()
+    return [piece_folder(out, i) for i in range(int(count))]
