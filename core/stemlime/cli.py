@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,6 +29,25 @@ def _add_excerpt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="excerpt length in seconds (default: to the end)")
 
 
+def _add_explain_arguments(parser: argparse.ArgumentParser) -> None:
+    """What ``explain`` and ``check`` share: the audio, the pipeline and the neighbourhood."""
+    parser.add_argument("audio", help="audio file")
+    parser.add_argument("--config", help="pipeline file (TOML); flags override it")
+    parser.add_argument("--tagger", help="tagger spec, e.g. musicnn:MSD_musicnn")
+    parser.add_argument("--separator", help="separator spec (default: oracle)")
+    parser.add_argument("--segmenter", help="segmenter spec (default: whole)")
+    parser.add_argument("--surrogate", help="surrogate spec (default: ridge)")
+    parser.add_argument("--label", action="append", help="label to explain (name or index); repeatable")
+    parser.add_argument("--top-labels", type=int, help="explain the K most probable labels (default 3)")
+    _add_excerpt(parser)
+    parser.add_argument("--samples", type=_samples, help="neighbourhood size or 'exhaustive' (default 1000)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--batch-size", type=int, help="perturbations per tagger call (default 32)")
+    parser.add_argument("--pad", action="store_true", default=None, help="zero-pad an excerpt shorter than the tagger's input")
+    parser.add_argument("--sort", choices=["signed", "absolute"], help="order weights by signed (default) or absolute value")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stemlime", description="Listenable explanations for music models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -44,24 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_excerpt(separate)
 
     explain = commands.add_parser("explain", help="explain a tagger's prediction with stems (and segments)")
-    explain.add_argument("audio", help="audio file")
-    explain.add_argument("--config", help="pipeline file (TOML); flags override it")
-    explain.add_argument("--tagger", help="tagger spec, e.g. musicnn:MSD_musicnn")
-    explain.add_argument("--separator", help="separator spec (default: oracle)")
-    explain.add_argument("--segmenter", help="segmenter spec (default: whole)")
-    explain.add_argument("--surrogate", help="surrogate spec (default: ridge)")
-    explain.add_argument("--label", action="append", help="label to explain (name or index); repeatable")
-    explain.add_argument("--top-labels", type=int, help="explain the K most probable labels (default 3)")
-    _add_excerpt(explain)
-    explain.add_argument("--samples", type=_samples, help="neighbourhood size or 'exhaustive' (default 1000)")
-    explain.add_argument("--seed", type=int, help="random seed (default 0)")
-    explain.add_argument("--batch-size", type=int, help="perturbations per tagger call (default 32)")
-    explain.add_argument("--pad", action="store_true", default=None, help="zero-pad an excerpt shorter than the tagger's input")
-    explain.add_argument("--sort", choices=["signed", "absolute"], help="order weights by signed (default) or absolute value")
+    _add_explain_arguments(explain)
+    explain.add_argument("--checks", help="trust checks to run, print and save: fidelity,stability,sanity,complexity or all")
     explain.add_argument("--top-k", type=int, default=1, help="components summed in explanations/<label>.wav (default 1)")
     explain.add_argument("--quiet", action="store_true", help="no summary on stdout")
-    explain.add_argument("--no-progress", action="store_true", help="no progress bar")
     explain.add_argument("--out", required=True, help="output folder")
+    _add_check_command(commands)
 
     tag = commands.add_parser("tag", help="run a tagger: taggram and clip-level probabilities")
     tag.add_argument("audio", help="audio file")
@@ -83,7 +91,25 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--force", action="store_true", help="fetch again even if present")
     path = model_commands.add_parser("path", help="print the folder of a model's verified files")
     path.add_argument("name")
+    _add_plugin_commands(commands)
     return parser
+
+
+def _add_plugin_commands(commands) -> None:
+    """Add the commands that plugins register through the ``stemlime_commands`` hook."""
+    from .registry import get_registry
+
+    try:
+        plugin_commands = get_registry().commands
+    except Exception as error:  # a broken plugin must not take the core's commands down with it
+        print(f"stemlime: warning: plugin commands unavailable ({type(error).__name__}: {error})", file=sys.stderr)
+        return
+    for name, command in sorted(plugin_commands.items()):
+        if name in commands.choices:
+            continue  # the core's own command wins
+        sub = commands.add_parser(name, help=f"{command.help} ({command.package})", description=command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(plugin_command=command)
 
 
 # --------------------------------------------------------------------------- commands
@@ -152,9 +178,40 @@ def _explain_arguments(args) -> tuple[Any, dict[str, Any]]:
     return pipeline, options
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (e.g. a segmenter falling back to one segment) as one line, like errors."""
+    print(f"stemlime: warning: {message}", file=sys.stderr)
+
+
+def _print_weights(label: Any, components: list) -> None:
+    """A label's weights: a flat list for stems alone; with time segments, a row per stem (and
+    band) and a column per segment, then the top components."""
+    if all(c.segment is None for c in components):
+        for component, weight in label.weights.items():
+            print(f"  {weight:+.4f}  {component}")
+        return
+    rows: dict[str, dict[str, str]] = {}
+    columns: list[str] = []
+    for c in components:
+        row = c.stem if c.band is None else f"{c.stem} {c.band[0]:.0f}-{c.band[1]:.0f}Hz"
+        column = c.segment if c.band is None else f"{c.start:.2f}-{c.end:.2f}s"
+        if column not in columns:
+            columns.append(column)
+        weight = label.weights.get(c.name)
+        rows.setdefault(row, {})[column] = "." if weight is None else f"{weight:+.4f}"  # "." = left out by the surrogate
+    first = max(len("weight by segment"), *(len(r) for r in rows))
+    widths = [max(8, len(column)) for column in columns]
+    print("  " + "weight by segment".ljust(first) + "".join(f"  {col:>{w}}" for col, w in zip(columns, widths)))
+    for row, cells in rows.items():
+        print("  " + row.ljust(first) + "".join(f"  {cells.get(col, ''):>{w}}" for col, w in zip(columns, widths)))
+    top = list(label.weights.items())[:3]
+    print("  top: " + ", ".join(f"{weight:+.4f} {name}" for name, weight in top))
+
+
 def cmd_explain(args) -> None:
+    warnings.showwarning = _show_warning
     pipeline, options = _explain_arguments(args)
-    explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)
+    explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, checks=args.checks, **options)
     out = explanation.save(args.out, k=args.top_k)
     if args.quiet:
         return
@@ -163,9 +220,66 @@ def cmd_explain(args) -> None:
           f"of {len(explanation.neighbourhood.masks)} samples")
     for name, label in explanation.labels.items():
         print(f"\n{name}: probability {label.prediction:.3f}, surrogate R^2 {label.score:.3f}")
-        for component, weight in label.weights.items():
-            print(f"  {weight:+.4f}  {component}")
+        _print_weights(label, explanation.components)
     print(f"\nwrote {out / 'explanation.json'}, {out / 'components'}/, {out / 'explanations'}/")
+    _print_checks(explanation.checks)
+
+
+# --------------------------------------------------------------------------- trust checks
+
+def _add_check_command(commands) -> None:
+    """``stemlime check NAME AUDIO ...``: explain as ``explain`` does, then run one trust check."""
+    from .checks import CHECKS
+
+    check = commands.add_parser("check", help="how far to trust an explanation: fidelity, stability, sanity, complexity",
+                                description="Explain AUDIO (same arguments as 'explain'), then run one trust check and print it.")
+    check.add_argument("check", choices=CHECKS, help="the check to run")
+    _add_explain_arguments(check)
+    check.add_argument("--seeds", type=int, default=5, help="stability/sanity: explanations with consecutive seeds to compare (default 5)")
+    check.add_argument("--target", type=float, help="stability: find the samples whose Kendall tau reaches this (e.g. 0.95)")
+    check.add_argument("--max-samples", type=int, default=12800, help="stability --target: the most samples to try (default 12800)")
+    check.add_argument("--steps", type=int, help="sanity: randomize only the top N layers (default: all)")
+    check.add_argument("--random-orders", type=int, default=20, help="fidelity: random orders in the baseline (default 20)")
+    check.add_argument("--json", action="store_true", help="print the check's result as JSON")
+    check.add_argument("--out", help="also save the explanation (with the check in explanation.json) to this folder")
+
+
+def _print_checks(checks: dict[str, Any]) -> None:
+    if checks:
+        from .checks import format_checks
+
+        print()
+        print(format_checks(checks))
+
+
+def cmd_check(args) -> None:
+    import attrs
+
+    from . import checks as trust
+
+    warnings.showwarning = _show_warning
+    pipeline, options = _explain_arguments(args)
+    if args.check == "sanity":
+        trust.randomization_layers(pipeline.tagger, pipeline.specs["tagger"])  # refuse before the explanation runs
+    explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)
+    batch_size = args.batch_size
+    if args.check == "stability" and args.target is not None:
+        name, result = "stability_search", trust.samples_for_stability(
+            pipeline, explanation, args.target, seeds=args.seeds, most=args.max_samples, batch_size=batch_size)
+    elif args.check == "stability":
+        name, result = "stability", trust.stability(pipeline, explanation, seeds=args.seeds, batch_size=batch_size)
+    elif args.check == "sanity":
+        name, result = "sanity", trust.explanation_sanity(pipeline, explanation, steps=args.steps, seeds=args.seeds, batch_size=batch_size)
+    elif args.check == "fidelity":
+        name, result = "fidelity", trust.fidelity(pipeline, explanation, random_orders=args.random_orders, batch_size=batch_size)
+    else:
+        name, result = "complexity", trust.explanation_complexity(explanation)
+    if args.out:
+        attrs.evolve(explanation, checks={name: result}).save(args.out)
+    if args.json:
+        print(json.dumps({name: result}, indent=1))
+    else:
+        print(trust.format_checks({name: result}))
 
 
 def cmd_tag(args) -> None:
@@ -216,6 +330,7 @@ def cmd_models(args) -> None:
 
 
 COMMANDS = {"plugins": cmd_plugins, "separate": cmd_separate, "explain": cmd_explain, "tag": cmd_tag, "models": cmd_models}
+COMMANDS["check"] = cmd_check
 
 
 def _fail(message: str, code: int) -> int:
@@ -223,11 +338,36 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+# Commands that plugin packages add, named here only so that a missing package gets an install hint.
+PLUGIN_COMMANDS = {"render": ("stemlime-render", "plugins/midi_render"), "render-dataset": ("stemlime-render", "plugins/midi_render")}
+
+
+def _uninstalled_command(argv: Sequence[str]) -> str | None:
+    """The install hint when ``argv`` asks for a known plugin command whose package is missing."""
+    from .registry import get_registry
+
+    name = next((word for word in argv if not word.startswith("-")), None)
+    if name not in PLUGIN_COMMANDS or name in COMMANDS:
+        return None
+    try:
+        if name in get_registry().commands:
+            return None
+    except Exception:  # build_parser has already warned about a broken plugin
+        pass
+    package, folder = PLUGIN_COMMANDS[name]
+    return (f"'stemlime {name}' comes with the plugin package {package}, which is not installed. "
+            f"Install it with `make install` in a stemlime clone, or `pip install ./{folder}` from the clone's root.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    missing = _uninstalled_command(argv)
+    if missing:
+        return _fail(missing, 2)
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     try:
-        COMMANDS[args.command](args)
+        (COMMANDS.get(args.command) or args.plugin_command.run)(args)
     except UsageError as error:
         if args.debug:
             raise
