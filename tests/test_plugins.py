@@ -105,3 +105,15 @@ def test_without_the_package_the_separator_is_unknown():
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "unknown separator 'hpss'" in result.stderr and "oracle (stemlime)" in result.stderr
+
+
+def test_finding_every_plugin_imports_neither_torch_nor_scikit_learn():
+    # every `stemlime` command collects the plugins first; heavy libraries load when a
+    # tagger, separator or surrogate is built, not when it is listed
+    code = (
+        "import sys; from stemlime.registry import get_registry; r = get_registry(); "
+        "assert r.describe()['taggers'], 'no taggers found'; "
+        "print(sorted(m for m in ('torch', 'sklearn', 'librosa') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import attrs
 import numpy as np
-from sklearn.tree import DecisionTreeRegressor
 
 from .errors import UsageError
 from .surrogate import SurrogateFit
@@ -52,6 +51,8 @@ class TreeSurrogate:
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
         if self.max_depth < 1:
             raise UsageError(f"tree: max_depth must be at least 1, got {self.max_depth}")
+        from sklearn.tree import DecisionTreeRegressor
+
         masks = np.asarray(masks, dtype=np.float64)
         # random_state fixes the tie-breaking between equally good splits: same input, same tree
         tree = DecisionTreeRegressor(max_depth=self.max_depth, min_weight_fraction_leaf=self.min_weight_fraction_leaf, random_state=0)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from sklearn.linear_model import Ridge, lars_path
-from sklearn.metrics import pairwise_distances
 
 from .errors import UsageError
 
@@ -45,6 +43,8 @@ def sample_masks(n_components: int, samples: int | str, seed: int | None) -> np.
 
 def cosine_distances_to_all_ones(masks: np.ndarray) -> np.ndarray:
     """Cosine distance of each mask to the unperturbed (first, all-ones) mask; 1 for the empty mask."""
+    from sklearn.metrics import pairwise_distances  # scikit-learn is imported when a fit needs it
+
     return pairwise_distances(masks, masks[:1], metric="cosine").ravel()
 
 
@@ -55,6 +55,8 @@ def kernel(distances: np.ndarray, kernel_width: float = 0.25) -> np.ndarray:
 
 def _forward_selection(masks, targets, weights, num_features) -> np.ndarray:
     """Greedily add the feature whose plain least-squares fit has the best weighted R^2."""
+    from sklearn.linear_model import Ridge
+
     chosen: list[int] = []
     model = Ridge(alpha=0, fit_intercept=True)
     for _ in range(min(num_features, masks.shape[1])):
@@ -73,6 +75,8 @@ def _forward_selection(masks, targets, weights, num_features) -> np.ndarray:
 
 def _highest_weights(masks, targets, weights, num_features) -> np.ndarray:
     """Features with the largest |coefficient x value at the explained instance|."""
+    from sklearn.linear_model import Ridge
+
     model = Ridge(alpha=0.01, fit_intercept=True).fit(masks, targets, sample_weight=weights)
     contribution = model.coef_ * masks[0]
     order = sorted(range(masks.shape[1]), key=lambda i: np.abs(contribution[i]), reverse=True)
@@ -81,6 +85,8 @@ def _highest_weights(masks, targets, weights, num_features) -> np.ndarray:
 
 def _lasso_path(masks, targets, weights, num_features) -> np.ndarray:
     """Features active at the most complete point of the weighted lasso path with at most num_features."""
+    from sklearn.linear_model import lars_path
+
     root = np.sqrt(weights)
     centred_masks = (masks - np.average(masks, axis=0, weights=weights)) * root[:, None]
     centred_targets = (targets - np.average(targets, weights=weights)) * root

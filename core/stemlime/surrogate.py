@@ -12,7 +12,6 @@ from typing import Any
 
 import attrs
 import numpy as np
-from sklearn.linear_model import Lasso, LinearRegression, Ridge
 
 from .errors import UsageError
 from .lime import sample_masks, select_features
@@ -79,6 +78,8 @@ class RidgeSurrogate:
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
         masks = np.asarray(masks)
         selected = select_features(masks, targets, sample_weights, self.num_features, self.feature_selection)
+        from sklearn.linear_model import Ridge
+
         return _linear_fit(Ridge(alpha=self.alpha, fit_intercept=True), masks, targets, sample_weights, selected)
 
 
@@ -97,6 +98,8 @@ class LassoSurrogate:
             raise UsageError(f"lasso: alpha must be at least 0, got {self.alpha}")
         masks = np.asarray(masks, dtype=np.float64)
         # coordinate descent is deterministic with the default cyclic selection
+        from sklearn.linear_model import Lasso
+
         model = Lasso(alpha=self.alpha, fit_intercept=True, max_iter=100000, tol=1e-10)
         return _linear_fit(model, masks, targets, sample_weights, np.arange(masks.shape[1]))
 
@@ -107,4 +110,6 @@ class LinearSurrogate:
 
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
         masks = np.asarray(masks, dtype=np.float64)
+        from sklearn.linear_model import LinearRegression
+
         return _linear_fit(LinearRegression(fit_intercept=True), masks, targets, sample_weights, np.arange(masks.shape[1]))

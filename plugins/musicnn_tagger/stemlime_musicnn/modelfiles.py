@@ -14,7 +14,7 @@ from stemlime.errors import ModelFilesError
 from stemlime.models import ModelFiles, WheelSource
 from stemlime.tfcheckpoint import CheckpointError, list_checkpoint
 
-from .networks import VARIANTS, musicnn_variable_names, vgg_variable_names
+from .variants import VARIANTS, musicnn_variable_names, vgg_variable_names
 
 ENV_VAR = "STEMLIME_MUSICNN_DIR"
 WHEEL = "musicnn==0.1.0"

@@ -28,7 +28,6 @@ are omitted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -36,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .labels import MSD_LABELS, MTT_LABELS
+from .variants import VARIANTS, Variant, _tf_name, musicnn_variable_names, vgg_variable_names
 
 __all__ = [
     "TF_BATCHNORM_EPS",
@@ -60,39 +59,9 @@ TF_BATCHNORM_EPS = 1e-3
 N_MELS = 96
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A pretrained musicnn model: its network family and its output labels."""
-
-    name: str
-    architecture: str  # "musicnn" or "vgg"
-    labels: tuple[str, ...]  # in output order
-
-    @property
-    def n_labels(self) -> int:
-        return len(self.labels)
-
-
-VARIANTS: dict[str, Variant] = {
-    "MSD_musicnn": Variant("MSD_musicnn", "musicnn", MSD_LABELS),
-    "MTT_musicnn": Variant("MTT_musicnn", "musicnn", MTT_LABELS),
-    "MSD_musicnn_big": Variant("MSD_musicnn_big", "musicnn", MSD_LABELS),
-    "MSD_vgg": Variant("MSD_vgg", "vgg", MSD_LABELS),
-    "MTT_vgg": Variant("MTT_vgg", "vgg", MTT_LABELS),
-}
-"""Known checkpoints (folder names of the musicnn package). The four shipped with musicnn
-0.1.0 are MSD_musicnn, MTT_musicnn, MSD_vgg, MTT_vgg; MSD_musicnn_big (512 mid-end
-filters, 500 back-end units) loads too if its checkpoint is supplied."""
-
-
 # --------------------------------------------------------------------------------------
 # Loading helpers
 # --------------------------------------------------------------------------------------
-
-
-def _tf_name(base: str, index: int) -> str:
-    """TF1 layer naming: the first layer of a kind is ``base``, then ``base_1``, ..."""
-    return base if index == 0 else f"{base}_{index}"
 
 
 class _Weights:
@@ -511,31 +480,3 @@ def build_network(architecture: str, tensors: Mapping[str, object]) -> Musicnn |
             f"{variant.n_labels} labels"
         )
     return net
-
-
-def musicnn_variable_names(n_timbral: int = 2, n_temporal: int = 3) -> list[str]:
-    """TF variable names that :meth:`Musicnn.from_tensors` reads (no optimizer slots);
-    pass them to ``read_checkpoint(prefix, names=...)`` to skip the Adam slots."""
-    names = []
-    n_conv = n_timbral + n_temporal + 3
-    for i in range(n_conv):
-        names += [f"{_tf_name('conv2d', i)}/kernel", f"{_tf_name('conv2d', i)}/bias"]
-    for i in range(n_conv + 3):
-        names += _bn_names(_tf_name("batch_normalization", i))
-    for d in ("dense", "dense_1"):
-        names += [f"{d}/kernel", f"{d}/bias"]
-    return names
-
-
-def vgg_variable_names(n_blocks: int = 5) -> list[str]:
-    """TF variable names that :meth:`Vgg.from_tensors` reads (no optimizer slots)."""
-    names = []
-    for i in range(n_blocks):
-        names += [f"{i + 1}CNN/kernel", f"{i + 1}CNN/bias"]
-    for i in range(n_blocks + 1):
-        names += _bn_names(_tf_name("batch_normalization", i))
-    return names + ["dense/kernel", "dense/bias"]
-
-
-def _bn_names(layer: str) -> list[str]:
-    return [f"{layer}/{v}" for v in ("gamma", "beta", "moving_mean", "moving_variance")]

@@ -5,8 +5,13 @@ from __future__ import annotations
 from stemlime import Factory, Option, hookimpl
 
 from .modelfiles import model_files
-from .networks import VARIANTS
-from .tagger import DEVICES, PRECISIONS, MusicnnTagger
+from .variants import DEVICES, PRECISIONS, VARIANTS
+
+
+def _build_tagger(variant: str, **options):
+    from .tagger import MusicnnTagger  # torch is imported only when a tagger is built
+
+    return MusicnnTagger(variant, **options)
 
 
 @hookimpl
@@ -15,7 +20,7 @@ def stemlime_taggers(register):
         Factory(
             name="musicnn",
             description="Jordi Pons' musicnn/VGG music taggers (50 tags, 3-s patches, 16 kHz) in PyTorch.",
-            build=lambda variant, **options: MusicnnTagger(variant, **options),
+            build=_build_tagger,
             variants=tuple(VARIANTS),
             default_variant="MSD_musicnn",
             options=[

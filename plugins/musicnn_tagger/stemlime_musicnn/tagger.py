@@ -23,9 +23,7 @@ from .frontend import HOP, N_FFT, PATCH_FRAMES, SAMPLE_RATE, cut_patches, log_me
 from .modelfiles import checkpoint_prefix, variable_names, verifier
 from .networks import VARIANTS, build_network
 from .randomize import layer_names, randomize_top_layers
-
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("fp32", "bf16")
+from .variants import DEVICES, PRECISIONS
 
 
 def pick_device(device: str) -> torch.device:
