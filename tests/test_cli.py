@@ -135,9 +135,11 @@ def test_separate_writes_one_file_per_stem(tmp_path):
 def test_plugins_lists_every_kind():
     result = run("plugins", "--json")
     data = json.loads(result.stdout)
-    assert set(data) == {"separators", "segmenters", "taggers", "surrogates"}
+    assert set(data) == {"separators", "segmenters", "taggers", "surrogates", "commands"}
+    assert any(c["name"] == "render" and c["package"] == "stemlime-render" for c in data["commands"])
     text = run("plugins").stdout
     assert "oracle  (stemlime)" in text and "alpha=<float, default 1.0>" in text
+    assert "stemlime render  (stemlime-render)" in text
 
 
 def test_tag_prints_json_and_plots(model_dir, tmp_path):

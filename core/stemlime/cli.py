@@ -117,9 +117,11 @@ def _add_plugin_commands(commands) -> None:
 def cmd_plugins(args) -> None:
     from .registry import get_registry
 
-    described = get_registry().describe()
+    registry = get_registry()
+    described = registry.describe()
+    commands = registry.describe_commands()
     if args.json:
-        print(json.dumps(described, indent=1))
+        print(json.dumps(described | {"commands": commands}, indent=1))
         return
     for kind, factories in described.items():
         print(f"{kind}:")
@@ -133,6 +135,11 @@ def cmd_plugins(args) -> None:
                 default = "" if o["default"] is None else f", default {o['default']}"
                 print(f"      {o['name']}=<{o['type']}{default}>  {o['description']}")
         print()
+    print("commands added by plugins:")
+    for c in commands:
+        print(f"  stemlime {c['name']}  ({c['package']})\n      {c['help']}")
+    if not commands:
+        print("  (none installed)")
 
 
 def cmd_separate(args) -> None:
