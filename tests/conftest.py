@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +58,30 @@ def read_stems(start: float = 1.0, duration: float = 3.0) -> np.ndarray:
 @pytest.fixture
 def presence_tagger() -> StemPresenceTagger:
     return StemPresenceTagger(read_stems(), {"vocals": 0.5, "drums": 0.2, "bass": -0.3})
+
+
+LOUDNESS_MODULE = """
+import numpy as np
+
+class Loudness:
+    labels = ["loud"]
+    sample_rate = 16000
+    input_seconds = None
+
+    def predict(self, batch):
+        return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
+
+tagger = Loudness()
+"""
+"""The README's toy model as a module: ``--tagger python,object=mymodel:tagger,path=FOLDER``."""
+
+
+def write_loudness_module(folder: Path) -> Path:
+    """Write ``mymodel.py`` (LOUDNESS_MODULE) into ``folder`` and return the folder."""
+    (folder / "mymodel.py").write_text(LOUDNESS_MODULE)
+    return folder
+
+
+def stemlime_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m stemlime ARGS`` as a user runs it: exit status, stdout and stderr captured."""
+    return subprocess.run([sys.executable, "-m", "stemlime", *args], capture_output=True, text=True, cwd=cwd)

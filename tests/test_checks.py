@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import attrs
@@ -20,7 +18,7 @@ import torch
 from scipy.stats import entropy
 
 import stemlime
-from conftest import PIECE, STEMS
+from conftest import PIECE, STEMS, stemlime_cli, write_loudness_module
 from model_support import musicnn_folder
 from readme import code_block_after
 from stemlime import Segment, UsageError
@@ -124,6 +122,31 @@ class SpectralNet(torch.nn.Module):
         return torch.sigmoid(self.output(hidden.mean(dim=2)))
 
 
+# Bins of the 256-point STFT at 16 kHz are 62.5 Hz apart.
+LOW_BAND, MID_BAND, HIGH_BAND = range(1, 5), range(8, 33), range(96, 129)  # 62-250 Hz, 0.5-2 kHz, 6-8 kHz
+
+
+def structured_spectral_net() -> SpectralNet:
+    """A SpectralNet "trained by construction": label a hears bass, label b hears hi-hats.
+
+    conv1 (centre tap) averages the log spectrum over three bands (channels 0-2: low, mid, high;
+    the other 13 units are dead), conv2 passes those three channels through, and the output
+    compares bands: a = 2 (low - mid) - 1, b = 2 (high - mid) + 4.5 (a difference of log
+    magnitudes is a spectral shape, not a loudness; the offsets put the excerpt's outputs in the
+    sigmoid's middle range). On the test excerpt a ranks the bass components first, b the drums.
+    """
+    network = SpectralNet()
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.zero_()
+        for channel, band in enumerate((LOW_BAND, MID_BAND, HIGH_BAND)):
+            network.conv1.weight[channel, list(band), 1] = 1 / len(band)
+            network.conv2.weight[channel, channel, 1] = 1
+        network.output.weight[0, 0], network.output.weight[0, 1], network.output.bias[0] = 2.0, -2.0, -1.0
+        network.output.weight[1, 2], network.output.weight[1, 1], network.output.bias[1] = 2.0, -2.0, 4.5
+    return network
+
+
 class TorchTagger:
     """A small PyTorch tagger that can randomize its layers from the top down, like musicnn's."""
 
@@ -133,10 +156,7 @@ class TorchTagger:
     randomization_layers = ("output", "conv2", "conv1")
 
     def __init__(self, network: torch.nn.Module | None = None):
-        if network is None:
-            torch.manual_seed(0)
-            network = SpectralNet()
-        self.network = network.eval()
+        self.network = (structured_spectral_net() if network is None else network).eval()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -168,18 +188,24 @@ class Quarters:
 
 
 def test_explanations_of_a_randomized_model_no_longer_agree():
-    # The network's own weights are seeded random too, so some agreement with a re-randomized
-    # copy is expected wherever the loudness of components dominates; with this seed (0, the
-    # first tried) the full cascade collapses the ranking. Other seeds can stay near 0.6-0.8:
-    # that is the check telling the input's structure from the model's.
-    pipeline, explanation = explain(TorchTagger(), samples=200, segmenter=Quarters(), labels=("a", "b"))
+    # The tagger is structured (label a = bass, b = hi-hats, see structured_spectral_net). One
+    # random network is a noisy verdict: its explanation of these 20 components roughly follows
+    # their loudness, with a sign that depends on the draw (measured over draws 0-4 at 200
+    # samples, final step, a / b: -0.18 / 0.24, 0.72 / -0.72, -0.31 / 0.05, -0.06 / 0.68,
+    # -0.50 / 0.63). So the check takes the median over draws, and 500 samples make the
+    # seed-to-seed baseline of both labels exceed 0.9 (200 samples: b 0.89; 500: 0.97 / 0.94).
+    pipeline, explanation = explain(TorchTagger(), samples=500, segmenter=Quarters(), labels=("a", "b"))
     assert len(explanation.components) == 20
-    result = explanation_sanity(pipeline, explanation, seeds=3)
+    assert {name for name, _ in explanation.top("a", 4)} == {f"bass@{segment}" for segment in ("0.00-0.75s", "0.75-1.50s", "1.50-2.25s", "2.25-3.00s")}
+    assert all(name.startswith("drums@") for name, _ in explanation.top("b", 3)), "the structured model hears what it was built for"
+    result = explanation_sanity(pipeline, explanation, seeds=3, draws=5)
     assert result["layers"] == ["output", "conv2", "conv1"]
     assert [step["randomized"] for step in result["steps"]] == [["output"], ["output", "conv2"], ["output", "conv2", "conv1"]]
     for label in ("a", "b"):
-        assert result["baseline"][label] > 0.9, "seed to seed, the real model's explanations agree"
-        assert result["steps"][-1]["spearman"][label] < 0.5, "with every layer random, the ranking collapses"
+        assert result["baseline"][label] > 0.9, "seed to seed, the structured model's explanations agree"
+        draws = result["steps"][-1]["draws"][label]
+        assert len(set(draws)) == 5, "each draw is a different random network"
+        assert result["steps"][-1]["spearman"][label] == np.median(draws) < 0.5, "with every layer random, the ranking collapses"
     assert result["all_passed"]
 
 
@@ -209,6 +235,32 @@ def test_musicnn_randomizes_its_layers_in_a_cascade_from_the_top():
     assert not np.allclose(one.predict(audio[None]), tagger.predict(audio[None]), atol=1e-3)
     with pytest.raises(UsageError, match="layers must be a count"):
         tagger.randomized(layers=99)
+
+
+def test_musicnn_explanations_no_longer_agree_once_its_top_layers_are_random():
+    # Real MSD_musicnn weights; oracle stems x 2 halves = 10 components, 200 samples, the cascade
+    # cut at 3 steps (output, dense, midend.conv3) to keep the test near 40 s on 2 cores. Measured
+    # first (randomization seeds 0-4; the deeper steps take minutes on a CPU):
+    #   baseline (2 seeds): 0.76-0.99, under 0.9 in 6 of 15 label x seed cases (pop 0.83 at seed 0)
+    #   after output:       -0.37..0.70 (2 of 15 above 0.5)
+    #   after dense:        -0.53..0.77 (2 of 15 above 0.5)
+    #   after midend.conv3: -0.60..0.47 (all 15 below 0.5)
+    # Asserted for seed 0 (the check's default): the baseline above 0.8 (the issue's 0.9 does not
+    # hold for pop at this sample count) and every label below 0.5 after three random layers.
+    folder = musicnn_folder("MSD_musicnn")
+    from stemlime_musicnn.tagger import MusicnnTagger
+
+    tagger = MusicnnTagger("MSD_musicnn", device="cpu", model_dir=folder)
+    labels = ("country", "female vocalists", "pop")
+    pipeline, explanation = explain(tagger, samples=200, segmenter="uniform,n=2", labels=labels)
+    assert len(explanation.components) == 10
+    result = explanation_sanity(pipeline, explanation, steps=3, seeds=2, draws=1)  # every measured draw collapsed at step 3
+    assert [step["randomized"][-1] for step in result["steps"]] == ["output", "dense", "midend.conv3"]
+    for label in labels:
+        assert result["baseline"][label] > 0.8, "seed to seed, the trained model's explanations agree"
+        last = result["steps"][-1]["spearman"][label]
+        assert last is not None and last < 0.5, "with its top three layers random, the ranking collapses"
+    assert result["all_passed"]
 
 
 # ------------------------------------------------------------------------------ complexity
@@ -246,28 +298,9 @@ def test_a_misspelt_check_fails_before_the_tagger_runs(presence_tagger):
     assert presence_tagger.calls == 0
 
 
-LOUDNESS = """
-import numpy as np
-
-class Loudness:
-    labels = ["loud"]
-    sample_rate = 16000
-    input_seconds = None
-
-    def predict(self, batch):
-        return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
-
-tagger = Loudness()
-"""
-
-
-def stemlime_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stemlime", *args], capture_output=True, text=True)
-
-
 @pytest.fixture
 def loudness(tmp_path) -> list[str]:
-    (tmp_path / "mymodel.py").write_text(LOUDNESS)
+    write_loudness_module(tmp_path)
     return [MIX, "--tagger", f"python,object=mymodel:tagger,path={tmp_path}", "--start", "1", "--duration", "3"]
 
 

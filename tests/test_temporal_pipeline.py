@@ -5,13 +5,11 @@ README's musicnn example."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import PIECE, STEMS, read_stems
+from conftest import PIECE, STEMS, read_stems, stemlime_cli, write_loudness_module
 from model_support import musicnn_folder
 from readme import code_block_after
 from stemlime import Pipeline, UsageError
@@ -96,28 +94,9 @@ def test_components_line_mistakes_get_one_clear_message(tmp_path, text, message)
         read_config(write_pipeline(tmp_path, text))
 
 
-LOUDNESS = """
-import numpy as np
-
-class Loudness:
-    labels = ["loud"]
-    sample_rate = 16000
-    input_seconds = None
-
-    def predict(self, batch):
-        return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
-
-tagger = Loudness()
-"""
-
-
-def stemlime(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stemlime", *args], capture_output=True, text=True, cwd=cwd)
-
-
 def test_cli_summary_shows_each_stems_weights_over_time(tmp_path):
-    (tmp_path / "mymodel.py").write_text(LOUDNESS)
-    result = stemlime("explain", str(PIECE / "mixture.wav"), "--tagger", "python,object=mymodel:tagger,path=.",
+    write_loudness_module(tmp_path)
+    result = stemlime_cli("explain", str(PIECE / "mixture.wav"), "--tagger", "python,object=mymodel:tagger,path=.",
                       "--segmenter", "uniform,n=4", "--start", "1", "--duration", "3", "--samples", "300",
                       "--no-progress", "--out", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -133,12 +112,12 @@ def test_cli_summary_shows_each_stems_weights_over_time(tmp_path):
 
 
 def test_cli_says_when_a_segmenter_falls_back_to_one_segment(tmp_path):
-    (tmp_path / "mymodel.py").write_text(LOUDNESS)
+    write_loudness_module(tmp_path)
     silence = tmp_path / "silence.wav"
     import soundfile
 
     soundfile.write(silence, np.zeros(48000, np.float32), 16000)
-    result = stemlime("explain", str(silence), "--tagger", "python,object=mymodel:tagger,path=.", "--separator", "none",
+    result = stemlime_cli("explain", str(silence), "--tagger", "python,object=mymodel:tagger,path=.", "--separator", "none",
                       "--segmenter", "onsets", "--samples", "10", "--no-progress", "--out", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "stemlime: warning: onsets: no note onsets were detected in the 3.00-s excerpt; using one segment" in result.stderr
@@ -146,8 +125,8 @@ def test_cli_says_when_a_segmenter_falls_back_to_one_segment(tmp_path):
 
 
 def test_cli_bad_boundaries_exit_2_with_the_reason(tmp_path):
-    (tmp_path / "mymodel.py").write_text(LOUDNESS)
-    result = stemlime("explain", str(PIECE / "mixture.wav"), "--tagger", "python,object=mymodel:tagger,path=.",
+    write_loudness_module(tmp_path)
+    result = stemlime_cli("explain", str(PIECE / "mixture.wav"), "--tagger", "python,object=mymodel:tagger,path=.",
                       "--segmenter", "manual,boundaries=0.5;3.2", "--start", "1", "--duration", "3", "--out", "out", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (

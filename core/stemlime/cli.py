@@ -246,6 +246,7 @@ def _add_check_command(commands) -> None:
     check.add_argument("--target", type=float, help="stability: find the samples whose Kendall tau reaches this (e.g. 0.95)")
     check.add_argument("--max-samples", type=int, default=12800, help="stability --target: the most samples to try (default 12800)")
     check.add_argument("--steps", type=int, help="sanity: randomize only the top N layers (default: all)")
+    check.add_argument("--draws", type=int, default=3, help="sanity: random networks drawn per step; the median counts (default 3)")
     check.add_argument("--random-orders", type=int, default=20, help="fidelity: random orders in the baseline (default 20)")
     check.add_argument("--json", action="store_true", help="print the check's result as JSON")
     check.add_argument("--out", help="also save the explanation (with the check in explanation.json) to this folder")
@@ -276,7 +277,8 @@ def cmd_check(args) -> None:
     elif args.check == "stability":
         name, result = "stability", trust.stability(pipeline, explanation, seeds=args.seeds, batch_size=batch_size)
     elif args.check == "sanity":
-        name, result = "sanity", trust.explanation_sanity(pipeline, explanation, steps=args.steps, seeds=args.seeds, batch_size=batch_size)
+        name, result = "sanity", trust.explanation_sanity(
+            pipeline, explanation, steps=args.steps, seeds=args.seeds, draws=args.draws, batch_size=batch_size)
     elif args.check == "fidelity":
         name, result = "fidelity", trust.fidelity(pipeline, explanation, random_orders=args.random_orders, batch_size=batch_size)
     else:

@@ -31,7 +31,7 @@ def _rows(checks: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         for label, rho in sanity["baseline"].items():
             rows.append(("sanity", label, "Spearman, seed to seed", _number(rho)))
             for step in sanity["steps"]:
-                rows.append(("sanity", label, f"Spearman, top {len(step['randomized'])} layer(s) random", _number(step["spearman"][label])))
+                rows.append(("sanity", label, f"Spearman, top {len(step['randomized'])} layer(s) random (median of {sanity['draws']})", _number(step["spearman"][label])))
             verdict = "passed" if sanity["passed"][label] else "FAILED"
             rows.append(("sanity", label, f"collapsed below {sanity['threshold']}", verdict))
     for label, value in checks.get("complexity", {}).items():

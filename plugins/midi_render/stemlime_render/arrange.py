@@ -203,7 +203,6 @@ def _melody(add, rng, name, velocity, chords, root, scale, bar, duration) -> lis
     candidates = [k for k in range(low, high + 1) if (k - root) % 12 in {s for s in scale}]
     words = []
     key = candidates[len(candidates) // 2]
-    time = 0.0
     for b, chord in enumerate(chords):
         position = 0.0
         rest_bar = b % 2 == 1

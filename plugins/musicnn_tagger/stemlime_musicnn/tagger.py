@@ -23,7 +23,7 @@ from .frontend import HOP, N_FFT, PATCH_FRAMES, SAMPLE_RATE, cut_patches, log_me
 from .modelfiles import checkpoint_prefix, variable_names, verifier
 from .networks import VARIANTS, build_network
 from .randomize import layer_names, randomize_top_layers
-from .variants import DEVICES, PRECISIONS
+from .variants import PRECISIONS
 
 
 def pick_device(device: str) -> torch.device:
