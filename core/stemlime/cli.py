@@ -176,6 +176,7 @@ def _explain_arguments(args) -> tuple[Any, dict[str, Any]]:
         "samples": args.samples,
         "seed": args.seed,
         "pad": args.pad,
+        "checks": getattr(args, "checks", None),  # `check` runs its one check itself
     }
     options = defaults | {k: v for k, v in given.items() if v is not None}
     if args.label is not None:
@@ -218,7 +219,7 @@ def _print_weights(label: Any, components: list) -> None:
 def cmd_explain(args) -> None:
     warnings.showwarning = _show_warning
     pipeline, options = _explain_arguments(args)
-    explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, checks=args.checks, **options)
+    explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)
     out = explanation.save(args.out, k=args.top_k)
     if args.quiet:
         return
@@ -267,6 +268,7 @@ def cmd_check(args) -> None:
 
     warnings.showwarning = _show_warning
     pipeline, options = _explain_arguments(args)
+    options.pop("checks", None)  # from a pipeline file: the one check asked for runs below, on its own
     if args.check == "sanity":
         trust.randomization_layers(pipeline.tagger, pipeline.specs["tagger"])  # refuse before the explanation runs
     explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)

@@ -35,7 +35,7 @@ else:  # pragma: no cover
 
 COMPONENT_KEYS = ("tagger", "separator", "segmenter", "surrogate")
 PIPELINE_KEYS = ("batch_size", "kernel_width", "sort", "empty_mask")
-EXPLAIN_KEYS = ("labels", "top_labels", "start", "duration", "samples", "seed", "pad") + PIPELINE_KEYS
+EXPLAIN_KEYS = ("labels", "top_labels", "start", "duration", "samples", "seed", "pad", "checks") + PIPELINE_KEYS
 COMBINED_KEY = "components"  # "SEPARATOR x SEGMENTER": what the components are, switched in one line
 _CROSS = re.compile(r"\s+x\s+")
 
