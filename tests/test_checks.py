@@ -342,6 +342,7 @@ def test_a_pipeline_file_can_ask_for_checks(loudness, tmp_path):
     checks = json.loads((tmp_path / "out" / "explanation.json").read_text())["checks"]
     assert set(checks) == {"complexity"}
     flagged = stemlime_cli("explain", MIX, "--config", str(config), "--checks", "fidelity", "--out", str(tmp_path / "flag"))
+    assert flagged.returncode == 0, flagged.stderr
     assert set(json.loads((tmp_path / "flag" / "explanation.json").read_text())["checks"]) == {"fidelity"}, "the flag wins"
 
 
