@@ -111,6 +111,23 @@ def test_cli_summary_shows_each_stems_weights_over_time(tmp_path):
     assert lines[header + 1 + len(STEMS)].strip().startswith("top: ")
 
 
+def test_cli_summary_of_many_segments_runs_time_down_the_page(tmp_path):
+    write_loudness_module(tmp_path)
+    result = stemlime_cli("explain", str(PIECE / "mixture.wav"), "--tagger", "python,object=mymodel:tagger,path=.",
+                          "--segmenter", "uniform,n=12", "--start", "1", "--duration", "3", "--samples", "200",
+                          "--no-progress", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.strip().startswith("segment "))
+    assert lines[header].split()[1:] == list(STEMS)
+    rows = [line.split() for line in lines[header + 1: header + 13]]
+    assert [row[0] for row in rows] == [f"{i * 0.25:.2f}-{(i + 1) * 0.25:.2f}s" for i in range(12)]
+    weights = json.loads((tmp_path / "out" / "explanation.json").read_text())["labels"]["loud"]["weights"]
+    for row in rows:
+        assert [float(cell) for cell in row[1:]] == [pytest.approx(weights[f"{stem}@{row[0]}"], abs=5e-5) for stem in STEMS]
+    assert max(len(line) for line in lines[header: header + 13]) < 80, "the table stays narrow"
+
+
 def test_cli_says_when_a_segmenter_falls_back_to_one_segment(tmp_path):
     write_loudness_module(tmp_path)
     silence = tmp_path / "silence.wav"

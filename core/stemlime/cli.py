@@ -191,9 +191,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"stemlime: warning: {message}", file=sys.stderr)
 
 
+SUMMARY_COLUMNS = 8  # more segments than this (and than stems) print as rows, so lines stay short
+
+
 def _print_weights(label: Any, components: list) -> None:
     """A label's weights: a flat list for stems alone; with time segments, a row per stem (and
-    band) and a column per segment, then the top components."""
+    band) and a column per segment (a row per segment when there are many), then the top
+    components."""
     if all(c.segment is None for c in components):
         for component, weight in label.weights.items():
             print(f"  {weight:+.4f}  {component}")
@@ -207,9 +211,13 @@ def _print_weights(label: Any, components: list) -> None:
             columns.append(column)
         weight = label.weights.get(c.name)
         rows.setdefault(row, {})[column] = "." if weight is None else f"{weight:+.4f}"  # "." = left out by the surrogate
-    first = max(len("weight by segment"), *(len(r) for r in rows))
+    title = "weight by segment"
+    if len(columns) > SUMMARY_COLUMNS and len(columns) > len(rows):  # long excerpts: time runs down the page
+        rows, columns = {col: {row: cells.get(col, "") for row, cells in rows.items()} for col in columns}, list(rows)
+        title = "segment"
+    first = max(len(title), *(len(r) for r in rows))
     widths = [max(8, len(column)) for column in columns]
-    print("  " + "weight by segment".ljust(first) + "".join(f"  {col:>{w}}" for col, w in zip(columns, widths)))
+    print("  " + title.ljust(first) + "".join(f"  {col:>{w}}" for col, w in zip(columns, widths)))
     for row, cells in rows.items():
         print("  " + row.ljust(first) + "".join(f"  {cells.get(col, ''):>{w}}" for col, w in zip(columns, widths)))
     top = list(label.weights.items())[:3]
