@@ -47,12 +47,33 @@ def evaluate_neighbourhood(
     empty_mask: str = "audiolime",
     progress: bool | None = None,
 ) -> Neighbourhood:
-    """Tagger outputs for every mask, computed once per distinct mask.
+    """Tagger outputs for every mask, computed once per distinct mask, with LIME's kernel weights.
 
     ``empty_mask`` decides what the tagger hears when every component is off: ``audiolime``
     a constant signal at the minimum sample of the full composition (as audioLIME does),
     ``zeros`` digital silence.
     """
+    predictions, distinct = tagger_outputs(masks, component_audio, tagger, batch_size, empty_mask, progress)
+    return weighted_neighbourhood(masks, predictions, kernel_width, distinct)
+
+
+def weighted_neighbourhood(
+    masks: np.ndarray, predictions: np.ndarray, kernel_width: float = 0.25, distinct_evaluations: int = 0
+) -> Neighbourhood:
+    """Masks and their tagger outputs with the cosine distances and kernel weights a surrogate is fitted with."""
+    distances = cosine_distances_to_all_ones(masks)
+    return Neighbourhood(masks, predictions, distances, kernel(distances, kernel_width), distinct_evaluations)
+
+
+def tagger_outputs(
+    masks: np.ndarray,
+    component_audio: np.ndarray,
+    tagger: Any,
+    batch_size: int = 32,
+    empty_mask: str = "audiolime",
+    progress: bool | None = None,
+) -> tuple[np.ndarray, int]:
+    """(N, L) tagger outputs for (N, K) masks and the number of tagger runs (distinct masks)."""
     if empty_mask not in EMPTY_MASK_MODES:
         raise UsageError(f"empty_mask must be one of {', '.join(EMPTY_MASK_MODES)}, got {empty_mask!r}")
     if batch_size < 1:
@@ -68,9 +89,7 @@ def evaluate_neighbourhood(
             audio[~batch.any(axis=1)] = empty_value
             outputs.append(run_tagger(tagger, audio))
             bar.update(len(batch))
-    predictions = np.concatenate(outputs)[inverse]
-    distances = cosine_distances_to_all_ones(masks)
-    return Neighbourhood(masks, predictions, distances, kernel(distances, kernel_width), len(distinct))
+    return np.concatenate(outputs)[inverse], len(distinct)
 
 
 def resolve_labels(

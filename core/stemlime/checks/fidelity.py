@@ -59,9 +59,10 @@ def fidelity(pipeline: Any, explanation: Explanation, *, random_orders: int = 20
     k = len(explanation.components)
     rng = np.random.default_rng(check_seed(explanation) if seed is None else seed)
     random = [rng.permutation(k) for _ in range(int(random_orders))]
+    weights = explanation_weights(explanation)
     results = {}
     for row, (name, label) in enumerate(explanation.labels.items()):
-        orders = [explanation_order(explanation_weights(explanation)[row])] + random
+        orders = [explanation_order(weights[row])] + random
         masks = np.concatenate([np.concatenate([deletion_masks(o), insertion_masks(o)]) for o in orders])
         curves = refitter.outputs(masks)[:, label.index].reshape(len(orders), 2, k + 1)
         deletion = [deletion_aopc(c) for c in curves[:, 0]]

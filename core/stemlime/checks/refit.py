@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..explainer import evaluate_neighbourhood
+from ..explainer import fit_surrogates, tagger_outputs, weighted_neighbourhood
 from ..explanation import Explanation
-from ..lime import cosine_distances_to_all_ones, kernel
 from ..surrogate import surrogate_masks
 
 
@@ -62,22 +61,18 @@ class Refitter:
                 missing.setdefault(key, mask)
         if missing:
             new = np.stack(list(missing.values()))
-            evaluated = evaluate_neighbourhood(
-                new, self.explanation.component_audio, self.tagger, self.batch_size,
-                self.pipeline.kernel_width, self.pipeline.empty_mask, progress=False,
-            )
+            predictions, _ = tagger_outputs(new, self.explanation.component_audio, self.tagger, self.batch_size,
+                                            self.pipeline.empty_mask, progress=False)
             self.evaluations += len(new)
-            self._memory.update(zip(missing, evaluated.predictions))
+            self._memory.update(zip(missing, predictions))
         return np.stack([self._memory[mask.tobytes()] for mask in masks])
 
     def weights(self, samples: int | str, seed: int | None) -> np.ndarray:
         """(labels, K) surrogate weights from a fresh neighbourhood of ``samples`` masks drawn with ``seed``."""
         masks = surrogate_masks(self.pipeline.surrogate, self.n_components, samples, seed)
-        outputs = self.outputs(masks)
-        sample_weights = kernel(cosine_distances_to_all_ones(masks), self.pipeline.kernel_width)
-        surrogate = self.pipeline.surrogate
-        return np.stack([np.asarray(surrogate.fit(masks, outputs[:, i], sample_weights).weights, dtype=np.float64)
-                         for i in self.label_indices])
+        fits = fit_surrogates(weighted_neighbourhood(masks, self.outputs(masks), self.pipeline.kernel_width),
+                              self.label_indices, self.pipeline.surrogate)
+        return np.stack([np.asarray(fits[i].weights, dtype=np.float64) for i in self.label_indices])
 
 
 def explanation_weights(explanation: Explanation) -> np.ndarray:

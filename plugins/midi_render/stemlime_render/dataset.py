@@ -20,6 +20,7 @@ from stemlime.errors import UsageError
 
 from .arrange import check_duration
 from .instruments import parse_classes
+from .render import render_song, write_atomically
 
 SETTINGS_FILE = "dataset.json"
 
@@ -30,8 +31,6 @@ def piece_folder(out: Path, index: int) -> Path:
 
 def _render_piece(job: tuple[int, dict[str, Any], str]) -> tuple[int, float]:
     """Render piece ``index`` into its folder; (index, seconds of audio). Runs in a worker process."""
-    from .render import render_song
-
     index, settings, out = job
     seed = settings["seed"] + index
     sets = settings["instrument_sets"]
@@ -84,9 +83,7 @@ def render_dataset(
             raise UsageError(f"{out} holds a dataset rendered with other settings ({changed}); "
                              "resume with the same settings or choose another output folder")
     else:
-        temporary = out / f".{SETTINGS_FILE}.tmp-{os.getpid()}"
-        temporary.write_text(json.dumps(settings, indent=1))
-        os.replace(temporary, settings_path)
+        write_atomically(settings_path, lambda path: path.write_text(json.dumps(settings, indent=1)))
     for stale in out.glob("piece-*/.*.tmp-*"):  # files of an interrupted run
         stale.unlink()
     todo = [i for i in range(int(count)) if not (piece_folder(out, i) / "metadata.json").is_file()]

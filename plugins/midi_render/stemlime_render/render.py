@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import attrs
 import numpy as np
@@ -54,13 +54,20 @@ class Rendering:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, audio in [*self.stems.items(), ("mixture", self.mixture)]:
-            temporary = folder / f".{name}.tmp-{os.getpid()}.wav"
-            write_wav(temporary, audio, self.sample_rate)
-            os.replace(temporary, folder / f"{name}.wav")
-        temporary = folder / f".metadata.tmp-{os.getpid()}.json"
-        temporary.write_text(json.dumps(self.metadata, indent=1))
-        os.replace(temporary, folder / "metadata.json")
+            write_atomically(folder / f"{name}.wav", lambda path: write_wav(path, audio, self.sample_rate))
+        write_atomically(folder / "metadata.json", lambda path: path.write_text(json.dumps(self.metadata, indent=1)))
         return folder
+
+
+def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write(temporary)`` then rename it to ``path``: a reader never sees a half-written file.
+
+    The temporary ``.<stem>.tmp-<pid><suffix>`` keeps the suffix (soundfile picks the format by
+    it); an interrupted run leaves only such hidden files behind.
+    """
+    temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    write(temporary)
+    os.replace(temporary, path)
 
 
 def read_midi(source: Any) -> Any:
