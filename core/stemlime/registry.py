@@ -44,7 +44,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "int": lambda v: int(v) if not isinstance(v, float) or v.is_integer() else int("x"),
     "float": float,
     "bool": _to_bool,
-    "path": lambda v: Path(str(v)).expanduser(),
+    "path": lambda v: Path(str(v)).expanduser() if str(v).strip() else int("empty path"),
 }
 
 
