@@ -90,7 +90,7 @@ def test_explain_from_a_pipeline_file_with_flags_overriding_it(model_dir, tmp_pa
         (["explain", "X", "--tagger", "musicn", "--out", "o"], 2, "unknown tagger 'musicn'"),
         (["explain", "X", "--out", "o"], 2, "explain needs --tagger"),
         (["explain", "X", "--tagger", "python,object=nomodule:x", "--out", "o"], 2, "cannot import module 'nomodule'"),
-        (["explain", "X", "--tagger", "python", "--samples", "many", "--out", "o"], 2, "expected a positive count or 'exhaustive'"),
+        (["explain", "X", "--tagger", "python", "--samples", "many", "--out", "o"], 2, "expected a positive count, 'exhaustive' or 'auto'"),
         (["explain", "missing.wav", "--tagger", "python,object=mymodel:tagger", "--out", "o"], 1, "missing.wav does not exist"),
         (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--label", "lod", "--out", "o"], 2, "Did you mean 'loud'"),
         (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--start", "9", "--out", "o"], 1, "past the end of"),
@@ -126,7 +126,8 @@ def test_nan_samples_are_refused(model_dir):
 def test_separate_writes_one_file_per_stem(tmp_path):
     result = run("separate", str(PIECE / "mixture.wav"), "--separator", "oracle", "--start", "1", "--duration", "1", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{s}.wav" for s in STEMS]
+    assert sorted(p.name for p in tmp_path.glob("*.wav")) == [f"{s}.wav" for s in STEMS]
+    assert json.loads((tmp_path / "stems.json").read_text())["sample_rate"] == 16000
     vocals, rate = soundfile.read(tmp_path / "vocals.wav", dtype="float32")
     original, _ = soundfile.read(PIECE / "vocals.wav", dtype="float32")
     assert rate == 16000 and np.array_equal(vocals, original[16000:32000])

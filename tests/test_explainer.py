@@ -76,7 +76,7 @@ def test_labels_by_index_by_name_and_top_labels(presence_tagger):
 
 
 def test_exhaustive_is_refused_beyond_sixteen_components():
-    from stemlime.lime import sample_masks
+    from stemlime.surrogates.lime import sample_masks
 
     with pytest.raises(UsageError, match="up to 16 components"):
         sample_masks(17, "exhaustive", 0)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from lime.lime_base import LimeBase
 
-from stemlime.lime import cosine_distances_to_all_ones, kernel, sample_masks
-from stemlime.surrogate import RidgeSurrogate
+from stemlime.surrogates.lime import cosine_distances_to_all_ones, kernel, sample_masks
+from stemlime.surrogates import RidgeSurrogate
 
 
 def lime_kernel(d, kernel_width):

@@ -19,7 +19,7 @@ import pytest
 import stemlime
 from conftest import PIECE, STEMS, StemPresenceTagger, read_stems
 from stemlime import UsageError
-from stemlime.shapley import KernelShapSurrogate, shapley_kernel, shapley_masks
+from stemlime.surrogates.shapley import KernelShapSurrogate, shapley_kernel, shapley_masks
 
 MIX = str(PIECE / "mixture.wav")
 COEFFICIENTS = {"vocals": 0.5, "drums": 0.2, "bass": -0.3}

@@ -13,12 +13,12 @@ from .errors import StemlimeError, UsageError
 
 
 def _samples(text: str) -> int | str:
-    if text == "exhaustive":
+    if text in ("exhaustive", "auto"):
         return text
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive count or 'exhaustive', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive count, 'exhaustive' or 'auto', got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive count, got {value}")
     return value
@@ -40,12 +40,13 @@ def _add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", action="append", help="label to explain (name or index); repeatable")
     parser.add_argument("--top-labels", type=int, help="explain the K most probable labels (default 3)")
     _add_excerpt(parser)
-    parser.add_argument("--samples", type=_samples, help="neighbourhood size or 'exhaustive' (default 1000)")
+    parser.add_argument("--samples", type=_samples, help="neighbourhood size, 'exhaustive' or 'auto' (sample until the ranking is stable; default 1000)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--batch-size", type=int, help="perturbations per tagger call (default 32)")
     parser.add_argument("--pad", action="store_true", default=None, help="zero-pad an excerpt shorter than the tagger's input")
     parser.add_argument("--sort", choices=["signed", "absolute"], help="order weights by signed (default) or absolute value")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-cache", action="store_true", help="separate again instead of using (and filling) the stem cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("audio", help="audio file")
     separate.add_argument("--separator", required=True, help="separator spec, e.g. spleeter:2stems")
     separate.add_argument("--out", required=True, help="output folder")
+    separate.add_argument("--force", action="store_true", help="replace --out even if it holds files stemlime did not write")
     _add_excerpt(separate)
 
     explain = commands.add_parser("explain", help="explain a tagger's prediction with stems (and segments)")
@@ -68,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--checks", help="trust checks to run, print and save: fidelity,stability,sanity,complexity or all")
     explain.add_argument("--top-k", type=int, default=1, help="components summed in explanations/<label>.wav (default 1)")
     explain.add_argument("--quiet", action="store_true", help="no summary on stdout")
-    explain.add_argument("--out", required=True, help="output folder")
+    explain.add_argument("--out", required=True, help="output folder (replaced as a whole by each run)")
+    explain.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
     _add_check_command(commands)
 
     tag = commands.add_parser("tag", help="run a tagger: taggram and clip-level probabilities")
@@ -143,47 +146,35 @@ def cmd_plugins(args) -> None:
 
 
 def cmd_separate(args) -> None:
-    from .audio import write_wav
-    from .explanation import safe_filename
+    from .builtins.separators import OracleSeparator
+    from .output import check_destination, write_stems
     from .pipeline import Pipeline
 
     pipeline = Pipeline(tagger=None, separator=args.separator)
+    inputs = [args.audio]
+    if isinstance(pipeline.separator, OracleSeparator) and pipeline.separator.dir is not None:
+        inputs.append(pipeline.separator.dir)  # the true stems it reads are inputs too
+    check_destination(args.out, inputs, force=args.force)  # refuse before the separator runs
     stems, rate = pipeline.separate(args.audio, start=args.start or 0.0, duration=args.duration)
-    out = Path(args.out)
-    for name, audio in stems.items():
-        path = write_wav(out / f"{safe_filename(name)}.wav", audio, rate)
+    for path in write_stems(stems, rate, args.out, inputs=inputs, force=args.force).values():
         print(path)
 
 
 def _explain_arguments(args) -> tuple[Any, dict[str, Any]]:
+    """The pipeline and the explain options the flags name (flags override a pipeline file)."""
     from .pipeline import Pipeline
 
     specs = {kind: getattr(args, kind) for kind in ("tagger", "separator", "segmenter", "surrogate")}
-    settings = {"batch_size": args.batch_size, "sort": args.sort}
+    settings = {"batch_size": args.batch_size, "sort": args.sort, "cache": False if args.no_cache else None}
     if args.config:
         pipeline = Pipeline.from_config(args.config, **specs, **settings)
-        defaults = dict(pipeline.explain_defaults)
     else:
         if not args.tagger:
             raise UsageError("explain needs --tagger SPEC (or --config FILE with a [tagger] table); see 'stemlime plugins'")
-        pipeline = Pipeline(**{k: v for k, v in specs.items() if v is not None}, **{k: v for k, v in settings.items() if v is not None})
-        defaults = {}
-    given = {
-        "labels": args.label,
-        "top_labels": args.top_labels,
-        "start": args.start,
-        "duration": args.duration,
-        "samples": args.samples,
-        "seed": args.seed,
-        "pad": args.pad,
-        "checks": getattr(args, "checks", None),  # `check` runs its one check itself
-    }
-    options = defaults | {k: v for k, v in given.items() if v is not None}
-    if args.label is not None:
-        options.pop("top_labels", None)
-    elif args.top_labels is not None:
-        options.pop("labels", None)
-    return pipeline, options
+        pipeline = Pipeline(**{k: v for k, v in (specs | settings).items() if v is not None})
+    given = {"labels": args.label, "top_labels": args.top_labels, "start": args.start, "duration": args.duration,
+             "samples": args.samples, "seed": args.seed, "pad": args.pad, "checks": getattr(args, "checks", None)}
+    return pipeline, {key: value for key, value in given.items() if value is not None}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -225,17 +216,26 @@ def _print_weights(label: Any, components: list) -> None:
 
 
 def cmd_explain(args) -> None:
+    from .output import check_destination
+
     warnings.showwarning = _show_warning
+    check_destination(args.out, [args.audio], force=args.force)  # before any model runs
+    if args.top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     pipeline, options = _explain_arguments(args)
     explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)
-    out = explanation.save(args.out, k=args.top_k)
+    out = explanation.save(args.out, k=args.top_k, force=args.force)
     if args.quiet:
         return
+    samples = f"{len(explanation.neighbourhood.masks)} samples"
+    if explanation.sampling:
+        stable = "stable" if explanation.sampling["stable"] else "NOT stable at the most samples tried"
+        samples += f" (auto: {len(explanation.sampling['rounds'])} rounds, top components {stable})"
     print(f"explained {explanation.audio_path} ({explanation.start:.2f}-{explanation.start + explanation.duration:.2f} s) "
-          f"with {len(explanation.components)} components, {explanation.distinct_evaluations} tagger evaluations "
-          f"of {len(explanation.neighbourhood.masks)} samples")
+          f"with {len(explanation.components)} components, {explanation.distinct_evaluations} tagger evaluations of {samples}")
+    kind = "probability" if explanation.output_kind == "probabilities" else "score"
     for name, label in explanation.labels.items():
-        print(f"\n{name}: probability {label.prediction:.3f}, surrogate R^2 {label.score:.3f}")
+        print(f"\n{name}: {kind} {label.prediction:.3f}, surrogate R^2 {label.score:.3f}")
         _print_weights(label, explanation.components)
     print(f"\nwrote {out / 'explanation.json'}, {out / 'components'}/, {out / 'explanations'}/")
     _print_checks(explanation.checks)
@@ -245,7 +245,7 @@ def cmd_explain(args) -> None:
 
 def _add_check_command(commands) -> None:
     """``stemlime check NAME AUDIO ...``: explain as ``explain`` does, then run one trust check."""
-    from .checks import CHECKS
+    from .config import CHECKS
 
     check = commands.add_parser("check", help="how far to trust an explanation: fidelity, stability, sanity, complexity",
                                 description="Explain AUDIO (same arguments as 'explain'), then run one trust check and print it.")
@@ -259,6 +259,7 @@ def _add_check_command(commands) -> None:
     check.add_argument("--random-orders", type=int, default=20, help="fidelity: random orders in the baseline (default 20)")
     check.add_argument("--json", action="store_true", help="print the check's result as JSON")
     check.add_argument("--out", help="also save the explanation (with the check in explanation.json) to this folder")
+    check.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
 
 
 def _print_checks(checks: dict[str, Any]) -> None:
@@ -275,26 +276,20 @@ def cmd_check(args) -> None:
     from . import checks as trust
 
     warnings.showwarning = _show_warning
+    if args.out:
+        from .output import check_destination
+
+        check_destination(args.out, [args.audio], force=args.force)
     pipeline, options = _explain_arguments(args)
-    options.pop("checks", None)  # from a pipeline file: the one check asked for runs below, on its own
+    options["checks"] = None  # a pipeline file's checks: the one check asked for runs below, on its own
     if args.check == "sanity":
         trust.randomization_layers(pipeline.tagger, pipeline.specs["tagger"])  # refuse before the explanation runs
     explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)
-    batch_size = args.batch_size
-    if args.check == "stability" and args.target is not None:
-        name, result = "stability_search", trust.samples_for_stability(
-            pipeline, explanation, args.target, seeds=args.seeds, most=args.max_samples, batch_size=batch_size)
-    elif args.check == "stability":
-        name, result = "stability", trust.stability(pipeline, explanation, seeds=args.seeds, batch_size=batch_size)
-    elif args.check == "sanity":
-        name, result = "sanity", trust.explanation_sanity(
-            pipeline, explanation, steps=args.steps, seeds=args.seeds, draws=args.draws, batch_size=batch_size)
-    elif args.check == "fidelity":
-        name, result = "fidelity", trust.fidelity(pipeline, explanation, random_orders=args.random_orders, batch_size=batch_size)
-    else:
-        name, result = "complexity", trust.explanation_complexity(explanation)
+    name, result = trust.run_check(args.check, pipeline, explanation, batch_size=args.batch_size, seeds=args.seeds,
+                                   random_orders=args.random_orders, target=args.target, max_samples=args.max_samples,
+                                   steps=args.steps, draws=args.draws)
     if args.out:
-        attrs.evolve(explanation, checks={name: result}).save(args.out)
+        attrs.evolve(explanation, checks={name: result}).save(args.out, force=args.force)
     if args.json:
         print(json.dumps({name: result}, indent=1))
     else:
@@ -303,13 +298,13 @@ def cmd_check(args) -> None:
 
 def cmd_tag(args) -> None:
     from .pipeline import Pipeline
-    from .tagging import plot_taggram, taggram
+    from .tagging import check_plot_path, plot_taggram
 
+    if args.plot:
+        check_plot_path(args.plot)
     pipeline = Pipeline(tagger=args.tagger)
-    tagger = pipeline.tagger
-    mix, _ = pipeline._excerpt(args.audio, None, args.start or 0.0, args.duration, int(tagger.sample_rate))
-    values, hop = taggram(tagger, mix)
-    labels = [str(label) for label in tagger.labels]
+    values, hop = pipeline.taggram(args.audio, start=args.start or 0.0, duration=args.duration)
+    labels = pipeline.tagger_labels
     mean = values.mean(axis=0)
     if args.plot:
         plot_taggram(values, labels, hop, args.plot, title=pipeline.specs["tagger"])
@@ -357,33 +352,9 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-# Commands that plugin packages add, named here only so that a missing package gets an install hint.
-PLUGIN_COMMANDS = {"render": ("stemlime-render", "plugins/midi_render"), "render-dataset": ("stemlime-render", "plugins/midi_render")}
-
-
-def _uninstalled_command(argv: Sequence[str]) -> str | None:
-    """The install hint when ``argv`` asks for a known plugin command whose package is missing."""
-    from .registry import get_registry
-
-    name = next((word for word in argv if not word.startswith("-")), None)
-    if name not in PLUGIN_COMMANDS or name in COMMANDS:
-        return None
-    try:
-        if name in get_registry().commands:
-            return None
-    except Exception:  # build_parser has already warned about a broken plugin
-        pass
-    package, folder = PLUGIN_COMMANDS[name]
-    return (f"'stemlime {name}' comes with the plugin package {package}, which is not installed. "
-            f"Install it with `make install` in a stemlime clone, or `pip install ./{folder}` from the clone's root.")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    missing = _uninstalled_command(argv)
-    if missing:
-        return _fail(missing, 2)
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     try:
         (COMMANDS.get(args.command) or args.plugin_command.run)(args)

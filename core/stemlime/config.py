@@ -34,7 +34,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 COMPONENT_KEYS = ("tagger", "separator", "segmenter", "surrogate")
-PIPELINE_KEYS = ("batch_size", "kernel_width", "sort", "empty_mask")
+PIPELINE_KEYS = ("batch_size", "kernel_width", "sort", "empty_mask", "stems_from")
+CHECKS = ("fidelity", "stability", "sanity", "complexity")  # stemlime.checks; named here so the CLI needs no import
 EXPLAIN_KEYS = ("labels", "top_labels", "start", "duration", "samples", "seed", "pad", "checks") + PIPELINE_KEYS
 COMBINED_KEY = "components"  # "SEPARATOR x SEGMENTER": what the components are, switched in one line
 _CROSS = re.compile(r"\s+x\s+")

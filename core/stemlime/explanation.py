@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,25 @@ import numpy as np
 from .audio import write_wav
 from .components import Component
 from .errors import UsageError
+from .output import ResultFolder, safe_names
 
 
-def safe_filename(text: str) -> str:
-    """A file name made from any label or component text (letters, digits, ``.@_-`` kept)."""
-    name = re.sub(r"[^A-Za-z0-9.@_-]+", "_", text).strip("._")
-    return name or "label"
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as null, recursively (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _finite_or_text(value: float | None) -> float | str | None:
+    """A residual in dB for JSON: ``"inf"`` when the stems add up exactly."""
+    if value is None:
+        return None
+    return "inf" if value == math.inf else (None if not math.isfinite(value) else float(value))
 
 
 @attrs.frozen(eq=False)
@@ -78,6 +91,9 @@ class Explanation:
     neighbourhood: Neighbourhood
     tagger_labels: list[str]
     checks: dict[str, Any] = attrs.field(factory=dict)  # trust checks by name (stemlime.checks), JSON-ready
+    sampling: dict[str, Any] = attrs.field(factory=dict)  # samples="auto": the rounds it took (else empty)
+    output_kind: str = "probabilities"  # what the tagger's outputs are: "probabilities" or "scores"
+    stems_residual_db: float | None = None  # how well the stems add up to the mix, dB (inf: exactly)
 
     @property
     def distinct_evaluations(self) -> int:
@@ -129,19 +145,39 @@ class Explanation:
             "prediction": {name: e.prediction for name, e in self.labels.items()},
             "labels": {name: e.to_dict() for name, e in self.labels.items()},
             "checks": dict(self.checks),
+            "outputs": self.output_kind,
+            "stems_residual_db": _finite_or_text(self.stems_residual_db),
+            **({"sampling": dict(self.sampling)} if self.sampling else {}),
         }
 
     def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        """The explanation as strict JSON: an undefined number (NaN) is written as null."""
+        return json.dumps(_json_safe(self.to_dict()), indent=indent, allow_nan=False)
 
-    def save(self, folder: str | Path, k: int = 1) -> Path:
-        """Write ``explanation.json``, ``components/<component>.wav`` and
-        ``explanations/<label>.wav`` (the top-k positive components) into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for component, audio in zip(self.components, self.component_audio):
-            write_wav(folder / "components" / f"{safe_filename(component.name)}.wav", audio, self.sample_rate)
-        for name in self.labels:
-            write_wav(folder / "explanations" / f"{safe_filename(name)}.wav", self.audio(name, k), self.sample_rate)
-        (folder / "explanation.json").write_text(self.to_json() + "\n")
-        return folder
+    def files(self) -> dict[str, dict[str, str]]:
+        """Where :meth:`save` puts each component's and each label's audio, relative to its folder:
+        ``{"components": {component: "components/<file>.wav"}, "explanations": {label: ...}}``."""
+        components = [c.name for c in self.components]
+        return {
+            "components": {name: f"components/{file}.wav" for name, file in zip(components, safe_names(components))},
+            "explanations": {name: f"explanations/{file}.wav" for name, file in zip(self.labels, safe_names(list(self.labels)))},
+        }
+
+    def save(self, folder: str | Path, k: int = 1, force: bool = False) -> Path:
+        """Write ``explanation.json``, ``components/<component>.wav`` and ``explanations/<label>.wav``
+        (the top-k positive components) as the folder ``folder``, replacing it whole.
+
+        File names are made safe and distinct (see :func:`stemlime.output.safe_names`);
+        ``explanation.json`` maps every component and label to its file under ``files``.
+        ``folder`` may be new, empty or an earlier stemlime output; ``force=True`` also replaces
+        another folder (deleting what it holds), but never one that holds the explained audio.
+        """
+        files = self.files()
+        with ResultFolder(folder, kind="explanation", inputs=[self.audio_path], force=force) as staging:
+            for component, audio in zip(self.components, self.component_audio):
+                write_wav(staging / files["components"][component.name], audio, self.sample_rate)
+            for name in self.labels:
+                write_wav(staging / files["explanations"][name], self.audio(name, k), self.sample_rate)
+            saved = self.to_dict() | {"files": files}
+            (staging / "explanation.json").write_text(json.dumps(saved, indent=1) + "\n")
+        return Path(folder)

@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-import inspect
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -17,15 +17,22 @@ import numpy as np
 from . import audio as audio_io
 from .components import Excerpt, build_components
 from .config import EXPLAIN_KEYS, PIPELINE_KEYS, read_config
-from .decision_tree import describe_rules
+from .engine import EMPTY_MASK_MODES, Engine, check_kernel_width, output_kind, run_tagger, sample_until_stable
 from .errors import AudioError, StemlimeError, UsageError
-from .explainer import evaluate_neighbourhood, fit_surrogates, resolve_labels, run_tagger
 from .explanation import Explanation, LabelExplanation
+from .labels import check_label_request, resolve_labels
+from .protocols import optional
 from .registry import Registry, get_registry
+from .residual import RESIDUAL_WARNING_DB, stems_residual_db
 from .specs import Spec, as_spec
-from .surrogate import surrogate_masks
+from .stemcache import StemCache, array_digest, cache_key, file_digest, shared_cache
+from .surrogates.tree import describe_rules
 
 SORTS = ("signed", "absolute")
+STEMS_FROM = ("song", "excerpt")
+DEFAULTS = {"labels": None, "top_labels": None, "start": 0.0, "duration": None, "samples": 1000, "seed": 0, "pad": False,
+            "checks": None}
+MAX_SEED = 2**32 - 1  # numpy's RandomState (audioLIME's draws) takes seeds up to this
 
 
 def _is_spec(value: Any) -> bool:
@@ -36,7 +43,11 @@ class Pipeline:
     """The four components of an explanation. Each is a spec (string or table) or a ready object.
 
     Heavy components (taggers, separators) are built on first use, so a Pipeline is cheap to make.
-    ``batch_size`` is the number of perturbations sent to the tagger at once.
+    ``batch_size`` is the number of perturbations sent to the tagger at once. ``stems_from``:
+    ``song`` separates the whole input once and cuts every excerpt's stems from it (as audioLIME
+    did; cached in memory and on disk, see :mod:`stemlime.stemcache`; ``cache=False`` bypasses the
+    cache), ``excerpt`` separates only the excerpt. Separators that read the excerpt themselves
+    (the oracle) always get the excerpt.
     """
 
     def __init__(
@@ -50,13 +61,23 @@ class Pipeline:
         kernel_width: float = 0.25,
         sort: str = "signed",
         empty_mask: str = "audiolime",
+        stems_from: str = "song",
+        cache: bool | StemCache = True,
         registry: Registry | None = None,
     ):
         if sort not in SORTS:
             raise UsageError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
+        if empty_mask not in EMPTY_MASK_MODES:
+            raise UsageError(f"empty_mask must be one of {', '.join(EMPTY_MASK_MODES)}, got {empty_mask!r}")
+        if stems_from not in STEMS_FROM:
+            raise UsageError(f"stems_from must be one of {', '.join(STEMS_FROM)}, got {stems_from!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise UsageError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
         self.registry = registry or get_registry()
         self.batch_size = int(batch_size)
-        self.kernel_width = float(kernel_width)
+        self.kernel_width = check_kernel_width(kernel_width)
+        self.stems_from = stems_from
+        self.cache = (shared_cache() if cache is True else None) if isinstance(cache, bool) else cache
         self.sort = sort
         self.empty_mask = empty_mask
         self._given = {"tagger": tagger, "separator": separator, "segmenter": segmenter, "surrogate": surrogate}
@@ -74,7 +95,8 @@ class Pipeline:
 
     @classmethod
     def from_config(cls, path: str | Path, **overrides: Any) -> "Pipeline":
-        """A pipeline from a TOML file; ``overrides`` replace the file's entries."""
+        """A pipeline from a TOML file; ``overrides`` (not None) replace the file's entries. The
+        file's ``[explain]`` table becomes the defaults of :meth:`explain`."""
         config = read_config(path)
         explain = config.pop("explain")
         arguments = {key: explain[key] for key in PIPELINE_KEYS if key in explain} | config
@@ -106,35 +128,54 @@ class Pipeline:
     def surrogate(self) -> Any:
         return self._component("surrogate")
 
+    def engine(self, component_audio: np.ndarray, *, batch_size: int | None = None) -> Engine:
+        """The explanation engine over ``component_audio`` (K x T at the tagger's rate) with this
+        pipeline's tagger, surrogate and settings."""
+        tagger = self.tagger
+        return Engine(component_audio, tagger, self.surrogate, kernel_width=self.kernel_width, empty_mask=self.empty_mask,
+                      batch_size=batch_size or self.batch_size, tagger_name=self.specs["tagger"],
+                      n_labels=len(self.tagger_labels))
+
+    @property
+    def tagger_labels(self) -> list[str]:
+        """The tagger's label names as strings."""
+        return [str(label) for label in self.tagger.labels]
+
     # ------------------------------------------------------------------ audio
 
-    def _excerpt(self, source: Any, sample_rate: int | None, start: float, duration: float | None, rate: int) -> tuple[np.ndarray, Excerpt]:
-        """The excerpt as mono float32 at ``rate`` Hz."""
+    def load_excerpt(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
+                     duration: float | None = None, rate: int | None = None) -> tuple[np.ndarray, Excerpt]:
+        """An excerpt of ``source`` (a file path, or an array with its ``sample_rate`` in Hz) as
+        mono float32 at ``rate`` Hz (default: the tagger's), with where it came from.
+        ``start``/``duration`` in seconds (``duration`` None: to the end). The excerpt's
+        duration is what was actually decoded."""
+        start, duration = check_span(start, duration)
+        rate = int(self.tagger.sample_rate) if rate is None else audio_io.as_sample_rate(rate)
         if isinstance(source, (str, Path)):
-            _, _, total = audio_io.audio_info(source)
-            if duration is None:
-                if start >= total:
-                    raise AudioError(f"start={start} s is past the end of {source} ({total:.3f} s long)")
-                duration = total - start
             mix, _ = audio_io.load_audio(source, rate, start, duration)
-            return mix, Excerpt(str(source), float(start), float(duration))
+            return mix, Excerpt(str(source), start, len(mix) / rate if duration is None else duration)
         if sample_rate is None:
             raise UsageError("explaining an array needs its sample_rate=HZ")
-        array = audio_io.check_finite(audio_io.to_mono(np.asarray(source, dtype=np.float32)), "the audio array")
-        first = int(round(start * sample_rate))
-        last = len(array) if duration is None else first + int(round(duration * sample_rate))
-        if first >= len(array) or last > len(array) or last <= first:
-            raise AudioError(
-                f"excerpt start={start} s, duration={duration} s does not fit in the {len(array) / sample_rate:.3f}-s array"
-            )
-        excerpt = array[first:last]
-        return audio_io.resample(excerpt, sample_rate, rate), Excerpt(None, float(start), (last - first) / sample_rate)
+        sample_rate = audio_io.as_sample_rate(sample_rate)
+        array = audio_io.as_mix(source, sample_rate)
+        first, last = _span_samples(start, duration, sample_rate, len(array))
+        return audio_io.resample(array[first:last], sample_rate, rate), Excerpt(None, start, (last - first) / sample_rate)
 
-    def _separate(self, mix: np.ndarray, rate: int, excerpt: Excerpt) -> dict[str, np.ndarray]:
+    def _whole_input(self, source: Any, sample_rate: int | None, rate: int) -> tuple[np.ndarray, str]:
+        """The whole input as mono float32 at ``rate`` Hz and its content digest."""
+        if isinstance(source, (str, Path)):
+            mix, _ = audio_io.load_audio(source, rate)
+            return mix, file_digest(source)
+        sample_rate = audio_io.as_sample_rate(sample_rate)
+        array = audio_io.as_mix(source, sample_rate)
+        return audio_io.resample(array, sample_rate, rate), array_digest(array, sample_rate)
+
+    def _run_separator(self, mix: np.ndarray, rate: int, excerpt: Excerpt | None = None) -> dict[str, np.ndarray]:
         separator = self.separator
-        parameters = inspect.signature(separator.separate).parameters
-        takes_excerpt = "excerpt" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-        stems = separator.separate(mix, rate, excerpt=excerpt) if takes_excerpt else separator.separate(mix, rate)
+        if optional(separator, "separator", "reads_excerpt"):
+            stems = separator.separate(mix, rate, excerpt=excerpt)
+        else:
+            stems = separator.separate(mix, rate)
         if not isinstance(stems, Mapping) or not stems:
             raise StemlimeError(f"separator {self.specs['separator']} returned no stems")
         out = {}
@@ -143,15 +184,93 @@ class Pipeline:
             out[str(name)] = audio_io.check_finite(stem, f"stem {name!r} of separator {self.specs['separator']}")
         return out
 
-    def separate(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None) -> tuple[dict[str, np.ndarray], int]:
-        """Stems of an excerpt at the separator's own rate (or the file's): ({name: audio}, rate)."""
-        rate = getattr(self.separator, "sample_rate", None)
+    def _song_stems(self, source: Any, sample_rate: int | None, rate: int) -> dict[str, np.ndarray]:
+        """Stems of the whole input at ``rate`` Hz, from the cache when this song was separated before."""
+        mix, digest = self._whole_input(source, sample_rate, rate)
+        key = cache_key(digest, self.specs["separator"], self._separator_version(), rate)
+        stems = self.cache.get(key) if self.cache is not None else None
+        if stems is None:
+            stems = {name: audio_io.fit_length(stem, len(mix)) for name, stem in self._run_separator(mix, rate).items()}
+            if self.cache is not None:
+                self.cache.put(key, stems)
+        return stems
+
+    def _separator_version(self) -> str:
+        """The separator's package and version (part of the stem cache key)."""
+        spec = self._given["separator"]
+        if not _is_spec(spec):
+            return f"{type(spec).__module__}.{type(spec).__qualname__}"
+        package = self.registry.factory("separator", as_spec(spec, "separator").name).package
+        try:
+            from importlib.metadata import version
+
+            return f"{package} {version(package)}"
+        except Exception:
+            return package
+
+    def stems(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None,
+              rate: int | None = None) -> dict[str, np.ndarray]:
+        """The stems of an excerpt as {name: mono float32} at ``rate`` Hz (default: the input's
+        rate), each as long as the excerpt. A separator that computes stems separates the whole
+        input once (``stems_from="song"``) and the excerpt is cut from its stems."""
+        start, duration = check_span(start, duration)
         if rate is None:
-            rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else sample_rate
-        mix, excerpt = self._excerpt(source, sample_rate, start, duration, rate)
-        return self._separate(mix, rate, excerpt), rate
+            rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
+        mix, excerpt = self.load_excerpt(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate)
+        return self._excerpt_stems(source, sample_rate, mix, excerpt, rate)
+
+    def _excerpt_stems(self, source: Any, sample_rate: int | None, mix: np.ndarray, excerpt: Excerpt, rate: int) -> dict[str, np.ndarray]:
+        """Stems of ``excerpt`` (whose audio at ``rate`` Hz is ``mix``) at ``rate`` Hz, as long as ``mix``."""
+        separator = self.separator
+        separator_rate = separator.sample_rate or rate
+        if optional(separator, "separator", "reads_excerpt") or self.stems_from == "excerpt":
+            if separator_rate == rate:
+                stems = self._run_separator(mix, rate, excerpt)
+            else:
+                own, _ = self.load_excerpt(source, sample_rate=sample_rate, start=excerpt.start, duration=excerpt.duration,
+                                           rate=separator_rate)
+                stems = self._run_separator(own, separator_rate, excerpt)
+        else:
+            song = self._song_stems(source, sample_rate, separator_rate)
+            first = int(round(excerpt.start * separator_rate))
+            last = first + int(round(excerpt.duration * separator_rate))
+            stems = {name: stem[first:last] for name, stem in song.items()}
+        if separator_rate != rate:
+            stems = {name: audio_io.resample(stem, separator_rate, rate) for name, stem in stems.items()}
+        return {name: audio_io.fit_length(stem, len(mix)) for name, stem in stems.items()}
+
+    def separate(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
+                 duration: float | None = None) -> tuple[dict[str, np.ndarray], int]:
+        """Stems of an excerpt at the input's own rate: ({name: mono float32}, rate in Hz)."""
+        rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
+        return self.stems(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate), rate
 
     # ------------------------------------------------------------------ explain
+
+    def explain_options(self, **given: Any) -> dict[str, Any]:
+        """The settings of an explanation: what is ``given`` (not None), else the pipeline file's
+        ``[explain]`` defaults, else stemlime's. A given ``labels`` replaces a default
+        ``top_labels`` and the other way round; giving both is an error."""
+        unknown = set(given) - set(DEFAULTS)
+        if unknown:
+            raise UsageError(f"unknown explain option(s) {sorted(unknown)}; options: {', '.join(DEFAULTS)}")
+        given = {key: value for key, value in given.items() if value is not None}
+        defaults = dict(DEFAULTS) | {k: v for k, v in self.explain_defaults.items() if k in DEFAULTS}
+        if "labels" in given and "top_labels" in given:
+            raise UsageError("give either labels or top_labels, not both")
+        if "labels" in given:
+            defaults["top_labels"] = None
+        if "top_labels" in given:
+            defaults["labels"] = None
+        options = defaults | given
+        if options["labels"] is not None and options["top_labels"] is not None:
+            raise UsageError("the pipeline file gives both labels and top_labels under [explain]: keep one")
+        options["start"], options["duration"] = check_span(options["start"], options["duration"])
+        options["samples"] = check_samples(options["samples"])
+        options["seed"] = check_seed(options["seed"])
+        if not isinstance(options["pad"], (bool, np.bool_)):
+            raise UsageError(f"pad must be true or false, got {options['pad']!r}")
+        return options
 
     def explain(
         self,
@@ -160,63 +279,71 @@ class Pipeline:
         sample_rate: int | None = None,
         labels: Sequence[str | int] | str | int | None = None,
         top_labels: int | None = None,
-        start: float = 0.0,
+        start: float | None = None,
         duration: float | None = None,
-        samples: int | str = 1000,
-        seed: int | None = 0,
-        pad: bool = False,
+        samples: int | str | None = None,
+        seed: int | None = None,
+        pad: bool | None = None,
         batch_size: int | None = None,
         progress: bool | None = None,
         checks: Sequence[str] | str | None = None,
     ) -> Explanation:
-        """Explain the tagger's output on an excerpt of ``source`` (a path, or an array with ``sample_rate``).
+        """Explain the tagger's output on an excerpt of ``source`` (a path, or an array with ``sample_rate`` in Hz).
 
-        ``start``/``duration`` in seconds; ``samples`` a count or ``"exhaustive"``; ``labels``
-        names or output indices (default: ``top_labels``, 3 if neither is given). An excerpt
-        shorter than the tagger's input is refused unless ``pad=True`` (zeros at the end).
-        ``batch_size`` overrides the pipeline's for this call. ``checks`` names trust checks
-        (``fidelity``, ``stability``, ``sanity``, ``complexity``; see :mod:`stemlime.checks`)
-        whose results land in ``explanation.checks``.
+        ``start``/``duration`` in seconds (default 0 and to the end); ``samples`` a count,
+        ``"exhaustive"`` or ``"auto"`` (default 1000); ``seed`` (default 0); ``labels`` names or
+        output indices (default: ``top_labels``, 3 if neither is given). An excerpt shorter than
+        the tagger's input is refused unless ``pad=True`` (zeros at the end). ``batch_size``
+        overrides the pipeline's for this call. ``checks`` names trust checks (``fidelity``,
+        ``stability``, ``sanity``, ``complexity``; see :mod:`stemlime.checks`) whose results land
+        in ``explanation.checks``. Options not given come from the pipeline file's ``[explain]``.
+        Everything that can be checked is checked before the tagger runs.
         """
         from .checks import parse_checks, run_checks  # checks use the pipeline: imported late
 
+        o = self.explain_options(labels=labels, top_labels=top_labels, start=start, duration=duration, samples=samples,
+                                 seed=seed, pad=pad, checks=checks)
         tagger = self.tagger
-        checks = parse_checks(checks, tagger, self.specs["tagger"])  # a check that cannot run fails before the tagger runs
-        rate = int(tagger.sample_rate)
-        mix, excerpt = self._excerpt(source, sample_rate, start, duration, rate)
-        needed = math.ceil(tagger.input_seconds * rate) if getattr(tagger, "input_seconds", None) else 1
-        if len(mix) < needed:
-            if not pad:
-                raise AudioError(
-                    f"the excerpt is {len(mix) / rate:.3f} s long, but tagger {self.specs['tagger']} needs at least "
-                    f"{tagger.input_seconds} s ({needed} samples at {rate} Hz). Choose a longer excerpt or pad it "
-                    "with zeros (pad=True, --pad)."
-                )
-        separator_rate = getattr(self.separator, "sample_rate", None) or rate
-        if separator_rate == rate:
-            stems = self._separate(mix, rate, excerpt)
-        else:
-            mix_for_separator, _ = self._excerpt(source, sample_rate, excerpt.start, excerpt.duration, separator_rate)
-            stems = self._separate(mix_for_separator, separator_rate, excerpt)
-            stems = {name: audio_io.resample(stem, separator_rate, rate) for name, stem in stems.items()}
-        stems = {name: audio_io.fit_length(stem, len(mix)) for name, stem in stems.items()}
+        tagger_labels = self.tagger_labels
+        check_label_request(tagger_labels, o["labels"], o["top_labels"])
+        check_names = parse_checks(o["checks"], tagger, self.specs["tagger"])  # a check that cannot run fails first
+        rate = audio_io.as_sample_rate(tagger.sample_rate)
+        mix, excerpt = self.load_excerpt(source, sample_rate=sample_rate, start=o["start"], duration=o["duration"], rate=rate)
+        input_seconds = tagger.input_seconds
+        needed = math.ceil(input_seconds * rate) if input_seconds else 1
+        if len(mix) < needed and not o["pad"]:
+            raise AudioError(
+                f"the excerpt is {len(mix) / rate:.3f} s long, but tagger {self.specs['tagger']} needs at least "
+                f"{input_seconds} s ({needed} samples at {rate} Hz). Choose a longer excerpt or pad it "
+                "with zeros (pad=True, --pad)."
+            )
+        stems = self._excerpt_stems(source, sample_rate, mix, excerpt, rate)
+        residual_db = stems_residual_db(mix, stems)
+        # a separator that reads the excerpt's files itself (the oracle) warns about its own stems
+        if residual_db < RESIDUAL_WARNING_DB and "rest" not in stems and not optional(self.separator, "separator", "reads_excerpt"):
+            warnings.warn(f"the stems of separator {self.specs['separator']} add up to the mix only to {residual_db:.1f} dB: "
+                          "the explanation leaves out what they miss")
         segments = self.segmenter.segment(mix, rate)
         components, component_audio = build_components(stems, segments)
         if component_audio.shape[1] < needed:
             component_audio = audio_io.fit_length(component_audio.T, needed).T.copy()
 
-        masks = surrogate_masks(self.surrogate, len(components), samples, seed)
-        neighbourhood = evaluate_neighbourhood(
-            masks, component_audio, tagger, batch_size or self.batch_size, self.kernel_width, self.empty_mask, progress
-        )
-        tagger_labels = [str(label) for label in tagger.labels]
-        if neighbourhood.predictions.shape[1] != len(tagger_labels):
-            raise StemlimeError(
-                f"tagger {self.specs['tagger']} has {len(tagger_labels)} labels but returned {neighbourhood.predictions.shape[1]} outputs"
-            )
-        reference = neighbourhood.predictions[0]
-        indices = resolve_labels(tagger_labels, reference, labels, top_labels)
-        fits = fit_surrogates(neighbourhood, indices, self.surrogate)
+        engine = self.engine(component_audio, batch_size=batch_size)
+        samples, sampling = o["samples"], {}
+        if samples == "auto":
+            reference = engine.outputs(np.ones((1, len(components)), np.int64))[0]
+            indices = resolve_labels(tagger_labels, reference, o["labels"], o["top_labels"])
+            masks, neighbourhood, rounds = sample_until_stable(engine, o["seed"], indices, progress=progress)
+            samples = len(masks)
+            sampling = {"mode": "auto", "samples": samples, "stable": rounds[-1]["stable"], "rounds": rounds}
+        else:
+            masks = engine.masks(samples, o["seed"])
+            if samples != "exhaustive":
+                engine.check_enough(masks, samples)
+            neighbourhood = engine.neighbourhood(masks, progress)
+            reference = neighbourhood.predictions[0]
+            indices = resolve_labels(tagger_labels, reference, o["labels"], o["top_labels"])
+        fits = engine.fit(neighbourhood, indices)
         label_explanations = {}
         for index, fit in fits.items():
             chosen = [int(i) for i in fit.selected]
@@ -239,22 +366,75 @@ class Pipeline:
             sample_rate=rate,
             pipeline=dict(self.specs),
             samples=samples,
-            seed=seed,
+            seed=o["seed"],
+            sampling=sampling,
+            stems_residual_db=residual_db,
+            output_kind=output_kind(tagger, neighbourhood.predictions),
             components=components,
             component_audio=component_audio,
             labels=label_explanations,
             neighbourhood=neighbourhood,
             tagger_labels=tagger_labels,
         )
-        if checks:
-            explanation = attrs.evolve(explanation, checks=run_checks(self, explanation, checks, batch_size=batch_size))
+        if check_names:
+            explanation = attrs.evolve(explanation, checks=run_checks(self, explanation, check_names, batch_size=batch_size))
         return explanation
 
     def tag(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None) -> np.ndarray:
-        """The tagger's clip-level probabilities (L,) for an excerpt."""
-        rate = int(self.tagger.sample_rate)
-        mix, _ = self._excerpt(source, sample_rate, start, duration, rate)
-        return run_tagger(self.tagger, mix[None, :])[0]
+        """The tagger's clip-level outputs (L,) for an excerpt."""
+        mix, _ = self.load_excerpt(source, sample_rate=sample_rate, start=start, duration=duration)
+        return run_tagger(self.tagger, mix[None, :], self.specs["tagger"], len(self.tagger_labels))[0]
+
+    def taggram(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
+                duration: float | None = None) -> tuple[np.ndarray, float]:
+        """The tagger's output over time for an excerpt: (frames x labels, hop in seconds)."""
+        from .tagging import taggram
+
+        mix, _ = self.load_excerpt(source, sample_rate=sample_rate, start=start, duration=duration)
+        return taggram(self.tagger, mix)
+
+
+def check_span(start: Any, duration: Any) -> tuple[float, float | None]:
+    """An excerpt's start (>= 0) and duration (> 0, or None: to the end) as finite seconds."""
+    try:
+        start = float(start)
+        duration = None if duration is None else float(duration)
+    except (TypeError, ValueError):
+        raise UsageError(f"start and duration are seconds, got start={start!r}, duration={duration!r}") from None
+    if not math.isfinite(start) or start < 0:
+        raise UsageError(f"start must be a finite number of seconds >= 0, got {start}")
+    if duration is not None and (not math.isfinite(duration) or duration <= 0):
+        raise UsageError(f"duration must be a finite number of seconds > 0, got {duration}")
+    return start, duration
+
+
+def check_samples(samples: Any) -> int | str:
+    """A neighbourhood size: a count >= 1, ``"exhaustive"`` or ``"auto"``."""
+    if samples in ("exhaustive", "auto"):
+        return samples
+    if isinstance(samples, str) and samples.isdigit():
+        samples = int(samples)
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise UsageError(f"samples must be a positive count, 'exhaustive' or 'auto', got {samples!r}")
+    return int(samples)
+
+
+def check_seed(seed: Any) -> int:
+    """A seed for the neighbourhood's random draws: a whole number from 0 to 2^32 - 1."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return int(seed)
+
+
+def _span_samples(start: float, duration: float | None, sample_rate: int, length: int) -> tuple[int, int]:
+    """First and last sample (exclusive) of an excerpt of an array of ``length`` samples."""
+    first = int(round(start * sample_rate))
+    last = length if duration is None else first + int(round(duration * sample_rate))
+    if first >= length or last > length or last <= first:
+        raise AudioError(
+            f"excerpt start={start} s, duration={duration} s does not fit in the {length / sample_rate:.3f}-s array"
+        )
+    return first, last
 
 
 __all__ = ["Pipeline", "EXPLAIN_KEYS"]

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .explainer import run_tagger
+from .engine import run_tagger
+from .protocols import optional
 
 
 def taggram(tagger: Any, audio: np.ndarray) -> tuple[np.ndarray, float]:
@@ -17,14 +18,33 @@ def taggram(tagger: Any, audio: np.ndarray) -> tuple[np.ndarray, float]:
     otherwise cuts the audio into consecutive ``input_seconds`` windows (the whole audio when
     the tagger takes any length).
     """
-    if hasattr(tagger, "taggram"):
-        return np.asarray(tagger.taggram(audio)), float(getattr(tagger, "taggram_hop_seconds", tagger.input_seconds))
+    own = optional(tagger, "tagger", "taggram")
+    if own is not None:
+        hop = optional(tagger, "tagger", "taggram_hop_seconds") or tagger.input_seconds
+        return np.asarray(own(audio)), float(hop)
     if not getattr(tagger, "input_seconds", None):
         return run_tagger(tagger, audio[None, :]), len(audio) / tagger.sample_rate
     window = int(round(tagger.input_seconds * tagger.sample_rate))
     n = max(1, len(audio) // window)
     patches = np.stack([audio[i * window:(i + 1) * window] for i in range(n)])
     return run_tagger(tagger, patches), float(tagger.input_seconds)
+
+
+PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def check_plot_path(path: str | Path) -> Path:
+    """Refuse a picture file name whose format cannot be drawn (before any tagger run)."""
+    path = Path(path)
+    if path.suffix.lower() not in PLOT_FORMATS:
+        from .errors import UsageError
+
+        raise UsageError(f"cannot draw a taggram into {path}: give a file name ending in {', '.join(PLOT_FORMATS)}")
+    if path.is_dir():
+        from .errors import UsageError
+
+        raise UsageError(f"cannot draw a taggram into {path}: it is a folder")
+    return path
 
 
 def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path: str | Path, threshold: float = 0.3, title: str = "") -> Path:
@@ -46,7 +66,7 @@ def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path
     axis.set_xlabel("time (s)")
     axis.set_title(f"{title} ({note})".strip())
     figure.tight_layout()
-    path = Path(path)
+    path = check_plot_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from ..hookspecs import hookimpl
 from ..registry import Factory, Option
-from ..decision_tree import TreeSurrogate
-from ..shapley import KernelShapSurrogate
-from ..surrogate import LassoSurrogate, LinearSurrogate, RidgeSurrogate
-from ..lime import FEATURE_SELECTIONS
+from ..surrogates import FEATURE_SELECTIONS, KernelShapSurrogate, LassoSurrogate, LinearSurrogate, RidgeSurrogate, TreeSurrogate
 from .separators import MixSeparator, OracleSeparator
 from .segmenters import WholeSegmenter
 from .python_tagger import build_python_tagger
@@ -18,11 +15,14 @@ def stemlime_separators(register):
     register(
         Factory(
             name="oracle",
-            description="True stems from a folder: every audio file beside the input except the input and mixture*.",
+            description="True stems from a folder, one audio file per stem: dir=FOLDER, or beside an input named "
+            "mixture.*/mix.* (MUSDB18, stemlime render; Slakh's stems/).",
             build=lambda variant, **options: OracleSeparator(**options),
             options=[
-                Option("dir", "folder holding the stems (default: the input file's folder)", "path"),
+                # "str", not "path": a path option turns an empty dir= into the current folder
+                Option("dir", "folder holding the stems (default: the folder of an input named mixture.* or mix.*)", "str"),
                 Option("stems", "stem names to use, separated by ';' (default: every audio file found)", "str"),
+                Option("rest", "add a stem 'rest' = mix - sum of the stems, so that they add up to the mix", "bool", False),
             ],
         )
     )

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from ..config import CHECKS
+from ..engine import Engine
 from ..errors import UsageError
 from ..explanation import Explanation
 from ..registry import closest_match
+from .common import explanation_engine
 from .complexity import complexity, explanation_complexity
 from .fidelity import deletion_aopc, fidelity, insertion_aopc
-from .refit import Refitter
 from .sanity import explanation_sanity, randomization_layers
 from .stability import samples_for_stability, stability
 from .table import format_checks
 
-CHECKS = ("fidelity", "stability", "sanity", "complexity")
 
 
 def parse_checks(checks: Sequence[str] | str | None, tagger: Any = None, tagger_name: str = "the tagger") -> list[str]:
@@ -50,28 +51,48 @@ def parse_checks(checks: Sequence[str] | str | None, tagger: Any = None, tagger_
     return names
 
 
-def run_checks(pipeline: Any, explanation: Explanation, checks: Sequence[str] | str, *, batch_size: int | None = None,
-               seeds: int = 5, random_orders: int = 20) -> dict[str, Any]:
-    """The named checks of ``explanation``, made with ``pipeline``'s tagger and surrogate.
+def run_check(name: str, pipeline: Any, explanation: Explanation, *, engine: Engine | None = None,
+              batch_size: int | None = None, seeds: int = 5, random_orders: int = 20, target: float | None = None,
+              max_samples: int = 12800, steps: int | None = None, draws: int = 3) -> tuple[str, dict[str, Any]]:
+    """One trust check of ``explanation``: ``(key, result)``, the key under which the result is
+    saved (``stability`` with a ``target`` is the sample search ``stability_search``).
 
-    One memory of tagger outputs is shared by the checks, so a mask is evaluated once.
+    Options: ``random_orders`` (fidelity), ``seeds`` (stability; sanity's baseline uses at most
+    3), ``target``/``max_samples`` (stability: find the samples whose Kendall tau reaches the
+    target), ``steps``/``draws`` (sanity).
     """
-    names = parse_checks(checks)
-    refitter = Refitter(pipeline, explanation, batch_size=batch_size)
-    results: dict[str, Any] = {}
-    for name in names:
-        if name == "fidelity":
-            results[name] = fidelity(pipeline, explanation, random_orders=random_orders, refitter=refitter)
-        elif name == "stability":
-            results[name] = stability(pipeline, explanation, seeds=seeds, refitter=refitter)
-        elif name == "sanity":
-            results[name] = explanation_sanity(pipeline, explanation, seeds=min(seeds, 3), refitter=refitter)
-        else:
-            results[name] = explanation_complexity(explanation)
+    if name not in CHECKS:
+        raise UsageError(f"unknown check {name!r}{closest_match(name, CHECKS)}. Checks: {', '.join(CHECKS)}.")
+    if name == "complexity":
+        return name, explanation_complexity(explanation)
+    engine = engine or explanation_engine(pipeline, explanation, batch_size)
+    if name == "fidelity":
+        return name, fidelity(pipeline, explanation, random_orders=random_orders, engine=engine)
+    if name == "stability" and target is not None:
+        return "stability_search", samples_for_stability(pipeline, explanation, target, seeds=seeds, most=max_samples,
+                                                         batch_size=batch_size)
+    if name == "stability":
+        return name, stability(pipeline, explanation, seeds=seeds, engine=engine)
+    return name, explanation_sanity(pipeline, explanation, steps=steps, seeds=seeds, draws=draws, engine=engine)
+
+
+def run_checks(pipeline: Any, explanation: Explanation, checks: Sequence[str] | str, *, batch_size: int | None = None,
+               **options: Any) -> dict[str, Any]:
+    """The named checks of ``explanation``, made with ``pipeline``'s tagger and surrogate
+    (options as :func:`run_check`; ``seeds`` is capped at 3 for sanity).
+    One engine is shared, so a mask is evaluated once."""
+    engine = explanation_engine(pipeline, explanation, batch_size)
+    seeds = options.pop("seeds", 5)
+    results = {}
+    for name in parse_checks(checks):
+        # the sanity baseline needs fewer seeds than the stability check: at most 3
+        key, result = run_check(name, pipeline, explanation, engine=engine, batch_size=batch_size,
+                                seeds=min(seeds, 3) if name == "sanity" else seeds, **options)
+        results[key] = result
     return results
 
 
 __all__ = [
-    "CHECKS", "Refitter", "complexity", "deletion_aopc", "explanation_complexity", "explanation_sanity", "fidelity",
-    "format_checks", "insertion_aopc", "parse_checks", "randomization_layers", "run_checks", "samples_for_stability", "stability",
+    "CHECKS", "complexity", "deletion_aopc", "explanation_complexity", "explanation_sanity", "fidelity",
+    "format_checks", "insertion_aopc", "parse_checks", "randomization_layers", "run_check", "run_checks", "samples_for_stability", "stability",
 ]

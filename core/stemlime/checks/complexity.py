@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..explanation import Explanation
-from .refit import finite_or_none
+from .common import finite_or_none
 
 
 def complexity(weights: np.ndarray) -> float:

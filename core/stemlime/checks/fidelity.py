@@ -15,7 +15,8 @@ import numpy as np
 
 from ..errors import UsageError
 from ..explanation import Explanation
-from .refit import Refitter, check_seed, explanation_weights, finite_or_none
+from ..engine import Engine
+from .common import check_seed, explanation_engine, explanation_weights, finite_or_none
 
 
 def deletion_masks(order: np.ndarray) -> np.ndarray:
@@ -49,13 +50,13 @@ def explanation_order(weights: np.ndarray) -> np.ndarray:
 
 
 def fidelity(pipeline: Any, explanation: Explanation, *, random_orders: int = 20, seed: int | None = None,
-             batch_size: int | None = None, refitter: Refitter | None = None) -> dict[str, Any]:
+             batch_size: int | None = None, engine: Engine | None = None) -> dict[str, Any]:
     """Per label: the surrogate's weighted R^2 and the deletion/insertion curves with their AOPC,
     against the mean AOPC of ``random_orders`` random orders (drawn with ``seed``, default the
     explanation's). Tagger runs: only masks not already in the explanation's neighbourhood."""
     if random_orders < 1:
         raise UsageError(f"fidelity needs at least 1 random order for its baseline, got {random_orders}")
-    refitter = refitter or Refitter(pipeline, explanation, batch_size=batch_size)
+    engine = engine or explanation_engine(pipeline, explanation, batch_size)
     k = len(explanation.components)
     rng = np.random.default_rng(check_seed(explanation) if seed is None else seed)
     random = [rng.permutation(k) for _ in range(int(random_orders))]
@@ -64,7 +65,7 @@ def fidelity(pipeline: Any, explanation: Explanation, *, random_orders: int = 20
     for row, (name, label) in enumerate(explanation.labels.items()):
         orders = [explanation_order(weights[row])] + random
         masks = np.concatenate([np.concatenate([deletion_masks(o), insertion_masks(o)]) for o in orders])
-        curves = refitter.outputs(masks)[:, label.index].reshape(len(orders), 2, k + 1)
+        curves = engine.outputs(masks)[:, label.index].reshape(len(orders), 2, k + 1)
         deletion = [deletion_aopc(c) for c in curves[:, 0]]
         insertion = [insertion_aopc(c) for c in curves[:, 1]]
         random_deletion, random_insertion = float(np.mean(deletion[1:])), float(np.mean(insertion[1:]))

@@ -22,13 +22,15 @@ import numpy as np
 
 from ..errors import UsageError
 from ..explanation import Explanation
-from .refit import Refitter, check_seed, finite_or_none
+from ..engine import Engine
+from ..protocols import optional
+from .common import check_seed, explanation_engine, finite_or_none, label_indices
 from .stability import agreement, rank_correlation, seed_weights
 
 
 def randomization_layers(tagger: Any, tagger_name: str = "the tagger") -> list[str]:
     """The tagger's layer names, top first; UsageError when it cannot randomize itself."""
-    if not callable(getattr(tagger, "randomized", None)) or not getattr(tagger, "randomization_layers", None):
+    if not callable(optional(tagger, "tagger", "randomized")) or not optional(tagger, "tagger", "randomization_layers"):
         raise UsageError(
             f"the sanity check needs a tagger that can randomize itself ({tagger_name} cannot): it must provide "
             "randomization_layers (layer names, top first) and randomized(layers=N, seed=S). The musicnn tagger does."
@@ -38,7 +40,7 @@ def randomization_layers(tagger: Any, tagger_name: str = "the tagger") -> list[s
 
 def explanation_sanity(pipeline: Any, explanation: Explanation, *, steps: int | None = None, seeds: int = 3,
                        draws: int = 3, threshold: float = 0.5, seed: int | None = None, batch_size: int | None = None,
-                       refitter: Refitter | None = None) -> dict[str, Any]:
+                       engine: Engine | None = None) -> dict[str, Any]:
     """Spearman correlation of the explanation's weights with those of cascading randomized models.
 
     ``steps`` limits the cascade to the top ``steps`` layers (default: all). Each step is drawn
@@ -55,9 +57,9 @@ def explanation_sanity(pipeline: Any, explanation: Explanation, *, steps: int | 
     if draws < 1:
         raise UsageError(f"sanity draws must be at least 1, got {draws}")
     base_seed = check_seed(explanation) if seed is None else int(seed)
-    refitter = refitter or Refitter(pipeline, explanation, batch_size=batch_size)
+    engine = engine or explanation_engine(pipeline, explanation, batch_size)
     samples = explanation.samples
-    originals = seed_weights(refitter, samples, [base_seed + i for i in range(max(2, int(seeds)))])
+    originals = seed_weights(engine, explanation, samples, [base_seed + i for i in range(max(2, int(seeds)))])
     names = list(explanation.labels)
     baseline = {name: agreement(originals[:, row])["spearman"] for row, name in enumerate(names)}
     cascade = []
@@ -65,7 +67,8 @@ def explanation_sanity(pipeline: Any, explanation: Explanation, *, steps: int | 
         values: dict[str, list[float | None]] = {name: [] for name in names}
         for draw in range(draws):
             randomized = tagger.randomized(layers=step, seed=base_seed + draw)
-            weights = Refitter(pipeline, explanation, tagger=randomized, batch_size=batch_size).weights(samples, base_seed)
+            name = f"{pipeline.specs.get('tagger', 'the tagger')} (top {step} layers random, seed {base_seed + draw})"
+            weights = engine.with_tagger(randomized, name).weights(samples, base_seed, label_indices(explanation))
             for row, name in enumerate(names):
                 values[name].append(finite_or_none(rank_correlation(originals[0, row], weights[row], "spearman")))
         cascade.append({"randomized": layers[:step], "spearman": {name: _median(values[name]) for name in names},

@@ -16,7 +16,8 @@ from scipy.stats import kendalltau, spearmanr
 
 from ..errors import UsageError
 from ..explanation import Explanation
-from .refit import Refitter, check_seed, finite_or_none
+from ..engine import Engine
+from .common import check_seed, explanation_engine, finite_or_none, label_indices
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray, method: str = "kendall") -> float:
@@ -44,21 +45,22 @@ def agreement(weights: np.ndarray) -> dict[str, float | None]:
     }
 
 
-def seed_weights(refitter: Refitter, samples: int | str, seeds: list[int]) -> np.ndarray:
+def seed_weights(engine: Engine, explanation: Explanation, samples: int | str, seeds: list[int]) -> np.ndarray:
     """(seeds, labels, K) weights of one explanation per seed."""
-    return np.stack([refitter.weights(samples, seed) for seed in seeds])
+    indices = label_indices(explanation)
+    return np.stack([engine.weights(samples, seed, indices) for seed in seeds])
 
 
 def stability(pipeline: Any, explanation: Explanation, *, seeds: int = 5, samples: int | str | None = None,
-              batch_size: int | None = None, refitter: Refitter | None = None) -> dict[str, Any]:
+              batch_size: int | None = None, engine: Engine | None = None) -> dict[str, Any]:
     """Per label: mean top-1 agreement, Kendall tau and Spearman rho over ``seeds`` seeds
     (``samples`` per explanation, default the explanation's)."""
     if seeds < 2:
         raise UsageError(f"stability needs at least 2 seeds, got {seeds}")
-    refitter = refitter or Refitter(pipeline, explanation, batch_size=batch_size)
+    engine = engine or explanation_engine(pipeline, explanation, batch_size)
     samples = explanation.samples if samples is None else samples
     seed_list = [check_seed(explanation) + i for i in range(int(seeds))]
-    weights = seed_weights(refitter, samples, seed_list)
+    weights = seed_weights(engine, explanation, samples, seed_list)
     labels = {name: agreement(weights[:, row]) for row, name in enumerate(explanation.labels)}
     return {"seeds": seed_list, "samples": samples, "labels": labels}
 
@@ -71,10 +73,10 @@ def samples_for_stability(pipeline: Any, explanation: Explanation, target: float
         raise UsageError(f"the stability target is a Kendall tau between -1 and 1, got {target}")
     if first < 1 or most < first:
         raise UsageError(f"sample counts to try must satisfy 1 <= first <= most, got first={first}, most={most}")
-    refitter = Refitter(pipeline, explanation, batch_size=batch_size)
+    engine = explanation_engine(pipeline, explanation, batch_size)
     steps, found, samples = [], None, int(first)
     while samples <= most:
-        result = stability(pipeline, explanation, seeds=seeds, samples=samples, refitter=refitter)
+        result = stability(pipeline, explanation, seeds=seeds, samples=samples, engine=engine)
         taus = [label["kendall_tau"] for label in result["labels"].values()]
         worst = min((t for t in taus if t is not None), default=None)
         steps.append({"samples": samples, "kendall_tau": worst,
@@ -83,4 +85,4 @@ def samples_for_stability(pipeline: Any, explanation: Explanation, target: float
             found = samples
             break
         samples *= 2
-    return {"target": target, "seeds": int(seeds), "samples": found, "steps": steps, "tagger_evaluations": refitter.evaluations}
+    return {"target": target, "seeds": int(seeds), "samples": found, "steps": steps, "tagger_evaluations": engine.evaluations}

@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from .errors import UsageError
+from ..errors import UsageError
 
 MAX_EXHAUSTIVE_COMPONENTS = 16
 FEATURE_SELECTIONS = ("auto", "none", "forward_selection", "highest_weights", "lasso_path")

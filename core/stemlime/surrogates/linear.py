@@ -1,10 +1,4 @@
-"""What a surrogate returns, and the linear surrogates: LIME's ridge, lasso and plain least squares.
-
-A surrogate is fitted on ``masks`` (N x K, 0/1), ``targets`` (N,) the tagger's probability for
-one label and ``sample_weights`` (N,) LIME's kernel weights. A surrogate may also choose its own
-neighbourhood with ``sample_masks(n_components, samples, seed)`` (kernel SHAP needs particular
-coalitions); the pipeline asks it first and falls back to LIME's uniform masks.
-"""
+"""The linear surrogates: LIME's ridge (with feature selection), lasso and plain least squares."""
 
 from __future__ import annotations
 
@@ -13,49 +7,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .errors import UsageError
-from .lime import sample_masks, select_features
-
-
-@attrs.frozen(eq=False)
-class SurrogateFit:
-    """A local model fitted on (masks, tagger outputs, kernel weights) for one label.
-
-    ``weights`` has one entry per component (0 for components the feature selection left
-    out); ``selected`` lists the components the model used, in selection order. ``rules``
-    (rule surrogates only) holds the model's leaves: ``(conditions, value)`` with conditions
-    ``((component index, switched on), ...)``.
-    """
-
-    weights: np.ndarray
-    intercept: float
-    score: float  # weighted R^2 on the neighbourhood
-    local_prediction: float  # the surrogate's output for the all-ones mask
-    selected: np.ndarray
-    rules: tuple = ()
-
-
-def surrogate_masks(surrogate: Any, n_components: int, samples: int | str, seed: int | None) -> np.ndarray:
-    """The neighbourhood for ``surrogate``: its own ``sample_masks`` when it has one, else LIME's.
-
-    Either way the first mask is all ones (the unperturbed excerpt).
-    """
-    own = getattr(surrogate, "sample_masks", None)
-    masks = own(n_components, samples, seed) if callable(own) else sample_masks(n_components, samples, seed)
-    masks = np.asarray(masks, dtype=np.int64)
-    if masks.ndim != 2 or masks.shape[1] != n_components or not np.all(masks[0] == 1):
-        raise UsageError(f"surrogate {type(surrogate).__name__} drew masks of shape {masks.shape} whose first row is not all ones")
-    return masks
-
-
-def weighted_r2(targets: np.ndarray, predictions: np.ndarray, weights: np.ndarray) -> float:
-    """Weighted coefficient of determination (1 when the targets are constant and matched)."""
-    mean = np.average(targets, weights=weights)
-    total = float(np.sum(weights * (targets - mean) ** 2))
-    residual = float(np.sum(weights * (targets - predictions) ** 2))
-    if total == 0.0:
-        return 1.0 if residual == 0.0 else 0.0
-    return 1.0 - residual / total
+from ..errors import UsageError
+from .fit import SurrogateFit
+from .lime import select_features
 
 
 def _linear_fit(model: Any, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray, selected: np.ndarray) -> SurrogateFit:

@@ -17,9 +17,9 @@ import math
 import attrs
 import numpy as np
 
-from .errors import UsageError
+from ..errors import UsageError
 from .lime import MAX_EXHAUSTIVE_COMPONENTS, sample_masks
-from .surrogate import SurrogateFit, weighted_r2
+from .fit import SurrogateFit, weighted_r2
 
 
 def shapley_kernel(coalition_sizes: np.ndarray, n_components: int) -> np.ndarray:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from .errors import UsageError
-from .surrogate import SurrogateFit
+from ..errors import UsageError
+from .fit import SurrogateFit
 
 
 def _leaves(tree) -> tuple:

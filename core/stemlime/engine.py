@@ -1,0 +1,241 @@
+"""The explanation engine: one object over fixed components that owns everything after separation.
+
+Given the component audio C (K x T), a tagger and a surrogate, the engine draws masks (the
+surrogate's own sampler or LIME's), runs the tagger once per DISTINCT mask it has not seen
+(in batches; each batch's audio is one ``masks @ C`` product), remembers the outputs, weights
+the masks with LIME's kernel and fits the surrogate per label. ``Pipeline.explain``, every
+trust check and the song-scale features use it; nothing else evaluates a neighbourhood.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+
+from .components import compose
+from .errors import StemlimeError, UsageError
+from .explanation import Neighbourhood
+from .protocols import OUTPUT_KINDS, optional
+from .surrogates.fit import SurrogateFit
+from .surrogates.lime import cosine_distances_to_all_ones, kernel, sample_masks
+
+EMPTY_MASK_MODES = ("audiolime", "zeros")
+
+
+def run_tagger(tagger: Any, audio: np.ndarray, name: str = "the tagger", n_labels: int | None = None) -> np.ndarray:
+    """``tagger.predict`` on a (B, T) batch with its output checked: (B, L) finite values as float64.
+
+    A tagger that raises is reported by name with its own message (a StemlimeError it raises,
+    e.g. too-short audio, passes through unchanged).
+    """
+    try:
+        out = np.asarray(tagger.predict(audio))
+    except StemlimeError:
+        raise
+    except Exception as error:
+        raise StemlimeError(f"tagger {name} failed on a batch of {audio.shape[0]} input(s) of {audio.shape[1]} samples: "
+                            f"{type(error).__name__}: {error}") from error
+    if out.ndim != 2 or out.shape[0] != audio.shape[0]:
+        raise StemlimeError(f"tagger {name} returned an array of shape {out.shape} for {audio.shape[0]} inputs; expected (batch, labels)")
+    if n_labels is not None and out.shape[1] != n_labels:
+        raise StemlimeError(f"tagger {name} has {n_labels} labels but returned {out.shape[1]} outputs per input")
+    if not np.issubdtype(out.dtype, np.number) or np.iscomplexobj(out):
+        raise StemlimeError(f"tagger {name} returned {out.dtype} values; expected real numbers")
+    if not np.all(np.isfinite(out)):
+        raise StemlimeError(f"tagger {name} returned NaN or infinite outputs")
+    return out.astype(np.float64)
+
+
+def output_kind(tagger: Any, outputs: np.ndarray) -> str:
+    """``probabilities`` or ``scores``: what the tagger declares, else what its outputs look like
+    (all within [0, 1]: probabilities)."""
+    declared = optional(tagger, "tagger", "outputs")
+    if declared is not None:
+        if declared not in OUTPUT_KINDS:
+            raise UsageError(f"a tagger's outputs are one of {', '.join(OUTPUT_KINDS)}, not {declared!r}")
+        return declared
+    return "probabilities" if np.all((outputs >= 0) & (outputs <= 1)) else "scores"
+
+
+def _progress(total: int, enabled: bool | None):
+    from tqdm.auto import tqdm
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(total=total, unit="mask", desc="tagger", disable=not enabled, leave=False)
+
+
+def weighted_neighbourhood(masks: np.ndarray, predictions: np.ndarray, kernel_width: float = 0.25,
+                           distinct_evaluations: int = 0) -> Neighbourhood:
+    """Masks and their tagger outputs with the cosine distances and kernel weights a surrogate is fitted with."""
+    distances = cosine_distances_to_all_ones(masks)
+    return Neighbourhood(masks, predictions, distances, kernel(distances, kernel_width), distinct_evaluations)
+
+
+def minimum_distinct_masks(n_components: int) -> int:
+    """Distinct masks a surrogate with K weights and an intercept needs: K + 1 (all 2^K for K <= 1)."""
+    return min(n_components + 1, 2**n_components)
+
+
+class Engine:
+    """Tagger outputs, neighbourhoods and surrogate fits over fixed components.
+
+    ``component_audio`` is C (K x T float32 at the tagger's rate). ``empty_mask`` decides what
+    the tagger hears when every component is off: ``audiolime`` a constant at the minimum
+    sample of the full composition (as audioLIME does), ``zeros`` digital silence.
+    ``evaluations`` counts the tagger runs made so far (one per distinct new mask).
+    """
+
+    def __init__(self, component_audio: np.ndarray, tagger: Any, surrogate: Any, *, kernel_width: float = 0.25,
+                 empty_mask: str = "audiolime", batch_size: int = 32, tagger_name: str = "the tagger",
+                 n_labels: int | None = None):
+        if empty_mask not in EMPTY_MASK_MODES:
+            raise UsageError(f"empty_mask must be one of {', '.join(EMPTY_MASK_MODES)}, got {empty_mask!r}")
+        check_kernel_width(kernel_width)
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+            raise UsageError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+        self.component_audio = np.asarray(component_audio, dtype=np.float32)
+        self.tagger = tagger
+        self.surrogate = surrogate
+        self.kernel_width = float(kernel_width)
+        self.empty_mask = empty_mask
+        self.batch_size = int(batch_size)
+        self.tagger_name = tagger_name
+        self.n_labels = n_labels
+        self.evaluations = 0
+        self._memory: dict[bytes, np.ndarray] = {}
+        self._empty_value = 0.0 if empty_mask == "zeros" else float(self.component_audio.sum(axis=0).min())
+
+    @property
+    def n_components(self) -> int:
+        return self.component_audio.shape[0]
+
+    def with_tagger(self, tagger: Any, tagger_name: str = "the tagger") -> "Engine":
+        """The same components and settings with another tagger (e.g. a randomized copy), memory empty."""
+        return Engine(self.component_audio, tagger, self.surrogate, kernel_width=self.kernel_width,
+                      empty_mask=self.empty_mask, batch_size=self.batch_size, tagger_name=tagger_name, n_labels=self.n_labels)
+
+    # ------------------------------------------------------------------ masks
+
+    def masks(self, samples: int | str, seed: int | None) -> np.ndarray:
+        """The neighbourhood's masks (N x K, first row all ones): the surrogate's own sampler
+        when it declares one, else LIME's uniform masks (audioLIME's draws for ``seed``)."""
+        own = optional(self.surrogate, "surrogate", "sample_masks")
+        k = self.n_components
+        masks = own(k, samples, seed) if own is not None else sample_masks(k, samples, seed)
+        masks = np.asarray(masks, dtype=np.int64)
+        if masks.ndim != 2 or masks.shape[1] != k or not np.all(masks[0] == 1):
+            raise UsageError(f"surrogate {type(self.surrogate).__name__} drew masks of shape {masks.shape} whose first row is not all ones")
+        return masks
+
+    def check_enough(self, masks: np.ndarray, samples: int | str) -> None:
+        """Refuse a neighbourhood too small to fit a weight per component (before any tagger run)."""
+        distinct = len(np.unique(masks, axis=0))
+        needed = minimum_distinct_masks(self.n_components)
+        if distinct < needed:
+            raise UsageError(
+                f"samples={samples} gives only {distinct} distinct mask(s) over {self.n_components} components; a surrogate "
+                f"with {self.n_components} weights and an intercept needs at least {needed}. Raise the samples "
+                f"(e.g. 1000) or use samples='exhaustive'."
+            )
+
+    # ------------------------------------------------------------------ the tagger
+
+    def outputs(self, masks: np.ndarray, progress: bool | None = False) -> np.ndarray:
+        """(N, L) tagger outputs for (N, K) masks; each distinct mask not seen before runs once,
+        in batches of ``batch_size`` in sorted mask order."""
+        masks = np.ascontiguousarray(masks, dtype=np.int64)
+        keys = [mask.tobytes() for mask in masks]
+        missing = {key: mask for key, mask in zip(keys, masks) if key not in self._memory}
+        if missing:
+            new = np.unique(np.stack(list(missing.values())), axis=0)
+            with _progress(len(new), progress) as bar:
+                for first in range(0, len(new), self.batch_size):
+                    batch = new[first:first + self.batch_size]
+                    audio = compose(batch, self.component_audio)
+                    audio[~batch.any(axis=1)] = self._empty_value
+                    predictions = run_tagger(self.tagger, audio, self.tagger_name, self.n_labels)
+                    self._memory.update(zip((mask.tobytes() for mask in batch), predictions))
+                    self.evaluations += len(batch)
+                    bar.update(len(batch))
+        return np.stack([self._memory[key] for key in keys])
+
+    def remember(self, masks: np.ndarray, predictions: np.ndarray) -> None:
+        """Take outputs computed earlier (e.g. an explanation's neighbourhood) into the memory."""
+        for mask, prediction in zip(np.asarray(masks, np.int64), predictions):
+            self._memory.setdefault(mask.tobytes(), prediction)
+
+    # ------------------------------------------------------------------ neighbourhood and fits
+
+    def neighbourhood(self, masks: np.ndarray, progress: bool | None = False) -> Neighbourhood:
+        """Masks, their tagger outputs, cosine distances and kernel weights."""
+        distinct = len(np.unique(masks, axis=0))
+        return weighted_neighbourhood(masks, self.outputs(masks, progress), self.kernel_width, distinct)
+
+    def fit(self, neighbourhood: Neighbourhood, label_indices: Sequence[int]) -> dict[int, SurrogateFit]:
+        """One surrogate fit per label (output index)."""
+        return {
+            index: self.surrogate.fit(neighbourhood.masks, neighbourhood.predictions[:, index], neighbourhood.kernel_weights)
+            for index in label_indices
+        }
+
+    def weights(self, samples: int | str, seed: int | None, label_indices: Sequence[int]) -> np.ndarray:
+        """(labels, K) surrogate weights from a fresh neighbourhood of ``samples`` masks drawn with ``seed``."""
+        fits = self.fit(self.neighbourhood(self.masks(samples, seed)), label_indices)
+        return np.stack([np.asarray(fits[i].weights, dtype=np.float64) for i in label_indices])
+
+
+AUTO_FIRST = 128  # samples in the first round of samples="auto"
+AUTO_MOST = 16384  # the most samples "auto" draws (audioLIME's README used 16384 for K = 50)
+AUTO_TOP = 5  # the components whose ranking must settle
+AUTO_CHANGE = 0.1  # ... and whose weights may move at most this share of the largest |weight| between rounds
+
+
+def top_components(weights: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest signed weights, largest first (ties: component order)."""
+    return np.argsort(-weights, kind="stable")[:k]
+
+
+def sample_until_stable(engine: Engine, seed: int, label_indices: Sequence[int], *, first: int = AUTO_FIRST,
+                        most: int = AUTO_MOST, top: int = AUTO_TOP, change: float = AUTO_CHANGE,
+                        progress: bool | None = False) -> tuple[np.ndarray, Neighbourhood, list[dict[str, Any]]]:
+    """``samples="auto"``: double the samples from ``first`` until, for every label, the top
+    ``top`` components keep their order from one round to the next and none of their weights
+    moves by more than ``change`` x the largest |weight| (or ``most`` is reached).
+
+    Returns the masks, their neighbourhood and one row per round (``samples``, ``tagger_runs``,
+    ``stable``, ``top_same``, ``max_change``). Each round draws ``masks(samples, seed)`` anew,
+    so the result equals an explanation with that fixed sample count; masks seen in an earlier
+    round are not evaluated again.
+    """
+    k = min(top, engine.n_components)
+    samples, previous, rounds = int(first), None, []
+    while True:
+        masks = engine.masks(samples, seed)
+        neighbourhood = engine.neighbourhood(masks, progress)
+        fits = engine.fit(neighbourhood, label_indices)
+        weights = np.stack([np.asarray(fits[i].weights, dtype=np.float64) for i in label_indices])
+        row: dict[str, Any] = {"samples": samples, "tagger_runs": engine.evaluations, "stable": False}
+        if previous is not None:
+            same = all(np.array_equal(top_components(w, k), top_components(p, k)) for w, p in zip(weights, previous))
+            moved = max(float(np.max(np.abs(w[top_components(w, k)] - p[top_components(w, k)])) / max(np.max(np.abs(w)), 1e-12))
+                        for w, p in zip(weights, previous))
+            row |= {"top_same": bool(same), "max_change": moved, "stable": bool(same and moved <= change)}
+        rounds.append(row)
+        if row["stable"] or samples >= most:
+            return masks, neighbourhood, rounds
+        previous, samples = weights, min(2 * samples, most)
+
+
+def check_kernel_width(kernel_width: Any) -> float:
+    """The kernel width must be a positive finite number (a distance scale, unitless)."""
+    try:
+        value = float(kernel_width)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(kernel_width, bool) or not math.isfinite(value) or value <= 0:
+        raise UsageError(f"kernel_width must be a positive number (audioLIME: 0.25), got {kernel_width!r}")
+    return value
