@@ -87,9 +87,15 @@ def build_python_tagger(
             raise UsageError(f"tagger python: {object} is neither callable nor has a predict(batch) method")
         predict = target
     label_list = _parse_labels(labels) if labels else getattr(target, "labels", None)
-    rate = sample_rate or getattr(target, "sample_rate", None)
+    rate = sample_rate if sample_rate is not None else getattr(target, "sample_rate", None)
     if rate is None:
         raise UsageError(f"tagger python: {object} has no sample_rate attribute; give sample_rate=HZ in the spec")
+    from ..audio import as_sample_rate
+
+    rate = as_sample_rate(rate)
+    if seconds_given := (input_seconds if input_seconds is not None else getattr(target, "input_seconds", None)):
+        if not isinstance(seconds_given, (int, float)) or not 0 < seconds_given < 1e6:
+            raise UsageError(f"tagger python: input_seconds must be a positive number of seconds or None, got {seconds_given!r}")
     seconds = input_seconds if input_seconds is not None else getattr(target, "input_seconds", None)
     if label_list is not None:
         label_list = [str(label) for label in label_list]

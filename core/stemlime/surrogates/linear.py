@@ -29,6 +29,12 @@ class RidgeSurrogate:
     feature_selection: str = "auto"
     num_features: int = 100000  # LIME's "all"
 
+    def __attrs_post_init__(self) -> None:
+        if self.num_features < 1:
+            raise UsageError(f"ridge: num_features must be at least 1 (the most components the fit may use), got {self.num_features}")
+        if not self.alpha >= 0:
+            raise UsageError(f"ridge: alpha must be at least 0, got {self.alpha}")
+
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
         masks = np.asarray(masks)
         selected = select_features(masks, targets, sample_weights, self.num_features, self.feature_selection)
@@ -46,6 +52,10 @@ class LassoSurrogate:
     """
 
     alpha: float = 0.001
+
+    def __attrs_post_init__(self) -> None:
+        if not self.alpha >= 0:
+            raise UsageError(f"lasso: alpha must be at least 0, got {self.alpha}")
 
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
         if self.alpha < 0:

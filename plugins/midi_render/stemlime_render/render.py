@@ -149,6 +149,7 @@ def render_midi(
     duration = float(end + RELEASE_SECONDS if duration is None else duration)
     if not np.isfinite(duration) or duration <= 0:
         raise UsageError(f"duration must be a positive number of seconds, got {duration:g}")
+    check_fits_in_memory(duration, sample_rate, len(set(_stem_names(midi, stems_by))) + 1)
     n_samples = int(round(duration * sample_rate))
     names = dict(zip(map(id, midi.instruments), _stem_names(midi, stems_by)))
     groups: dict[str, list[Any]] = {}
@@ -208,6 +209,36 @@ def render_midi(
     return Rendering(stems, mixture, int(sample_rate), metadata)
 
 
+BYTES_PER_SAMPLE = 4 * 3  # float32, and about twice that again in synthesis buffers and mixing
+MEMORY_SHARE = 0.5  # the most of the memory available now that a rendering may plan to use
+
+
+def available_memory_bytes() -> int:
+    """Memory available to this process now (Linux: MemAvailable), in bytes."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def check_fits_in_memory(duration: float, sample_rate: int, n_signals: int) -> None:
+    """Refuse, before any work, a rendering of ``n_signals`` signals of ``duration`` seconds at
+    ``sample_rate`` Hz that would not fit in half the memory available now."""
+    budget = MEMORY_SHARE * available_memory_bytes()
+    needed = float(duration) * int(sample_rate) * BYTES_PER_SAMPLE * max(1, n_signals)
+    if needed > budget:
+        most = budget / (int(sample_rate) * BYTES_PER_SAMPLE * max(1, n_signals))
+        raise UsageError(
+            f"rendering {duration:g} s at {sample_rate} Hz ({n_signals} signals) needs about {needed / 2**30:.1f} GiB, "
+            f"more than this machine can hold now ({budget / 2**30:.1f} GiB usable): render at most {most:.0f} s "
+            "at a time, or a lower --sample-rate"
+        )
+
+
 def render_song(
     seed: int,
     duration: float,
@@ -218,8 +249,9 @@ def render_song(
     voice: str = DEFAULT_VOICE,
 ) -> Rendering:
     """Generate a seeded arrangement (``arrange.generate``) and render it: one stem per instrument class."""
-    from .arrange import generate
+    from .arrange import check_duration, generate, parse_classes
 
+    check_fits_in_memory(check_duration(duration), sample_rate, len(parse_classes(instruments)) + 1)
     arrangement = generate(seed, duration, instruments)
     rendering = render_midi(arrangement.midi, sample_rate, arrangement.duration, soundfont, "class", vocals, voice,
                             arrangement.gains_db, normalize=True)
