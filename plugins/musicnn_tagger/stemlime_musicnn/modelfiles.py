@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stemlime.errors import ModelFilesError
-from stemlime.models import ModelFiles, WheelSource
+from stemlime.models import ModelFiles, TFCheckpoint, WheelSource
 from stemlime.tfcheckpoint import CheckpointError, list_checkpoint
 
 from .variants import VARIANTS, musicnn_variable_names, vgg_variable_names
@@ -72,6 +72,7 @@ def model_files() -> list[ModelFiles]:
                 env_var=ENV_VAR,
                 env_subdir=variant,
                 verify=verifier(variant),
+                read_tensors=TFCheckpoint("", names=variable_names(variant)),  # the weights, not the Adam slots
             )
         )
     return files

@@ -9,9 +9,9 @@ from functools import partial
 from pathlib import Path
 
 from stemlime import Factory, Option, hookimpl
-from stemlime.models import ArchiveSource, ModelFiles, WheelSource
+from stemlime.models import ArchiveSource, ModelFiles, TFCheckpoint, WheelSource
 
-from .variants import MODEL_CONFIGS, check_checkpoint
+from .variants import MODEL_CONFIGS, check_checkpoint, expected_variables
 
 VARIANTS = tuple(MODEL_CONFIGS)
 RELEASE_URL = "https://github.com/deezer/spleeter/releases/download/v1.4.0/{variant}.tar.gz"
@@ -73,6 +73,7 @@ def stemlime_models(register):
                 env_var="MODEL_PATH",  # spleeter's own convention: $MODEL_PATH/<variant>/model.index
                 env_subdir=variant,
                 verify=partial(_verify, variant),
+                read_tensors=TFCheckpoint("model", names=tuple(expected_variables(len(MODEL_CONFIGS[variant]["stems"])))),
                 fetch_by_default=variant == "2stems",  # 4/5stems come only from GitHub releases
             )
         )

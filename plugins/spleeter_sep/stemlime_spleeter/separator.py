@@ -10,8 +10,8 @@ Input conventions (stemlime's): float32 ``(samples,)`` or ``(samples, channels)`
   channels hold, while stemlime's mix is the average of all channels.
 - Each stem is returned as mono, the mean of spleeter's two output channels.
 
-Weights are read on the first ``separate`` call, from ``model_dir`` when given, else from the
-model cache (``stemlime models fetch spleeter/<variant>``).
+Weights are read on the first ``separate`` call, from ``model_dir`` when given (with every
+checksum), else from the model cache's verified copy (``stemlime models fetch spleeter/<variant>``).
 """
 
 from __future__ import annotations
@@ -86,16 +86,15 @@ class SpleeterSeparator:
             return
         folder = model_folder(self.variant, self.model_dir)  # before importing torch: fast errors
         device = self._torch_device()
-        from stemlime.tfcheckpoint import CheckpointError
-
         from .unet import load_networks
 
         try:
-            networks = load_networks(str(folder), self.variant)
-        except CheckpointError as error:
-            raise ModelFilesError(f"spleeter:{self.variant}: the checkpoint in {folder} is damaged ({error})") from None
+            networks = load_networks(self.variant, self.model_dir)
         except ValueError as error:  # a variable missing or of the wrong shape
-            raise ModelFilesError(f"spleeter:{self.variant}: {error} (files in {folder})") from None
+            raise ModelFilesError(
+                f"spleeter:{self.variant}: {error} (files in {folder}).\n"
+                f"Fetch the files again with:\n  stemlime models fetch spleeter/{self.variant} --force"
+            ) from None
         self._networks = networks.to(device)
         self._device = device
 

@@ -41,7 +41,6 @@ __all__ = [
     "stft",
     "overlap_add",
     "inverse_stft",
-    "inverse_stft_window",
 ]
 
 FRAME_LENGTH = 4096
@@ -160,8 +159,7 @@ def inverse_stft(
     Same as ``tf.signal.inverse_stft(stfts, frame_length, frame_step, window_fn=...)``: each
     frame is ``irfft``-ed (imaginary parts of the DC and Nyquist bins are ignored), multiplied by
     ``window`` and overlap-added. ``window`` defaults to the periodic Hann window, i.e. no
-    overlap normalisation: multiply by :data:`SPLEETER_WINDOW_COMPENSATION` as spleeter does,
-    or pass :func:`inverse_stft_window` for TF's ``inverse_stft_window_fn``.
+    overlap normalisation: multiply by :data:`SPLEETER_WINDOW_COMPENSATION` as spleeter does.
     """
     real_dtype = stfts.real.dtype
     if window is None:
@@ -169,20 +167,3 @@ def inverse_stft(
     frames = torch.fft.irfft(stfts, n=frame_length, dim=-1)
     return overlap_add(frames * window, frame_step)
 
-
-def inverse_stft_window(
-    frame_length: int = FRAME_LENGTH,
-    frame_step: int = FRAME_STEP,
-    forward_window: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Synthesis window of ``tf.signal.inverse_stft_window_fn``: ``w / sum_k w(n + k*step)^2``.
-
-    Given for completeness; spleeter uses the plain Hann window times 2/3, which is identical
-    for the periodic Hann window at hop = frame_length / 4 (the denominator is exactly 1.5).
-    """
-    if forward_window is None:
-        forward_window = hann_window(frame_length, dtype=torch.float32)
-    sq = forward_window**2
-    pad = -(-frame_length // frame_step) * frame_step - frame_length
-    denom = F.pad(sq, (0, pad)).reshape(-1, frame_step).sum(0).repeat(-(-frame_length // frame_step))
-    return forward_window / denom[:frame_length]

@@ -48,13 +48,15 @@ and HWOI for transposed convolutions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .variants import ENCODER_FILTERS, MODEL_CONFIGS  # torch-free: listing variants needs no torch
+# torch-free: listing variants and verifying files needs no torch
+from .variants import ENCODER_FILTERS, MODEL_CONFIGS, checkpoint_problem, stem_variable_names
 
 __all__ = [
     "MODEL_CONFIGS",
@@ -201,65 +203,26 @@ class StemNetworks(nn.Module):
         return {stem: masks[..., k] * mag for k, stem in enumerate(self.stems)}
 
 
-def _suffix(name: str, index: int) -> str:
-    return name if index == 0 else f"{name}_{index}"
+def _take(tensors: Mapping[str, np.ndarray], name: str) -> torch.Tensor:
+    """One variable as float32 torch (names and shapes are checked by ``checkpoint_problem`` first)."""
+    return torch.from_numpy(np.ascontiguousarray(tensors[name], dtype=np.float32))
 
 
-def stem_variable_names(stem_index: int) -> dict[str, list[str]]:
-    """Checkpoint layer names of the ``stem_index``-th stem (see module docstring)."""
-    return {
-        "conv": [_suffix("conv2d", 7 * stem_index + k) for k in range(7)],
-        "deconv": [_suffix("conv2d_transpose", 6 * stem_index + k) for k in range(6)],
-        "bn": [_suffix("batch_normalization", 12 * stem_index + k) for k in range(12)],
-    }
+def _load_bn(bn: nn.BatchNorm2d, tensors, layer: str) -> None:
+    bn.weight.data.copy_(_take(tensors, f"{layer}/gamma"))
+    bn.bias.data.copy_(_take(tensors, f"{layer}/beta"))
+    bn.running_mean.copy_(_take(tensors, f"{layer}/moving_mean"))
+    bn.running_var.copy_(_take(tensors, f"{layer}/moving_variance"))
 
 
-def _layer_index(name: str) -> tuple[str, int] | None:
-    """('conv2d', 7) for 'conv2d_7/kernel'; None for non-U-Net variables."""
-    layer = name.split("/")[0]
-    for base in ("conv2d_transpose", "batch_normalization", "conv2d"):
-        if layer == base:
-            return base, 0
-        if layer.startswith(base + "_") and layer[len(base) + 1:].isdigit():
-            return base, int(layer[len(base) + 1:])
-    return None
+def _load_conv(conv: nn.Conv2d, tensors, layer: str) -> None:
+    conv.weight.data.copy_(_take(tensors, f"{layer}/kernel").permute(3, 2, 0, 1))  # HWIO -> OIHW
+    conv.bias.data.copy_(_take(tensors, f"{layer}/bias"))
 
 
-def _take(tensors: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...], stem: str) -> torch.Tensor:
-    if name not in tensors:
-        raise ValueError(
-            f"spleeter checkpoint has no variable {name!r} (needed for stem {stem!r}); "
-            "is it a checkpoint of this model (number and order of stems)?"
-        )
-    value = np.asarray(tensors[name])
-    if tuple(value.shape) != tuple(shape):
-        raise ValueError(
-            f"spleeter variable {name!r} (stem {stem!r}) has shape {tuple(value.shape)}, "
-            f"expected {tuple(shape)}"
-        )
-    return torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
-
-
-def _load_bn(bn: nn.BatchNorm2d, tensors, layer: str, stem: str) -> None:
-    n = bn.num_features
-    bn.weight.data.copy_(_take(tensors, f"{layer}/gamma", (n,), stem))
-    bn.bias.data.copy_(_take(tensors, f"{layer}/beta", (n,), stem))
-    bn.running_mean.copy_(_take(tensors, f"{layer}/moving_mean", (n,), stem))
-    bn.running_var.copy_(_take(tensors, f"{layer}/moving_variance", (n,), stem))
-
-
-def _load_conv(conv: nn.Conv2d, tensors, layer: str, stem: str) -> None:
-    c_out, c_in, kh, kw = conv.weight.shape
-    kernel = _take(tensors, f"{layer}/kernel", (kh, kw, c_in, c_out), stem)  # HWIO
-    conv.weight.data.copy_(kernel.permute(3, 2, 0, 1))
-    conv.bias.data.copy_(_take(tensors, f"{layer}/bias", (c_out,), stem))
-
-
-def _load_deconv(deconv: nn.ConvTranspose2d, tensors, layer: str, stem: str) -> None:
-    c_in, c_out, kh, kw = deconv.weight.shape
-    kernel = _take(tensors, f"{layer}/kernel", (kh, kw, c_out, c_in), stem)  # HWOI
-    deconv.weight.data.copy_(kernel.permute(3, 2, 0, 1))
-    deconv.bias.data.copy_(_take(tensors, f"{layer}/bias", (c_out,), stem))
+def _load_deconv(deconv: nn.ConvTranspose2d, tensors, layer: str) -> None:
+    deconv.weight.data.copy_(_take(tensors, f"{layer}/kernel").permute(3, 2, 0, 1))  # HWOI -> IOHW
+    deconv.bias.data.copy_(_take(tensors, f"{layer}/bias"))
 
 
 def build_networks(
@@ -269,55 +232,40 @@ def build_networks(
     deconv_activation: str = "ReLU",
     mask: str = "sigmoid",
     n_bins: int = 1024,
-    strict: bool = True,
 ) -> StemNetworks:
     """Build every stem's U-Net from a spleeter checkpoint's variables.
 
     Parameters
     ----------
-    tensors : {TF variable name: array}, e.g. ``stemlime.tfcheckpoint.read_checkpoint(prefix)``.
+    tensors : {TF variable name: array}, e.g. ``stemlime.models.load_tensors("spleeter/2stems")``.
     stems : stem names **in the model's instrument_list order** (it fixes which numbered
         variables belong to which stem), e.g. ``MODEL_CONFIGS["4stems"]["stems"]``.
     conv_activation, deconv_activation, mask, n_bins : the model's configuration (see
         :data:`MODEL_CONFIGS`; the defaults are spleeter's defaults, i.e. the 2stems model).
-    strict : also reject U-Net variables beyond the last stem's (e.g. a 4stems checkpoint
-        loaded as 2stems), which would otherwise load silently.
 
     Returns a :class:`StemNetworks` in eval mode (float32, CPU).
 
-    Raises ``ValueError`` naming the variable when one is missing or has the wrong shape.
+    Raises ``ValueError`` naming the variable (and its stem) when one is missing or has the
+    wrong shape, or when the checkpoint holds more stems' networks than ``stems``.
     """
     stems = list(stems)
     if not stems or len(set(stems)) != len(stems):
         raise ValueError(f"stems must be a non-empty list of distinct names, got {stems}")
+    problem = checkpoint_problem({name: np.shape(value) for name, value in tensors.items()}, stems)
+    if problem is not None:
+        raise ValueError(f"the spleeter checkpoint {problem}")
     nets: dict[str, UNet] = {}
     for i, stem in enumerate(stems):
         net = UNet(conv_activation, deconv_activation, output_logits=(mask == "softmax"))
         names = stem_variable_names(i)
         for k, block in enumerate(net.down):
-            _load_conv(block.conv, tensors, names["conv"][k], stem)
-            _load_bn(block.bn, tensors, names["bn"][k], stem)
+            _load_conv(block.conv, tensors, names["conv"][k])
+            _load_bn(block.bn, tensors, names["bn"][k])
         for k, block in enumerate(net.up):
-            _load_deconv(block.deconv, tensors, names["deconv"][k], stem)
-            _load_bn(block.bn, tensors, names["bn"][6 + k], stem)
-        _load_conv(net.final, tensors, names["conv"][6], stem)
+            _load_deconv(block.deconv, tensors, names["deconv"][k])
+            _load_bn(block.bn, tensors, names["bn"][6 + k])
+        _load_conv(net.final, tensors, names["conv"][6])
         nets[stem] = net
-    if strict:
-        limits = {"conv2d": 7 * len(stems), "conv2d_transpose": 6 * len(stems),
-                  "batch_normalization": 12 * len(stems)}
-        extra = sorted(
-            (parsed[1], name) for name in tensors
-            if (parsed := _layer_index(name)) is not None and parsed[1] >= limits[parsed[0]]
-        )
-        if extra:
-            first = {}  # lowest-numbered unexpected variable of each layer type
-            for _, name in extra:
-                first.setdefault(_layer_index(name)[0], name)
-            raise ValueError(
-                f"spleeter checkpoint has variables beyond the {len(stems)} stems {stems}, e.g. "
-                + ", ".join(repr(first[b]) for b in ("conv2d", "conv2d_transpose", "batch_normalization") if b in first)
-                + f" ({len(extra)} unexpected; a checkpoint with more stems?)"
-            )
     model = StemNetworks(nets, mask=mask, n_bins=n_bins)
     model.eval()
     for p in model.parameters():
@@ -325,19 +273,17 @@ def build_networks(
     return model
 
 
-def load_networks(model_dir: str, model: str = "2stems") -> StemNetworks:
-    """Read ``<model_dir>/model.{index,data-*}`` and build the networks of ``model``
-    ("2stems", "4stems" or "5stems", see :data:`MODEL_CONFIGS`)."""
-    from pathlib import Path
-
-    from stemlime.tfcheckpoint import read_checkpoint
+def load_networks(model: str = "2stems", model_dir: Path | None = None) -> StemNetworks:
+    """The networks of ``model`` ("2stems", "4stems" or "5stems", see :data:`MODEL_CONFIGS`),
+    from the model cache's verified copy, or from ``model_dir``'s checkpoint files
+    (``model.index``, ``model.data-00000-of-00001``, read with every checksum)."""
+    from stemlime.models import load_tensors
 
     if model not in MODEL_CONFIGS:
         raise ValueError(f"unknown spleeter model {model!r}; expected one of {sorted(MODEL_CONFIGS)}")
     cfg = MODEL_CONFIGS[model]
-    tensors = read_checkpoint(Path(model_dir) / "model")
     return build_networks(
-        tensors,
+        load_tensors(f"spleeter/{model}", model_dir),
         cfg["stems"],
         conv_activation=cfg["conv_activation"],
         deconv_activation=cfg["deconv_activation"],
