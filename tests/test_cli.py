@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +163,40 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     weights = namespace["explanation"].weights("loud")
     assert list(weights)[:2] == ["bass", "vocals"]
     assert (tmp_path / "out" / "explanations" / "loud.wav").is_file()
+
+
+def _readme_model_folder(tmp_path: Path) -> Path:
+    """A folder as the README's reader has it: mymodel.py from the README, a song with its stems."""
+    (tmp_path / "mymodel.py").write_text(code_block_after("## 30-second example", "python", nth=1))
+    shutil.copytree(PIECE, tmp_path / "song")
+    (tmp_path / "tests" / "data").mkdir(parents=True)
+    shutil.copytree(PIECE, tmp_path / "tests" / "data" / "piece1_16k")
+    return tmp_path
+
+
+def _run_block(block: str, cwd: Path) -> None:
+    """Run each command of a README bash block (continuation lines joined) and require success."""
+    for command in block.replace("\\\n", " ").splitlines():
+        command = command.split("  #")[0].strip()
+        if not command:
+            continue
+        words = shlex.split(command)
+        assert words[0] == "stemlime", command
+        result = run(*words[1:], cwd=cwd)
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+
+
+def test_the_readme_command_line_example_runs_with_the_readmes_mymodel(tmp_path):
+    folder = _readme_model_folder(tmp_path)
+    _run_block(code_block_after("## 30-second example", "bash"), folder)
+    data = json.loads((folder / "out" / "explanation.json").read_text())
+    assert list(data["labels"]) == ["loud"] and data["outputs"] == "probabilities"
+    assert set(data["files"]["components"]) == set(STEMS)
+
+
+def test_the_readme_pipeline_file_runs_with_the_readmes_one_label_tagger(tmp_path):
+    folder = _readme_model_folder(tmp_path)
+    (folder / "pipeline.toml").write_text(code_block_after("## Configuring pipelines", "toml"))
+    _run_block(code_block_after("## Configuring pipelines", "bash"), folder)
+    data = json.loads((folder / "out" / "explanation.json").read_text())
+    assert data["samples"] == 1000 and list(data["labels"]) == ["loud"] and "fidelity" in data["checks"]

@@ -28,6 +28,9 @@ from .common import check_seed, explanation_engine, finite_or_none, label_indice
 from .stability import agreement, rank_correlation, seed_weights
 
 
+CONCLUSIVE_BASELINE = 0.9  # seed-to-seed Spearman below this: the explanation is too noisy for the check to tell
+
+
 def randomization_layers(tagger: Any, tagger_name: str = "the tagger") -> list[str]:
     """The tagger's layer names, top first; UsageError when it cannot randomize itself."""
     if not callable(optional(tagger, "tagger", "randomized")) or not optional(tagger, "tagger", "randomization_layers"):
@@ -76,8 +79,11 @@ def explanation_sanity(pipeline: Any, explanation: Explanation, *, steps: int | 
     last = cascade[-1]["spearman"]
     # an undefined correlation (the randomized model's explanation is flat) counts as collapsed
     passed = {name: bool(last[name] is None or last[name] < threshold) for name in names}
+    # the check can tell only when the unchanged model's explanations agree seed to seed
+    conclusive = {name: bool(baseline[name] is None or baseline[name] >= CONCLUSIVE_BASELINE) for name in names}
     return {"layers": layers, "threshold": threshold, "seed": base_seed, "draws": draws, "baseline": baseline,
-            "steps": cascade, "passed": passed, "all_passed": bool(np.all(list(passed.values())))}
+            "steps": cascade, "passed": passed, "all_passed": bool(np.all(list(passed.values()))),
+            "conclusive": conclusive}
 
 
 def _median(values: list[float | None]) -> float | None:

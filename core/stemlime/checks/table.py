@@ -33,6 +33,8 @@ def _rows(checks: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             for step in sanity["steps"]:
                 rows.append(("sanity", label, f"Spearman, top {len(step['randomized'])} layer(s) random (median of {sanity['draws']})", _number(step["spearman"][label])))
             verdict = "passed" if sanity["passed"][label] else "FAILED"
+            if not sanity.get("conclusive", {}).get(label, True):
+                verdict += " (inconclusive: seed-to-seed baseline below 0.9, raise --samples)"
             rows.append(("sanity", label, f"collapsed below {sanity['threshold']}", verdict))
     for label, value in checks.get("complexity", {}).items():
         rows.append(("complexity", label, "entropy of |weights|", _number(value)))
