@@ -86,7 +86,9 @@ def bench_explainer() -> list[str]:
 
 
 def main() -> int:
-    sections = [bench_musicnn, bench_explainer]
+    sections = [bench_musicnn, bench_explainer, importlib.import_module("engine_bench").run]
+    if importlib.util.find_spec("musicnn_bench"):
+        sections.insert(1, importlib.import_module("musicnn_bench").run)
     if importlib.util.find_spec("spleeter_bench") and importlib.util.find_spec("stemlime_spleeter"):
         sections.append(importlib.import_module("spleeter_bench").run)
     if importlib.util.find_spec("stemlime_render"):
