@@ -352,9 +352,33 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+# Commands that plugin packages add, named here only so that a missing package gets an install hint.
+PLUGIN_COMMANDS = {"render": ("stemlime-render", "plugins/midi_render"), "render-dataset": ("stemlime-render", "plugins/midi_render")}
+
+
+def _uninstalled_command(argv: Sequence[str]) -> str | None:
+    """The install hint when ``argv`` asks for a known plugin command whose package is missing."""
+    from .registry import get_registry
+
+    name = next((word for word in argv if not word.startswith("-")), None)
+    if name not in PLUGIN_COMMANDS or name in COMMANDS:
+        return None
+    try:
+        if name in get_registry().commands:
+            return None
+    except Exception:  # build_parser has already warned about a broken plugin
+        pass
+    package, folder = PLUGIN_COMMANDS[name]
+    return (f"'stemlime {name}' comes with the plugin package {package}, which is not installed. "
+            f"Install it with `make install` in a stemlime clone, or `pip install ./{folder}` from the clone's root.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    missing = _uninstalled_command(argv)
+    if missing:
+        return _fail(missing, 2)
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     try:
         (COMMANDS.get(args.command) or args.plugin_command.run)(args)
