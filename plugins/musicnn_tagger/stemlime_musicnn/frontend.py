@@ -1,10 +1,13 @@
-"""musicnn's audio front end: log-compressed mel spectrogram and patch cutting.
+"""musicnn's audio front end: log-compressed mel spectrogram and patch cutting, numpy only.
 
-Reproduces ``musicnn.extractor.batch_data`` (musicnn 0.1.0) exactly:
+Reproduces ``musicnn.extractor.batch_data`` (musicnn 0.1.0) bit for bit, without librosa:
 
-1. power mel spectrogram with librosa (sr 16 kHz, 512-sample FFT, 256-sample hop,
-   96 mel bands, Hann window, centred frames with zero padding, Slaney mel scale and
-   Slaney area normalisation, power 2);
+1. power mel spectrogram as ``librosa.feature.melspectrogram`` computes it (sr 16 kHz,
+   512-sample FFT, 256-sample hop, 96 mel bands, periodic Hann window, centred frames with
+   zero padding, Slaney mel scale and Slaney area normalisation, power 2). The arithmetic is
+   librosa's, step by step: the float32 frames times the float64 window, a float64 real FFT
+   rounded to complex64, ``|X| ** 2`` in float32, and the float32 mel filterbank applied with
+   the same ``np.einsum`` call (the same BLAS product, so the same rounding);
 2. a cast to **float16** (the models were trained on spectrograms stored as float16; the
    cast rounds the mel energies and flushes the smallest ones to zero, and the taggram
    only matches the original within 1e-4 when it is reproduced);
@@ -15,11 +18,17 @@ Reproduces ``musicnn.extractor.batch_data`` (musicnn 0.1.0) exactly:
    ordinary music, so the promotion is made explicit here);
 4. non-overlapping (by default) patches of 187 frames (3 s); frames after the last full
    patch are dropped.
+
+The mel product stays on numpy's BLAS with its default threads, like librosa's: OpenBLAS
+rounds the same product differently with a different number of threads (in the last float32
+bit, for some band/frame pairs, and a few of those flip a float16 rounding step, up to 4e-4
+in the log-mel), so fewer threads would trade agreement with librosa for a millisecond.
 """
 
 from __future__ import annotations
 
-import librosa
+import functools
+
 import numpy as np
 
 SAMPLE_RATE = 16000
@@ -43,6 +52,94 @@ def n_frames(n_samples: int) -> int:
     return 1 + int(n_samples) // HOP
 
 
+def seconds_to_frames(seconds: float) -> int:
+    """Frame index of a time, as ``librosa.time_to_frames(seconds, sr=16000, n_fft=512,
+    hop_length=256)``: ``floor((int(seconds * 16000) - 256) / 256)`` (may be negative)."""
+    samples = int(np.float64(seconds) * SAMPLE_RATE)  # truncation toward zero, like .astype(int)
+    return (samples - N_FFT // 2) // HOP
+
+
+# --------------------------------------------------------------------------------------
+# Window and mel filterbank (librosa's and scipy's formulas, in float64)
+# --------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def hann_window(length: int = N_FFT) -> np.ndarray:
+    """Periodic ("DFT-even") Hann window of ``length`` samples, float64, as
+    ``scipy.signal.get_window("hann", length, fftbins=True)``: ``0.5 + 0.5 cos(phi)`` on
+    ``length + 1`` points ``phi`` from -pi to pi, the last point dropped. Read-only."""
+    phi = np.linspace(-np.pi, np.pi, length + 1)
+    window = (0.5 + 0.5 * np.cos(phi))[:-1]
+    window.flags.writeable = False
+    return window
+
+
+def hz_to_mel(frequencies: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz
+    (200/3 Hz per mel), logarithmic above (27 mels per factor 6.4). Hz in, mels out (1-D)."""
+    frequencies = np.atleast_1d(np.asarray(frequencies, dtype=np.float64))
+    mels = frequencies / (200.0 / 3)
+    log_region = frequencies >= 1000.0
+    mels[log_region] = 1000.0 / (200.0 / 3) + np.log(frequencies[log_region] / 1000.0) / (np.log(6.4) / 27.0)
+    return mels
+
+
+def mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`: mels in, Hz out (1-D)."""
+    mels = np.atleast_1d(np.asarray(mels, dtype=np.float64))
+    hz = (200.0 / 3) * mels
+    min_log_mel = 1000.0 / (200.0 / 3)
+    log_region = mels >= min_log_mel
+    hz[log_region] = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mels[log_region] - min_log_mel))
+    return hz
+
+
+@functools.lru_cache(maxsize=8)
+def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+    """Slaney-normalised triangular mel filters, float32 ``(n_mels, 1 + n_fft // 2)``, equal to
+    ``librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)`` (fmin 0, fmax
+    sample_rate / 2, Slaney scale and area normalisation). Row ``m`` weights the FFT bins
+    (spaced ``sample_rate / n_fft`` Hz) that band ``m`` collects. Read-only; built once."""
+    fft_hz = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)  # (n_fft // 2 + 1,) bin centres
+    lowest, highest = hz_to_mel([0.0, sample_rate / 2.0])
+    edges_hz = mel_to_hz(np.linspace(lowest, highest, n_mels + 2))  # (n_mels + 2,) band edges and centres
+    widths = np.diff(edges_hz)  # (n_mels + 1,)
+    ramps = np.subtract.outer(edges_hz, fft_hz)  # (n_mels + 2, bins): edge minus bin, Hz
+    weights = np.zeros((n_mels, len(fft_hz)), dtype=np.float32)
+    for m in range(n_mels):
+        rising = -ramps[m] / widths[m]
+        falling = ramps[m + 2] / widths[m + 1]
+        weights[m] = np.maximum(0, np.minimum(rising, falling))  # float64 rounded to float32
+    weights *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, np.newaxis]  # area normalisation
+    weights.flags.writeable = False
+    return weights
+
+
+# --------------------------------------------------------------------------------------
+# Spectrogram
+# --------------------------------------------------------------------------------------
+
+
+def power_spectrogram(audio: np.ndarray) -> np.ndarray:
+    """``|STFT|**2`` of a float32 waveform as librosa computes it (centred, zero-padded).
+
+    Returns float32 ``(1 + n_fft // 2, frames)`` in Fortran order (a transposed
+    ``(frames, bins)`` array), the layout of librosa's STFT matrix, which decides the BLAS
+    call, and so the rounding, of the mel product that follows.
+    """
+    padded = np.pad(audio, N_FFT // 2)  # (n_samples + 512,) zeros around, centred frames
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]  # (frames, 512) view
+    spectrum = np.fft.rfft(hann_window() * frames, axis=-1).astype(np.complex64)  # float64 FFT, rounded
+    return (np.abs(spectrum) ** 2.0).T  # (257, frames)
+
+
+def mel_spectrogram(audio: np.ndarray) -> np.ndarray:
+    """Power mel spectrogram, float32 ``(96, frames)``, equal to
+    ``librosa.feature.melspectrogram(y=audio, sr=16000, n_fft=512, hop_length=256, n_mels=96)``."""
+    return np.einsum("...ft,mf->...mt", power_spectrogram(audio), mel_filterbank(), optimize=True)
+
+
 def log_mel(audio: np.ndarray) -> np.ndarray:
     """Log-mel spectrogram exactly as musicnn computes it.
 
@@ -64,20 +161,7 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     if y.ndim != 1:
         raise ValueError(f"log_mel expects a mono 1-D waveform, got shape {y.shape}")
     y = np.ascontiguousarray(y, dtype=np.float32)
-    mel = librosa.feature.melspectrogram(
-        y=y,
-        sr=SAMPLE_RATE,
-        n_fft=N_FFT,
-        hop_length=HOP,
-        win_length=None,
-        window="hann",
-        center=True,
-        pad_mode="constant",
-        power=2.0,
-        n_mels=N_MELS,
-        htk=False,
-        norm="slaney",
-    ).T  # (frames, 96)
+    mel = mel_spectrogram(y).T  # (frames, 96)
     mel16 = mel.astype(np.float16)  # musicnn's float16 cast (rounding + underflow)
     # numpy-1.x promotion of the original: float16 -> float32, then float32 arithmetic
     mel32 = mel16.astype(np.float32)
@@ -127,5 +211,5 @@ def cut_patches(
             f"frames (at least {(patch_frames - 1) * HOP} samples = "
             f"{(patch_frames - 1) * HOP / SAMPLE_RATE:.3f} s of 16 kHz audio are needed)"
         )
-    starts = range(0, total - patch_frames + 1, hop_frames)
-    return np.stack([spec[s : s + patch_frames] for s in starts], axis=0)
+    windows = np.lib.stride_tricks.sliding_window_view(spec, patch_frames, axis=0)  # (total - patch + 1, n_mels, patch)
+    return np.ascontiguousarray(windows[::hop_frames].transpose(0, 2, 1))

@@ -4,26 +4,33 @@ Audio in (mono float32 at 16 kHz, any length >= one 3-s patch), tag probabilitie
 input is cut into 187-frame log-mel patches, every patch of the whole batch goes through the
 network in ``batch_size`` chunks on ``device``, and each input's probabilities are the mean
 over its patches (musicnn's clip-level output).
+
+Two copies of the network: ``network``, the layers as trained (the source of truth, which
+``features``, ``randomized`` and the fidelity tests use), and ``fast_network``, the same
+function with its batch norms folded away (:mod:`stemlime_musicnn.folded`), built from it on
+first use; ``predict`` and ``taggram`` run the fast one (``fold=False``: the trained layers).
+On the CPU it runs on ``threads`` one-core worker threads (:mod:`stemlime_musicnn.workers`).
 """
 
 from __future__ import annotations
 
 import copy
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from stemlime.errors import AudioError, ModelFilesError, UsageError
-from stemlime.models import model_path
-from stemlime.tfcheckpoint import CheckpointError, read_checkpoint
+from stemlime.models import load_tensors, model_path
 
-from .frontend import HOP, N_FFT, PATCH_FRAMES, SAMPLE_RATE, cut_patches, log_mel
-from .modelfiles import checkpoint_prefix, variable_names, verifier
+from .folded import fold
+from .frontend import HOP, PATCH_FRAMES, SAMPLE_RATE, cut_patches, log_mel, seconds_to_frames
+from .modelfiles import variable_names, verifier
 from .networks import VARIANTS, build_network
 from .randomize import layer_names, randomize_top_layers
-from .variants import PRECISIONS
+from .variants import DEFAULT_BATCH_SIZE, PRECISIONS
+from .workers import cpu_workers, parallel_forward, per_thread_widths
 
 
 def pick_device(device: str) -> torch.device:
@@ -43,20 +50,25 @@ class MusicnnTagger:
     """musicnn/VGG tagger (variants: MSD_musicnn, MTT_musicnn, MSD_vgg, MTT_vgg, MSD_musicnn_big).
 
     ``overlap`` is the overlap of consecutive patches in seconds (musicnn's ``input_overlap``);
-    ``precision="bf16"`` runs the network under bfloat16 autocast.
+    ``precision="bf16"`` runs the network under bfloat16 autocast; ``fold=False`` runs the
+    trained layers instead of the folded copy (same outputs within 1e-5, slower); ``threads``
+    is the number of CPU worker threads of the folded copy (0: PyTorch's intra-op thread count).
     """
 
     sample_rate = SAMPLE_RATE
     input_seconds = 3.0
 
-    def __init__(self, variant: str = "MSD_musicnn", device: str = "auto", batch_size: int = 64, precision: str = "fp32",
-                 overlap: float = 0.0, model_dir: Path | None = None):
+    def __init__(self, variant: str = "MSD_musicnn", device: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE,
+                 precision: str = "fp32", overlap: float = 0.0, model_dir: Path | None = None, fold: bool = True,
+                 threads: int = 0):
         if variant not in VARIANTS:
             raise UsageError(f"unknown musicnn variant {variant!r}; variants: {', '.join(VARIANTS)}")
         if precision not in PRECISIONS:
             raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if batch_size < 1:
             raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+        if isinstance(threads, bool) or int(threads) != threads or threads < 0:
+            raise UsageError(f"threads must be 0 (PyTorch's thread count) or a positive count, got {threads!r}")
         if not 0 <= overlap < self.input_seconds:
             raise UsageError(f"overlap must be at least 0 and below {self.input_seconds} s, got {overlap}")
         self.variant = variant
@@ -67,16 +79,17 @@ class MusicnnTagger:
         self.precision = precision
         self.overlap = float(overlap)
         self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.fold = bool(fold)
+        self.threads = int(threads) or torch.get_num_threads()
         self._network = None
+        self._fast_network = None
 
     # -------------------------------------------------------------- the network
 
     @property
     def hop_frames(self) -> int:
         """Frames between patch starts (musicnn: 187 minus the overlap in frames)."""
-        import librosa
-
-        overlap_frames = int(librosa.time_to_frames(self.overlap, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP)) if self.overlap else 0
+        overlap_frames = seconds_to_frames(self.overlap) if self.overlap else 0
         return max(1, PATCH_FRAMES - max(0, overlap_frames))
 
     @property
@@ -95,31 +108,61 @@ class MusicnnTagger:
         if self._network is None:
             folder = self._folder()
             try:
-                tensors = read_checkpoint(checkpoint_prefix(folder), names=variable_names(self.variant))
+                tensors = load_tensors(f"musicnn/{self.variant}", self.model_dir, names=variable_names(self.variant))
                 network = build_network(self.variant, tensors)
-            except (CheckpointError, ValueError) as error:
-                raise ModelFilesError(f"musicnn {self.variant}: cannot load the checkpoint in {folder}: {error}") from None
+            except ValueError as error:  # a tensor of the wrong shape
+                raise ModelFilesError(
+                    f"musicnn {self.variant}: cannot load the checkpoint in {folder}: {error}.\n"
+                    f"Fetch it again with:\n  stemlime models fetch musicnn/{self.variant} --force"
+                ) from None
             self._network = network.to(self.device).eval()
         return self._network
+
+    @property
+    def fast_network(self) -> torch.nn.Module:
+        """The inference-only copy of :attr:`network` with folded batch norms, built on first use
+        (a snapshot: it does not follow later in-place changes of ``network``'s weights)."""
+        if self._fast_network is None:
+            self._fast_network = fold(self.network)
+        return self._fast_network
 
     def _autocast(self):
         if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
-    def _run(self, patches: np.ndarray, extract: bool = False):
-        """Network outputs for (P, 187, 96) patches, in ``batch_size`` chunks; numpy out."""
+    def _inference(self):
+        """Inference mode and the precision's autocast (both per thread: entered by each worker)."""
+        stack = ExitStack()
+        stack.enter_context(torch.inference_mode())
+        stack.enter_context(self._autocast())
+        return stack
+
+    def _probabilities(self, chunk: torch.Tensor) -> torch.Tensor:
+        """(P, 187, 96) patches on the device -> (P, labels) probabilities (fast path if ``fold``)."""
+        if not self.fold:
+            with self._inference():
+                return self.network(chunk)
+        if self.device.type == "cpu" and per_thread_widths():
+            return parallel_forward(self.fast_network, chunk, cpu_workers(self.threads), self._inference)
+        with self._inference():
+            return self.fast_network(chunk)
+
+    def patch_probabilities(self, patches: np.ndarray) -> np.ndarray:
+        """(P, 187, 96) log-mel patches (from :meth:`patches`) -> (P, labels) probabilities,
+        in ``batch_size`` chunks."""
+        chunks = [torch.from_numpy(np.ascontiguousarray(patches[first:first + self.batch_size])).to(self.device)
+                  for first in range(0, len(patches), self.batch_size)]
+        return np.concatenate([self._probabilities(chunk).float().cpu().numpy() for chunk in chunks])
+
+    def _extract(self, patches: np.ndarray) -> dict[str, np.ndarray]:
+        """musicnn's features of (P, 187, 96) patches, from the trained layers, in ``batch_size`` chunks."""
         outputs = []
-        with torch.inference_mode(), self._autocast():
-            for first in range(0, len(patches), self.batch_size):
-                chunk = torch.from_numpy(np.ascontiguousarray(patches[first:first + self.batch_size])).to(self.device)
-                if extract:
-                    outputs.append({k: v.float().cpu().numpy() for k, v in self.network.extract(chunk).items()})
-                else:
-                    outputs.append(self.network(chunk).float().cpu().numpy())
-        if extract:
-            return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
-        return np.concatenate(outputs)
+        for first in range(0, len(patches), self.batch_size):
+            chunk = torch.from_numpy(np.ascontiguousarray(patches[first:first + self.batch_size])).to(self.device)
+            with self._inference():
+                outputs.append({k: v.float().cpu().numpy() for k, v in self.network.extract(chunk).items()})
+        return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
 
     # -------------------------------------------------------------- audio -> patches
 
@@ -147,7 +190,7 @@ class MusicnnTagger:
             batch = batch[None]
         per_input = [self.patches(audio) for audio in batch]
         counts = [len(p) for p in per_input]
-        probabilities = self._run(np.concatenate(per_input))
+        probabilities = self.patch_probabilities(np.concatenate(per_input))
         bounds = np.cumsum([0] + counts)
         return np.stack([probabilities[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
 
@@ -166,16 +209,17 @@ class MusicnnTagger:
                              f"({', '.join(self.randomization_layers)}), got {layers!r}")
         clone = copy.copy(self)
         clone._network = randomize_top_layers(self.network, int(layers), seed)
+        clone._fast_network = None  # folded from the randomized layers on first use
         clone.name = f"{self.name} (top {layers} layers random, seed {seed})"
         return clone
 
     def taggram(self, audio: np.ndarray) -> np.ndarray:
         """(P, labels) probabilities, one row per patch (every ``taggram_hop_seconds``)."""
-        return self._run(self.patches(audio))
+        return self.patch_probabilities(self.patches(audio))
 
     def features(self, audio: np.ndarray) -> dict[str, np.ndarray]:
         """musicnn's extractor outputs: ``taggram`` (P, L) and, for musicnn models, ``timbral``,
         ``temporal``, ``cnn1``..``cnn3`` (P*187, C: patches stacked in time), ``mean_pool``,
         ``max_pool`` (P, 753) and ``penultimate`` (P, 200)."""
-        out = self._run(self.patches(audio), extract=True)
+        out = self._extract(self.patches(audio))
         return {key: value.reshape(-1, value.shape[-1]) if value.ndim == 3 else value for key, value in out.items()}

@@ -12,6 +12,9 @@ from .labels import MSD_LABELS, MTT_LABELS
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+DEFAULT_BATCH_SIZE = 64
+"""Patches per network call. On 2 CPU cores the folded MSD_musicnn takes about as long per
+patch from 8 patches on, and least at 64 (bench/musicnn_bench.py: 19-23 ms per patch)."""
 
 
 @dataclass(frozen=True)

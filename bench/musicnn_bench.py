@@ -1,0 +1,147 @@
+"""Speed of the musicnn tagger's network on the CPU: the trained layers against the folded network.
+
+``run()`` returns the lines to print. Measured in the same run, on 3-s patches of the real
+mixtures in tests/data/musicnn/ (MSD_musicnn, fp32 unless said):
+
+- old: the trained layers (``tagger.network``: conv, ReLU, batch norm, max over frequency, as
+  in the original), PyTorch's intra-op threads (2), batch 1 and its best batch;
+- new: the folded network (``tagger.patch_probabilities``: batch norms folded into the
+  convolutions, max-pool before the elementwise ops, one-core worker threads), batch 1 and its
+  best batch, with the ratio old / new and the GFLOP/s achieved (2.85 GFLOP per patch);
+- bf16: the folded network under bfloat16 autocast, its speed and its largest difference from
+  fp32 (and the trained layers' in bf16, for comparison);
+- end to end: ``predict`` on 32 three-second snippets (log-mel included), old and new.
+
+Each configuration is timed in several rounds that alternate old and new, and the best round
+counts: the machine is shared, and the best round is the least disturbed. The load average is
+printed so that a disturbed run can be recognised. Takes about 40-60 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "musicnn"
+GFLOP_PER_PATCH = 2.85  # MSD_musicnn, one 187 x 96 patch (multiply-adds count 2)
+THREADS = 2  # the cores of the reference machine
+OLD_BATCHES = (1, 8, 32)
+NEW_BATCHES = (1, 4, 8, 16, 32, 64)
+ROUNDS = 3
+
+
+def _real_patches(tagger) -> np.ndarray:
+    """(60, 187, 96) log-mel patches of piece1 and piece2, starting every 15 frames (240 ms)."""
+    import soundfile
+
+    from stemlime_musicnn.frontend import cut_patches, log_mel
+
+    pieces = []
+    for name in ("piece1", "piece2"):
+        audio, rate = soundfile.read(DATA / f"{name}_mixture_16k.wav", dtype="float32")
+        assert rate == tagger.sample_rate
+        pieces.append(cut_patches(log_mel(audio), 187, 15))
+    return np.concatenate(pieces)
+
+
+def _ms_per_patch(function, patches: np.ndarray, batch: int) -> float:
+    """Wall-clock milliseconds per patch of ``function`` over ``patches`` in chunks of ``batch``."""
+    count = max(8, batch) if batch < 32 else max(32, batch)
+    start = time.perf_counter()
+    for first in range(0, count, batch):
+        function(patches[first:first + batch])
+    return 1000 * (time.perf_counter() - start) / count
+
+
+def run() -> list[str]:
+    title = "musicnn MSD_musicnn network on the CPU, 3-s patches of tests/data/musicnn"
+    try:
+        import torch
+    except ImportError:
+        return [f"{title}: skipped (torch is not installed)"]
+    from stemlime import ModelFilesError, get_registry
+
+    registry = get_registry()
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        tagger = registry.build("tagger", "musicnn:MSD_musicnn,device=cpu")
+        try:
+            trained = tagger.network
+        except ModelFilesError:
+            return [f"{title}: skipped (model files missing: stemlime models fetch musicnn/MSD_musicnn)"]
+        patches = _real_patches(tagger)
+
+        def old(chunk: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return trained(torch.from_numpy(chunk)).numpy()
+
+        def new(chunk: np.ndarray) -> np.ndarray:
+            tagger.batch_size = len(chunk)
+            return tagger.patch_probabilities(chunk)
+
+        exact, folded = old(patches[:16]), new(patches[:16])  # also warms both up
+        best: dict[tuple[str, int], float] = {}
+        for _ in range(ROUNDS):
+            for batch in sorted(set(OLD_BATCHES) | set(NEW_BATCHES)):
+                for name, function in (("old", old), ("new", new)):
+                    if batch in (OLD_BATCHES if name == "old" else NEW_BATCHES):
+                        ms = _ms_per_patch(function, patches, batch)
+                        best[name, batch] = min(best.get((name, batch), float("inf")), ms)
+
+        bf16 = registry.build("tagger", "musicnn:MSD_musicnn,device=cpu,precision=bf16,batch_size=8")
+        bf16.patch_probabilities(patches[:1])  # warm-up
+        start = time.perf_counter()
+        half = bf16.patch_probabilities(patches[:8])
+        bf16_ms = 1000 * (time.perf_counter() - start) / 8
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            trained_half = trained(torch.from_numpy(patches[:8])).float().numpy()
+        reference = old(patches[:8])
+
+        snippets = _real_snippets()
+        old_tagger = registry.build("tagger", "musicnn:MSD_musicnn,device=cpu,fold=false,batch_size=32")
+        end_to_end = {}
+        for name, end_tagger in (("old", old_tagger), ("new", registry.build("tagger", "musicnn:MSD_musicnn,device=cpu"))):
+            end_tagger.predict(snippets[:2])
+            start = time.perf_counter()
+            end_tagger.predict(snippets)
+            end_to_end[name] = 1000 * (time.perf_counter() - start) / len(snippets)
+    finally:
+        torch.set_num_threads(threads_before)
+
+    old_1, new_1 = best["old", 1], best["new", 1]
+    old_batch = min(OLD_BATCHES, key=lambda b: best["old", b])
+    new_batch = min(NEW_BATCHES, key=lambda b: best["new", b])
+    old_best, new_best = best["old", old_batch], best["new", new_batch]
+    rate = lambda ms: GFLOP_PER_PATCH / ms * 1000  # noqa: E731
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        f"{title} (load average {load:.1f}; old: {THREADS} PyTorch threads, new: {tagger.threads} one-core workers):",
+        f"  batch 1:    old {old_1:6.1f} ms/patch ({rate(old_1):5.1f} GFLOP/s)   new {new_1:6.1f} ms/patch "
+        f"({rate(new_1):5.1f} GFLOP/s)   x{old_1 / new_1:.2f}",
+        f"  best batch: old {old_best:6.1f} ms/patch at {old_batch:>2} ({rate(old_best):5.1f} GFLOP/s)   new {new_best:6.1f} "
+        f"ms/patch at {new_batch:>2} ({rate(new_best):5.1f} GFLOP/s)   x{old_best / new_best:.2f}",
+        "  new by batch: " + ", ".join(f"{b}: {best['new', b]:.1f}" for b in NEW_BATCHES) + " ms/patch",
+        "  old by batch: " + ", ".join(f"{b}: {best['old', b]:.1f}" for b in OLD_BATCHES) + " ms/patch",
+        f"  new vs old outputs: max abs difference {np.abs(folded - exact).max():.1e} (16 patches)",
+        f"  bf16 (new, autocast): {bf16_ms:6.1f} ms/patch (x{new_best / bf16_ms:.2f} vs new fp32); max abs difference "
+        f"from fp32 {np.abs(half - reference).max():.1e} (trained layers in bf16: {np.abs(trained_half - reference).max():.1e}), 8 patches",
+        f"  predict, 32 three-second snippets, log-mel included: old {end_to_end['old']:6.1f} ms/snippet   "
+        f"new {end_to_end['new']:6.1f} ms/snippet   x{end_to_end['old'] / end_to_end['new']:.2f}",
+    ]
+    return lines
+
+
+def _real_snippets() -> np.ndarray:
+    """(32, 48000) three-second snippets of piece1 and piece2 at 16 kHz, starting every 0.5 s."""
+    import soundfile
+
+    audio = [soundfile.read(DATA / f"{name}_mixture_16k.wav", dtype="float32")[0] for name in ("piece1", "piece2")]
+    return np.stack([piece[i * 8000:i * 8000 + 48000] for piece in audio for i in range(14)] + [audio[0][:48000]] * 4)
+
+
+if __name__ == "__main__":
+    print("\n".join(run()))

@@ -1,0 +1,232 @@
+"""The fast musicnn tagger: folded batch norms, one-core worker threads, a front end without librosa.
+
+The folded network must compute what the trained layers compute (to float32 rounding), for
+every shipped variant, for the sanity check's randomized copies, and under every way the
+workers split a batch; the numpy front end must give librosa's numbers. The checkpoint tests
+read the cached model files and are skipped without them.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from model_support import musicnn_folder
+from stemlime_musicnn import frontend
+from stemlime_musicnn.folded import FoldedMusicnn, FoldedVgg, fold
+from stemlime_musicnn.networks import FrozenBatchNorm, Musicnn, Vgg
+from stemlime_musicnn.workers import CpuWorkers
+
+DATA = Path(__file__).resolve().parent / "data" / "musicnn"
+VARIANTS = ["MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"]
+EXACT = 1e-5  # folded vs trained layers, probabilities
+
+
+@functools.lru_cache(maxsize=None)
+def _audio(piece: str) -> np.ndarray:
+    audio, rate = soundfile.read(DATA / f"{piece}_mixture_16k.wav", dtype="float32")
+    assert rate == frontend.SAMPLE_RATE
+    return audio
+
+
+@functools.lru_cache(maxsize=None)
+def _real_patches() -> np.ndarray:
+    """(20, 187, 96) log-mel patches of piece1 and piece2, every 45 frames (0.72 s)."""
+    return np.concatenate([frontend.cut_patches(frontend.log_mel(_audio(p)), 187, 45) for p in ("piece1", "piece2")])
+
+
+@functools.lru_cache(maxsize=None)
+def _tagger(variant: str):
+    from stemlime_musicnn.tagger import MusicnnTagger
+
+    musicnn_folder(variant)  # skips without the model files
+    return MusicnnTagger(variant, device="cpu")
+
+
+def _trained(network: torch.nn.Module, patches: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        return network(torch.from_numpy(patches)).numpy()
+
+
+def _with_random_batch_norms(network: Musicnn | Vgg, seed: int = 0) -> Musicnn | Vgg:
+    """Batch norms with scales of both signs, some near zero, and nonzero means and shifts."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in network.modules():
+            if isinstance(module, FrozenBatchNorm):
+                n = module.num_features
+                module.weight.copy_(torch.randn(n, generator=generator) * 2)
+                module.weight[::7] = 1e-9
+                module.bias.copy_(torch.randn(n, generator=generator) * 0.3)
+                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.3)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.05)
+    return network.eval()
+
+
+# ------------------------------------------------------------------ folding is exact
+
+
+@pytest.mark.parametrize("family", [Musicnn, Vgg])
+def test_folding_is_exact_for_batch_norm_scales_of_either_sign(family):
+    torch.manual_seed(0)
+    network = _with_random_batch_norms(family())
+    patches = _real_patches()[:6]
+    folded = fold(network)
+    assert isinstance(folded, FoldedMusicnn if family is Musicnn else FoldedVgg)
+    assert any((bn.weight < 0).any() for bn in network.modules() if isinstance(bn, FrozenBatchNorm))
+    np.testing.assert_allclose(_trained(folded, patches), _trained(network, patches), atol=EXACT, rtol=0)
+
+
+@pytest.mark.parametrize("family", [Musicnn, Vgg])
+def test_folding_is_exact_without_onednn_too(family, monkeypatch):
+    # the path that CUDA and bfloat16 take: PyTorch's conv2d and max-pool on its own layout
+    torch.manual_seed(1)
+    network = _with_random_batch_norms(family(), seed=1)
+    patches = _real_patches()[:3]
+    expected = _trained(network, patches)
+    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
+    np.testing.assert_allclose(_trained(fold(network), patches), expected, atol=EXACT, rtol=0)
+
+
+def test_a_used_folded_network_can_be_copied():
+    import copy
+
+    folded = fold(Musicnn())
+    patches = torch.from_numpy(_real_patches()[:2])
+    with torch.inference_mode():
+        first = folded(patches)  # makes oneDNN's opaque copies of the weights
+        assert torch.equal(copy.deepcopy(folded)(patches), first)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("family", [Musicnn, Vgg])
+def test_the_folded_network_on_cuda_matches_the_cpu(family):
+    network = _with_random_batch_norms(family(), seed=2)
+    patches = _real_patches()[:5]
+    expected = _trained(network, patches)
+    on_gpu = fold(network.cuda())
+    with torch.inference_mode():
+        gpu = on_gpu(torch.from_numpy(patches).cuda()).cpu().numpy()
+    np.testing.assert_allclose(gpu, expected, atol=1e-3, rtol=0)  # as the trained layers' CUDA test
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_folded_network_equals_the_trained_layers_on_real_audio(variant):
+    tagger = _tagger(variant)
+    patches = _real_patches()
+    np.testing.assert_allclose(_trained(tagger.fast_network, patches), _trained(tagger.network, patches), atol=EXACT, rtol=0)
+
+
+@pytest.mark.parametrize("variant", ["MSD_musicnn", "MSD_vgg"])
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+def test_the_workers_split_any_batch_without_changing_the_outputs(variant, batch_size):
+    # batch 1 on 2 workers: musicnn's front end is split over the frames; 3: patches 2 + 1
+    tagger = _tagger(variant)
+    patches = _real_patches()[:7]
+    tagger.batch_size = batch_size
+    try:
+        np.testing.assert_allclose(tagger.patch_probabilities(patches), _trained(tagger.network, patches), atol=EXACT, rtol=0)
+    finally:
+        tagger.batch_size = 64
+
+
+def test_fold_false_runs_the_trained_layers():
+    from stemlime_musicnn.tagger import MusicnnTagger
+
+    musicnn_folder("MSD_musicnn")
+    tagger = MusicnnTagger("MSD_musicnn", device="cpu", fold=False)
+    patches = _real_patches()[:4]
+    assert np.array_equal(tagger.patch_probabilities(patches), _trained(tagger.network, patches))
+    assert tagger._fast_network is None
+
+
+@pytest.mark.parametrize("layers", [1, 3, 7])
+def test_a_randomized_taggers_fast_path_equals_its_own_trained_layers(layers):
+    tagger = _tagger("MSD_musicnn")
+    patches = _real_patches()[:4]
+    trained_fast = tagger.patch_probabilities(patches)  # builds the original's folded network first
+    random = tagger.randomized(layers=layers, seed=0)
+    fast = random.patch_probabilities(patches)
+    np.testing.assert_allclose(fast, _trained(random.network, patches), atol=EXACT, rtol=0)
+    assert not np.allclose(fast, trained_fast, atol=1e-3), "the copy folds its own random layers"
+    np.testing.assert_array_equal(tagger.patch_probabilities(patches), trained_fast)
+
+
+def test_bf16_stays_within_5e_3_of_fp32():
+    from stemlime_musicnn.tagger import MusicnnTagger
+
+    musicnn_folder("MSD_musicnn")
+    patches = frontend.cut_patches(frontend.log_mel(_audio("piece1")))  # 3 patches (bf16 is slow on AVX2 CPUs)
+    full = _tagger("MSD_musicnn").patch_probabilities(patches)
+    half = MusicnnTagger("MSD_musicnn", device="cpu", precision="bf16").patch_probabilities(patches)
+    assert 0 < np.abs(half - full).max() < 5e-3
+
+
+# ------------------------------------------------------------------ worker threads
+
+
+def test_worker_threads_leave_the_callers_thread_count_alone():
+    before = torch.get_num_threads()
+    workers = CpuWorkers(2)
+    assert workers.run([torch.get_num_threads, torch.get_num_threads]) == [1, 1]
+    assert torch.get_num_threads() == before
+    seen = []
+    later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    later.start()
+    later.join()
+    assert seen == [before], "threads started later get the process's default, not the workers' 1"
+
+
+# ------------------------------------------------------------------ the front end equals librosa's
+
+
+@pytest.mark.parametrize("sample_rate, n_fft, n_mels", [(16000, 512, 96), (22050, 2048, 128), (44100, 1024, 40)])
+def test_mel_filterbank_equals_librosas(sample_rate, n_fft, n_mels):
+    librosa = pytest.importorskip("librosa")
+    ours = frontend.mel_filterbank(sample_rate, n_fft, n_mels)
+    theirs = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
+    assert ours.dtype == theirs.dtype == np.float32 and ours.shape == theirs.shape
+    assert np.abs(ours - theirs).max() <= 1e-7
+
+
+def test_hann_window_equals_scipys():
+    from scipy.signal import get_window
+
+    assert np.array_equal(frontend.hann_window(512), get_window("hann", 512, fftbins=True))
+
+
+@pytest.mark.parametrize("excerpt", [slice(None), slice(0, 48000), slice(16000, 63616), slice(3, 12348)])
+def test_mel_spectrogram_equals_librosas_bit_for_bit(excerpt):
+    librosa = pytest.importorskip("librosa")
+    for piece in ("piece1", "piece2"):
+        audio = np.ascontiguousarray(_audio(piece)[excerpt])
+        theirs = librosa.feature.melspectrogram(y=audio, sr=16000, n_fft=512, hop_length=256, n_mels=96)
+        assert np.array_equal(frontend.mel_spectrogram(audio), theirs)
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.01, 0.016, 0.5, 1.0, 1.234, 2.99])
+def test_seconds_to_frames_equals_librosas_time_to_frames(seconds):
+    librosa = pytest.importorskip("librosa")
+    assert frontend.seconds_to_frames(seconds) == int(librosa.time_to_frames(seconds, sr=16000, n_fft=512, hop_length=256))
+
+
+def test_tagging_does_not_import_librosa():
+    musicnn_folder("MSD_musicnn")
+    code = (
+        "import sys, numpy as np\n"
+        "from stemlime import get_registry\n"
+        "tagger = get_registry().build('tagger', 'musicnn,device=cpu,overlap=1')\n"
+        "tagger.predict(np.zeros((2, 48000), np.float32))\n"
+        "tagger.features(np.zeros(48000, np.float32))\n"
+        "assert 'librosa' not in sys.modules, 'librosa was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
