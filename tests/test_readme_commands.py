@@ -60,6 +60,9 @@ def test_the_readme_spleeter_commands_run(song_folder):
     require_model("spleeter/2stems")
     run_block(code_block_after("### spleeter", "bash"), song_folder)
     assert sorted(p.name for p in (song_folder / "stems").glob("*.wav")) == ["accompaniment.wav", "vocals.wav"]
+    import json
+
+    assert json.loads((song_folder / "stems" / "stems.json").read_text())["sample_rate"] == 16000  # the input's rate
     assert (song_folder / "out" / "explanation.json").is_file()
 
 
