@@ -92,11 +92,9 @@ class Engine:
     def __init__(self, component_audio: np.ndarray, tagger: Any, surrogate: Any, *, kernel_width: float = 0.25,
                  empty_mask: str = "audiolime", batch_size: int = 32, tagger_name: str = "the tagger",
                  n_labels: int | None = None):
-        if empty_mask not in EMPTY_MASK_MODES:
-            raise UsageError(f"empty_mask must be one of {', '.join(EMPTY_MASK_MODES)}, got {empty_mask!r}")
+        check_empty_mask(empty_mask)
         check_kernel_width(kernel_width)
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-            raise UsageError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+        check_batch_size(batch_size)
         self.component_audio = np.asarray(component_audio, dtype=np.float32)
         self.tagger = tagger
         self.surrogate = surrogate
@@ -182,10 +180,14 @@ class Engine:
             for index in label_indices
         }
 
+    def fit_weights(self, neighbourhood: Neighbourhood, label_indices: Sequence[int]) -> np.ndarray:
+        """(labels, K) surrogate weights fitted on ``neighbourhood``, one row per label index."""
+        fits = self.fit(neighbourhood, label_indices)
+        return np.stack([np.asarray(fits[i].weights, dtype=np.float64) for i in label_indices])
+
     def weights(self, samples: int | str, seed: int | None, label_indices: Sequence[int]) -> np.ndarray:
         """(labels, K) surrogate weights from a fresh neighbourhood of ``samples`` masks drawn with ``seed``."""
-        fits = self.fit(self.neighbourhood(self.masks(samples, seed)), label_indices)
-        return np.stack([np.asarray(fits[i].weights, dtype=np.float64) for i in label_indices])
+        return self.fit_weights(self.neighbourhood(self.masks(samples, seed)), label_indices)
 
 
 AUTO_FIRST = 128  # samples in the first round of samples="auto"
@@ -216,18 +218,32 @@ def sample_until_stable(engine: Engine, seed: int, label_indices: Sequence[int],
     while True:
         masks = engine.masks(samples, seed)
         neighbourhood = engine.neighbourhood(masks, progress)
-        fits = engine.fit(neighbourhood, label_indices)
-        weights = np.stack([np.asarray(fits[i].weights, dtype=np.float64) for i in label_indices])
+        weights = engine.fit_weights(neighbourhood, label_indices)
         row: dict[str, Any] = {"samples": samples, "tagger_runs": engine.evaluations, "stable": False}
         if previous is not None:
-            same = all(np.array_equal(top_components(w, k), top_components(p, k)) for w, p in zip(weights, previous))
-            moved = max(float(np.max(np.abs(w[top_components(w, k)] - p[top_components(w, k)])) / max(np.max(np.abs(w)), 1e-12))
-                        for w, p in zip(weights, previous))
+            tops = [top_components(w, k) for w in weights]
+            same = all(np.array_equal(top, top_components(p, k)) for top, p in zip(tops, previous))
+            moved = max(float(np.max(np.abs(w[top] - p[top])) / max(np.max(np.abs(w)), 1e-12))
+                        for top, w, p in zip(tops, weights, previous))
             row |= {"top_same": bool(same), "max_change": moved, "stable": bool(same and moved <= change)}
         rounds.append(row)
         if row["stable"] or samples >= most:
             return masks, neighbourhood, rounds
         previous, samples = weights, min(2 * samples, most)
+
+
+def check_empty_mask(empty_mask: str) -> str:
+    """What the all-off mask plays: one of ``EMPTY_MASK_MODES``."""
+    if empty_mask not in EMPTY_MASK_MODES:
+        raise UsageError(f"empty_mask must be one of {', '.join(EMPTY_MASK_MODES)}, got {empty_mask!r}")
+    return empty_mask
+
+
+def check_batch_size(batch_size: Any) -> int:
+    """Perturbations per tagger call: a whole number of at least 1."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise UsageError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    return int(batch_size)
 
 
 def check_kernel_width(kernel_width: Any) -> float:

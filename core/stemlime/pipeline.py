@@ -17,7 +17,7 @@ import numpy as np
 from . import audio as audio_io
 from .components import Excerpt, build_components
 from .config import EXPLAIN_KEYS, PIPELINE_KEYS, read_config
-from .engine import EMPTY_MASK_MODES, Engine, check_kernel_width, output_kind, run_tagger, sample_until_stable
+from .engine import Engine, check_batch_size, check_empty_mask, check_kernel_width, output_kind, run_tagger, sample_until_stable
 from .errors import AudioError, StemlimeError, UsageError
 from .explanation import Explanation, LabelExplanation
 from .labels import check_label_request, resolve_labels
@@ -25,8 +25,9 @@ from .protocols import optional
 from .registry import Registry, get_registry
 from .residual import RESIDUAL_WARNING_DB, stems_residual_db
 from .specs import Spec, as_spec
-from .stemcache import StemCache, array_digest, cache_key, file_digest, shared_cache
+from .stemcache import StemCache, array_digest, cache_key, shared_cache
 from .surrogates.tree import describe_rules
+from .verified_copy import sha256_of
 
 SORTS = ("signed", "absolute")
 STEMS_FROM = ("song", "excerpt")
@@ -67,19 +68,15 @@ class Pipeline:
     ):
         if sort not in SORTS:
             raise UsageError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
-        if empty_mask not in EMPTY_MASK_MODES:
-            raise UsageError(f"empty_mask must be one of {', '.join(EMPTY_MASK_MODES)}, got {empty_mask!r}")
         if stems_from not in STEMS_FROM:
             raise UsageError(f"stems_from must be one of {', '.join(STEMS_FROM)}, got {stems_from!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise UsageError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
         self.registry = registry or get_registry()
-        self.batch_size = int(batch_size)
+        self.batch_size = check_batch_size(batch_size)
         self.kernel_width = check_kernel_width(kernel_width)
         self.stems_from = stems_from
         self.cache = (shared_cache() if cache is True else None) if isinstance(cache, bool) else cache
         self.sort = sort
-        self.empty_mask = empty_mask
+        self.empty_mask = check_empty_mask(empty_mask)
         self._given = {"tagger": tagger, "separator": separator, "segmenter": segmenter, "surrogate": surrogate}
         self._built: dict[str, Any] = {}
         self.explain_defaults: dict[str, Any] = {}  # [explain] of a pipeline file
@@ -131,8 +128,7 @@ class Pipeline:
     def engine(self, component_audio: np.ndarray, *, batch_size: int | None = None) -> Engine:
         """The explanation engine over ``component_audio`` (K x T at the tagger's rate) with this
         pipeline's tagger, surrogate and settings."""
-        tagger = self.tagger
-        return Engine(component_audio, tagger, self.surrogate, kernel_width=self.kernel_width, empty_mask=self.empty_mask,
+        return Engine(component_audio, self.tagger, self.surrogate, kernel_width=self.kernel_width, empty_mask=self.empty_mask,
                       batch_size=batch_size or self.batch_size, tagger_name=self.specs["tagger"],
                       n_labels=len(self.tagger_labels))
 
@@ -165,7 +161,7 @@ class Pipeline:
         """The whole input as mono float32 at ``rate`` Hz and its content digest."""
         if isinstance(source, (str, Path)):
             mix, _ = audio_io.load_audio(source, rate)
-            return mix, file_digest(source)
+            return mix, sha256_of(source)
         sample_rate = audio_io.as_sample_rate(sample_rate)
         array = audio_io.as_mix(source, sample_rate)
         return audio_io.resample(array, sample_rate, rate), array_digest(array, sample_rate)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+from .verified_copy import replace_atomically
 
 DEFAULT_LIMIT_MB = 2048
 MEMORY_ENTRIES = 8  # songs kept in memory per process (a 5-minute song's 5 stems at 44.1 kHz: ~260 MB)
@@ -38,15 +39,6 @@ def limit_bytes() -> int:
         return int(float(text) * 2**20) if text else DEFAULT_LIMIT_MB * 2**20
     except ValueError:
         return DEFAULT_LIMIT_MB * 2**20
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def array_digest(audio: np.ndarray, sample_rate: int) -> str:
@@ -101,14 +93,7 @@ class StemCache:
             from safetensors.numpy import save_file
 
             tensors = {f"{index}": np.ascontiguousarray(audio, dtype=np.float32) for index, audio in enumerate(stems.values())}
-            handle, temporary = tempfile.mkstemp(prefix=".stems-", suffix=".tmp", dir=folder)
-            os.close(handle)
-            try:
-                save_file(tensors, temporary, metadata={"stems": json.dumps(list(stems))})
-                os.replace(temporary, self._path(key))
-            finally:
-                if os.path.exists(temporary):
-                    os.unlink(temporary)
+            replace_atomically(self._path(key), lambda path: save_file(tensors, str(path), metadata={"stems": json.dumps(list(stems))}))
             self._evict(folder)
         except OSError:
             pass  # a read-only or full disk only costs the next run a separation

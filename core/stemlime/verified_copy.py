@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["COPY_NAME", "MARKER_NAME", "sha256_of", "write", "unchanged", "changed_files", "read"]
+__all__ = ["COPY_NAME", "MARKER_NAME", "replace_atomically", "sha256_of", "write", "unchanged", "changed_files", "read"]
 
 COPY_NAME = ".stemlime-tensors.safetensors"
 MARKER_NAME = ".stemlime-verified.json"
@@ -45,9 +45,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _replace_atomically(path: Path, write_to: Callable[[Path], None]) -> None:
+def replace_atomically(path: Path, write_to: Callable[[Path], None]) -> None:
     """Write through a temporary sibling and rename it over ``path``, so that a reader (another
-    process loading the same model) never sees a half-written file."""
+    process loading the same model or stems) never sees a half-written file."""
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         write_to(temporary)
@@ -79,12 +79,12 @@ def write(folder: Path, files: Iterable[str], tensors: Mapping[str, np.ndarray] 
             save_file(arrays, str(path), metadata={"written_by": "stemlime"})
             path.chmod(mode)
 
-        _replace_atomically(folder / COPY_NAME, save)
+        replace_atomically(folder / COPY_NAME, save)
         names.append(COPY_NAME)
     else:
         (folder / COPY_NAME).unlink(missing_ok=True)
     marker = {"format": _FORMAT, "files": {name: _record(folder / name) for name in names}}
-    _replace_atomically(folder / MARKER_NAME, lambda path: path.write_text(json.dumps(marker, indent=1)))
+    replace_atomically(folder / MARKER_NAME, lambda path: path.write_text(json.dumps(marker, indent=1)))
 
 
 def _recorded(folder: Path, files: Iterable[str], with_copy: bool) -> dict[str, dict] | None:
