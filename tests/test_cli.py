@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 import soundfile
 
 from conftest import PIECE, STEMS
-from readme import code_block_after
+from readme import code_block_after, run_commands
 
 STEMLIME = [sys.executable, "-m", "stemlime"]
 
@@ -174,21 +173,9 @@ def _readme_model_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run_block(block: str, cwd: Path) -> None:
-    """Run each command of a README bash block (continuation lines joined) and require success."""
-    for command in block.replace("\\\n", " ").splitlines():
-        command = command.split("  #")[0].strip()
-        if not command:
-            continue
-        words = shlex.split(command)
-        assert words[0] == "stemlime", command
-        result = run(*words[1:], cwd=cwd)
-        assert result.returncode == 0, f"{command}\n{result.stderr}"
-
-
 def test_the_readme_command_line_example_runs_with_the_readmes_mymodel(tmp_path):
     folder = _readme_model_folder(tmp_path)
-    _run_block(code_block_after("## 30-second example", "bash"), folder)
+    run_commands(code_block_after("## 30-second example", "bash"), folder)
     data = json.loads((folder / "out" / "explanation.json").read_text())
     assert list(data["labels"]) == ["loud"] and data["outputs"] == "probabilities"
     assert set(data["files"]["components"]) == set(STEMS)
@@ -197,6 +184,6 @@ def test_the_readme_command_line_example_runs_with_the_readmes_mymodel(tmp_path)
 def test_the_readme_pipeline_file_runs_with_the_readmes_one_label_tagger(tmp_path):
     folder = _readme_model_folder(tmp_path)
     (folder / "pipeline.toml").write_text(code_block_after("## Configuring pipelines", "toml"))
-    _run_block(code_block_after("## Configuring pipelines", "bash"), folder)
+    run_commands(code_block_after("## Configuring pipelines", "bash"), folder)
     data = json.loads((folder / "out" / "explanation.json").read_text())
     assert data["samples"] == 1000 and list(data["labels"]) == ["loud"] and "fidelity" in data["checks"]

@@ -7,7 +7,6 @@ import hashlib
 import importlib.util
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,20 +14,9 @@ import pytest
 import soundfile
 
 import stemlime
-from conftest import PIECE
+from conftest import LOUDNESS_MODULE, PIECE, stemlime_cli
 
-STEMLIME = [sys.executable, "-m", "stemlime"]
-
-MODELS = """
-import numpy as np
-
-class Loudness:
-    labels = ["loud"]
-    sample_rate = 16000
-    input_seconds = None
-    def predict(self, batch):
-        return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
-
+MODELS = LOUDNESS_MODULE + """
 class Logits(Loudness):
     def predict(self, batch):
         return 40 * super().predict(batch) - 32
@@ -63,7 +51,7 @@ def place(tmp_path_factory) -> Path:
 
 
 def run(place: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(STEMLIME + list(args), capture_output=True, text=True, cwd=place)
+    return stemlime_cli(*args, cwd=place)
 
 
 def explain(*extra: str, tagger: str = "tagger", audio: str = "song/mixture.wav") -> list[str]:

@@ -5,36 +5,14 @@ temporal pipeline blocks run in their own tests (test_render_cli, test_cli, test
 from __future__ import annotations
 
 import importlib.util
-import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import PIECE
 from model_support import _model_folder as require_model
-from readme import code_block_after
-
-STEMLIME = [sys.executable, "-m", "stemlime"]
-
-
-def run_block(block: str, cwd: Path) -> list[subprocess.CompletedProcess]:
-    """Run each `stemlime ...` line of a README bash block (comments stripped); all must succeed."""
-    results = []
-    for line in block.replace("\\\n", " ").splitlines():
-        command = line.split("  #")[0].strip()
-        if not command:
-            continue
-        words = shlex.split(command)
-        assert words[0] == "stemlime", command
-        result = subprocess.run(STEMLIME + words[1:] + ["--no-progress"] * (words[1] in ("explain", "check")),
-                                capture_output=True, text=True, cwd=cwd)
-        assert result.returncode == 0, f"{command}\n{result.stderr}"
-        results.append(result)
-    return results
-
+from readme import code_block_after, run_commands
 
 @pytest.fixture
 def song_folder(tmp_path) -> Path:
@@ -50,7 +28,7 @@ needs_musicnn = pytest.mark.skipif(importlib.util.find_spec("stemlime_musicnn") 
 @needs_musicnn
 def test_the_readme_musicnn_tag_commands_run(song_folder):
     require_model("musicnn/MTT_musicnn")
-    run_block(code_block_after("### musicnn", "bash"), song_folder)
+    run_commands(code_block_after("### musicnn", "bash"), song_folder)
     assert (song_folder / "taggram.png").stat().st_size > 1000
 
 
@@ -58,7 +36,7 @@ def test_the_readme_musicnn_tag_commands_run(song_folder):
 @needs_spleeter
 def test_the_readme_spleeter_commands_run(song_folder):
     require_model("spleeter/2stems")
-    run_block(code_block_after("### spleeter", "bash"), song_folder)
+    run_commands(code_block_after("### spleeter", "bash"), song_folder)
     assert sorted(p.name for p in (song_folder / "stems").glob("*.wav")) == ["accompaniment.wav", "vocals.wav"]
     import json
 
@@ -71,7 +49,7 @@ def test_the_readme_spleeter_commands_run(song_folder):
 @pytest.mark.skipif(importlib.util.find_spec("stemlime_temporal") is None, reason="stemlime-temporal is not installed")
 def test_the_readme_temporal_commands_run(song_folder):
     require_model("spleeter/2stems")
-    run_block(code_block_after("### temporal", "bash"), song_folder)
+    run_commands(code_block_after("### temporal", "bash"), song_folder)
     assert (song_folder / "out" / "explanation.json").is_file()
 
 
@@ -79,12 +57,12 @@ def test_the_readme_temporal_commands_run(song_folder):
 @needs_spleeter
 def test_the_readme_checks_commands_run(song_folder):
     require_model("spleeter/2stems")
-    results = run_block(code_block_after("## Checks", "bash"), song_folder)
+    results = run_commands(code_block_after("## Checks", "bash"), song_folder)
     assert "sanity" in results[0].stdout and "samples for Kendall tau >= 0.95" in results[1].stdout
 
 
 @needs_musicnn
 def test_the_readme_model_commands_run(song_folder):
     require_model("musicnn/MSD_musicnn")
-    results = run_block(code_block_after("### Model files", "bash"), song_folder)
+    results = run_commands(code_block_after("### Model files", "bash"), song_folder)
     assert "musicnn/MSD_musicnn" in results[0].stdout and results[2].stdout.strip()
