@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from stemlime import Factory, Option, hookimpl
+from stemlime.devices import DEVICE_OPTION
 
 from .modelfiles import model_files
-from .variants import DEFAULT_BATCH_SIZE, DEVICES, PRECISIONS, VARIANTS
+from .variants import DEFAULT_BATCH_SIZE, PRECISIONS, VARIANTS
 
 
 def _build_tagger(variant: str, **options):
@@ -24,7 +25,7 @@ def stemlime_taggers(register):
             variants=tuple(VARIANTS),
             default_variant="MSD_musicnn",
             options=[
-                Option("device", "where the network runs", "str", "auto", DEVICES),
+                DEVICE_OPTION,
                 Option("batch_size", "patches per network call", "int", DEFAULT_BATCH_SIZE),
                 Option("precision", "fp32, or bf16 autocast (for GPUs and CPUs with native bfloat16; "
                        "on an AVX2-only CPU it is ~30x slower than fp32)", "str", "fp32", PRECISIONS),

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from stemlime.errors import AudioError, ModelFilesError, UsageError
+from stemlime.devices import torch_device
 from stemlime.models import load_tensors, model_path
 
 from .folded import fold
@@ -31,19 +32,6 @@ from .networks import VARIANTS, build_network
 from .randomize import layer_names, randomize_top_layers
 from .variants import DEFAULT_BATCH_SIZE, PRECISIONS
 from .workers import cpu_workers, parallel_forward, per_thread_widths
-
-
-def pick_device(device: str) -> torch.device:
-    """``auto``: CUDA when available, else the CPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError("device=cuda was asked for, but PyTorch sees no CUDA GPU here; use device=cpu or device=auto")
-        # TF32 convolutions/matmuls would cost the 1e-4 agreement with the original models
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-    return torch.device(device)
 
 
 class MusicnnTagger:
@@ -74,7 +62,7 @@ class MusicnnTagger:
         self.variant = variant
         self.name = f"musicnn:{variant}"
         self.labels = list(VARIANTS[variant].labels)
-        self.device = pick_device(device)
+        self.device = torch_device(device, "musicnn")
         self.batch_size = int(batch_size)
         self.precision = precision
         self.overlap = float(overlap)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from .labels import MSD_LABELS, MTT_LABELS
 
-DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 DEFAULT_BATCH_SIZE = 64
 """Patches per network call. On 2 CPU cores the folded MSD_musicnn takes about as long per

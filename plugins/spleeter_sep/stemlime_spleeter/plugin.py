@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from stemlime import Factory, Option, hookimpl
+from stemlime.devices import DEVICE_OPTION
 from stemlime.models import ArchiveSource, ModelFiles, TFCheckpoint, WheelSource
 
 from .variants import MODEL_CONFIGS, check_checkpoint, expected_variables
@@ -44,7 +45,7 @@ def stemlime_separators(register):
             variants=VARIANTS,
             default_variant="2stems",
             options=[
-                Option("device", "where the networks run (auto: cuda when available, else cpu)", "str", "auto", ("auto", "cpu", "cuda")),
+                DEVICE_OPTION,
                 Option("wiener", "multichannel Wiener filtering of the estimates (spleeter's --mwf)", "bool", False),
                 Option("model_dir", "folder holding this variant's model.index and model.data-00000-of-00001 (default: the model cache)", "path"),
             ],

@@ -23,11 +23,11 @@ import numpy as np
 
 from stemlime import AudioError, ModelFilesError, UsageError
 from stemlime import audio as audio_io
+from stemlime.devices import check_device, torch_device
 
 from .variants import MODEL_CONFIGS, check_checkpoint
 
 SAMPLE_RATE = 44100
-DEVICES = ("auto", "cpu", "cuda")
 MODEL_FILES = ("model.index", "model.data-00000-of-00001")
 _MAX_CHANNELS = 64  # more than this is surely (channels, samples) given the wrong way round
 
@@ -58,8 +58,7 @@ class SpleeterSeparator:
     def __init__(self, variant: str = "2stems", device: str = "auto", wiener: bool = False, model_dir: Path | None = None):
         if variant not in MODEL_CONFIGS:
             raise UsageError(f"spleeter has no variant {variant!r}; variants: {', '.join(MODEL_CONFIGS)}")
-        if device not in DEVICES:
-            raise UsageError(f"spleeter: device={device!r} is not one of {', '.join(DEVICES)}")
+        check_device(device, "spleeter")
         self.variant = variant
         self.device = device
         self.wiener = bool(wiener)
@@ -69,23 +68,12 @@ class SpleeterSeparator:
         self._networks = None
         self._device = None
 
-    def _torch_device(self) -> Any:
-        import torch
-
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise UsageError(
-                f"spleeter: device=cuda, but torch {torch.__version__} sees no CUDA GPU; use device=cpu or device=auto"
-            )
-        return torch.device(self.device)
-
     def load(self) -> None:
         """Read the weights (done by the first ``separate``; call it to fail or pay early)."""
         if self._networks is not None:
             return
         folder = model_folder(self.variant, self.model_dir)  # before importing torch: fast errors
-        device = self._torch_device()
+        device = torch_device(self.device, "spleeter")
         from .unet import load_networks
 
         try:
