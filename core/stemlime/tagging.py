@@ -30,6 +30,34 @@ def taggram(tagger: Any, audio: np.ndarray) -> tuple[np.ndarray, float]:
     return run_tagger(tagger, patches), float(tagger.input_seconds)
 
 
+def cut_windows(batch: np.ndarray, window: int | None, pad_short: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each row of a ``(B, samples)`` batch into a model's fixed-length windows (musicnn's rule).
+
+    Windows of ``window`` samples start at ``0, window, 2 * window, ...`` while a full window
+    fits; samples after the last full window are dropped, as musicnn drops frames after its last
+    3-s patch. A row shorter than one window is one window of its own (zero-padded to ``window``
+    when ``pad_short``, else left as it is, for models whose feature extractor pads). ``window``
+    None: every row is one window. Returns the ``(W, window)`` windows and ``bounds`` (B + 1,),
+    so that row ``b``'s windows are ``windows[bounds[b]:bounds[b + 1]]``: average each row's
+    outputs with :func:`mean_over_windows`.
+    """
+    batch = np.asarray(batch, dtype=np.float32)
+    length = batch.shape[1]
+    if window is None or length == window:
+        return batch, np.arange(len(batch) + 1)
+    if length < window:
+        windows = np.pad(batch, ((0, 0), (0, window - length))) if pad_short else batch
+        return windows, np.arange(len(batch) + 1)
+    count = length // window
+    windows = batch[:, : count * window].reshape(len(batch) * count, window)
+    return windows, np.arange(len(batch) + 1) * count
+
+
+def mean_over_windows(outputs: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """``(W, L)`` per-window outputs -> ``(B, L)``: each input's mean over its windows (``bounds`` from :func:`cut_windows`)."""
+    return np.stack([outputs[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
 PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
