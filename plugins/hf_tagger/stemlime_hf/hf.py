@@ -47,10 +47,11 @@ def _looks_like_a_path(model: str) -> bool:
 
 
 def _source_error(model: str, error: Exception, what: str) -> StemlimeError:
+    reason = " ".join(str(error).split())  # the libraries' messages span lines; ours stay on one
     path = Path(model).expanduser()
     if path.is_dir():
         return ModelFilesError(
-            f"tagger hf: model={model} is a folder, but it holds no Hugging Face {what} ({error}). Give a folder "
+            f"tagger hf: model={model} is a folder, but it holds no Hugging Face {what} ({reason}). Give a folder "
             "written by save_pretrained (config.json, model.safetensors, preprocessor_config.json) or a hub name."
         )
     if path.exists():
@@ -58,7 +59,7 @@ def _source_error(model: str, error: Exception, what: str) -> StemlimeError:
     if _looks_like_a_path(model):
         return UsageError(f"tagger hf: model={model}: no such folder")
     return ModelFilesError(
-        f"tagger hf: cannot get the {what} of {model!r} from the Hugging Face hub ({type(error).__name__}: {error}). "
+        f"tagger hf: cannot get the {what} of {model!r} from the Hugging Face hub ({reason}). "
         "Hub names need the network, or the model already in the Hugging Face cache (HF_HUB_OFFLINE=1 uses it "
         "offline); or give a folder written by save_pretrained: model=FOLDER."
     )
@@ -114,6 +115,8 @@ class HFTagger:
         self.revision = revision
         self.name = f"hf:{self.model}"
         self.device = torch_device(device, "tagger hf")
+        if _looks_like_a_path(self.model) and not Path(self.model).expanduser().exists():
+            raise UsageError(f"tagger hf: model={self.model}: no such folder")  # before transformers is imported
         _quiet_transformers()
         from transformers import AutoConfig, AutoFeatureExtractor
 

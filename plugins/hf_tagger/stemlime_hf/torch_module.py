@@ -97,7 +97,8 @@ def _load_weights(network: torch.nn.Module, checkpoint: Path) -> None:
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as error:  # missing, unexpected or mis-shaped tensors: torch lists them
-        raise ModelFilesError(f"{OWNER}: {checkpoint} does not fit the module: {error}") from None
+        reason = " ".join(str(error).split())  # torch lists the tensors on several lines
+        raise ModelFilesError(f"{OWNER}: {checkpoint} does not fit the module: {reason}") from None
 
 
 def _attribute(name: str, *owners: Any) -> Any:
