@@ -100,18 +100,25 @@ def test_without_a_checkpoint_the_module_keeps_its_own_initial_weights(user_fold
     assert not np.allclose(untrained.predict(audio[None]), trained.predict(audio[None]))
 
 
-def test_explain_with_a_torch_module_from_the_command_line(user_folder, tmp_path):
-    result = stemlime_cli(
-        "explain", str(PIECE / "mixture.wav"), "--tagger",
-        f"torch,module=energy:build,path={user_folder},checkpoint={user_folder / 'energy.safetensors'},"
-        f"labels={user_folder / 'labels.txt'},sample_rate=16000,output=sigmoid",
-        "--separator", "oracle", "--start", "1", "--duration", "2", "--label", "loud", "--samples", "exhaustive",
-        "--out", str(tmp_path / "out"))
-    assert result.returncode == 0, result.stderr
+def test_the_readme_torch_module_is_explained_as_written(tmp_path, monkeypatch):
+    import runpy
+    import shutil
+
+    from readme import code_block_after, run_commands
+
+    heading = "**A PyTorch module.**"
+    (tmp_path / "mynet.py").write_text(code_block_after(heading, "python", nth=0))
+    (tmp_path / "save.py").write_text(code_block_after(heading, "python", nth=1))
+    shutil.copytree(PIECE, tmp_path / "tests" / "data" / "piece1_16k")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    runpy.run_path("save.py")
+    run_commands(code_block_after(heading, "bash"), tmp_path)
     import json
 
     saved = json.loads((tmp_path / "out" / "explanation.json").read_text())
-    assert list(saved["labels"]) == ["loud"] and len(saved["labels"]["loud"]["weights"]) == 5  # the five true stems
+    assert list(saved["labels"]) == ["loud"] and saved["outputs"] == "probabilities"
+    assert len(saved["labels"]["loud"]["weights"]) == 5  # the five true stems of the oracle separator
 
 
 # ------------------------------------------------------------------------------------ bad input
