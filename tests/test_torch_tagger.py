@@ -171,3 +171,15 @@ def test_usage_errors_name_what_to_give(user_folder):
         registry.build("tagger", f"torch,module=energy:missing,path={user_folder},sample_rate=16000")
     with pytest.raises(UsageError, match="labels=nolabels.txt: no such file"):
         registry.build("tagger", f"torch,module=energy:build,path={user_folder},labels=nolabels.txt,sample_rate=16000")
+
+
+def test_an_input_shorter_than_the_window_is_zero_padded_to_it(user_folder):
+    from stemlime import get_registry
+    from stemlime.audio import load_audio
+
+    tagger = get_registry().build("tagger", f"torch,module=energy:build,path={user_folder},sample_rate=16000,"
+                                  f"input_seconds=0.5,checkpoint={user_folder / 'energy.pt'},output=softmax")
+    audio, _ = load_audio(PIECE / "mixture.wav", start=1.0, duration=0.3)
+    padded = np.concatenate([audio, np.zeros(8000 - len(audio), np.float32)])
+    np.testing.assert_allclose(tagger.predict(audio[None])[0], expected_outputs(user_folder, "energy.pt", padded, 8000),
+                               rtol=0, atol=1e-6)

@@ -27,7 +27,7 @@ from stemlime.devices import torch_device
 from stemlime.engine import check_batch_size
 from stemlime.errors import ModelFilesError, StemlimeError, UsageError
 
-from .batching import activate, window_samples, windowed_predict
+from .batching import WindowedTagger, activate
 from .plugin import HF_OUTPUTS as OUTPUTS
 
 AST_FRAME_SECONDS = 0.010  # ASTFeatureExtractor: Kaldi fbank frames every 10 ms
@@ -100,7 +100,7 @@ def _classifier_architecture(config: Any, model: str) -> None:
         )
 
 
-class HFTagger:
+class HFTagger(WindowedTagger):
     """A Hugging Face audio classifier as a stemlime tagger (see the module docstring)."""
 
     def __init__(self, model: str | None = None, device: str = "auto", batch_size: int = 8,
@@ -166,11 +166,6 @@ class HFTagger:
         with torch.inference_mode():
             logits = self.network(**inputs.to(self.device)).logits
             return activate(logits.float(), self.output).cpu().numpy()
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        """(B, samples) mono audio at ``sample_rate`` -> (B, labels), averaged over each input's windows."""
-        window = window_samples(self.input_seconds, self.sample_rate)
-        return windowed_predict(batch, window, self.batch_size, self._forward, self.name, pad_short=False)
 
     def __repr__(self) -> str:
         return f"HFTagger({self.model!r}, device={self.device.type!r}, output={self.output!r})"

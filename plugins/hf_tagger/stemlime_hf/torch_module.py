@@ -31,7 +31,7 @@ from stemlime.devices import torch_device
 from stemlime.engine import check_batch_size
 from stemlime.errors import ModelFilesError, StemlimeError, UsageError
 
-from .batching import ACTIVATIONS, activate, window_samples, windowed_predict
+from .batching import ACTIVATIONS, WindowedTagger, activate, window_samples
 
 OWNER = "tagger torch"
 
@@ -106,8 +106,10 @@ def _attribute(name: str, *owners: Any) -> Any:
     return next((getattr(o, name) for o in owners if getattr(o, name, None) is not None), None)
 
 
-class TorchModuleTagger:
+class TorchModuleTagger(WindowedTagger):
     """A PyTorch module as a stemlime tagger (see the module docstring)."""
+
+    pad_short = True  # a module with a fixed input length gets it
 
     def __init__(self, network: torch.nn.Module, labels: list[str] | None, sample_rate: int, input_seconds: float | None,
                  output: str = "none", device: str = "auto", batch_size: int = 16, name: str = "torch"):
@@ -156,11 +158,6 @@ class TorchModuleTagger:
             if out.ndim == 1:
                 out = out[:, None]  # one output per input: one label
             return activate(out.float(), self.output).cpu().numpy()
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        """(B, samples) mono audio at ``sample_rate`` -> (B, labels), averaged over each input's windows."""
-        window = window_samples(self.input_seconds, self.sample_rate)
-        return windowed_predict(batch, window, self.batch_size, self._forward, self.name, pad_short=True)
 
     def __repr__(self) -> str:
         return f"TorchModuleTagger({self.name!r}, sample_rate={self.sample_rate}, output={self.output!r})"
