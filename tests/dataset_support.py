@@ -5,7 +5,9 @@ imported), and the global explanation recomputed independently from the tracks' 
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -16,24 +18,24 @@ SECONDS = 3.0
 RATE = 16000
 BROKEN = "broken"
 
+
+
+def tagger_module(predict: str, labels: Sequence[str] = ("loud",), imports: str = "") -> str:
+    """The text of a tagger module: a class with ``labels`` at 16 kHz taking any length, whose
+    ``predict(batch)`` has the body ``predict``, and its instance ``tagger``."""
+    body = textwrap.indent(textwrap.dedent(predict).strip(), " " * 8)
+    return (f"import numpy as np\n{imports}\n\nclass Tagger:\n    labels = {list(labels)!r}\n    sample_rate = 16000\n"
+            f"    input_seconds = None\n\n    def predict(self, batch):\n{body}\n\ntagger = Tagger()\n")
+
+
 # Two labels that hear different things: how loud, and how much of the energy is above 1 kHz.
-TAGGER_MODULE = '''
-import numpy as np
-
-class LoudBright:
-    labels = ["loud", "bright"]
-    sample_rate = 16000
-    input_seconds = None
-
-    def predict(self, batch):
-        loud = np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1)))
-        power = np.abs(np.fft.rfft(batch, axis=1)) ** 2
-        cut = power.shape[1] * 1000 // 8000
-        bright = power[:, cut:].sum(axis=1) / (power.sum(axis=1) + 1e-9)
-        return np.stack([loud, bright], axis=1)
-
-tagger = LoudBright()
-'''
+LOUD_BRIGHT = tagger_module("""
+    loud = np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1)))
+    power = np.abs(np.fft.rfft(batch, axis=1)) ** 2
+    cut = power.shape[1] * 1000 // 8000
+    bright = power[:, cut:].sum(axis=1) / (power.sum(axis=1) + 1e-9)
+    return np.stack([loud, bright], axis=1)
+""", labels=("loud", "bright"))
 
 
 def render_tracks(folder: Path, count: int = 4, broken: bool = True) -> Path:
@@ -49,11 +51,24 @@ def render_tracks(folder: Path, count: int = 4, broken: bool = True) -> Path:
     return folder
 
 
-def write_module(folder: Path, name: str, text: str = TAGGER_MODULE) -> str:
+def write_module(folder: Path, name: str, text: str = LOUD_BRIGHT) -> str:
     """Write ``<name>.py`` into ``folder``; the python tagger spec that loads its ``tagger``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.py").write_text(text)
     return f"python,object={name}:tagger,path={folder}"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Four rendered 3-s tracks at 16 kHz (two instrument sets) and a broken one, per test module."""
+    return render_tracks(tmp_path_factory.mktemp("dataset") / "data")
+
+
+@pytest.fixture(scope="module")
+def tagger_spec(tmp_path_factory) -> str:
+    """The spec of the two-label tagger LOUD_BRIGHT, as a module of its own per test module."""
+    folder = tmp_path_factory.mktemp("models")
+    return write_module(folder, f"ds_loud_bright_{folder.name}")  # models0, models1, ...: one module name per folder
 
 
 def track_results(out: Path) -> dict[str, dict]:

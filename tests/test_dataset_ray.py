@@ -14,7 +14,7 @@ import pytest
 import stemlime
 from stemlime import UsageError
 
-from dataset_support import BROKEN, assert_global_matches, render_tracks, track_results, write_module
+from dataset_support import BROKEN, assert_global_matches, data, tagger_module, tagger_spec, track_results, write_module
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'stemlime[ray]')")
 
@@ -27,16 +27,6 @@ def cluster():
     ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=128 * 2**20, log_to_driver=False)
     yield
     ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    return render_tracks(tmp_path_factory.mktemp("dataset") / "data")
-
-
-@pytest.fixture(scope="module")
-def tagger_spec(tmp_path_factory) -> str:
-    return write_module(tmp_path_factory.mktemp("models"), "ds_ray_loud_bright")
 
 
 def pipeline(spec: str, **settings) -> stemlime.Pipeline:
@@ -73,17 +63,7 @@ def test_a_worker_killed_mid_run_still_ends_with_every_good_track_explained(data
     out-of-memory killer would): Ray restarts the actor and retries its track."""
     trigger = tmp_path / "kill-once"
     trigger.write_text("")
-    spec = write_module(tmp_path, "ds_fragile", f'''
-import os
-import signal
-import numpy as np
-
-class Fragile:
-    labels = ["loud"]
-    sample_rate = 16000
-    input_seconds = None
-
-    def predict(self, batch):
+    spec = write_module(tmp_path, "ds_fragile", tagger_module(f"""
         try:
             os.remove({str(trigger)!r})
         except FileNotFoundError:
@@ -93,9 +73,7 @@ class Fragile:
                 handle.write(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)
         return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
-
-tagger = Fragile()
-''')
+    """, imports="import os\nimport signal"))
     result = pipeline(spec).explain_dataset(data, tmp_path / "out", samples=64, engine="ray", workers=2, progress=False)
     assert not trigger.exists()  # a worker did die
     assert result.explained == GOOD and result.failed == [BROKEN]

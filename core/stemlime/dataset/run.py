@@ -163,26 +163,20 @@ def explain_dataset(
     data: str | Path,
     out: str | Path,
     *,
-    labels: Sequence[str | int] | str | int | None = None,
-    top_labels: int | None = None,
-    start: float | None = None,
-    duration: float | None = None,
-    samples: int | str | None = None,
-    seed: int | None = None,
-    pad: bool | None = None,
-    checks: Sequence[str] | str | None = None,
     top_k: int = 1,
     engine: str = "local",
     address: str | None = None,
     workers: int | None = None,
     metadata: str | Path | None = None,
     progress: bool | None = None,
+    **explain: Any,
 ) -> DatasetResult:
     """Explain every track of the dataset folder ``data`` with ``pipeline`` into ``out``, then
     aggregate the explanations by stem (:mod:`stemlime.dataset.aggregate`).
 
     Tracks are found by :func:`stemlime.dataset.tracks.find_tracks`; each is explained as
-    ``pipeline.explain(track, labels=..., ...)`` would (``labels`` to ``checks`` as there; ``top_k``
+    ``pipeline.explain(track, **explain)`` would (``explain``: ``labels``, ``top_labels``,
+    ``start``, ``duration``, ``samples``, ``seed``, ``pad``, ``checks``, as there; ``top_k``
     components summed in each ``explanations/<label>.wav``). ``engine="local"`` explains in this
     process, ``"ray"`` on ``workers`` Ray actors (default: one per CPU of the cluster): on the
     cluster at ``address`` (``"auto"``, ``"ray://HOST:PORT"``), else on the Ray already started in
@@ -198,8 +192,7 @@ def explain_dataset(
     from tqdm import tqdm
 
     began = time.perf_counter()
-    options = pipeline.explain_options(labels=labels, top_labels=top_labels, start=start, duration=duration, samples=samples,
-                                       seed=seed, pad=pad, checks=checks)
+    options = pipeline.explain_options(**explain)
     top_k = _check_top_k(top_k)
     check_engine(engine, workers, address)
     tracks = find_tracks(data)
