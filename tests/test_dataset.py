@@ -262,6 +262,20 @@ def test_pipeline_wide_mistakes_stop_the_run_before_any_track(data, tagger_spec,
     assert not (tmp_path / "out").exists()
 
 
+def test_workers_ask_ray_for_a_gpu_share_when_the_tagger_runs_on_cuda():
+    """What each Ray actor asks for (no GPU is needed to decide it; running there needs one)."""
+    pytest.importorskip("stemlime_musicnn", reason="stemlime-musicnn is not installed")
+    from stemlime.dataset.engines import gpus_per_worker
+
+    on = lambda device: stemlime.Pipeline(tagger=f"musicnn,device={device}", separator="oracle")
+    assert gpus_per_worker(on("cuda"), workers=2, cluster_gpus=1) == 0.5  # two actors share the GPU
+    assert gpus_per_worker(on("auto"), workers=1, cluster_gpus=4) == 1.0
+    assert gpus_per_worker(on("auto"), workers=2, cluster_gpus=0) == 0.0
+    assert gpus_per_worker(on("cpu"), workers=2, cluster_gpus=4) == 0.0
+    with pytest.raises(UsageError, match="has no GPU"):
+        gpus_per_worker(on("cuda"), workers=2, cluster_gpus=0)
+
+
 # ----------------------------------------------------------------------------- Ctrl-C
 
 

@@ -83,9 +83,7 @@ class Pipeline:
         self.specs: dict[str, str] = {}
         for kind, value in self._given.items():
             if _is_spec(value):
-                _, variant, _ = self.registry.resolve(kind, value)  # fail early on bad specs
-                spec = as_spec(value, kind)
-                self.specs[kind] = str(Spec(spec.name, variant, spec.options))
+                self.specs[kind] = str(self.given_spec(kind))  # resolving it fails early on bad specs
             else:
                 self._built[kind] = value
                 self.specs[kind] = getattr(value, "name", type(value).__name__)
@@ -207,6 +205,15 @@ class Pipeline:
             return f"{package} {version(package)}"
         except Exception:
             return package
+
+    def given_spec(self, kind: str) -> Spec | None:
+        """The spec a component was given as (variant filled in), or None for a ready object."""
+        value = self._given[kind]
+        if not _is_spec(value):
+            return None
+        _, variant, _ = self.registry.resolve(kind, value)
+        spec = as_spec(value, kind)
+        return Spec(spec.name, variant, spec.options)
 
     def settings(self) -> dict[str, Any]:
         """The pipeline's settings besides its components (what ``Pipeline(...)`` takes as keywords)."""

@@ -71,12 +71,10 @@ def connect(address: str | None) -> bool:
 
 def _device(pipeline: Any, kind: str) -> str | None:
     """The ``device`` option a tagger or separator spec runs with (None: the factory has none, or a ready object)."""
-    from ..specs import Spec, as_spec
-
-    given = pipeline._given[kind]
-    if not isinstance(given, (str, Spec, dict)):
+    spec = pipeline.given_spec(kind)
+    if spec is None:
         return None
-    factory, _, options = pipeline.registry.resolve(kind, as_spec(given, kind))
+    factory, _, options = pipeline.registry.resolve(kind, spec)
     option = factory.option("device")
     return None if option is None else str(options.get("device", option.default))
 
@@ -95,8 +93,11 @@ def gpus_per_worker(pipeline: Any, workers: int, cluster_gpus: float) -> float:
 
 
 def _worker_class(ray: Any, gpus: float) -> Any:
+    # stemlime's own settings (STEMLIME_HOME, STEMLIME_CACHE_DIR, ...) travel to the workers: on a
+    # cluster started with 'ray start', they would otherwise have that shell's environment
+    settings = {name: value for name, value in os.environ.items() if name.startswith("STEMLIME_")}
     return ray.remote(TrackWorker).options(num_cpus=1, num_gpus=gpus, max_restarts=MAX_RESTARTS,
-                                           max_task_retries=MAX_TASK_RETRIES)
+                                           max_task_retries=MAX_TASK_RETRIES, runtime_env={"env_vars": settings})
 
 
 def ray_recipe(pipeline: Any) -> dict[str, Any]:
