@@ -109,6 +109,7 @@ def test_every_good_track_is_explained_and_the_broken_one_recorded(data, tagger_
     assert run["complete"] and run["tracks"] == {"total": 5, "explained": 4, "skipped": 0, "failed": 1, "not_run": 0,
                                                  "replaced": 0}
     assert run["settings_hash"] == result.settings_hash and run["pipeline"]["separator"] == "oracle"
+    assert run["results"] == {name: f"tracks/{name}" for name in GOOD}  # what a report reads
     assert run["workers"][0]["peak_rss_mb"] > 10
 
 

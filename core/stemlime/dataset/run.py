@@ -8,7 +8,8 @@ OUT holds, when a run is done::
     OUT/global.json, global.csv    the global explanation (stemlime.dataset.aggregate)
     OUT/global.png                 labels x stems heatmap of the mean weight
     OUT/metadata-<column>.csv/.png with metadata: top predicted tag against the column's values
-    OUT/run.json                   pipeline, settings and their hash, versions, counts, wall time, workers
+    OUT/run.json                   pipeline, settings and their hash, versions, counts, wall time, workers,
+                                   and where each track's result is (``results``: track -> tracks/<folder>)
 
 OUT is filled, not replaced (see ``stemlime.output.ResumableFolder``): each track's folder is
 swapped in whole by the task that computed it, the summary files are each replaced atomically
@@ -253,6 +254,7 @@ def explain_dataset(
             explained = sorted((o.track for o in outcomes if o.status == EXPLAINED), key=order.__getitem__)
             run |= {
                 "complete": complete,
+                "results": {job.track.name: job.folder.relative_to(root).as_posix() for job in jobs if has_result(job)},
                 "tracks": {"total": len(jobs), "explained": len(explained),
                            "skipped": len(finished) + sum(o.status == SKIPPED for o in outcomes),
                            "failed": len(failures), "not_run": len(todo) - len(outcomes), "replaced": len(replaced)},
