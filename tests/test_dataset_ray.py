@@ -79,8 +79,9 @@ def test_a_worker_killed_mid_run_still_ends_with_every_good_track_explained(data
     assert result.explained == GOOD and result.failed == [BROKEN]
     killed = int(Path(f"{trigger}.pid").read_text())
     run = json.loads((tmp_path / "out" / "run.json").read_text())
-    pids = {int(w["worker"].rsplit(":", 1)[1]) for w in run["workers"]}
-    assert len(pids) == 2 and killed not in pids  # the killed actor came back in a new process
+    explained_by = {int(w["worker"].rsplit(":", 1)[1]): w["tracks"] for w in run["workers"]}
+    assert sum(explained_by.values()) == 4 and explained_by.get(killed, 0) == 0  # (it may have failed the broken track)
+    assert len([pid for pid, tracks in explained_by.items() if tracks]) >= 2  # the other actor and the restarted one
     assert sorted(track_results(tmp_path / "out")) == GOOD
 
 

@@ -124,6 +124,17 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def _worker_stats(outcomes: Sequence[TrackOutcome]) -> list[dict[str, Any]]:
+    """Per worker process (host:pid): the tracks it explained and its peak memory in MiB."""
+    seen: dict[str, dict[str, Any]] = {}
+    for outcome in outcomes:
+        if outcome.worker:
+            stats = seen.setdefault(outcome.worker, {"worker": outcome.worker, "tracks": 0, "peak_rss_mb": 0.0})
+            stats["tracks"] += outcome.status == EXPLAINED
+            stats["peak_rss_mb"] = round(max(stats["peak_rss_mb"], outcome.peak_rss_mb), 1)
+    return sorted(seen.values(), key=lambda stats: stats["worker"])
+
+
 def _check_top_k(top_k: Any) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise UsageError(f"top_k must be a count of at least 1, got {top_k!r}")
@@ -243,15 +254,10 @@ def explain_dataset(
                 if table is not None:
                     run["metadata"] = {"file": str(Path(metadata).expanduser().resolve()),
                                        "tracks_not_listed": unmatched([t.name for t in tracks], table)}
-            workers_seen: dict[str, dict[str, Any]] = {}
-            for o in outcomes:
-                if o.worker:
-                    seen = workers_seen.setdefault(o.worker, {"worker": o.worker, "tracks": 0, "peak_rss_mb": 0.0})
-                    seen["tracks"] += o.status == EXPLAINED
-                    seen["peak_rss_mb"] = round(max(seen["peak_rss_mb"], o.peak_rss_mb), 1)
             wall = time.perf_counter() - began
             order = {job.track.name: i for i, job in enumerate(jobs)}
             explained = sorted((o.track for o in outcomes if o.status == EXPLAINED), key=order.__getitem__)
+            workers_seen = _worker_stats(outcomes)
             run |= {
                 "complete": complete,
                 "results": {job.track.name: job.folder.relative_to(root).as_posix() for job in jobs if has_result(job)},
@@ -260,7 +266,7 @@ def explain_dataset(
                            "failed": len(failures), "not_run": len(todo) - len(outcomes), "replaced": len(replaced)},
                 "wall_seconds": round(wall, 3),
                 "tracks_per_minute": round(60 * len(explained) / wall, 2) if explained else 0.0,
-                "workers": sorted(workers_seen.values(), key=lambda w: w["worker"]),
+                "workers": workers_seen,
                 "versions": record["versions"],
             }
             write_text_atomically(root / "run.json", _json_text(run))
