@@ -26,9 +26,13 @@ stem weight ``w``):
   (one label, say) no stem is more specific than another and the factor is 1.
 
 References: I. van der Linden, H. Haned, E. Kanoulas, "Global Aggregations of Local
-Explanations for Black Box models", FACTS-IR workshop at SIGIR 2019 (arXiv:1907.03039), Sec. 3;
-MusicLIME (Sotirou, Lyberatos, Mastromichalakis, Stamou, ICASSP 2025), whose global aggregates
-of audio and lyrics explanations compute the same three importances.
+Explanations for Black Box models", FACTS-IR workshop at SIGIR 2019 (arXiv:1907.03039); T.
+Sotirou, V. Lyberatos, O. M. Mastromichalakis, G. Stamou, "MusicLIME: Explainable Multimodal
+Music Understanding" (arXiv:2409.10496, 2024), whose code (the notebook "Global Aggregations of
+Local Explanations") computes the same three importances per predicted class. Two differences:
+MusicLIME sums only the positive weights of each explanation's top components, here every
+weight counts (with its sign in ``mean_weight``); and MusicLIME divides by ``H_max - H_min``
+even when it is zero, here the factor is then 1.
 """
 
 from __future__ import annotations

@@ -92,6 +92,10 @@ def gpus_per_worker(pipeline: Any, workers: int, cluster_gpus: float) -> float:
     return 0.0
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def _worker_class(ray: Any, gpus: float) -> Any:
     # stemlime's own settings (STEMLIME_HOME, STEMLIME_CACHE_DIR, ...) travel to the workers: on a
     # cluster started with 'ray start', they would otherwise have that shell's environment
@@ -138,7 +142,11 @@ def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], opt
         worker_class = _worker_class(ray, gpus)
         cwd = os.getcwd()
         actors = [worker_class.remote(recipe, cwd) for _ in range(count)]
-        for problem in ray.get([actor.ready.remote(options) for actor in actors]):
+        try:
+            problems = ray.get([actor.ready.remote(options) for actor in actors])
+        except ray.exceptions.RayError as error:  # a worker process that died while it loaded the models
+            raise StemlimeError(f"the Ray workers could not start: {_first_line(error)}") from None
+        for problem in problems:
             if problem is not None:
                 kind, message, usage = problem
                 raise (UsageError if usage else StemlimeError)(f"the Ray workers cannot load the pipeline: {kind}: {message}")
@@ -162,14 +170,14 @@ def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], opt
                     outcome = ray.get(reference)
                 except ray.exceptions.RayActorError as error:  # Ray's restarts and retries are spent
                     outcome = TrackOutcome(job.track.name, FAILED, error="WorkerDied",
-                                           message=f"the Ray worker explaining this track died: {str(error).splitlines()[0]}")
+                                           message=f"the Ray worker explaining this track died: {_first_line(error)}")
                     ray.kill(actors[slot], no_restart=True)
                     alive[slot] = replacements[slot] < MAX_REPLACEMENTS
                     if alive[slot]:
                         replacements[slot] += 1
                         actors[slot] = worker_class.remote(recipe, cwd)
                 except ray.exceptions.RayError as error:
-                    outcome = TrackOutcome(job.track.name, FAILED, error=type(error).__name__, message=str(error).splitlines()[0])
+                    outcome = TrackOutcome(job.track.name, FAILED, error=type(error).__name__, message=_first_line(error))
                 yield outcome
                 if queue and alive[slot]:
                     submit(slot)
