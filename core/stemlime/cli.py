@@ -29,9 +29,9 @@ def _add_excerpt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="excerpt length in seconds (default: to the end)")
 
 
-def _add_explain_arguments(parser: argparse.ArgumentParser) -> None:
-    """What ``explain`` and ``check`` share: the audio, the pipeline and the neighbourhood."""
-    parser.add_argument("audio", help="audio file")
+def _add_explain_arguments(parser: argparse.ArgumentParser, what: str = "audio", what_help: str = "audio file") -> None:
+    """What ``explain``, ``check`` and ``explain-dataset`` share: the input, the pipeline and the neighbourhood."""
+    parser.add_argument(what, help=what_help)
     parser.add_argument("--config", help="pipeline file (TOML); flags override it")
     parser.add_argument("--tagger", help="tagger spec, e.g. musicnn:MSD_musicnn")
     parser.add_argument("--separator", help="separator spec (default: oracle)")
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", required=True, help="output folder (replaced as a whole by each run)")
     explain.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
     _add_check_command(commands)
+    _add_dataset_command(commands)
 
     tag = commands.add_parser("tag", help="run a tagger: taggram and clip-level probabilities")
     tag.add_argument("audio", help="audio file")
@@ -170,7 +171,7 @@ def _explain_arguments(args) -> tuple[Any, dict[str, Any]]:
         pipeline = Pipeline.from_config(args.config, **specs, **settings)
     else:
         if not args.tagger:
-            raise UsageError("explain needs --tagger SPEC (or --config FILE with a [tagger] table); see 'stemlime plugins'")
+            raise UsageError(f"{args.command} needs --tagger SPEC (or --config FILE with a [tagger] table); see 'stemlime plugins'")
         pipeline = Pipeline(**{k: v for k, v in (specs | settings).items() if v is not None})
     given = {"labels": args.label, "top_labels": args.top_labels, "start": args.start, "duration": args.duration,
              "samples": args.samples, "seed": args.seed, "pad": args.pad, "checks": getattr(args, "checks", None)}
@@ -296,6 +297,43 @@ def cmd_check(args) -> None:
         print(trust.format_checks({name: result}))
 
 
+# --------------------------------------------------------------------------- many tracks
+
+def _add_dataset_command(commands) -> None:
+    """``stemlime explain-dataset DATA ... --out OUT``: every track explained, then aggregated by stem."""
+    dataset = commands.add_parser(
+        "explain-dataset", help="explain every track of a dataset (in this process or on Ray), resumably, and aggregate by stem",
+        description="Explain every track of DATA as 'explain' would (same pipeline and neighbourhood arguments) into "
+                    "OUT/tracks/<track>/, then aggregate by stem into OUT/global.json, global.csv and global.png. "
+                    "A rerun skips the tracks already done with the same settings and retries the failed ones. "
+                    "Exit status 1 when any track failed (OUT/failures.jsonl).")
+    _add_explain_arguments(dataset, "data", "dataset folder: folders holding mixture.* or mix.* (MUSDB18, Slakh, stemlime "
+                                            "render), else every audio file in it")
+    dataset.add_argument("--checks", help="trust checks to run on every track: fidelity,stability,sanity,complexity or all")
+    dataset.add_argument("--top-k", type=int, default=1, help="components summed in each explanations/<label>.wav (default 1)")
+    dataset.add_argument("--engine", choices=["local", "ray"], default="local",
+                         help="local: in this process (default); ray: on Ray workers, one pipeline loaded per worker")
+    dataset.add_argument("--address", help="Ray cluster to join: auto (the one 'ray start' started), ray://HOST:PORT; "
+                                           "default: start a local cluster")
+    dataset.add_argument("--workers", type=int, help="Ray workers (default: one per CPU of the cluster)")
+    dataset.add_argument("--metadata", help="CSV with a 'track' column (e.g. track,genre): top predicted tag vs each column")
+    dataset.add_argument("--out", required=True, help="output folder (new, empty, or an earlier explain-dataset run to resume)")
+
+
+def cmd_explain_dataset(args) -> None:
+    warnings.showwarning = _show_warning
+    pipeline, options = _explain_arguments(args)
+    result = pipeline.explain_dataset(args.data, args.out, top_k=args.top_k, engine=args.engine, address=args.address,
+                                      workers=args.workers, metadata=args.metadata,
+                                      progress=False if args.no_progress else None, **options)
+    print(result.summary())
+    if result.failures:
+        first = result.failures[0]
+        raise StemlimeError(f"{len(result.failures)} of {len(result.tracks)} tracks failed (first: {first.track}: {first.error}: "
+                            f"{first.message}); see {result.out / 'failures.jsonl'}, and run the same command again to "
+                            "retry them")
+
+
 def cmd_tag(args) -> None:
     from .pipeline import Pipeline
     from .tagging import check_plot_path, plot_taggram
@@ -345,6 +383,7 @@ def cmd_models(args) -> None:
 
 COMMANDS = {"plugins": cmd_plugins, "separate": cmd_separate, "explain": cmd_explain, "tag": cmd_tag, "models": cmd_models}
 COMMANDS["check"] = cmd_check
+COMMANDS["explain-dataset"] = cmd_explain_dataset
 
 
 def _fail(message: str, code: int) -> int:

@@ -94,6 +94,7 @@ class Explanation:
     sampling: dict[str, Any] = attrs.field(factory=dict)  # samples="auto": the rounds it took (else empty)
     output_kind: str = "probabilities"  # what the tagger's outputs are: "probabilities" or "scores"
     stems_residual_db: float | None = None  # how well the stems add up to the mix, dB (inf: exactly)
+    dataset: dict[str, Any] = attrs.field(factory=dict)  # explain-dataset's record of this track (track, settings hash, ...)
 
     @property
     def distinct_evaluations(self) -> int:
@@ -148,6 +149,7 @@ class Explanation:
             "outputs": self.output_kind,
             "stems_residual_db": _finite_or_text(self.stems_residual_db),
             **({"sampling": dict(self.sampling)} if self.sampling else {}),
+            **({"dataset": dict(self.dataset)} if self.dataset else {}),
         }
 
     def to_json(self, indent: int | None = 1) -> str:

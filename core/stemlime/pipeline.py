@@ -83,9 +83,7 @@ class Pipeline:
         self.specs: dict[str, str] = {}
         for kind, value in self._given.items():
             if _is_spec(value):
-                _, variant, _ = self.registry.resolve(kind, value)  # fail early on bad specs
-                spec = as_spec(value, kind)
-                self.specs[kind] = str(Spec(spec.name, variant, spec.options))
+                self.specs[kind] = str(self.given_spec(kind))  # resolving it fails early on bad specs
             else:
                 self._built[kind] = value
                 self.specs[kind] = getattr(value, "name", type(value).__name__)
@@ -193,16 +191,55 @@ class Pipeline:
 
     def _separator_version(self) -> str:
         """The separator's package and version (part of the stem cache key)."""
-        spec = self._given["separator"]
+        return self.component_version("separator")
+
+    def component_version(self, kind: str) -> str:
+        """Where a component comes from: its plugin's package and version, or a ready object's class."""
+        spec = self._given[kind]
         if not _is_spec(spec):
             return f"{type(spec).__module__}.{type(spec).__qualname__}"
-        package = self.registry.factory("separator", as_spec(spec, "separator").name).package
+        package = self.registry.factory(kind, as_spec(spec, kind).name).package
         try:
             from importlib.metadata import version
 
             return f"{package} {version(package)}"
         except Exception:
             return package
+
+    def given_spec(self, kind: str) -> Spec | None:
+        """The spec a component was given as (variant filled in), or None for a ready object."""
+        value = self._given[kind]
+        if not _is_spec(value):
+            return None
+        _, variant, _ = self.registry.resolve(kind, value)
+        spec = as_spec(value, kind)
+        return Spec(spec.name, variant, spec.options)
+
+    def settings(self) -> dict[str, Any]:
+        """The pipeline's settings besides its components (what ``Pipeline(...)`` takes as keywords)."""
+        return {"batch_size": self.batch_size, "kernel_width": self.kernel_width, "sort": self.sort,
+                "empty_mask": self.empty_mask, "stems_from": self.stems_from}
+
+    def recipe(self) -> dict[str, Any]:
+        """The keywords that rebuild this pipeline in another process (a Ray worker): the components
+        as given (specs, or the objects themselves, which must then be picklable), the settings and
+        the kind of stem cache. Built models are not part of it: each process loads its own."""
+        if self.registry is not get_registry():
+            raise UsageError("this pipeline uses its own Registry, which other processes cannot rebuild; install its "
+                             "plugins as packages (entry point group 'stemlime') and use the default registry")
+        if self.cache is None or self.cache is shared_cache():
+            cache: bool | StemCache = self.cache is not None
+        else:
+            cache = StemCache(self.cache.folder, self.cache.max_bytes)  # its folder and bound, not the songs in memory
+        return dict(self._given) | self.settings() | {"cache": cache}
+
+    def explain_dataset(self, data: str | Path, out: str | Path, **options: Any):
+        """Explain every track of the dataset folder ``data`` into ``out``, resumably, and aggregate
+        the explanations by stem into a global explanation; see :func:`stemlime.dataset.explain_dataset`
+        for the options (those of :meth:`explain`, plus ``engine``, ``workers``, ``metadata``, ...)."""
+        from .dataset import explain_dataset
+
+        return explain_dataset(self, data, out, **options)
 
     def stems(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None,
               rate: int | None = None) -> dict[str, np.ndarray]:
