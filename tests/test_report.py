@@ -225,3 +225,14 @@ def test_the_quickstart_notebook_runs_and_shows_the_card(tmp_path):
     assert card.count("data:audio/wav;base64,") == 2 + len(STEMS)
     assert "<audio" in code[2].outputs[0].data["text/html"]
     assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_the_readme_jupyter_lines_run_after_the_30_second_example(tmp_path, monkeypatch):
+    pytest.importorskip("IPython", reason="IPython is not installed (the test extra brings ipykernel)")
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(code_block_after("## 30-second example", "python"), namespace)
+    exec(code_block_after("**In Jupyter**", "python"), namespace)
+    assert "data:audio/wav;base64," in namespace["explanation"]._repr_html_()
+    assert (tmp_path / "out" / "index.html").is_file()

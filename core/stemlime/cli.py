@@ -29,14 +29,19 @@ def _add_excerpt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="excerpt length in seconds (default: to the end)")
 
 
-def _add_explain_arguments(parser: argparse.ArgumentParser) -> None:
-    """What ``explain`` and ``check`` share: the audio, the pipeline and the neighbourhood."""
-    parser.add_argument("audio", help="audio file")
+def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """The pipeline file and the four component specs (explain, check, scan)."""
     parser.add_argument("--config", help="pipeline file (TOML); flags override it")
     parser.add_argument("--tagger", help="tagger spec, e.g. musicnn:MSD_musicnn")
     parser.add_argument("--separator", help="separator spec (default: oracle)")
     parser.add_argument("--segmenter", help="segmenter spec (default: whole)")
     parser.add_argument("--surrogate", help="surrogate spec (default: ridge)")
+
+
+def _add_explain_arguments(parser: argparse.ArgumentParser) -> None:
+    """What ``explain`` and ``check`` share: the audio, the pipeline and the neighbourhood."""
+    parser.add_argument("audio", help="audio file")
+    _add_pipeline_arguments(parser)
     parser.add_argument("--label", action="append", help="label to explain (name or index); repeatable")
     parser.add_argument("--top-labels", type=int, help="explain the K most probable labels (default 3)")
     _add_excerpt(parser)
@@ -315,11 +320,7 @@ def _add_scan_command(commands) -> None:
                                description="Tag the whole song (the taggram), pick the N tagger input windows where the "
                                            "label is highest, explain each, and write scan.json, taggram.png and index.html.")
     scan.add_argument("audio", help="audio file (the whole song)")
-    scan.add_argument("--config", help="pipeline file (TOML); flags override it")
-    scan.add_argument("--tagger", help="tagger spec, e.g. musicnn:MSD_musicnn")
-    scan.add_argument("--separator", help="separator spec (default: oracle)")
-    scan.add_argument("--segmenter", help="segmenter spec (default: whole)")
-    scan.add_argument("--surrogate", help="surrogate spec (default: ridge)")
+    _add_pipeline_arguments(scan)
     scan.add_argument("--label", required=True, help="the label to follow through the song (name or index)")
     scan.add_argument("--snippets", type=int, default=3, help="snippets to explain, where the label is highest (default 3)")
     scan.add_argument("--samples", type=_samples, help="neighbourhood size per snippet, 'exhaustive' or 'auto' (default 1000)")

@@ -169,13 +169,13 @@ class Scan:
 
         with ResultFolder(folder, kind="scan", inputs=[self.audio_path], force=force) as staging:
             for snippet in self.snippets:
-                snippet.explanation.save(staging / snippet.folder, k=k, report=True)
+                snippet.explanation.save(staging / snippet.folder, k=k)  # its page comes with the scan's, below
             plot_taggram(self.taggram, self.tagger_labels, self.hop_seconds, staging / "taggram.png",
                          threshold=TAGGRAM_THRESHOLD, title=self.pipeline.get("tagger", ""),
                          marks=[(s.window.start, s.window.end) for s in self.snippets],
                          keep=[self.tagger_labels.index(self.label)], dpi=TAGGRAM_DPI)
             (staging / "scan.json").write_text(json.dumps(_json_safe(self.to_dict()), indent=1, allow_nan=False) + "\n")
-            render_report(staging, kind="scan")
+            render_report(staging, kind="scan")  # the snippets' pages, then the scan's
         return Path(folder)
 
 

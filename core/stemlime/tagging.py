@@ -66,6 +66,8 @@ def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path
     if not shown and not keep:
         shown = list(np.argsort(values.max(axis=0))[::-1][:5])
         note = f"no tag above {threshold}; top 5 shown"
+    if keep:
+        note = f"{', '.join(labels[i] for i in keep)} and the tags above {threshold}"
     shown += [int(i) for i in keep][::-1]  # the kept rows on top (origin="lower")
     figure, axis = plt.subplots(figsize=(min(MAX_PLOT_INCHES, max(6, values.shape[0] * 0.25 + 3)), 0.3 * len(shown) + 1.5))
     axis.imshow(values[:, shown].T, aspect="auto", origin="lower", interpolation="nearest", cmap="Blues", vmin=0, vmax=1,
@@ -77,7 +79,10 @@ def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path
                       ha="center", va="bottom", color="#d95f02", fontweight="bold", annotation_clip=False)
     axis.set_yticks(range(len(shown)), [labels[i] for i in shown])
     axis.set_xlabel("time (s)")
-    axis.set_title(f"{title} ({note})".strip(), pad=16 if marks else 6)
+    heading = f"{title} ({note})".strip()
+    if len(heading) > figure.get_figwidth() * 9:  # about the characters that fit across the figure at this size
+        heading = f"{title}\n({note})".strip()
+    axis.set_title(heading, pad=16 if marks else 6)
     figure.tight_layout()
     path = check_plot_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,10 @@ def explanation_card(data: Mapping[str, Any], media: Any) -> dict[str, Any]:
         })
     players = []
     for c in components:
+        # a time segment named by its span (uniform's "0.00-0.75s") says it once; bar3, beat2 get their span
         where = "whole excerpt" if c.get("segment") is None else _span(c["start"], c["end"])
+        if c.get("segment") == f"{c['start']:.2f}-{c['end']:.2f}s" and not c.get("band"):
+            where = ""
         if c.get("band"):
             where += f", {c['band'][0]:.0f}-{c['band'][1]:.0f} Hz"
         players.append({"name": c["name"], "where": where, "url": media(files.get("components", {}).get(c["name"]))})
