@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.stemlime-installed
-DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng
+DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium
 
 .PHONY: install system-deps models test demo bench clean
 

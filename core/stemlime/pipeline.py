@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -20,7 +20,7 @@ from .config import EXPLAIN_KEYS, PIPELINE_KEYS, read_config
 from .engine import Engine, check_batch_size, check_empty_mask, check_kernel_width, output_kind, run_tagger, sample_until_stable
 from .errors import AudioError, StemlimeError, UsageError
 from .explanation import Explanation, LabelExplanation
-from .labels import check_label_request, resolve_labels
+from .labels import check_label_request, label_indices, resolve_labels
 from .protocols import optional
 from .registry import Registry, get_registry
 from .residual import RESIDUAL_WARNING_DB, stems_residual_db
@@ -28,6 +28,9 @@ from .specs import Spec, as_spec
 from .stemcache import StemCache, array_digest, cache_key, shared_cache
 from .surrogates.tree import describe_rules
 from .verified_copy import sha256_of
+
+if TYPE_CHECKING:
+    from .scan import Scan
 
 SORTS = ("signed", "absolute")
 STEMS_FROM = ("song", "excerpt")
@@ -155,14 +158,20 @@ class Pipeline:
         first, last = _span_samples(start, duration, sample_rate, len(array))
         return audio_io.resample(array[first:last], sample_rate, rate), Excerpt(None, start, (last - first) / sample_rate)
 
-    def _whole_input(self, source: Any, sample_rate: int | None, rate: int) -> tuple[np.ndarray, str]:
-        """The whole input as mono float32 at ``rate`` Hz and its content digest."""
+    def _whole_input(self, source: Any, sample_rate: int | None, rate: int) -> np.ndarray:
+        """The whole input as mono float32 at ``rate`` Hz."""
         if isinstance(source, (str, Path)):
-            mix, _ = audio_io.load_audio(source, rate)
-            return mix, sha256_of(source)
+            return audio_io.load_audio(source, rate)[0]
         sample_rate = audio_io.as_sample_rate(sample_rate)
-        array = audio_io.as_mix(source, sample_rate)
-        return audio_io.resample(array, sample_rate, rate), array_digest(array, sample_rate)
+        return audio_io.resample(audio_io.as_mix(source, sample_rate), sample_rate, rate)
+
+    @staticmethod
+    def _content_digest(source: Any, sample_rate: int | None) -> str:
+        """The input's content digest (a file's bytes, or an array's samples and rate), without decoding a file."""
+        if isinstance(source, (str, Path)):
+            return sha256_of(source)
+        sample_rate = audio_io.as_sample_rate(sample_rate)
+        return array_digest(audio_io.as_mix(source, sample_rate), sample_rate)
 
     def _run_separator(self, mix: np.ndarray, rate: int, excerpt: Excerpt | None = None) -> dict[str, np.ndarray]:
         separator = self.separator
@@ -180,10 +189,10 @@ class Pipeline:
 
     def _song_stems(self, source: Any, sample_rate: int | None, rate: int) -> dict[str, np.ndarray]:
         """Stems of the whole input at ``rate`` Hz, from the cache when this song was separated before."""
-        mix, digest = self._whole_input(source, sample_rate, rate)
-        key = cache_key(digest, self.specs["separator"], self._separator_version(), rate)
+        key = cache_key(self._content_digest(source, sample_rate), self.specs["separator"], self._separator_version(), rate)
         stems = self.cache.get(key) if self.cache is not None else None
-        if stems is None:
+        if stems is None:  # a hit decodes nothing: every snippet of a long song's scan reuses its stems
+            mix = self._whole_input(source, sample_rate, rate)
             stems = {name: audio_io.fit_length(stem, len(mix)) for name, stem in self._run_separator(mix, rate).items()}
             if self.cache is not None:
                 self.cache.put(key, stems)
@@ -412,6 +421,49 @@ class Pipeline:
         if check_names:
             explanation = attrs.evolve(explanation, checks=run_checks(self, explanation, check_names, batch_size=batch_size))
         return explanation
+
+    def scan(self, source: Any, *, label: str | int, snippets: int = 3, sample_rate: int | None = None,
+             samples: int | str | None = None, seed: int | None = None, batch_size: int | None = None,
+             progress: bool | None = None) -> "Scan":
+        """The song scan: the taggram of the whole of ``source``, the ``snippets`` tagger input
+        windows where ``label`` is highest (:func:`stemlime.scan.best_snippets`), and each
+        explained for ``label`` (``samples``, ``seed``, ``batch_size`` as in :meth:`explain`).
+
+        The song is separated once: every snippet cuts its stems from the same separation (the
+        stem cache; with ``cache=False`` a memory-only cache for this scan). Returns a
+        :class:`stemlime.scan.Scan`; ``scan.save(folder)`` writes it with its page.
+        """
+        from .scan import Scan, Snippet, best_snippets, check_snippets
+
+        check_snippets(snippets)
+        tagger_labels = self.tagger_labels
+        index = label_indices(tagger_labels, label)
+        if len(index) != 1:
+            raise UsageError(f"a scan follows one label, got {label!r}")
+        name = tagger_labels[index[0]]
+        self.explain_options(samples=samples, seed=seed)  # refuse bad settings before the taggram runs
+        if isinstance(source, (str, Path)):
+            total = audio_io.audio_info(source)[2]
+        else:
+            total = len(audio_io.as_mix(source, sample_rate)) / audio_io.as_sample_rate(sample_rate)
+        values, hop = self.taggram(source, sample_rate=sample_rate)
+        window = float(self.tagger.input_seconds or hop)
+        windows = best_snippets(values, index[0], snippets, hop, window, total)
+        cache = self.cache
+        if cache is None:
+            self.cache = StemCache(disk=False)
+        try:
+            explained = [
+                Snippet(rank, chosen, self.explain(source, sample_rate=sample_rate, labels=[index[0]], start=chosen.start,
+                                                  duration=chosen.end - chosen.start, samples=samples, seed=seed,
+                                                  batch_size=batch_size, progress=progress))
+                for rank, chosen in enumerate(windows, 1)
+            ]
+        finally:
+            self.cache = cache
+        return Scan(audio_path=None if not isinstance(source, (str, Path)) else str(source), label=name,
+                    tagger_labels=tagger_labels, taggram=np.asarray(values), hop_seconds=float(hop), window_seconds=window,
+                    pipeline=dict(self.specs), snippets=explained)
 
     def tag(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None) -> np.ndarray:
         """The tagger's clip-level outputs (L,) for an excerpt."""

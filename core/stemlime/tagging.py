@@ -59,6 +59,7 @@ def mean_over_windows(outputs: np.ndarray, bounds: np.ndarray) -> np.ndarray:
 
 
 PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+MAX_PLOT_INCHES = 20  # a 10-minute taggram (200 frames) stays 2000 px wide at 100 dpi
 
 
 def check_plot_path(path: str | Path) -> Path:
@@ -75,27 +76,44 @@ def check_plot_path(path: str | Path) -> Path:
     return path
 
 
-def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path: str | Path, threshold: float = 0.3, title: str = "") -> Path:
-    """Draw the taggram (time on x, tags with any value above ``threshold`` on y) as an image."""
+def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path: str | Path, threshold: float = 0.3, title: str = "",
+                 marks: list[tuple[float, float]] = (), keep: list[int] = (), dpi: int = 100) -> Path:
+    """Draw the taggram (time on x, tags with any value above ``threshold`` on y) as an image.
+
+    ``keep``: output indices shown whatever their values (a scan's label, drawn at the top);
+    ``marks``: time spans (start, end seconds) outlined and numbered from 1 (a scan's snippets).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.patches
     import matplotlib.pyplot as plt
 
-    shown = [i for i in range(values.shape[1]) if values[:, i].max() > threshold]
+    shown = [i for i in range(values.shape[1]) if values[:, i].max() > threshold and i not in keep]
     note = f"tags above {threshold}"
-    if not shown:
+    if not shown and not keep:
         shown = list(np.argsort(values.max(axis=0))[::-1][:5])
         note = f"no tag above {threshold}; top 5 shown"
-    figure, axis = plt.subplots(figsize=(max(6, values.shape[0] * 0.25 + 3), 0.3 * len(shown) + 1.5))
+    if keep:
+        note = f"{', '.join(labels[i] for i in keep)} and the tags above {threshold}"
+    shown += [int(i) for i in keep][::-1]  # the kept rows on top (origin="lower")
+    figure, axis = plt.subplots(figsize=(min(MAX_PLOT_INCHES, max(6, values.shape[0] * 0.25 + 3)), 0.3 * len(shown) + 1.5))
     axis.imshow(values[:, shown].T, aspect="auto", origin="lower", interpolation="nearest", cmap="Blues", vmin=0, vmax=1,
                 extent=(0, values.shape[0] * hop_seconds, -0.5, len(shown) - 0.5))
+    for number, (start, end) in enumerate(marks, 1):
+        axis.add_patch(matplotlib.patches.Rectangle((start, -0.5), end - start, len(shown), fill=False, edgecolor="#d95f02",
+                                                    linewidth=2))
+        axis.annotate(str(number), (start + (end - start) / 2, len(shown) - 0.5), xytext=(0, 2), textcoords="offset points",
+                      ha="center", va="bottom", color="#d95f02", fontweight="bold", annotation_clip=False)
     axis.set_yticks(range(len(shown)), [labels[i] for i in shown])
     axis.set_xlabel("time (s)")
-    axis.set_title(f"{title} ({note})".strip())
+    heading = f"{title} ({note})".strip()
+    if len(heading) > figure.get_figwidth() * 9:  # about the characters that fit across the figure at this size
+        heading = f"{title}\n({note})".strip()
+    axis.set_title(heading, pad=16 if marks else 6)
     figure.tight_layout()
     path = check_plot_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=dpi)
     plt.close(figure)
     return path
