@@ -192,17 +192,20 @@ class Pipeline:
         return stems
 
     def _separator_version(self) -> str:
-        """The separator's package and version (part of the stem cache key)."""
+        """The separator's package and version, and its fingerprint if it declares one (part of
+        the stem cache key: retrained weights must not reuse old stems)."""
+        fingerprint = optional(self.separator, "separator", "fingerprint")
+        suffix = f" {fingerprint}" if fingerprint else ""
         spec = self._given["separator"]
         if not _is_spec(spec):
-            return f"{type(spec).__module__}.{type(spec).__qualname__}"
+            return f"{type(spec).__module__}.{type(spec).__qualname__}{suffix}"
         package = self.registry.factory("separator", as_spec(spec, "separator").name).package
         try:
             from importlib.metadata import version
 
-            return f"{package} {version(package)}"
+            return f"{package} {version(package)}{suffix}"
         except Exception:
-            return package
+            return package + suffix
 
     def stems(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None,
               rate: int | None = None) -> dict[str, np.ndarray]:
@@ -240,6 +243,24 @@ class Pipeline:
         """Stems of an excerpt at the input's own rate: ({name: mono float32}, rate in Hz)."""
         rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
         return self.stems(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate), rate
+
+    def check_transcribes(self) -> None:
+        """Refuse (UsageError) a separator that does not transcribe, before anything runs."""
+        if optional(self.separator, "separator", "transcribe") is None:
+            raise UsageError(f"separator {self.specs['separator']} does not transcribe notes (MIDI); "
+                             "choose one that does, e.g. --separator cerberus")
+
+    def transcribe(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
+                   duration: float | None = None) -> dict[str, Any]:
+        """The notes of each stem of an excerpt, {stem: stemlime.midi.Part}, in seconds from the
+        excerpt's start, from a separator that declares ``transcribe`` (Cerberus)."""
+        self.check_transcribes()
+        separator = self.separator
+        rate = separator.sample_rate
+        if rate is None:
+            rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
+        mix, _ = self.load_excerpt(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate)
+        return dict(separator.transcribe(mix, rate))
 
     # ------------------------------------------------------------------ explain
 
