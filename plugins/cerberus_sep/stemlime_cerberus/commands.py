@@ -32,12 +32,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=defaults.hidden, help=f"LSTM units per direction (default {defaults.hidden})")
     parser.add_argument("--layers", type=int, default=defaults.layers, help=f"BLSTM layers (default {defaults.layers})")
     parser.add_argument("--dropout", type=float, default=defaults.dropout, help=f"between BLSTM layers (default {defaults.dropout:g})")
-    parser.add_argument("--embedding", type=int, default=defaults.embedding, help=f"deep-clustering dimensions (default {defaults.embedding}; 0: none)")
+    parser.add_argument("--embedding", type=int, default=defaults.embedding, help=f"deep-clustering dimensions (default {defaults.embedding}: no such head; the paper's 20 needs a DC loss weight)")
     parser.add_argument("--loss-weights", default=",".join(f"{w:g}" for w in defaults.loss_weights), metavar="DC,MI,TR",
-                        help="weights of deep clustering, mask inference and transcription (default %(default)s, the paper's)")
+                        help="weights of deep clustering, mask inference and transcription (default %(default)s; the paper's 0.1,0.1,0.8)")
     parser.add_argument("--remix", type=float, default=defaults.remix, help=f"share of examples remixed from several tracks (default {defaults.remix:g})")
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads (default 1: bit-identical results on any machine, and often fastest where other "
+                             "processes share the cores; 0: torch's own count)")
     parser.add_argument("--resume", action="store_true", help="continue the training in --out where it stopped")
     parser.add_argument("--force", action="store_true", help="start over, deleting the training in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -62,7 +65,7 @@ def run_train(args: argparse.Namespace) -> None:
                    progress=not args.no_progress, instruments=args.instruments, epochs=args.epochs, batch_size=args.batch_size,
                    chunk_seconds=args.chunk_seconds, learning_rate=args.learning_rate, hidden=args.hidden, layers=args.layers,
                    dropout=args.dropout, embedding=args.embedding, loss_weights=_loss_weights(args.loss_weights),
-                   remix=args.remix, seed=args.seed)
+                   remix=args.remix, seed=args.seed, threads=args.threads or None)
     best = result.best
     print(f"trained: {result.folder} holds the best model (epoch {best['epoch']}, mean validation SI-SDR "
           f"{best['score']:.2f} dB); use it with --separator cerberus,model_dir={result.folder}")

@@ -30,11 +30,6 @@ BENCH_SEED = 900_000
 DURATION = "about 30 minutes on a 2-core CPU (render and train); a few minutes with --device cuda"
 
 
-# Chosen by measurement (quality vs CPU time); the table is in the README's cerberus section.
-DEFAULT_SETTINGS = dict(epochs=8, batch_size=8, chunk_seconds=3.0, learning_rate=1e-3, hidden=256, layers=3, dropout=0.3,
-                        embedding=0, loss_weights=(0.0, 1.0, 1.0), remix=0.5, seed=0)
-
-
 @attrs.frozen
 class Plan:
     """What a recipe renders and how it trains."""
@@ -43,8 +38,8 @@ class Plan:
     pieces: int = 240
     validation_pieces: int = 8
     seconds: float = 10.0
-    settings: Settings = attrs.field(
-        default=attrs.Factory(lambda plan: Settings(instruments=plan.instruments, **DEFAULT_SETTINGS), takes_self=True))
+    # the trainer's defaults, which are the recipe's (chosen by measurement: see the README's cerberus section)
+    settings: Settings = attrs.field(default=attrs.Factory(lambda plan: Settings(instruments=plan.instruments), takes_self=True))
 
     def to_dict(self) -> dict:
         return {"instruments": list(self.instruments), "pieces": self.pieces, "seeds": [0, self.pieces - 1],
