@@ -74,7 +74,7 @@ def test_an_interrupted_build_keeps_the_cache_as_it_was_and_resumes(tmp_path):
     store = _store(tmp_path, CountingRecipe(target=3, fail_at=2))
     with pytest.raises(KeyboardInterrupt):
         store.build(NAME)
-    assert not (tmp_path / NAME).exists() and not list((tmp_path / "toy").glob(".build-*"))  # no half-written model
+    assert not (tmp_path / NAME).exists() and not list((tmp_path / "toy").glob(".counter.build-*"))  # no half-written model
     assert (store.build_folder(NAME) / "done").read_text() == "2"  # its work is kept
     resumed = _store(tmp_path, CountingRecipe(target=3))
     resumed.build(NAME)

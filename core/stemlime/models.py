@@ -408,7 +408,10 @@ class ModelStore:
         work = self.build_folder(name)
         work.mkdir(parents=True, exist_ok=True)
         folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent))
+        prefix = f".{folder.name}.build-"
+        for stale in folder.parent.glob(prefix + "*"):  # left by a build that was killed (no cleanup ran)
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=folder.parent))
         try:
             model.recipe.build(staging, work, device)
             self._install(model, staging)

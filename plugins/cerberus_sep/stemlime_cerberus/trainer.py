@@ -51,7 +51,7 @@ class Settings:
     # The defaults are the recipe's, chosen by measuring quality against CPU time (README, cerberus).
     # The paper's network: hidden=300, layers=4, embedding=20, loss_weights=(0.1, 0.1, 0.8).
     instruments: tuple[str, ...] = attrs.field(default=DEFAULT, converter=parse_instruments)
-    epochs: int = 8
+    epochs: int = 4
     batch_size: int = 8
     chunk_seconds: float = 3.0
     learning_rate: float = 1e-3
@@ -101,7 +101,6 @@ class Result:
     folder: Path
     best: dict[str, Any]
     history: list[dict[str, Any]]
-    finished: bool
 
 
 def _cpu_seconds() -> float:
@@ -242,9 +241,10 @@ class _Run:
         self.position, self.history, self.best = document["position"], document["history"], document["best"]
         self.elapsed = document.get("elapsed", self.elapsed)
 
-    def score_best_model(self, validation: Sequence[Track]) -> None:
-        """Score the saved best model on ``validation`` with transcription F1 too (each epoch's
-        validation measures SI-SDR only) and record it in its ``config.json``."""
+    def finish(self, training: dict[str, Any], validation: Sequence[Track] | None) -> None:
+        """Record the whole run (history, time) in the best model's ``config.json`` and, given
+        ``validation`` tracks, score the best model's transcription F1 on them too (each
+        epoch's validation measures SI-SDR only)."""
         import torch
         from safetensors.numpy import load_file
 
@@ -253,13 +253,13 @@ class _Run:
         from .network import Cerberus
 
         config, document = read_config(self.out)
-        if document["metrics"].get("transcription_scored"):
-            return
-        network = Cerberus(config).to(self.device)
-        network.load_state_dict({k: torch.from_numpy(v) for k, v in load_file(str(self.out / WEIGHTS)).items()})
-        evaluation = evaluate(network, validation, self.device, transcription=True)
-        metrics = {"validation": evaluation.to_dict(), "epoch": document["metrics"]["epoch"], "transcription_scored": True}
-        write_config(self.out, config, document["weights_sha256"], document["training"], metrics)
+        metrics = document["metrics"]
+        if validation is not None and not metrics.get("transcription_scored"):
+            network = Cerberus(config).to(self.device)
+            network.load_state_dict({k: torch.from_numpy(v) for k, v in load_file(str(self.out / WEIGHTS)).items()})
+            evaluation = evaluate(network, validation, self.device, transcription=True)
+            metrics = {"validation": evaluation.to_dict(), "epoch": metrics["epoch"], "transcription_scored": True}
+        write_config(self.out, config, document["weights_sha256"], training | {"best_epoch": metrics["epoch"]}, metrics)
 
     def save_model(self, training: dict[str, Any], metrics: dict[str, Any]) -> None:
         from safetensors.numpy import save_file
@@ -440,8 +440,9 @@ def train(
                           + ("  (best so far: saved)" if improved else ""), file=sys.stderr)
                 run.position = {"epoch": epoch + 1, "step": 0, "loss_sum": 0.0, "loss_count": 0}
                 run.save_checkpoint(digest)
-            if score_transcription:
-                run.score_best_model(validation_tracks)
+            account()
+            run.finish(summary | {"epochs_done": settings.epochs, "history": run.history, "elapsed": run.elapsed},
+                       validation_tracks if score_transcription else None)
         except BaseException:
             if consistent and (run.position["step"] or run.position["epoch"]):
                 account()
@@ -452,4 +453,4 @@ def train(
         finally:
             bar.close()
             torch.set_num_threads(threads_before)
-    return Result(out, run.best, run.history, True)
+    return Result(out, run.best, run.history)
