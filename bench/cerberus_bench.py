@@ -6,6 +6,7 @@ validates on (stemlime_cerberus.recipe.BENCH_SEED on):
 
 - the median SI-SDR per instrument of the model's stems;
 - the baseline: the median SI-SDR of the mixture itself against each true stem (doing nothing);
+- the ceiling: the ideal phase-sensitive mask computed from the true stems (what the masks are trained toward);
 - spleeter 4stems (drums, bass) where its model files are here;
 - frame-level F1 of the transcription (mir_eval multipitch precision and recall; onset F1 within
   50 ms for drums), and the separation's speed.
@@ -61,6 +62,7 @@ def run() -> list[str]:
     import json
 
     from stemlime_cerberus import CerberusSeparator, evaluate, read_tracks
+    from stemlime_cerberus.scoring import ideal_mask_si_sdr
     from stemlime_cerberus.recipe import BENCH_SEED
     from stemlime_render import render_song
 
@@ -76,24 +78,26 @@ def run() -> list[str]:
     evaluation = evaluate(network, tracks, transcription=False)
     seconds = time.perf_counter() - started
     medians = evaluate(network, tracks, transcription=True).medians()
+    ideal = ideal_mask_si_sdr(tracks, network.config)
     config = json.loads((folder / "config.json").read_text())
     model = config["model"]
     lines = [
         title + f" (load average {load:.1f})",
         f"  model: {model['layers']} x {model['hidden']} BLSTM, trained by the recipe on {config['training']['data']['tracks']} "
         f"pieces ({config['training']['elapsed']['cpu_seconds']:.0f} CPU s of training)",
-        f"  {'instrument':<10} {'Cerberus':>9} {'mixture':>9} {'paper':>7}   {'F1':>5} {'paper':>6}",
+        f"  {'instrument':<10} {'Cerberus':>9} {'mixture':>9} {'ideal mask':>10} {'paper':>7}   {'F1':>5} {'paper':>6}",
     ]
     for name in instruments:
         m = medians[name]
         paper_sdr, paper_f1 = PAPER[name]
         f1_label = "onset F1" if name == "drums" else "frame F1"
-        lines.append(f"  {name:<10} {m['si_sdr']:7.1f} dB {m['mixture_si_sdr']:6.1f} dB {paper_sdr:5.1f} dB   "
+        lines.append(f"  {name:<10} {m['si_sdr']:7.1f} dB {m['mixture_si_sdr']:6.1f} dB {ideal[name]:7.1f} dB {paper_sdr:5.1f} dB   "
                      f"{m['f1']:5.2f} {'' if paper_f1 is None else f'{paper_f1:6.2f}':>6}   ({f1_label})")
     shortfall = [f"{name} {PAPER[name][0] - medians[name]['si_sdr']:.1f} dB" for name in instruments
                  if medians[name]["si_sdr"] < PAPER[name][0]]
     lines.append("  SI-SDR at or above the paper's for every instrument" if not shortfall
                  else "  below the paper's SI-SDR by: " + ", ".join(shortfall))
+    lines.append("  ideal mask: the phase-sensitive mask from the true stems (the ceiling of any masking separator with this STFT)")
     lines.append(_spleeter_line(tracks))
     lines.append(f"  separation alone: {seconds:.1f} s for {PIECES * SECONDS:.0f} s of audio (RTF {seconds / (PIECES * SECONDS):.3f})")
     lines.append("  paper: Manilow, Seetharaman & Pardo 2020, Cerberus pno/gtr/bss/drm on Slakh2100 (quoted, not measured here)")

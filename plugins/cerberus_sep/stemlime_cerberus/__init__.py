@@ -13,7 +13,7 @@ the recipe that builds the default model here:
 
 Modules: :mod:`.plugin` (hooks, cheap), :mod:`.separator`, :mod:`.trainer`, :mod:`.recipe`,
 :mod:`.network` (torch), :mod:`.data` (render and Slakh readers), :mod:`.batches`,
-:mod:`.losses`, :mod:`.transcription`, :mod:`.metrics`, :mod:`.evaluate`, :mod:`.config`.
+:mod:`.losses`, :mod:`.transcription`, :mod:`.metrics`, :mod:`.scoring`, :mod:`.config`.
 The names below are imported on first use, so that importing the package stays cheap.
 """
 
@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "train": "trainer", "Settings": "trainer", "CerberusSeparator": "separator", "CerberusConfig": "config",
     "read_tracks": "data", "read_slakh_track": "data", "read_render_piece": "data", "Track": "data",
-    "evaluate": "evaluate", "si_sdr": "metrics", "frame_f1": "metrics", "onset_f1": "metrics",
+    "evaluate": "scoring", "si_sdr": "metrics", "frame_f1": "metrics", "onset_f1": "metrics",
 }
 __all__ = sorted(_EXPORTS)
 

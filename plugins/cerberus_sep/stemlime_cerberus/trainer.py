@@ -249,7 +249,7 @@ class _Run:
         from safetensors.numpy import load_file
 
         from .config import read_config
-        from .evaluate import evaluate
+        from .scoring import evaluate
         from .network import Cerberus
 
         config, document = read_config(self.out)
@@ -354,7 +354,7 @@ def train(
     from stemlime.devices import torch_device
 
     from .batches import Batches
-    from .evaluate import evaluate
+    from .scoring import evaluate
 
     settings = (attrs.evolve(settings, **options) if settings is not None else Settings(**options)).check()
     if isinstance(data, (str, Path)):

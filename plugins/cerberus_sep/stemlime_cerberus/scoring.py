@@ -72,3 +72,25 @@ def evaluate(network: Any, tracks: Sequence[Track], device: Any = None, transcri
                 else:
                     scores["f1"][name].append(frame_f1(estimated, track.notes[name], times))
     return Evaluation(scores["si_sdr"], scores["mixture_si_sdr"], scores["f1"], len(tracks))
+
+
+def ideal_mask_si_sdr(tracks: Sequence[Track], config: Any) -> dict[str, float | None]:
+    """Median SI-SDR per instrument of the oracle: the phase-sensitive mask computed from the true
+    stems (the target of the mask-inference loss) applied to the mixture. No masking separator
+    with this STFT can do better on these tracks: it is the ceiling the network is trained toward."""
+    import torch
+
+    from .network import istft, stft
+
+    values: dict[str, list[float]] = {name: [] for name in config.instruments}
+    for track in tracks:
+        names = [n for n in config.instruments if n in track.stems and np.any(track.stems[n])]
+        sources = torch.from_numpy(np.stack([track.stems[n] for n in names]))
+        spectra = stft(sources, config)  # (S, T, F)
+        mixture = stft(torch.from_numpy(track.mixture())[None], config)[0]
+        magnitude = mixture.abs().clamp_min(1e-8)
+        masks = torch.minimum(((spectra * mixture.conj()).real / magnitude).clamp_min(0.0), mixture.abs()) / magnitude
+        estimates = istft(masks * mixture, config, track.length).numpy()
+        for index, name in enumerate(names):
+            values[name].append(si_sdr(estimates[index], track.stems[name]))
+    return {name: _median(v) for name, v in values.items()}
