@@ -58,7 +58,7 @@ def run() -> list[str]:
         folder = model_path(MODEL)
     except ModelFilesError:
         return [title, f"  skipped: the recipe's model is not built. Build it with\n    stemlime models build {MODEL}\n"
-                       "  (about 30 minutes on a 2-core CPU; a few minutes with --device cuda)"]
+                       "  (about 11 minutes of one CPU core; a few with --device cuda)"]
     import json
 
     from stemlime_cerberus import CerberusSeparator, evaluate, read_tracks

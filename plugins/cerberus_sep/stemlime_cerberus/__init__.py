@@ -4,7 +4,7 @@ One network separates the instruments of a mix (masks) and transcribes them (pia
 drum onsets). The paper's weights are unpublished, so the package also holds the trainer and
 the recipe that builds the default model here:
 
-    stemlime models build cerberus/pno-gtr-bss-drm        # render + train (about 30 min on 2 CPU cores)
+    stemlime models build cerberus/pno-gtr-bss-drm        # render + train (about 11 CPU minutes)
     stemlime separate song.wav --separator cerberus --midi --out stems/
 
     from stemlime_cerberus import train, CerberusSeparator
