@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--separator", required=True, help="separator spec, e.g. spleeter:2stems")
     separate.add_argument("--out", required=True, help="output folder")
     separate.add_argument("--force", action="store_true", help="replace --out even if it holds files stemlime did not write")
+    separate.add_argument("--midi", action="store_true", help="also write DIR/<stem>.mid: the notes of a separator that transcribes (cerberus)")
     _add_excerpt(separate)
 
     explain = commands.add_parser("explain", help="explain a tagger's prediction with stems (and segments)")
@@ -103,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--force", action="store_true", help="fetch again even if present")
     path = model_commands.add_parser("path", help="print the folder of a model's verified files")
     path.add_argument("name")
+    build = model_commands.add_parser("build", help="build a model's files here with its recipe (models whose weights are published nowhere)")
+    build.add_argument("name", help="model name (see 'stemlime models list')")
+    build.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the recipe trains (default auto)")
+    build.add_argument("--force", action="store_true", help="build again even if built")
     _add_plugin_commands(commands)
     return parser
 
@@ -164,9 +169,12 @@ def cmd_separate(args) -> None:
     if isinstance(pipeline.separator, OracleSeparator) and pipeline.separator.dir is not None:
         inputs.append(pipeline.separator.dir)  # the true stems it reads are inputs too
     check_destination(args.out, inputs, force=args.force)  # refuse before the separator runs
+    if args.midi:
+        pipeline.check_transcribes()
     stems, rate = pipeline.separate(args.audio, start=args.start or 0.0, duration=args.duration)
-    for path in write_stems(stems, rate, args.out, inputs=inputs, force=args.force).values():
-        print(path)
+    parts = pipeline.transcribe(args.audio, start=args.start or 0.0, duration=args.duration) if args.midi else None
+    for stem, path in write_stems(stems, rate, args.out, inputs=inputs, force=args.force, parts=parts).items():
+        print(path if stem not in (parts or {}) else f"{path}  {path.with_suffix('.mid')} ({len(parts[stem].notes)} notes)")
 
 
 def _pipeline_arguments(args) -> Any:
@@ -445,6 +453,15 @@ def cmd_models(args) -> None:
             print(f"{name}: {store.status(name)}\n    {model.description}")
     elif args.models_command == "path":
         print(store.path(args.name))
+    elif args.models_command == "build":
+        import time
+
+        if not args.force and store.is_built(args.name):
+            print(f"{args.name}: {store.cache_folder(args.name)} (built before; --force builds it again)")
+            return
+        started = time.perf_counter()
+        folder = store.build(args.name, device=args.device, force=args.force)
+        print(f"{args.name}: built in {time.perf_counter() - started:.0f} s: {folder}")
     else:
         if args.all or args.defaults:
             names = sorted(n for n, m in store.models.items() if m.sources and (args.all or m.fetch_by_default))
@@ -471,6 +488,7 @@ def _fail(message: str, code: int) -> int:
 
 # Commands that plugin packages add, named here only so that a missing package gets an install hint.
 PLUGIN_COMMANDS = {"render": ("stemlime-render", "plugins/midi_render"), "render-dataset": ("stemlime-render", "plugins/midi_render")}
+PLUGIN_COMMANDS["train"] = ("stemlime-cerberus", "plugins/cerberus_sep")
 
 
 def _uninstalled_command(argv: Sequence[str]) -> str | None:
