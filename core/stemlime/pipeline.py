@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -157,14 +157,14 @@ class Pipeline:
         first, last = _span_samples(start, duration, sample_rate, len(array))
         return audio_io.resample(array[first:last], sample_rate, rate), Excerpt(None, start, (last - first) / sample_rate)
 
-    def _whole_input(self, source: Any, sample_rate: int | None, rate: int) -> tuple[np.ndarray, str]:
-        """The whole input as mono float32 at ``rate`` Hz and its content digest."""
+    def _whole_input(self, source: Any, sample_rate: int | None, rate: int) -> tuple[Callable[[], np.ndarray], str]:
+        """How to read the whole input as mono float32 at ``rate`` Hz (called only when it must
+        be separated), and its content digest (the stem cache's key, found without decoding)."""
         if isinstance(source, (str, Path)):
-            mix, _ = audio_io.load_audio(source, rate)
-            return mix, sha256_of(source)
+            return lambda: audio_io.load_audio(source, rate)[0], sha256_of(source)
         sample_rate = audio_io.as_sample_rate(sample_rate)
         array = audio_io.as_mix(source, sample_rate)
-        return audio_io.resample(array, sample_rate, rate), array_digest(array, sample_rate)
+        return lambda: audio_io.resample(array, sample_rate, rate), array_digest(array, sample_rate)
 
     def _run_separator(self, mix: np.ndarray, rate: int, excerpt: Excerpt | None = None) -> dict[str, np.ndarray]:
         separator = self.separator
@@ -182,10 +182,11 @@ class Pipeline:
 
     def _song_stems(self, source: Any, sample_rate: int | None, rate: int) -> dict[str, np.ndarray]:
         """Stems of the whole input at ``rate`` Hz, from the cache when this song was separated before."""
-        mix, digest = self._whole_input(source, sample_rate, rate)
+        read, digest = self._whole_input(source, sample_rate, rate)
         key = cache_key(digest, self.specs["separator"], self._separator_version(), rate)
         stems = self.cache.get(key) if self.cache is not None else None
         if stems is None:
+            mix = read()
             stems = {name: audio_io.fit_length(stem, len(mix)) for name, stem in self._run_separator(mix, rate).items()}
             if self.cache is not None:
                 self.cache.put(key, stems)

@@ -12,7 +12,6 @@ import itertools
 from typing import Any
 
 import numpy as np
-from scipy.stats import kendalltau, spearmanr
 
 from ..errors import UsageError
 from ..explanation import Explanation
@@ -28,6 +27,8 @@ def rank_correlation(a: np.ndarray, b: np.ndarray, method: str = "kendall") -> f
         return 1.0
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
+    from scipy.stats import kendalltau, spearmanr  # scipy.stats costs ~0.5 s to import: only when a check ranks
+
     statistic = kendalltau(a, b).statistic if method == "kendall" else spearmanr(a, b).statistic
     return float(statistic)
 
