@@ -102,6 +102,12 @@ class _Segmenter:
         """Frames of segments [s0, s1) that are real STFT frames (not segment padding)."""
         return min((s1 - s0) * self.T, self.n_frames - s0 * self.T)
 
+    def frames_to_compute(self, s0: int, s1: int) -> int:
+        """Frames of each segment of [s0, s1) whose masks are needed: the valid ones of a lone
+        last segment (the U-Net's other frames are padding, still fed to it, never computed
+        for), else all T."""
+        return self.valid_frames(s0, s1) if s1 - s0 == 1 else self.T
+
     def add_inverse(self, spec: torch.Tensor, s0: int, out: np.ndarray) -> None:
         """Inverse-STFT ``spec (2, n_valid_frames, 2049)`` starting at frame ``s0 * T`` and add
         it (times 2/3, in input coordinates, clipped to [0, n)) into ``out (n, 2)``."""
@@ -162,11 +168,13 @@ def separate(
         if not wiener:
             for s0, s1 in seg.batches(segments_per_batch):
                 spec = seg.stft(s0, s1)  # (B, 2, T, 2049)
-                estimates = networks(spec[..., :F].abs())
-                masks = _ratio_masks(estimates)
                 nv = seg.valid_frames(s0, s1)
+                frames = seg.frames_to_compute(s0, s1)
+                estimates = networks(spec[..., :F].abs(), frames)  # (B, 2, frames, F) each
+                masks = _ratio_masks(estimates)
+                spec = spec[:, :, :frames]
                 for stem, mask in masks.items():
-                    masked = _extend(mask, spec.shape[-1]) * spec  # (B, 2, T, 2049)
+                    masked = _extend(mask, spec.shape[-1]) * spec  # (B, 2, frames, 2049)
                     masked = masked.transpose(0, 1).reshape(2, -1, spec.shape[-1])[:, :nv]
                     seg.add_inverse(masked, s0, outputs[stem])
         else:
@@ -183,7 +191,9 @@ def _segment_estimates(seg: _Segmenter, networks: StemNetworks, s0: int, s1: int
     Returns x (n_valid, 2049, 2) complex64 and v (n_valid, F, 2, n_stems) float32
     (norbert's layouts: frames, bins, channels[, sources])."""
     spec = seg.stft(s0, s1)
-    estimates = networks(spec[..., :networks.n_bins].abs())
+    frames = seg.frames_to_compute(s0, s1)
+    estimates = networks(spec[..., :networks.n_bins].abs(), frames)
+    spec = spec[:, :, :frames]
     nv = seg.valid_frames(s0, s1)
     x = spec.permute(0, 2, 3, 1).reshape(-1, spec.shape[-1], 2)[:nv]
     v = torch.stack([estimates[s] for s in networks.stems], dim=-1)  # (B, 2, T, F, J)

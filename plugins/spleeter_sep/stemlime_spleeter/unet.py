@@ -65,6 +65,7 @@ __all__ = [
     "StemNetworks",
     "build_networks",
     "load_networks",
+    "rows_needed",
     "stem_variable_names",
 ]
 
@@ -98,14 +99,16 @@ class _DownBlock(nn.Module):
         self.bn = nn.BatchNorm2d(c_out, eps=BN_EPSILON)
         self.act = _activation(activation)
 
-    def conv_same(self, x: torch.Tensor) -> torch.Tensor:
-        pt = _same_pads(x.shape[-2], 5, 2)
+    def conv_same(self, x: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """TF "same" conv of ``x``, whose time axis is the first rows of a tensor of ``length``
+        rows (default: all of it): padded as that tensor would be, then cut off after the rows given."""
+        pt = _same_pads(x.shape[-2] if length is None else length, 5, 2)
         pf = _same_pads(x.shape[-1], 5, 2)
         return self.conv(F.pad(x, (pf[0], pf[1], pt[0], pt[1])))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (raw conv output, activated batch-normed output)."""
-        c = self.conv_same(x)
+        c = self.conv_same(x, length)
         return c, self.act(self.bn(c))
 
 
@@ -159,23 +162,57 @@ class UNet(nn.Module):
         # 4x4 kernel, dilation 2 -> extent 7, TF "same" (stride 1): 3 before, 3 after.
         self.final = nn.Conv2d(1, in_channels, kernel_size=4, dilation=2, padding=3)
 
-    def forward(self, mag: torch.Tensor) -> torch.Tensor:
+    def forward(self, mag: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+        """``mag (B, 2, T, F)`` -> ``(B, 2, frames, F)``: the output's first ``frames`` time
+        frames (default: all T).
+
+        Each layer is evaluated only on the rows that reach those frames (:func:`rows_needed`),
+        padded as in the whole tensor: the same numbers as the whole output's first ``frames``
+        rows (the rest of the T frames still shape them through the U-Net's deep layers, whose
+        rows all reach them), for far less work when most of a segment is padding.
+        """
+        length = mag.shape[-2]
+        needed = rows_needed(length, length if frames is None else frames)
+        x = mag[..., :needed["input"], :]
         skips = []
-        x = mag
         for i, block in enumerate(self.down):
+            rows = needed["conv"][i]
             if i < 5:
-                conv, x = block(x)  # conv: raw output (skip), x: BN + activation (next input)
-                skips.append(conv)
+                conv, x = block(x, length >> i)  # conv: raw output (skip), x: BN + activation (next input)
+                skips.append(conv[..., :rows, :])
+                x = x[..., :rows, :]
             else:
-                x = block.conv_same(x)  # conv6; its BN + activation are unused by spleeter
+                x = block.conv_same(x, length >> i)[..., :rows, :]  # conv6; its BN + activation are unused by spleeter
         for i, block in enumerate(self.up):
-            x = block(x)
+            x = block(x)[..., :needed["up"][i], :]
             if i < 5:
-                x = torch.cat([skips[4 - i], x], dim=1)
-        logits = self.final(x)
+                x = torch.cat([skips[4 - i][..., :needed["up"][i], :], x], dim=1)
+        logits = self.final(x)[..., :needed["output"], :]
         if self.output_logits:
             return logits
-        return torch.sigmoid(logits) * mag
+        return torch.sigmoid(logits) * mag[..., :needed["output"], :]
+
+
+def rows_needed(length: int, frames: int) -> dict:
+    """Rows (time frames, from the first) of each layer of the U-Net on a ``length``-frame input
+    that its output's first ``frames`` frames depend on: ``input``, ``conv`` (six encoder
+    outputs), ``up`` (six decoder outputs, after the crop) and ``output`` (= ``frames``).
+
+    Dependencies along time (TF "same" geometry, ``length`` a multiple of 64): encoder output
+    ``j`` reads input rows ``2j - 1 .. 2j + 3``; a decoder output ``r`` reads input rows up to
+    ``(r + 1) // 2``; the final 4x4 conv (dilation 2) reads rows ``r - 3 .. r + 3``.
+    """
+    if not 1 <= frames <= length or length % 64:
+        raise ValueError(f"frames must be 1..{length} of a multiple of 64, got {frames} of {length}")
+    up = [0] * 6  # rows of each decoder block's output (after the skip is concatenated: the same rows)
+    up[5] = min(length, frames + 3)
+    for i in range(5, 0, -1):  # decoder block i reads ... rows of block i - 1's output (and of its skip)
+        up[i - 1] = min(length >> (5 - i + 1), up[i] // 2 + 1)
+    conv = [0] * 6
+    conv[5] = min(length >> 6, up[0] // 2 + 1)  # the first decoder block reads conv6
+    for i in range(4, -1, -1):  # conv_{i+1} feeds conv_{i+2} and is the skip of decoder block 4 - i
+        conv[i] = max(up[4 - i], min(length >> (i + 1), 2 * conv[i + 1] + 2))
+    return {"input": max(frames, min(length, 2 * conv[0] + 2)), "conv": conv, "up": up, "output": frames}
 
 
 class StemNetworks(nn.Module):
@@ -194,13 +231,14 @@ class StemNetworks(nn.Module):
         self.mask = mask
         self.n_bins = n_bins
 
-    def forward(self, mag: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``mag (B, 2, T, n_bins)`` -> {stem: estimated magnitude (B, 2, T, n_bins)}."""
+    def forward(self, mag: torch.Tensor, frames: int | None = None) -> dict[str, torch.Tensor]:
+        """``mag (B, 2, T, n_bins)`` -> {stem: estimated magnitude (B, 2, frames, n_bins)} for the
+        first ``frames`` time frames (default: all T)."""
         if self.mask == "sigmoid":
-            return {stem: net(mag) for stem, net in self.nets.items()}
-        logits = torch.stack([net(mag) for net in self.nets.values()], dim=-1)
+            return {stem: net(mag, frames) for stem, net in self.nets.items()}
+        logits = torch.stack([net(mag, frames) for net in self.nets.values()], dim=-1)
         masks = torch.softmax(logits, dim=-1)
-        return {stem: masks[..., k] * mag for k, stem in enumerate(self.stems)}
+        return {stem: masks[..., k] * mag[..., :masks.shape[-3], :] for k, stem in enumerate(self.stems)}
 
 
 def _take(tensors: Mapping[str, np.ndarray], name: str) -> torch.Tensor:
