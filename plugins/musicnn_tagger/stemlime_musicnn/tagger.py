@@ -9,7 +9,8 @@ Two copies of the network: ``network``, the layers as trained (the source of tru
 ``features``, ``randomized`` and the fidelity tests use), and ``fast_network``, the same
 function with its batch norms folded away (:mod:`stemlime_musicnn.folded`), built from it on
 first use; ``predict`` and ``taggram`` run the fast one (``fold=False``: the trained layers).
-On the CPU it runs on ``threads`` one-core worker threads (:mod:`stemlime_musicnn.workers`).
+On the CPU it runs on ``threads`` one-core worker threads (:mod:`stemlime.workers`, split by
+:mod:`stemlime_musicnn.workers`).
 """
 
 from __future__ import annotations

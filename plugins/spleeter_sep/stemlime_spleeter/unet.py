@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -231,13 +232,26 @@ class StemNetworks(nn.Module):
         self.mask = mask
         self.n_bins = n_bins
 
-    def forward(self, mag: torch.Tensor, frames: int | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, mag: torch.Tensor, frames: int | None = None, workers: Any = None) -> dict[str, torch.Tensor]:
         """``mag (B, 2, T, n_bins)`` -> {stem: estimated magnitude (B, 2, frames, n_bins)} for the
-        first ``frames`` time frames (default: all T)."""
+        first ``frames`` time frames (default: all T). With ``workers`` (:class:`stemlime.workers.CpuWorkers`)
+        the stems' U-Nets run on the one-core worker threads, one stem per task."""
+        nets = list(self.nets.values())
+        if workers is None:
+            outputs = [net(mag, frames) for net in nets]
+        else:
+            inference = torch.is_inference_mode_enabled()
+
+            def task(net):
+                def run():
+                    with torch.inference_mode(inference):  # per thread: entered in the worker
+                        return net(mag, frames)
+                return run
+
+            outputs = workers.run([task(net) for net in nets])
         if self.mask == "sigmoid":
-            return {stem: net(mag, frames) for stem, net in self.nets.items()}
-        logits = torch.stack([net(mag, frames) for net in self.nets.values()], dim=-1)
-        masks = torch.softmax(logits, dim=-1)
+            return dict(zip(self.stems, outputs))
+        masks = torch.softmax(torch.stack(outputs, dim=-1), dim=-1)
         return {stem: masks[..., k] * mag[..., :masks.shape[-3], :] for k, stem in enumerate(self.stems)}
 
 
