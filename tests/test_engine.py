@@ -219,3 +219,18 @@ def test_whole_song_oracle_components_keep_their_order(stem_names):
     explanation = stemlime.Pipeline(tagger=CountingTagger(), separator="oracle").explain(
         PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0)
     assert [c.name for c in explanation.components] == list(stem_names)
+
+
+def test_the_composition_runs_in_one_blas_thread_with_the_same_numbers():
+    from threadpoolctl import threadpool_info
+
+    from stemlime.components import compose
+    from stemlime.workers import one_blas_thread
+
+    rng = np.random.default_rng(0)
+    masks, audio = rng.integers(0, 2, (32, 6)), rng.standard_normal((6, 48000)).astype(np.float32)
+    before = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    with one_blas_thread():
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+    assert [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"] == before
+    assert np.array_equal(compose(masks, audio), masks.astype(np.float32) @ audio)  # many BLAS threads or one
