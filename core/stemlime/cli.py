@@ -375,14 +375,23 @@ def _uninstalled_command(argv: Sequence[str]) -> str | None:
 
 # Importing torch makes about a million long-lived objects, and with CPython's default
 # threshold (700) the cyclic collector walks them some 400 times in one cold `stemlime explain`
-# (0.2-0.6 s of CPU). The command owns its process: collect less often (cycles still go).
+# (0.2-0.6 s of CPU). A command collects less often (cycles still go); the caller's threshold
+# is put back when it returns.
 GC_THRESHOLD = (50_000, 20, 100)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     import gc
 
+    threshold = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLD)
+    try:
+        return _main(argv)
+    finally:
+        gc.set_threshold(*threshold)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     missing = _uninstalled_command(argv)
