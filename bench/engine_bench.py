@@ -75,8 +75,8 @@ def cold_cli() -> list[Row]:
 
         run({})  # the page cache holds the files, as on a machine that has run stemlime before
         fast, fast_cpu, _ = best_timed(lambda: run({}), 3)
-        slow, _, _ = best_timed(lambda: run({"MODEL_PATH": str(unverified), "STEMLIME_MUSICNN_DIR": str(musicnn_dir)}), 2)
-    return [Row(f"cold CLI: stemlime explain, {SETTING}, empty stem cache", fast, cpu=fast_cpu, baseline=slow,
+        slow, slow_cpu, _ = best_timed(lambda: run({"MODEL_PATH": str(unverified), "STEMLIME_MUSICNN_DIR": str(musicnn_dir)}), 3)
+    return [Row(f"cold CLI: stemlime explain, {SETTING}, empty stem cache", fast, cpu=fast_cpu, baseline=slow, baseline_cpu=slow_cpu,
                 baseline_what="checkpoints read with every CRC", reference=AUDIOLIME["cold"],
                 reference_what="audioLIME + TensorFlow", goal=GOALS["cold"], note="a new process each run, best of 3")]
 
@@ -101,17 +101,18 @@ def warm_api() -> list[Row]:
         whole_segment = separation._Segmenter.frames_to_compute
         separation._Segmenter.frames_to_compute = lambda self, s0, s1: self.T  # the baseline: every frame of the segment
         try:
-            padded, _, padded_explanation = best_timed(new_song, 3)
+            padded, padded_cpu, padded_explanation = best_timed(new_song, 3)
         finally:
             separation._Segmenter.frames_to_compute = whole_segment
         assert padded_explanation.labels.keys() == explanation.labels.keys()
         further, further_cpu, _ = best_timed(lambda: pipeline.explain(song, start=0.25, duration=3.0, samples=1000, seed=0), 3)
-        naive, _, _ = timed(lambda: every_sample(pipeline.tagger, explanation.neighbourhood.masks, explanation.component_audio))
+        naive, naive_cpu, _ = timed(lambda: every_sample(pipeline.tagger, explanation.neighbourhood.masks, explanation.component_audio))
     return [
-        Row(f"warm API: a song not seen before, {SETTING}", new, cpu=new_cpu, baseline=padded,
+        Row(f"warm API: a song not seen before, {SETTING}", new, cpu=new_cpu, baseline=padded, baseline_cpu=padded_cpu,
             baseline_what="U-Net over its whole 512-frame segment", reference=AUDIOLIME["warm"],
             reference_what="audioLIME warm", goal=GOALS["warm"], note="models loaded, stem cache emptied, best of 3"),
         Row(f"warm API: a further excerpt of that song, stems cached, {SETTING}", further, cpu=further_cpu, baseline=naive,
+            baseline_cpu=naive_cpu,
             baseline_what="every sample through the tagger", reference=AUDIOLIME["explain_instance"],
             reference_what="audioLIME explain_instance", goal=GOALS["further"], note="best of 3"),
     ]
@@ -186,11 +187,13 @@ def auto_savings() -> list[Row]:
     for k, fixed in ((10, 1000), (50, 16384)):
         engine = _interacting_engine(k, rng)
         reference = engine.weights(REFERENCE_SAMPLES, 10**6, [0])[0]
-        tau = {}  # (count, seed) -> tau against the reference; a seed's masks extend each other, so the engine's memory serves them all
+        tau, weights = {}, {}  # by (count, seed): a seed's masks extend each other, so the engine's memory serves them all
         for seed in AUTO_SEEDS:
             for count in sorted(set(LADDER) | {fixed}):
-                tau[count, seed] = kendall_tau(engine.weights(count, seed, [0])[0], reference)
+                weights[count, seed] = engine.weights(count, seed, [0])[0]
+                tau[count, seed] = kendall_tau(weights[count, seed], reference)
         used = [len(sample_until_stable(engine, seed, [0])[0]) for seed in AUTO_SEEDS]
+        top5 = [_top5_rule(weights, seed) for seed in AUTO_SEEDS]
         auto_tau = float(np.mean([tau[n, seed] for n, seed in zip(used, AUTO_SEEDS)]))
         mean_tau = {count: float(np.mean([tau[count, s] for s in AUTO_SEEDS])) for count in sorted(set(LADDER) | {fixed})}
         equal = next((count for count in LADDER if mean_tau[count] >= auto_tau - 1e-12), None)
@@ -201,8 +204,21 @@ def auto_savings() -> list[Row]:
             baseline=float(fixed), baseline_what=f"fixed {fixed}: tau {mean_tau[fixed]:.3f}",
             note=f"Kendall tau over all {k} weights against {REFERENCE_SAMPLES} samples, mean of seeds "
                  f"{AUTO_SEEDS[0]}-{AUTO_SEEDS[-1]}; the fewest fixed samples with auto's tau: {equal}"
-                 + (f" (x{equal / np.mean(used):.1f} auto's)" if equal else "") + f"; tau of fixed counts: {ladder}"))
+                 + (f" (x{equal / np.mean(used):.1f} auto's)" if equal else "") + f"; tau of fixed counts: {ladder}; "
+                 f"the previous criterion (top 5 in the same order, their weights within 10%) stopped at "
+                 f"{np.mean(top5):.0f} samples ({', '.join(map(str, top5))}), tau {np.mean([tau[n, s] for n, s in zip(top5, AUTO_SEEDS)]):.3f}"))
     return rows
+
+
+def _top5_rule(weights: dict, seed: int) -> int:
+    """Where the previous samples=auto stopped: the first doubling whose top 5 components kept their
+    order and whose top-5 weights moved by at most 10% of the largest |weight|."""
+    for previous, count in zip(LADDER, LADDER[1:]):
+        now, before = weights[count, seed], weights[previous, seed]
+        top = np.argsort(-now, kind="stable")[:5]
+        if np.array_equal(top, np.argsort(-before, kind="stable")[:5]) and np.max(np.abs(now[top] - before[top])) <= 0.1 * np.max(np.abs(now)):
+            return count
+    return LADDER[-1]
 
 
 def run() -> list[Row]:

@@ -64,11 +64,12 @@ def run() -> list[Row]:
         fourier, _, _ = best_timed(lambda: _stft_round_trip(stereo, len(separator.stems)), 3)
         torch.set_num_threads(1)
         separator.separate(mixture, SAMPLE_RATE)  # warm-up at 1 thread
-        one, _, _ = best_timed(lambda: separator.separate(mixture, SAMPLE_RATE), 3)
+        one, one_cpu, _ = best_timed(lambda: separator.separate(mixture, SAMPLE_RATE), 3)
     finally:
         torch.set_num_threads(threads_before)
     return [
-        Row(title + ", 2 threads", two, cpu=two_cpu, baseline=one, baseline_what="1 thread", reference=TF_SECONDS_FOR_10S,
+        Row(title + ", 2 threads", two, cpu=two_cpu, baseline=one, baseline_cpu=one_cpu, baseline_what="1 thread",
+            reference=TF_SECONDS_FOR_10S,
             reference_what="TensorFlow spleeter",
             note=f"RTF {two / seconds:.3f}; STFT + {len(separator.stems)} inverse STFTs alone {fourier:.3f} s "
                  f"({100 * fourier / two:.0f}%); torch {torch.__version__}"),

@@ -4,7 +4,9 @@ Each bench section returns :class:`Row` values; :func:`render` lays them out as 
 (so that it can be pasted into a note as it is). Times are wall-clock seconds, the best of
 several runs (the machine may be shared; the best run is the least disturbed one), with the
 CPU seconds (user + system, all threads) of that run beside them: on a loaded machine the wall
-time grows, the CPU time much less. A ratio is baseline / measure: above 1, stemlime is faster.
+time grows, the CPU time much less. A ratio is baseline / measure: above 1, stemlime is faster;
+where both runs have their CPU seconds, their ratio follows in parentheses, the figure to trust
+when the load average is high.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Row:
     cpu: float | None = None  # CPU seconds (user + system) of the measured run
     baseline: float | None = None
     baseline_what: str = ""
+    baseline_cpu: float | None = None  # CPU seconds of the baseline's measured run
     reference: float | None = None
     reference_what: str = ""
     goal: float | None = None
@@ -92,7 +95,11 @@ def render(rows: list[Row]) -> str:
         value = row.text or ("-" if row.value is None else _number(row.value, row.unit))
         cpu = "" if row.cpu is None else f"{row.cpu:.2f} s"
         baseline = "" if row.baseline is None else f"{_number(row.baseline, row.unit)} ({row.baseline_what})"
+        if row.baseline_cpu is not None:
+            baseline = baseline.replace(" (", f", CPU {row.baseline_cpu:.2f} s (", 1)
         ratio = "" if row.baseline is None or row.value is None else _ratio(row.value, row.baseline, row.higher_is_better)
+        if ratio and row.cpu and row.baseline_cpu:
+            ratio += f" (CPU {_ratio(row.cpu, row.baseline_cpu, False)})"
         reference = ""
         if row.reference is not None:
             reference = f"{_number(row.reference, row.unit)} ({row.reference_what})"
