@@ -143,7 +143,7 @@ def test_the_first_frames_alone_equal_the_whole_u_nets_first_frames(tensors):
     mag = torch.from_numpy(np.random.default_rng(0).gamma(0.5, 2.0, (1, 2, 512, 1024)).astype(np.float32))
     with torch.inference_mode():
         whole = networks(mag)
-        for frames, workers in ((1, None), (177, cpu_workers(2)), (447, None)):
+        for frames, workers in ((5, None), (177, cpu_workers(2))):
             first = networks(mag, frames, workers)
             for stem in ("vocals", "accompaniment"):
                 assert first[stem].shape == (1, 2, frames, 1024)
