@@ -230,7 +230,7 @@ def cmd_explain(args) -> None:
     samples = f"{len(explanation.neighbourhood.masks)} samples"
     if explanation.sampling:
         stable = "stable" if explanation.sampling["stable"] else "NOT stable at the most samples tried"
-        samples += f" (auto: {len(explanation.sampling['rounds'])} rounds, top components {stable})"
+        samples += f" (auto: {len(explanation.sampling['rounds'])} rounds, ranking of all components {stable})"
     print(f"explained {explanation.audio_path} ({explanation.start:.2f}-{explanation.start + explanation.duration:.2f} s) "
           f"with {len(explanation.components)} components, {explanation.distinct_evaluations} tagger evaluations of {samples}")
     kind = "probability" if explanation.output_kind == "probabilities" else "score"
