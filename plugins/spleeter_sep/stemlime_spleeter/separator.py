@@ -119,8 +119,8 @@ class SpleeterSeparator:
 
         stereo = separate(waveform, self._networks, self._device, wiener=self.wiener, workers=self._workers())
         out = {}
-        for stem in self.stems:
-            mono = stereo[stem].mean(axis=1, dtype=np.float32)
+        for stem in self.stems:  # each stem's stereo is let go once its mono exists (long songs: half the peak)
+            mono = stereo.pop(stem).mean(axis=1, dtype=np.float32)
             mono = audio_io.resample(mono, SAMPLE_RATE, int(sample_rate))
             out[stem] = np.ascontiguousarray(audio_io.fit_length(mono, n), dtype=np.float32)
         return out
