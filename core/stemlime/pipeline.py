@@ -458,10 +458,12 @@ class Pipeline:
         if cache is None:
             self.cache = StemCache(disk=False)
         try:
+            # a song shorter than one tagger input is one snippet of the whole song (explain pads it, or says to)
             explained = [
                 Snippet(rank, chosen, self.explain(source, sample_rate=sample_rate, labels=[index[0]], start=chosen.start,
-                                                  duration=chosen.end - chosen.start, samples=samples, seed=seed, pad=pad,
-                                                  checks=checks, batch_size=batch_size, progress=progress))
+                                                  duration=(total if total < window else chosen.end) - chosen.start,
+                                                  samples=samples, seed=seed, pad=pad, checks=checks,
+                                                  batch_size=batch_size, progress=progress))
                 for rank, chosen in enumerate(windows, 1)
             ]
         finally:
