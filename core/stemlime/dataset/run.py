@@ -132,7 +132,8 @@ def snippet_options(options: dict[str, Any], given: dict[str, Any], snippets: in
     (the one given, else ``top_labels=1``), and no excerpt. ``given``: the options as passed."""
     if snippets is None:
         return options
-    if given.get("start") is not None or given.get("duration") is not None or options["start"] or options["duration"] is not None:
+    excerpt = [options["start"], options["duration"], given.get("start"), given.get("duration")]
+    if excerpt[0] or any(value is not None for value in excerpt[1:]):  # an explicit start=0 too
         raise UsageError("snippets are tagger windows chosen in each track's taggram: give either --start/--duration "
                          "(start=, duration=: one excerpt per track) or --snippets best:N, not both")
     labels = options["labels"]
@@ -193,7 +194,8 @@ def _write_summaries(root: Path, jobs: list[TrackJob], hash_: str, metadata: dic
     global_explanation = aggregate(explanations) | {"settings_hash": hash_}
     if snippets is not None:
         global_explanation["snippets"] = f"best:{snippets}"  # each snippet one explanation
-    write_text_atomically(root / "global.csv", _csv_text(global_rows(global_explanation), ["label", "stem", "tracks", *METRICS, "explanations"]))
+    columns = ["label", "stem", "tracks", *METRICS, "explanations"]
+    write_text_atomically(root / "global.csv", _csv_text(global_rows(global_explanation), columns))
     tables: dict[str, Any] = {}
     if metadata is not None:
         top_tags = {track: result["dataset"]["top_tags"][0][0] for track, result in results.items() if result["dataset"]["top_tags"]}

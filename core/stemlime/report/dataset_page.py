@@ -75,8 +75,8 @@ def metadata_tables(summary: Mapping[str, Any], media: Media) -> list[dict[str, 
             tags.extend(tag for tag in counts if tag not in tags)
         values = {(value, tag): count for value, counts in table.items() for tag, count in counts.items()}
         name = f"metadata-{safe_name(column)}"
-        tables.append({"column": column, "grid": grid(list(table), tags, values, text="{:.0f}", tip="{:.0f} tracks") if table else None,
-                       "csv": media.link(f"{name}.csv"), "png": media.link(f"{name}.png")})
+        counts = grid(list(table), tags, values, text="{:.0f}", tip="{:.0f} tracks") if table else None
+        tables.append({"column": column, "grid": counts, "csv": media.link(f"{name}.csv"), "png": media.link(f"{name}.png")})
     return tables
 
 
@@ -97,7 +97,8 @@ def track_card(folder: Path, name: str, where: str, media: Media) -> dict[str, A
         best = scan["snippets"][0] if scan["snippets"] else None
         card |= {"verdict": scan["verdict"], "label": scan["label"], "snippets": len(scan["snippets"])}
         if best is not None and best["top"]:
-            card |= {"player": best["explanation"], "caption": f"best snippet ({best['span']}): {best['top']} explains {scan['label']}"}
+            card |= {"player": best["explanation"],
+                     "caption": f"best snippet ({best['span']}): {best['top']} explains {scan['label']}"}
     else:
         data = _read_json(folder / where / "explanation.json")
         record = data.get("dataset") or {}
@@ -106,7 +107,8 @@ def track_card(folder: Path, name: str, where: str, media: Media) -> dict[str, A
                           for label in explained["labels"]]
         first = next((label for label in explained["labels"] if label["top"]), None)
         if first is not None:
-            card |= {"player": first["explanation"], "caption": f"the explanation of {first['name']}: {' + '.join(first['top'])}"}
+            card |= {"player": first["explanation"],
+                     "caption": f"the explanation of {first['name']}: {' + '.join(first['top'])}"}
         card["span"] = explained["span"]
     card["top_tags"] = _top_tags(record)
     return card
