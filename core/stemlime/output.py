@@ -24,7 +24,7 @@ import secrets
 import shutil
 import unicodedata
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -251,18 +251,30 @@ class ResultFolder:
 
 
 def write_stems(stems: Mapping[str, np.ndarray], sample_rate: int, destination: PathLike, *,
-                inputs: Iterable[PathLike | None] = (), force: bool = False) -> dict[str, Path]:
+                inputs: Iterable[PathLike | None] = (), force: bool = False,
+                parts: Mapping[str, Any] | None = None) -> dict[str, Path]:
     """Write a separation into ``destination``: ``<safe stem name>.wav`` (float32 WAV) per stem
     and ``stems.json`` (``{"stems": {stem: file}, "sample_rate": Hz}``), replacing the folder
     whole through :class:`ResultFolder` (kind ``stems``). Returns stem name -> final path.
 
-    ``inputs`` (the separated audio, the folder of true stems) are never overwritten.
+    ``parts`` ({stem: :class:`stemlime.midi.Part`}, from a separator that transcribes) are
+    written beside their WAVs as ``<safe stem name>.mid`` and listed under ``"midi"`` in
+    ``stems.json``. ``inputs`` (the separated audio, the folder of true stems) are never overwritten.
     """
-    files = {stem: f"{name}.wav" for stem, name in zip(stems, safe_names(list(stems)))}
+    from .midi import write_midi
+
+    names = dict(zip(stems, safe_names(list(stems))))
+    files = {stem: f"{name}.wav" for stem, name in names.items()}
+    unknown = sorted(set(parts or {}) - set(stems))
+    if unknown:
+        raise StemlimeError(f"notes for {', '.join(unknown)}, which is not a stem of this separation ({', '.join(stems)})")
+    midi_files = {stem: f"{names[stem]}.mid" for stem in stems if stem in (parts or {})}
     with ResultFolder(destination, kind="stems", inputs=inputs, force=force) as folder:
         for stem, audio in stems.items():
             write_wav(folder / files[stem], audio, sample_rate)
-        summary = {"stems": files, "sample_rate": int(sample_rate)}
+        for stem, file in midi_files.items():
+            write_midi(folder / file, parts[stem], name=stem)
+        summary = {"stems": files, "sample_rate": int(sample_rate)} | ({"midi": midi_files} if parts is not None else {})
         (folder / "stems.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     return {stem: Path(destination) / file for stem, file in files.items()}
 

@@ -199,21 +199,25 @@ class Pipeline:
         return stems
 
     def _separator_version(self) -> str:
-        """The separator's package and version (part of the stem cache key)."""
+        """The separator's version (part of the stem cache key): see :meth:`component_version`."""
         return self.component_version("separator")
 
     def component_version(self, kind: str) -> str:
-        """Where a component comes from: its plugin's package and version, or a ready object's class."""
+        """Where a component comes from: its plugin's package and version, or a ready object's class;
+        for a separator also its ``fingerprint`` when it declares one (retrained weights must not
+        reuse old stems, nor old results of explain-dataset)."""
+        fingerprint = optional(self.separator, "separator", "fingerprint") if kind == "separator" else None
+        suffix = f" {fingerprint}" if fingerprint else ""
         spec = self._given[kind]
         if not _is_spec(spec):
-            return f"{type(spec).__module__}.{type(spec).__qualname__}"
+            return f"{type(spec).__module__}.{type(spec).__qualname__}{suffix}"
         package = self.registry.factory(kind, as_spec(spec, kind).name).package
         try:
             from importlib.metadata import version
 
-            return f"{package} {version(package)}"
+            return f"{package} {version(package)}{suffix}"
         except Exception:
-            return package
+            return package + suffix
 
     def given_spec(self, kind: str) -> Spec | None:
         """The spec a component was given as (variant filled in), or None for a ready object."""
@@ -286,6 +290,24 @@ class Pipeline:
         """Stems of an excerpt at the input's own rate: ({name: mono float32}, rate in Hz)."""
         rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
         return self.stems(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate), rate
+
+    def check_transcribes(self) -> None:
+        """Refuse (UsageError) a separator that does not transcribe, before anything runs."""
+        if optional(self.separator, "separator", "transcribe") is None:
+            raise UsageError(f"separator {self.specs['separator']} does not transcribe notes (MIDI); "
+                             "choose one that does, e.g. --separator cerberus")
+
+    def transcribe(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
+                   duration: float | None = None) -> dict[str, Any]:
+        """The notes of each stem of an excerpt, {stem: stemlime.midi.Part}, in seconds from the
+        excerpt's start, from a separator that declares ``transcribe`` (Cerberus)."""
+        self.check_transcribes()
+        separator = self.separator
+        rate = separator.sample_rate
+        if rate is None:
+            rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
+        mix, _ = self.load_excerpt(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate)
+        return dict(separator.transcribe(mix, rate))
 
     # ------------------------------------------------------------------ explain
 
