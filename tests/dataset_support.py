@@ -20,22 +20,27 @@ BROKEN = "broken"
 
 
 
-def tagger_module(predict: str, labels: Sequence[str] = ("loud",), imports: str = "") -> str:
-    """The text of a tagger module: a class with ``labels`` at 16 kHz taking any length, whose
-    ``predict(batch)`` has the body ``predict``, and its instance ``tagger``."""
+def tagger_module(predict: str, labels: Sequence[str] = ("loud",), imports: str = "", input_seconds: float | None = None) -> str:
+    """The text of a tagger module: a class with ``labels`` at 16 kHz taking any length (or
+    ``input_seconds`` windows: its taggram has a frame per window), whose ``predict(batch)`` has
+    the body ``predict``, and its instance ``tagger``."""
     body = textwrap.indent(textwrap.dedent(predict).strip(), " " * 8)
     return (f"import numpy as np\n{imports}\n\nclass Tagger:\n    labels = {list(labels)!r}\n    sample_rate = 16000\n"
-            f"    input_seconds = None\n\n    def predict(self, batch):\n{body}\n\ntagger = Tagger()\n")
+            f"    input_seconds = {input_seconds!r}\n\n    def predict(self, batch):\n{body}\n\ntagger = Tagger()\n")
 
 
 # Two labels that hear different things: how loud, and how much of the energy is above 1 kHz.
-LOUD_BRIGHT = tagger_module("""
+LOUD_BRIGHT_BODY = """
     loud = np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1)))
     power = np.abs(np.fft.rfft(batch, axis=1)) ** 2
     cut = power.shape[1] * 1000 // 8000
     bright = power[:, cut:].sum(axis=1) / (power.sum(axis=1) + 1e-9)
     return np.stack([loud, bright], axis=1)
-""", labels=("loud", "bright"))
+"""
+LOUD_BRIGHT = tagger_module(LOUD_BRIGHT_BODY, labels=("loud", "bright"))
+# The same two labels on 1-s inputs: a 3-s track's taggram has three frames to choose snippets from.
+WINDOW_SECONDS = 1.0
+LOUD_BRIGHT_WINDOWED = tagger_module(LOUD_BRIGHT_BODY, labels=("loud", "bright"), input_seconds=WINDOW_SECONDS)
 
 
 def render_tracks(folder: Path, count: int = 4, broken: bool = True) -> Path:
@@ -71,6 +76,18 @@ def tagger_spec(tmp_path_factory) -> str:
     return write_module(folder, f"ds_loud_bright_{folder.name}")  # models0, models1, ...: one module name per folder
 
 
+@pytest.fixture(scope="module")
+def windowed_spec(tmp_path_factory) -> str:
+    """The spec of LOUD_BRIGHT_WINDOWED (1-s inputs), as a module of its own per test module."""
+    folder = tmp_path_factory.mktemp("models")
+    return write_module(folder, f"ds_windowed_{folder.name}", LOUD_BRIGHT_WINDOWED)
+
+
+def snippet_results(out: Path) -> list[dict]:
+    """Every snippet's explanation.json under OUT/tracks/<track>/snippets/, by track and rank."""
+    return [json.loads(path.read_text()) for path in sorted((out / "tracks").glob("*/snippets/*/explanation.json"))]
+
+
 def track_results(out: Path) -> dict[str, dict]:
     """Every track's explanation.json under OUT/tracks, by track name."""
     results = {}
@@ -82,14 +99,17 @@ def track_results(out: Path) -> dict[str, dict]:
 
 def recompute_global(results: list[dict]) -> dict:
     """The global explanation from the tracks' results, computed independently of stemlime's
-    code: a tracks x stems matrix of summed weights per label (NaN where a stem has none), numpy
-    reductions, and scipy's entropy for the homogeneity weighting."""
+    code: an explanations x stems matrix of summed weights per label (NaN where a stem has none),
+    numpy reductions, and scipy's entropy for the homogeneity weighting. Each result is one
+    explanation; ``tracks`` counts the distinct tracks they name (a track's snippets name it)."""
     stems = sorted({c["stem"] for r in results for c in r["components"]})
     labels = sorted({label for r in results for label in r["labels"]})
-    matrices = {}
+    matrices, tracks = {}, {}
     for label in labels:
         rows = []
-        for result in (r for r in results if label in r["labels"]):
+        explaining = [r for r in results if label in r["labels"]]
+        tracks[label] = len({r["dataset"]["track"] for r in explaining})
+        for result in explaining:
             stem_of = {c["name"]: c["stem"] for c in result["components"]}
             row = np.full(len(stems), np.nan)
             for component, weight in result["labels"][label]["weights"].items():
@@ -112,7 +132,8 @@ def recompute_global(results: list[dict]) -> dict:
                 expected[label, stem] = {
                     "n": column.size, "mean_weight": column.mean(), "mean_abs_weight": np.abs(column).mean(),
                     "top1_share": tops.count(stem) / len(matrix), "importance": importance[i, j],
-                    "homogeneity_importance": factor[j] * importance[i, j], "tracks": len(matrix),
+                    "homogeneity_importance": factor[j] * importance[i, j], "tracks": tracks[label],
+                    "explanations": len(matrix),
                 }
     return expected
 
@@ -120,10 +141,11 @@ def recompute_global(results: list[dict]) -> dict:
 def assert_global_matches(global_explanation: dict, results: list[dict]) -> None:
     """global.json's numbers equal the independent recomputation, label by label and stem by stem."""
     expected = recompute_global(results)
-    found = {(label, stem): metrics | {"tracks": entry["tracks"]}
+    found = {(label, stem): metrics | {"tracks": entry["tracks"], "explanations": entry["explanations"]}
              for label, entry in global_explanation["labels"].items() for stem, metrics in entry["components"].items()}
     assert found.keys() == expected.keys()
     for key, metrics in expected.items():
         for metric, value in metrics.items():
             assert found[key][metric] == pytest.approx(value, rel=1e-12, abs=1e-15), (key, metric)
-    assert global_explanation["tracks"] == len(results)
+    assert global_explanation["explanations"] == len(results)
+    assert global_explanation["tracks"] == len({r["dataset"]["track"] for r in results})

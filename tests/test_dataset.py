@@ -6,7 +6,9 @@ The Ray engine has its own module (test_dataset_ray.py: one Ray cluster for all 
 from __future__ import annotations
 
 import csv
+import html
 import json
+import re
 import math
 import os
 import signal
@@ -21,11 +23,13 @@ import soundfile
 
 import stemlime
 from stemlime import UsageError
+from html.parser import HTMLParser
 from stemlime.dataset import aggregate, find_tracks, read_metadata
 from stemlime.output import MARKER, ResumableFolder
 
 from conftest import stemlime_cli
-from dataset_support import BROKEN, assert_global_matches, data, render_tracks, tagger_module, tagger_spec, track_results, write_module
+from dataset_support import (BROKEN, LOUD_BRIGHT_WINDOWED, RATE, WINDOW_SECONDS, assert_global_matches, data, render_tracks,
+                             snippet_results, tagger_module, tagger_spec, track_results, windowed_spec, write_module)
 
 GOOD = ["song-0", "song-1", "song-2", "song-3"]
 
@@ -352,3 +356,138 @@ def test_the_command_exits_1_when_a_track_failed_after_all_others_are_done(data,
     assert len(track_results(tmp_path / "a")) == 4
     usage = stemlime_cli("explain-dataset", str(data), "--tagger", tagger_spec, "--workers", "3", "--out", str(tmp_path / "c"))
     assert usage.returncode == 2 and "Ray engine" in usage.stderr and not (tmp_path / "c").exists()
+
+
+# ----------------------------------------------------------------------------- snippets (--snippets best:N)
+
+
+def _windowed_taggram(mixture: Path) -> np.ndarray:
+    """The windowed tagger's taggram of a track, computed here: its predict on each 1-s window."""
+    namespace: dict = {}
+    exec(LOUD_BRIGHT_WINDOWED, namespace)
+    audio, rate = soundfile.read(mixture, dtype="float32")
+    window = int(WINDOW_SECONDS * rate)
+    assert rate == RATE and audio.ndim == 1
+    return namespace["tagger"].predict(audio[: len(audio) // window * window].reshape(-1, window))
+
+
+def test_snippets_explain_each_tracks_best_windows_for_its_top_label(data, windowed_spec, tmp_path):
+    out = tmp_path / "out"
+    result = pipeline(windowed_spec).explain_dataset(data, out, snippets="best:2", samples="exhaustive", progress=False)
+    assert result.explained == GOOD and result.failed == [BROKEN]
+    for name in GOOD:
+        folder = out / "tracks" / name
+        assert json.loads((folder / MARKER).read_text())["kind"] == "scan"  # what 'stemlime scan' writes
+        scan = json.loads((folder / "scan.json").read_text())
+        taggram = _windowed_taggram(data / name / "mixture.wav")
+        top = int(np.argmax(taggram.mean(axis=0)))
+        assert scan["label"] == ["loud", "bright"][top] == scan["dataset"]["top_tags"][0][0]
+        assert scan["dataset"]["track"] == name and scan["dataset"]["settings_hash"] == result.settings_hash
+        assert [s["frame"] for s in scan["snippets"]] == list(np.argsort(-taggram[:, top], kind="stable")[:2])
+        np.testing.assert_allclose([s["probability"] for s in scan["snippets"]], np.sort(taggram[:, top])[::-1][:2], atol=1e-6)
+        for snippet in scan["snippets"]:
+            explained = json.loads((folder / snippet["explanation"] / "explanation.json").read_text())
+            assert list(explained["labels"]) == [scan["label"]]
+            assert explained["start"] == snippet["start"] == snippet["frame"] * WINDOW_SECONDS and explained["duration"] == 1.0
+            assert explained["dataset"] == {"track": name, "settings_hash": result.settings_hash, "snippet": snippet["rank"]}
+        assert (folder / "index.html").is_file() and (folder / "taggram.png").is_file()
+    on_disk = json.loads((out / "global.json").read_text())
+    assert on_disk["snippets"] == "best:2" and on_disk["tracks"] == 4 and on_disk["explanations"] == 8
+    assert_global_matches(on_disk, snippet_results(out))  # each snippet one explanation
+    assert "snippets)" in result.summary()
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["snippets"] == "best:2" and run["settings"]["explain"]["top_labels"] == 1
+    assert run["results"] == {name: f"tracks/{name}" for name in GOOD}
+
+    before = snapshot(out)
+    again = pipeline(windowed_spec).explain_dataset(data, out, snippets=2, top_labels=1, samples="exhaustive", progress=False)
+    assert again.explained == [] and again.skipped == GOOD and snapshot(out) == before, "best:2, 2 and the top label are one setting"
+    with pytest.warns(UserWarning, match="4 result.* other settings"):
+        plain = pipeline(windowed_spec).explain_dataset(data, out, samples="exhaustive", progress=False)
+    assert plain.explained == GOOD and {p.name for p in (out / "tracks" / "song-0").iterdir()} >= {"explanation.json"}
+    assert "snippets" not in json.loads((out / "global.json").read_text())
+
+
+def test_snippets_follow_one_given_label_and_refuse_what_does_not_fit(data, windowed_spec, tmp_path):
+    out = tmp_path / "out"
+    result = pipeline(windowed_spec).explain_dataset(data, out, snippets="best:1", labels=["bright"], samples=16, progress=False)
+    assert {json.loads(p.read_text())["label"] for p in (out / "tracks").glob("*/scan.json")} == {"bright"}
+    assert list(result.global_explanation["labels"]) == ["bright"] and result.global_explanation["explanations"] == 4
+    refused = tmp_path / "refused"
+    for wrong, message in [({"labels": ["loud", "bright"]}, "follows one label"), ({"top_labels": 2}, "follows one label"),
+                           ({"start": 1.0}, "not both"), ({"duration": 1.0}, "not both")]:
+        with pytest.raises(UsageError, match=message):
+            pipeline(windowed_spec).explain_dataset(data, refused, snippets="best:2", progress=False, **wrong)
+    for choice in ("best:0", "worst:2", "best:", "best:two", 0, True):
+        with pytest.raises(UsageError, match="snippets"):
+            pipeline(windowed_spec).explain_dataset(data, refused, snippets=choice, progress=False)
+    usage = stemlime_cli("explain-dataset", str(data), "--tagger", windowed_spec, "--snippets", "best:2", "--start", "1",
+                         "--duration", "1", "--out", str(refused))
+    assert usage.returncode == 2 and "--start/--duration" in usage.stderr and "Traceback" not in usage.stderr
+    assert not refused.exists()
+
+
+# ----------------------------------------------------------------------------- the page (stemlime report OUT, --report)
+
+
+class _Tables(HTMLParser):
+    """Every table row of a page as its cells' text."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_the_dataset_page_shows_the_run_the_global_numbers_the_failures_and_links_every_track(data, tagger_spec, tmp_path):
+    table = tmp_path / "genres.csv"
+    table.write_text("track,genre\nsong-0,rock\nsong-1,folk\nsong-2,rock\nsong-3,folk\n")
+    out = tmp_path / "out"
+    result = pipeline(tagger_spec).explain_dataset(data, out, top_labels=2, samples=64, metadata=table, report=True,
+                                                   progress=False)
+    assert result.page == out / "index.html" and "index.html" in result.summary()
+    page = result.page.read_text()
+    rows = _Tables(page).rows
+    failure = json.loads((out / "failures.jsonl").read_text())
+    assert [BROKEN, "AudioError", failure["message"]] in rows
+    summary = json.loads((out / "global.json").read_text())
+    heatmap = page[page.index('aria-label="mean weight by label and stem"'):]
+    heatmap = heatmap[:heatmap.index("</svg>")]
+    for label, entry in summary["labels"].items():
+        for stem, m in entry["components"].items():
+            assert f"<title>{label} ({entry['tracks']}) @ {stem}: {m['mean_weight']:+.4f}</title>" in heatmap
+            assert [stem, str(m["n"]), f"{m['mean_weight']:+.4f}", f"{m['mean_abs_weight']:.4f}", f"{m['top1_share']:.2f}",
+                    f"{m['importance']:.4f}", f"{m['homogeneity_importance']:.4f}"] in rows
+    assert heatmap.count("<rect") == sum(len(entry["components"]) for entry in summary["labels"].values())
+    assert 'aria-label="tracks by genre and top predicted tag"' in page
+    links = [html.unescape(link) for link in re.findall(r'href="([^"]+)"', page) if not link.startswith("data:")]
+    assert all((out / link).is_file() for link in links), "every link is a file of the folder"
+    assert {link for link in links if link.startswith("tracks/")} == {f"tracks/{name}/index.html" for name in GOOD}
+    assert re.search(r'<div class="value">4</div><div class="name">explained by this run</div>', page)
+
+    (out / "index.html").unlink()
+    again = pipeline(tagger_spec).explain_dataset(data, out, top_labels=2, samples=64, metadata=table, report=True,
+                                                  progress=False)
+    assert again.skipped == GOOD and re.search(r'<div class="value">4</div><div class="name">already done</div>',
+                                               (out / "index.html").read_text()), "a resumed run writes its page too"
+    (out / "index.html").unlink()
+    (out / "tracks" / "song-0" / "index.html").unlink()
+    shown = stemlime_cli("report", str(out))
+    assert shown.returncode == 0 and shown.stdout.strip() == str(out / "index.html")
+    assert (out / "tracks" / "song-0" / "index.html").is_file(), "the tracks' pages come with the dataset's"

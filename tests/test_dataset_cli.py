@@ -73,3 +73,20 @@ def test_the_readme_many_tracks_commands_run_on_a_laptop_and_on_a_ray_cluster(tm
     run = json.loads((out / "run.json").read_text())
     assert run["engine"] == "ray" and run["address"] == "auto" and run["tracks"]["replaced"] == 4  # other settings
     assert run["tracks"]["explained"] == 4 and len(run["workers"]) == 2
+
+
+def test_the_readme_snippets_command_scans_every_track_for_its_top_tag_and_writes_the_pages(tmp_path):
+    from model_support import musicnn_folder
+
+    musicnn_folder()
+    run_commands(code_block_after("**Snippets and the page.**", "bash"), tmp_path)
+    out = tmp_path / "songs-explained"
+    global_explanation = json.loads((out / "global.json").read_text())
+    assert global_explanation["snippets"] == "best:2" and global_explanation["tracks"] == 2
+    assert global_explanation["explanations"] == 4, "6-s tracks: two musicnn windows each"
+    page = (out / "index.html").read_text()
+    for track in ("piece-00000", "piece-00001"):
+        scan = json.loads((out / "tracks" / track / "scan.json").read_text())
+        assert scan["label"] == scan["dataset"]["top_tags"][0][0] and len(scan["snippets"]) == 2
+        assert f'href="tracks/{track}/index.html"' in page and scan["verdict"] in page
+        assert (out / "tracks" / track / "index.html").is_file()

@@ -14,7 +14,8 @@ import pytest
 import stemlime
 from stemlime import UsageError
 
-from dataset_support import BROKEN, assert_global_matches, data, tagger_module, tagger_spec, track_results, write_module
+from dataset_support import (BROKEN, assert_global_matches, data, snippet_results, tagger_module, tagger_spec, track_results,
+                             windowed_spec, write_module)
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'stemlime[ray]')")
 
@@ -56,6 +57,17 @@ def test_a_rerun_on_ray_explains_nothing_again(data, tagger_spec, tmp_path):
     again = pipeline(tagger_spec).explain_dataset(data, out, samples=64, engine="ray", progress=False)
     assert again.explained == [] and again.skipped == GOOD and again.failed == [BROKEN]
     assert {p: p.stat().st_mtime_ns for p in (out / "tracks").rglob("*")} == before
+
+
+def test_snippets_on_ray_workers_are_the_local_engines(data, windowed_spec, tmp_path):
+    on_ray = pipeline(windowed_spec).explain_dataset(data, tmp_path / "ray", snippets="best:2", samples=64, engine="ray",
+                                                     workers=2, progress=False)
+    local = pipeline(windowed_spec).explain_dataset(data, tmp_path / "local", snippets="best:2", samples=64, progress=False)
+    assert on_ray.explained == local.explained == GOOD and on_ray.failed == [BROKEN]
+    assert on_ray.global_explanation == local.global_explanation and on_ray.global_explanation["explanations"] == 8
+    scans = {engine: {name: json.loads((tmp_path / engine / "tracks" / name / "scan.json").read_text()) for name in GOOD}
+             for engine in ("ray", "local")}
+    assert scans["ray"] == scans["local"] and snippet_results(tmp_path / "ray") == snippet_results(tmp_path / "local")
 
 
 def test_a_worker_killed_mid_run_still_ends_with_every_good_track_explained(data, tmp_path):

@@ -6,6 +6,7 @@ also shows that its snippets are the taggram's top frames and that the song is s
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -105,3 +106,51 @@ def test_a_scans_snippet_page_works_in_chromium(real_scan):
     seen = look_at(out, f"{scan.snippets[0].folder}/index.html", size=PHONE)
     assert_page_works(seen)
     assert len(seen["durations"]) == 1 + 1 + 2, "the snippet, its explanation, vocals and accompaniment"
+
+
+# ---------------------------------------------------------------------------- the dataset page
+
+
+@pytest.fixture(scope="module")
+def dataset_runs(tmp_path_factory):
+    """explain-dataset with --report on four rendered 3-s tracks and a broken one, with the
+    windowed toy tagger: once with an excerpt per track (and a metadata table), once in snippets."""
+    from dataset_support import LOUD_BRIGHT_WINDOWED, render_tracks, write_module
+
+    root = tmp_path_factory.mktemp("dataset")
+    data = render_tracks(root / "data")
+    spec = write_module(root / "models", f"browser_windowed_{root.name}", LOUD_BRIGHT_WINDOWED)
+    (root / "genres.csv").write_text("track,genre\nsong-0,rock\nsong-1,folk\nsong-2,rock\nsong-3,folk\n")
+    pipeline = stemlime.Pipeline(tagger=spec, separator="oracle")
+    plain = pipeline.explain_dataset(data, root / "plain", top_labels=2, samples=64, metadata=root / "genres.csv",
+                                     report=True, progress=False)
+    snippets = pipeline.explain_dataset(data, root / "snippets", snippets="best:2", samples=64, report=True, progress=False)
+    return plain, snippets
+
+
+@pytest.mark.parametrize("size, name", [(DESKTOP, "dataset-desktop.png"), (PHONE, "dataset-phone.png")], ids=["desktop", "phone"])
+def test_the_dataset_page_works_in_chromium(dataset_runs, size, name):
+    require_browser()
+    plain, _ = dataset_runs
+    seen = look_at(plain.out, size=size, screenshot=name)
+    assert_page_works(seen)
+    assert len(seen["durations"]) == len(plain.explained), "a player per track: its first label's explanation"
+    assert all(audio["duration"] == pytest.approx(3.0, abs=0.01) for audio in seen["durations"])
+    assert "AudioError" in seen["text"] and "Top predicted tag by genre" in seen["text"]
+    assert "homogeneity importance" in seen["text"]
+
+
+def test_a_dataset_page_of_snippets_works_in_chromium(dataset_runs):
+    require_browser()
+    _, snippets = dataset_runs
+    seen = look_at(snippets.out, size=PHONE, screenshot="dataset-snippets-phone.png")
+    assert_page_works(seen)
+    assert len(seen["durations"]) == len(snippets.explained)
+    assert all(audio["duration"] == pytest.approx(1.0, abs=0.01) for audio in seen["durations"])
+    for track in snippets.explained:
+        verdict = json.loads((snippets.out / "tracks" / track / "scan.json").read_text())["verdict"]
+        assert verdict in seen["text"]
+    page = (snippets.out / "index.html").read_text()
+    assert set(re.findall(r'href="(tracks/[^"]+)"', page)) == {f"tracks/{track}/index.html" for track in snippets.explained}
+    assert all("where is" in (snippets.out / "tracks" / track / "index.html").read_text() for track in snippets.explained), \
+        "each track's page is its scan's"

@@ -218,3 +218,17 @@ def test_stemlime_scan_mistakes_are_usage_errors(song, tmp_path):
     result = stemlime_cli("scan", str(song), "--tagger", tagger, "--label", "jazz", "--out", str(song.parent))
     assert result.returncode == 2 and "an input of this run" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_song_shorter_than_one_tagger_input_is_one_snippet_padded_or_refused_with_what_to_do(song, tmp_path):
+    audio, rate = soundfile.read(song, dtype="float32")
+    short = tmp_path / "short" / "mixture.wav"
+    short.parent.mkdir()
+    for name in ("mixture", "piano", "drums"):  # the first half second, with its true stems
+        part, _ = soundfile.read(song.parent / f"{name}.wav", dtype="float32")
+        soundfile.write(short.parent / f"{name}.wav", part[: rate // 2], rate, subtype="FLOAT")
+    pipeline = stemlime.Pipeline(tagger=_known_tagger(tmp_path), separator="oracle")
+    with pytest.raises(stemlime.AudioError, match=r"0\.500 s long.*pad"):
+        pipeline.scan(short, label="jazz", snippets=2, samples=16)
+    scan = pipeline.scan(short, label="jazz", snippets=2, samples=16, pad=True)
+    assert len(scan.snippets) == 1 and scan.snippets[0].explanation.duration == 0.5

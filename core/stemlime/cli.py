@@ -341,6 +341,10 @@ def _add_dataset_command(commands) -> None:
                                            "default: start a local cluster")
     dataset.add_argument("--workers", type=int, help="Ray workers (default: one per CPU of the cluster)")
     dataset.add_argument("--metadata", help="CSV with a 'track' column (e.g. track,genre): top predicted tag vs each column")
+    dataset.add_argument("--snippets", metavar="best:N",
+                         help="instead of one excerpt, explain each track's N tagger windows where its label (one --label, "
+                              "else its top label) is highest, as 'stemlime scan' does; not with --start/--duration")
+    dataset.add_argument("--report", action="store_true", help="also write the listening page OUT/index.html (and each track's)")
     dataset.add_argument("--out", required=True, help="output folder (new, empty, or an earlier explain-dataset run to resume)")
 
 
@@ -348,8 +352,8 @@ def cmd_explain_dataset(args) -> None:
     warnings.showwarning = _show_warning
     pipeline, options = _explain_arguments(args)
     result = pipeline.explain_dataset(args.data, args.out, top_k=args.top_k, engine=args.engine, address=args.address,
-                                      workers=args.workers, metadata=args.metadata,
-                                      progress=False if args.no_progress else None, **options)
+                                      workers=args.workers, metadata=args.metadata, snippets=args.snippets,
+                                      report=args.report, progress=False if args.no_progress else None, **options)
     print(result.summary())
     if result.failures:
         first = result.failures[0]
@@ -406,8 +410,8 @@ def cmd_scan(args) -> None:
 
 def _add_report_command(commands) -> None:
     report = commands.add_parser("report", help="write the listening page DIR/index.html of a result folder",
-                                 description="Turn a result folder (explain, check --out, scan, separate) into DIR/index.html, "
-                                             "a page that works offline.")
+                                 description="Turn a result folder (explain, check --out, scan, separate, explain-dataset) "
+                                             "into DIR/index.html, a page that works offline.")
     report.add_argument("dir", help="a result folder written by stemlime")
     report.add_argument("--embed", action="store_true", help="put the audio and pictures inside the page (it travels alone)")
 

@@ -444,12 +444,15 @@ class Pipeline:
             explanation = attrs.evolve(explanation, checks=run_checks(self, explanation, check_names, batch_size=batch_size))
         return explanation
 
-    def scan(self, source: Any, *, label: str | int, snippets: int = 3, sample_rate: int | None = None,
-             samples: int | str | None = None, seed: int | None = None, batch_size: int | None = None,
+    def scan(self, source: Any, *, label: str | int | None, snippets: int = 3, sample_rate: int | None = None,
+             samples: int | str | None = None, seed: int | None = None, pad: bool | None = None,
+             checks: Sequence[str] | str | None = None, batch_size: int | None = None,
              progress: bool | None = None) -> "Scan":
         """The song scan: the taggram of the whole of ``source``, the ``snippets`` tagger input
         windows where ``label`` is highest (:func:`stemlime.scan.best_snippets`), and each
-        explained for ``label`` (``samples``, ``seed``, ``batch_size`` as in :meth:`explain`).
+        explained for ``label`` (``samples``, ``seed``, ``pad``, ``checks``, ``batch_size`` as in
+        :meth:`explain`). ``label=None`` follows the song's top label: the highest mean over the
+        taggram's frames (what musicnn reports for a whole song).
 
         The song is separated once: every snippet cuts its stems from the same separation (the
         stem cache; with ``cache=False`` a memory-only cache for this scan). Returns a
@@ -459,25 +462,29 @@ class Pipeline:
 
         check_snippets(snippets)
         tagger_labels = self.tagger_labels
-        index = label_indices(tagger_labels, label)
-        if len(index) != 1:
+        index = None if label is None else label_indices(tagger_labels, label)
+        if index is not None and len(index) != 1:
             raise UsageError(f"a scan follows one label, got {label!r}")
-        name = tagger_labels[index[0]]
-        self.explain_options(samples=samples, seed=seed)  # refuse bad settings before the taggram runs
+        self.explain_options(samples=samples, seed=seed, pad=pad)  # refuse bad settings before the taggram runs
         if isinstance(source, (str, Path)):
             total = audio_io.audio_info(source)[2]
         else:
             total = len(audio_io.as_mix(source, sample_rate)) / audio_io.as_sample_rate(sample_rate)
         values, hop = self.taggram(source, sample_rate=sample_rate)
+        if index is None:
+            index = [int(np.argmax(np.asarray(values).mean(axis=0)))]  # the first of equal means
+        name = tagger_labels[index[0]]
         window = float(self.tagger.input_seconds or hop)
         windows = best_snippets(values, index[0], snippets, hop, window, total)
         cache = self.cache
         if cache is None:
             self.cache = StemCache(disk=False)
         try:
+            # a song shorter than one tagger input is one snippet of the whole song (explain pads it, or says to)
             explained = [
                 Snippet(rank, chosen, self.explain(source, sample_rate=sample_rate, labels=[index[0]], start=chosen.start,
-                                                  duration=chosen.end - chosen.start, samples=samples, seed=seed,
+                                                  duration=(total if total < window else chosen.end) - chosen.start,
+                                                  samples=samples, seed=seed, pad=pad, checks=checks,
                                                   batch_size=batch_size, progress=progress))
                 for rank, chosen in enumerate(windows, 1)
             ]

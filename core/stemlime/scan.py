@@ -47,6 +47,22 @@ def check_snippets(n: object) -> int:
     return int(n)
 
 
+SNIPPET_CHOICE = "best"  # --snippets best:N; the only way of choosing snippets so far
+
+
+def parse_snippets(value: object) -> int | None:
+    """How many snippets a choice such as ``"best:3"`` asks for (an int ``3`` means the same);
+    None for None (no snippets: explain the excerpt). A UsageError for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        choice, _, count = value.partition(":")
+        if choice.strip() != SNIPPET_CHOICE or not count.strip().isdigit():
+            raise UsageError(f"snippets are chosen as best:N (the N tagger windows where the label is highest), got {value!r}")
+        value = int(count)
+    return check_snippets(value)
+
+
 def best_snippets(taggram: np.ndarray, label: int, n: int, hop_seconds: float, window_seconds: float | None = None,
                   total_seconds: float | None = None) -> list[SnippetWindow]:
     """The ``n`` taggram frames where output ``label`` is highest, as non-overlapping windows.
@@ -121,6 +137,7 @@ class Scan:
     window_seconds: float
     pipeline: dict[str, str]
     snippets: list[Snippet]
+    dataset: dict[str, Any] = attrs.field(factory=dict)  # explain-dataset's record of this track (track, settings hash, ...)
 
     def summary(self) -> dict[str, int]:
         """Stem -> how many snippets it is the top explanation of, most first (every stem listed)."""
@@ -157,6 +174,7 @@ class Scan:
             "hop_seconds": self.hop_seconds, "window_seconds": self.window_seconds,
             "snippets": snippets, "summary": self.summary(), "verdict": self.verdict(),
             "taggram": {"labels": list(self.tagger_labels), "values": np.asarray(self.taggram).tolist()},
+            **({"dataset": dict(self.dataset)} if self.dataset else {}),
         }
 
     def save(self, folder: str | Path, k: int = 1, force: bool = False) -> Path:
@@ -179,4 +197,4 @@ class Scan:
         return Path(folder)
 
 
-__all__ = ["Scan", "Snippet", "SnippetWindow", "best_snippets", "check_snippets", "TAGGRAM_THRESHOLD"]
+__all__ = ["Scan", "Snippet", "SnippetWindow", "best_snippets", "check_snippets", "parse_snippets", "TAGGRAM_THRESHOLD"]

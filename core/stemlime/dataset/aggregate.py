@@ -7,15 +7,16 @@ tracks explained with different segmentations (or none) aggregate alike. A stem 
 track only where the surrogate gave at least one of its components a weight (feature selection
 may leave a stem out).
 
-For label ``c`` and stem ``j``, over the tracks whose explanation explains ``c`` (each track's
-stem weight ``w``):
+The unit of aggregation is the explanation: a track explained once (an excerpt) is one, and a
+track explained in snippets (``--snippets best:N``) counts each snippet as one explanation.
+For label ``c`` and stem ``j``, over the explanations of ``c`` (each one's stem weight ``w``):
 
-- ``n``: the tracks in which ``j`` has a weight for ``c``;
+- ``n``: the explanations in which ``j`` has a weight for ``c``;
 - ``mean_weight``: the mean of ``w`` (signed: positive means the stem pushes the label up);
 - ``mean_abs_weight``: the mean of ``|w|`` (van der Linden et al.'s average importance);
-- ``top1_share``: the share of the tracks explaining ``c`` whose top stem (the largest positive
-  ``w``) is ``j``; the shares of a label add up to at most 1 (a track without a positive weight
-  has no top stem);
+- ``top1_share``: the share of the explanations of ``c`` whose top stem (the largest positive
+  ``w``) is ``j``; the shares of a label add up to at most 1 (an explanation without a positive
+  weight has no top stem);
 - ``importance``: ``sqrt(sum |w|)``, LIME's global importance (Ribeiro et al. 2016, submodular
   pick) per label, ``I_cj``;
 - ``homogeneity_importance``: van der Linden et al.'s homogeneity-weighted importance, which
@@ -81,27 +82,40 @@ def _homogeneity_factors(importance: Mapping[str, Mapping[str, float]]) -> dict[
     return factors | {stem: 0.0 for stem in totals if stem not in entropy}  # a stem whose weights are all zero
 
 
+def _track(explanation: Mapping[str, Any], position: int) -> Any:
+    """Which track an explanation belongs to: its dataset record's ``track`` (every snippet of a
+    track names it), else its own position (an explanation on its own is a track)."""
+    return (explanation.get("dataset") or {}).get("track", ("explanation", position))
+
+
 def aggregate(explanations: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The global explanation of many tracks' ``explanation.json`` dicts:
-    ``{"tracks": N, "labels": {label: {"tracks": T, "components": {stem: {metric: value}}}}}``
-    with the metrics of the module's docstring. Labels are ordered by how many tracks explain
-    them (most first, then by name), stems as they first appear."""
+    """The global explanation of many ``explanation.json`` dicts:
+    ``{"tracks": N, "explanations": E, "labels": {label: {"tracks": T, "explanations": X,
+    "components": {stem: {metric: value}}}}}`` with the metrics of the module's docstring over
+    the explanations; ``tracks`` counts the distinct tracks they come from (equal to the
+    explanations unless tracks were explained in snippets). Labels are ordered by how many
+    explanations explain them (most first, then by name), stems as they first appear."""
     per_label: dict[str, list[dict[str, float]]] = {}
+    label_tracks: dict[str, set] = {}
     stem_order: dict[str, None] = {}
+    tracks: set = set()
     count = 0
     for explanation in explanations:
+        track = _track(explanation, count)
         count += 1
+        tracks.add(track)
         for component in explanation["components"]:
             stem_order.setdefault(component["stem"], None)
         for label in explanation["labels"]:
             per_label.setdefault(label, []).append(stem_weights(explanation, label))
+            label_tracks.setdefault(label, set()).add(track)
     importance: dict[str, dict[str, float]] = {}
     summaries: dict[str, dict[str, Any]] = {}
-    for label, tracks in per_label.items():
-        tops = [_top_stem(weights) for weights in tracks]
+    for label, explained in per_label.items():
+        tops = [_top_stem(weights) for weights in explained]
         components = {}
         for stem in stem_order:
-            values = [weights[stem] for weights in tracks if stem in weights]
+            values = [weights[stem] for weights in explained if stem in weights]
             if not values:
                 continue
             absolute = sum(abs(v) for v in values)
@@ -109,23 +123,24 @@ def aggregate(explanations: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 "n": len(values),
                 "mean_weight": sum(values) / len(values),
                 "mean_abs_weight": absolute / len(values),
-                "top1_share": tops.count(stem) / len(tracks),
+                "top1_share": tops.count(stem) / len(explained),
                 "importance": math.sqrt(absolute),
             }
         importance[label] = {stem: metrics["importance"] for stem, metrics in components.items()}
-        summaries[label] = {"tracks": len(tracks), "components": components}
+        summaries[label] = {"tracks": len(label_tracks[label]), "explanations": len(explained), "components": components}
     factors = _homogeneity_factors(importance)
     for label, summary in summaries.items():
         for stem, metrics in summary["components"].items():
             metrics["homogeneity_importance"] = factors[stem] * metrics["importance"]
-    order = sorted(summaries, key=lambda label: (-summaries[label]["tracks"], label))
-    return {"tracks": count, "labels": {label: summaries[label] for label in order}}
+    order = sorted(summaries, key=lambda label: (-summaries[label]["explanations"], label))
+    return {"tracks": len(tracks), "explanations": count, "labels": {label: summaries[label] for label in order}}
 
 
 def global_rows(global_explanation: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per label and stem (``label``, ``stem``, ``tracks`` and the metrics): what ``global.csv`` holds."""
+    """One row per label and stem (``label``, ``stem``, ``tracks``, the metrics, ``explanations``): what ``global.csv`` holds."""
     return [
-        {"label": label, "stem": stem, "tracks": summary["tracks"], **{metric: metrics[metric] for metric in METRICS}}
+        {"label": label, "stem": stem, "tracks": summary["tracks"], **{metric: metrics[metric] for metric in METRICS},
+         "explanations": summary["explanations"]}
         for label, summary in global_explanation["labels"].items()
         for stem, metrics in summary["components"].items()
     ]

@@ -59,8 +59,15 @@ def plot_global(global_explanation: Mapping[str, Any], path: Path, metric: str =
             metrics = global_explanation["labels"][label]["components"].get(stem)
             if metrics is not None:
                 values[i, j] = metrics[metric]
-    rows = [f"{label} ({global_explanation['labels'][label]['tracks']})" for label in labels]
-    title = f"{metric.replace('_', ' ')} of each stem over {global_explanation['tracks']} tracks; rows: label (tracks explaining it)"
+    tracks = global_explanation["tracks"]
+    explanations = global_explanation.get("explanations", tracks)
+    if explanations == tracks:
+        rows = [f"{label} ({global_explanation['labels'][label]['tracks']})" for label in labels]
+        over, unit = f"{tracks} tracks", "tracks"
+    else:  # tracks explained in snippets: each snippet is one explanation
+        rows = [f"{label} ({global_explanation['labels'][label]['explanations']})" for label in labels]
+        over, unit = f"{tracks} tracks ({explanations} snippets)", "snippets"
+    title = f"{metric.replace('_', ' ')} of each stem over {over}; rows: label ({unit} explaining it)"
     return _heatmap(values, rows, stems, path, title, metric.replace("_", " "), diverging=True, text="{:+.3f}")
 
 

@@ -3,19 +3,28 @@
 OUT holds, when a run is done::
 
     OUT/.stemlime-output.json      marker, kind "dataset"
-    OUT/tracks/<track>/            one track's result, as 'stemlime explain' writes it (written whole)
+    OUT/tracks/<track>/            one track's result, as 'stemlime explain' writes it (written whole);
+                                   with snippets, as 'stemlime scan' writes it (scan.json, snippets/)
     OUT/failures.jsonl             one JSON line per failed track: track, error (type), message
     OUT/global.json, global.csv    the global explanation (stemlime.dataset.aggregate)
     OUT/global.png                 labels x stems heatmap of the mean weight
     OUT/metadata-<column>.csv/.png with metadata: top predicted tag against the column's values
     OUT/run.json                   pipeline, settings and their hash, versions, counts, wall time, workers,
                                    and where each track's result is (``results``: track -> tracks/<folder>)
+    OUT/index.html                 with ``report``: the page of the run (stemlime.report, kind "dataset")
 
 OUT is filled, not replaced (see ``stemlime.output.ResumableFolder``): each track's folder is
 swapped in whole by the task that computed it, the summary files are each replaced atomically
 at the end of a run, and a rerun skips every track whose result carries the run's settings hash
-(pipeline specs, explain options and versions). Tracks without one (new, failed before, made
-with other settings) are explained again.
+(pipeline specs, explain options, the snippets and versions). Tracks without one (new, failed
+before, made with other settings) are explained again.
+
+Snippets (``snippets="best:N"``, ``--snippets best:N``): instead of one excerpt, each track's
+taggram picks the N tagger windows where its label is highest (``stemlime.scan.best_snippets``)
+and each is explained for that label, as ``Pipeline.scan`` does. A track follows one label: the
+one given (``labels=[NAME]``), else its own top label (the highest mean over its taggram;
+``top_labels=1``, the default). ``start``/``duration`` do not apply and are refused. In the
+global explanation each snippet is one explanation (``explanations``), ``tracks`` counts tracks.
 """
 
 from __future__ import annotations
@@ -40,7 +49,8 @@ from .aggregate import METRICS, aggregate, global_rows
 from .engines import check_engine, ray_recipe, run_local, run_ray
 from .metadata import TRACK_COLUMN, read_metadata, top_tag_tables, unmatched
 from .tracks import Track, find_tracks
-from .worker import EXPLAINED, FAILED, SKIPPED, TrackJob, TrackOutcome, has_result, load_pipeline, read_result
+from .worker import (EXPLAINED, FAILED, SKIPPED, TrackJob, TrackOutcome, has_result, load_pipeline, read_result,
+                     result_explanations)
 
 KIND = "dataset"
 TRACKS = "tracks"
@@ -63,6 +73,7 @@ class DatasetResult:
     workers: int
     wall_seconds: float
     metadata: dict[str, Any] = attrs.field(factory=dict)  # {column: {value: {tag: tracks}}}
+    page: Path | None = None  # OUT/index.html, when the run wrote its page
 
     @property
     def failed(self) -> list[str]:
@@ -85,16 +96,24 @@ class DatasetResult:
         for label, entry in shown:
             ranked = sorted(entry["components"].items(), key=lambda item: -item[1]["importance"])[:stems]
             parts = ", ".join(f"{stem} {m['importance']:.3f} ({m['mean_weight']:+.3f})" for stem, m in ranked)
-            lines.append(f"  {label} ({entry['tracks']} tracks): {parts}")
+            lines.append(f"  {label} ({count_text(entry)}): {parts}")
         if len(self.global_explanation.get("labels", {})) > labels:
             lines.append(f"  ... {len(self.global_explanation['labels']) - labels} more labels in {self.out / 'global.csv'}")
-        lines.append(f"wrote {self.out / 'global.json'}, global.csv, global.png, run.json, tracks/")
+        page = ", index.html" if self.page is not None else ""
+        lines.append(f"wrote {self.out / 'global.json'}, global.csv, global.png, run.json, tracks/{page}")
         return "\n".join(lines)
 
 
-def settings_record(pipeline: Any, options: dict[str, Any], top_k: int) -> dict[str, Any]:
+def count_text(entry: dict[str, Any]) -> str:
+    """``4 tracks``, or ``4 tracks, 12 snippets`` when the tracks were explained in snippets."""
+    tracks, explanations = entry["tracks"], entry.get("explanations", entry["tracks"])
+    text = f"{tracks} track{'s' if tracks != 1 else ''}"
+    return text if explanations == tracks else f"{text}, {explanations} snippet{'s' if explanations != 1 else ''}"
+
+
+def settings_record(pipeline: Any, options: dict[str, Any], top_k: int, snippets: int | None = None) -> dict[str, Any]:
     """What a track's result depends on: the components, the settings that change results (the
-    batch size only changes speed), the explain options and every component's version."""
+    batch size only changes speed), the explain options, the snippets and every component's version."""
     from .. import __version__
 
     settings = {key: value for key, value in pipeline.settings().items() if key != "batch_size"}
@@ -104,7 +123,27 @@ def settings_record(pipeline: Any, options: dict[str, Any], top_k: int) -> dict[
         "explain": dict(options),
         "top_k": top_k,
         "versions": {"stemlime": __version__} | {kind: pipeline.component_version(kind) for kind in KINDS},
+        **({"snippets": f"best:{snippets}"} if snippets is not None else {}),
     }
+
+
+def snippet_options(options: dict[str, Any], given: dict[str, Any], snippets: int | None) -> dict[str, Any]:
+    """The explain options of a run with snippets, checked (see the module): one label per track
+    (the one given, else ``top_labels=1``), and no excerpt. ``given``: the options as passed."""
+    if snippets is None:
+        return options
+    excerpt = [options["start"], options["duration"], given.get("start"), given.get("duration")]
+    if excerpt[0] or any(value is not None for value in excerpt[1:]):  # an explicit start=0 too
+        raise UsageError("snippets are tagger windows chosen in each track's taggram: give either --start/--duration "
+                         "(start=, duration=: one excerpt per track) or --snippets best:N, not both")
+    labels = options["labels"]
+    if labels is not None and not isinstance(labels, (str, int)) and len(labels) != 1:
+        raise UsageError(f"with snippets each track follows one label (its snippets are where that label is highest), "
+                         f"got {len(labels)} labels; give one --label, or run once per label into its own --out")
+    if options["top_labels"] not in (None, 1):
+        raise UsageError(f"with snippets each track follows one label: its top label (--top-labels 1, the default with "
+                         f"--snippets) or one --label NAME; got --top-labels {options['top_labels']}")
+    return options | ({"top_labels": 1} if labels is None else {})
 
 
 def settings_hash(record: dict[str, Any]) -> str:
@@ -141,14 +180,22 @@ def _check_top_k(top_k: Any) -> int:
     return top_k
 
 
-def _write_summaries(root: Path, jobs: list[TrackJob], hash_: str, metadata: dict[str, dict[str, str]] | None) -> tuple[dict, dict]:
+def _write_summaries(root: Path, jobs: list[TrackJob], hash_: str, metadata: dict[str, dict[str, str]] | None,
+                     snippets: int | None = None) -> tuple[dict, dict]:
     """global.json/.csv/.png (and the metadata tables) from the results with this run's hash."""
     from .plots import has_matplotlib, plot_global, plot_top_tags
 
-    results = {job.track.name: result for job in jobs
-               if (result := read_result(job.folder)) is not None and (result.get("dataset") or {}).get("settings_hash") == hash_}
-    global_explanation = aggregate(results.values()) | {"settings_hash": hash_}
-    write_text_atomically(root / "global.csv", _csv_text(global_rows(global_explanation), ["label", "stem", "tracks", *METRICS]))
+    results, explanations = {}, []
+    for job in jobs:
+        result = read_result(job.folder)
+        if result is not None and (result.get("dataset") or {}).get("settings_hash") == hash_:
+            results[job.track.name] = result
+            explanations.extend(result_explanations(job.folder, result))
+    global_explanation = aggregate(explanations) | {"settings_hash": hash_}
+    if snippets is not None:
+        global_explanation["snippets"] = f"best:{snippets}"  # each snippet one explanation
+    columns = ["label", "stem", "tracks", *METRICS, "explanations"]
+    write_text_atomically(root / "global.csv", _csv_text(global_rows(global_explanation), columns))
     tables: dict[str, Any] = {}
     if metadata is not None:
         top_tags = {track: result["dataset"]["top_tags"][0][0] for track, result in results.items() if result["dataset"]["top_tags"]}
@@ -180,6 +227,8 @@ def explain_dataset(
     address: str | None = None,
     workers: int | None = None,
     metadata: str | Path | None = None,
+    snippets: str | int | None = None,
+    report: bool = False,
     progress: bool | None = None,
     **explain: Any,
 ) -> DatasetResult:
@@ -194,7 +243,10 @@ def explain_dataset(
     cluster at ``address`` (``"auto"``, ``"ray://HOST:PORT"``), else on the Ray already started in
     this process, else on a local cluster started (and shut down) here. ``metadata``: a CSV with a
     ``track`` column, whose other columns are tabled against each track's top predicted tag.
-    ``progress``: a bar over tracks (default: on a terminal).
+    ``snippets="best:N"`` (or ``N``): explain each track's N best tagger windows for one label
+    instead of one excerpt (see the module). ``report``: write the page ``OUT/index.html`` at the
+    end of the run (``stemlime.report``; the tracks' pages with it). ``progress``: a bar over
+    tracks (default: on a terminal).
 
     A failed track is recorded (``result.failures``, ``OUT/failures.jsonl``) and the run goes on;
     a rerun retries it and skips every finished track. Everything that concerns every track (the
@@ -203,8 +255,11 @@ def explain_dataset(
     """
     from tqdm import tqdm
 
+    from ..scan import parse_snippets
+
     began = time.perf_counter()
-    options = pipeline.explain_options(**explain)
+    snippets = parse_snippets(snippets)
+    options = snippet_options(pipeline.explain_options(**explain), explain, snippets)
     top_k = _check_top_k(top_k)
     check_engine(engine, workers, address)
     tracks = find_tracks(data)
@@ -215,10 +270,10 @@ def explain_dataset(
         load_pipeline(pipeline, options)
     else:
         recipe = ray_recipe(pipeline)
-    record = settings_record(pipeline, options, top_k)
+    record = settings_record(pipeline, options, top_k, snippets)
     hash_ = settings_hash(record)
     with folder as root:
-        jobs = [TrackJob(track, root / TRACKS / name, options, top_k, hash_)
+        jobs = [TrackJob(track, root / TRACKS / name, options, top_k, hash_, snippets)
                 for track, name in zip(tracks, safe_names([t.name for t in tracks]))]
         finished = {job.track.name for job in jobs if has_result(job)}
         todo = [job for job in jobs if job.track.name not in finished]
@@ -250,7 +305,7 @@ def explain_dataset(
             failures = [o for o in outcomes if o.status == FAILED]
             write_text_atomically(root / FAILURES, "".join(json.dumps(o.failure_record(), ensure_ascii=False) + "\n" for o in failures))
             if complete:
-                global_explanation, tables = _write_summaries(root, jobs, hash_, table)
+                global_explanation, tables = _write_summaries(root, jobs, hash_, table, snippets)
                 if table is not None:
                     run["metadata"] = {"file": str(Path(metadata).expanduser().resolve()),
                                        "tracks_not_listed": unmatched([t.name for t in tracks], table)}
@@ -270,7 +325,12 @@ def explain_dataset(
                 "versions": record["versions"],
             }
             write_text_atomically(root / "run.json", _json_text(run))
+        page = None
+        if report:  # a rerun that explained nothing new writes it too
+            from ..report import render_report
+
+            page = render_report(root, kind=KIND)
     skipped = sorted(list(finished) + [o.track for o in outcomes if o.status == SKIPPED], key=order.__getitem__)
     failures.sort(key=lambda o: order[o.track])
     return DatasetResult(root, [t.name for t in tracks], explained, skipped, failures, global_explanation, hash_, engine,
-                         max(1, len(workers_seen)), wall, tables)
+                         max(1, len(workers_seen)), wall, tables, page)

@@ -5,6 +5,12 @@ the job's settings hash is skipped, so a retried or repeated task never explains
 result folder is written whole by ``Explanation.save`` (a ``ResultFolder``: built beside it and
 swapped in), by the process that computed it. A failure of the track (unreadable audio, a
 tagger error, a full disk) comes back as an outcome; it never raises.
+
+With snippets (``--snippets best:N``) a track is scanned instead (``Pipeline.scan``): its
+taggram picks the N tagger windows where the label is highest, each is explained, and the
+folder is what ``stemlime scan`` writes (``scan.json``, ``snippets/<rank>-<start>s/``, pages),
+written whole by ``Scan.save``. The track's record (track, settings hash, top tags) is then in
+``scan.json``, and each snippet's ``explanation.json`` names its track and rank.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 import attrs
 
 from ..errors import StemlimeError, UsageError
-from ..output import is_stemlime_output
+from ..output import marker_kind
 from .tracks import Track
 
 EXPLAINED, SKIPPED, FAILED = "explained", "skipped", "failed"
@@ -38,6 +44,7 @@ class TrackJob:
     options: dict[str, Any]  # Pipeline.explain's options, resolved
     top_k: int  # components summed in explanations/<label>.wav
     settings_hash: str
+    snippets: int | None = None  # explain the N best tagger windows of the track (a scan), not one excerpt
 
 
 @attrs.frozen
@@ -68,14 +75,30 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
-def read_result(folder: Path) -> dict[str, Any] | None:
-    """A track folder's ``explanation.json`` as a dict, or None when there is no complete result."""
-    if not is_stemlime_output(folder):
-        return None
+RESULT_FILES = {"explanation": "explanation.json", "scan": "scan.json"}  # a track folder's kind -> its result
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((folder / "explanation.json").read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def read_result(folder: Path) -> dict[str, Any] | None:
+    """A track folder's result as a dict (``explanation.json``, or ``scan.json`` for snippets), or
+    None when there is no complete result."""
+    name = RESULT_FILES.get(marker_kind(folder) or "")
+    return None if name is None else _read_json(folder / name)
+
+
+def result_explanations(folder: Path, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The explanations a track's result holds, as ``explanation.json`` dicts: the track's own,
+    or one per snippet (in rank order) when it was scanned."""
+    if "snippets" not in result:
+        return [result]
+    found = [_read_json(folder / snippet["explanation"] / "explanation.json") for snippet in result["snippets"]]
+    return [explanation for explanation in found if explanation is not None]
 
 
 def has_result(job: TrackJob) -> bool:
@@ -108,6 +131,32 @@ def load_pipeline(pipeline: Any, options: dict[str, Any]) -> None:
     parse_checks(options.get("checks"), tagger, pipeline.specs["tagger"])
 
 
+def _record(job: TrackJob, reference: Any, tagger_labels: list[str], caught: list) -> dict[str, Any]:
+    """The track's record in its result: track, settings hash, the tagger's top tags on what it
+    heard (the excerpt, or the mean over the song's taggram), the warnings."""
+    order = sorted(range(len(reference)), key=lambda i: -float(reference[i]))[:TOP_TAGS]
+    return {
+        "track": job.track.name,
+        "settings_hash": job.settings_hash,
+        "top_tags": [[tagger_labels[i], float(reference[i])] for i in order],
+        "warnings": list(dict.fromkeys(str(w.message) for w in caught)),
+    }
+
+
+def _scan_track(pipeline: Any, job: TrackJob, caught: list) -> dict[str, Any]:
+    """Scan the track for its label (one given label, or its top label) and save the scan folder."""
+    options = job.options
+    labels = options.get("labels")
+    label = labels[0] if isinstance(labels, (list, tuple)) else labels
+    scan = pipeline.scan(job.track.audio, label=label, snippets=job.snippets, samples=options["samples"],
+                         seed=options["seed"], pad=options["pad"], checks=options.get("checks"), progress=False)
+    record = _record(job, scan.taggram.mean(axis=0), scan.tagger_labels, caught)
+    snippets = [attrs.evolve(s, explanation=attrs.evolve(s.explanation, dataset={
+        "track": job.track.name, "settings_hash": job.settings_hash, "snippet": s.rank})) for s in scan.snippets]
+    attrs.evolve(scan, snippets=snippets, dataset=record).save(job.folder, k=job.top_k)
+    return record
+
+
 def explain_track(pipeline: Any, job: TrackJob) -> TrackOutcome:
     """Explain one track into its folder (see the module); never raises for a failure of the track."""
     began = time.perf_counter()
@@ -116,21 +165,16 @@ def explain_track(pipeline: Any, job: TrackJob) -> TrackOutcome:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            explanation = pipeline.explain(job.track.audio, progress=False, **job.options)
-            reference = explanation.neighbourhood.predictions[0]
-            order = sorted(range(len(reference)), key=lambda i: -float(reference[i]))[:TOP_TAGS]
-            noted = list(dict.fromkeys(str(w.message) for w in caught))
-            record = {
-                "track": job.track.name,
-                "settings_hash": job.settings_hash,
-                "top_tags": [[explanation.tagger_labels[i], float(reference[i])] for i in order],
-                "warnings": noted,
-            }
-            attrs.evolve(explanation, dataset=record).save(job.folder, k=job.top_k)
+            if job.snippets is not None:
+                record = _scan_track(pipeline, job, caught)
+            else:
+                explanation = pipeline.explain(job.track.audio, progress=False, **job.options)
+                record = _record(job, explanation.neighbourhood.predictions[0], explanation.tagger_labels, caught)
+                attrs.evolve(explanation, dataset=record).save(job.folder, k=job.top_k)
         except Exception as error:  # a failed track is recorded, never the end of the run
             return TrackOutcome(job.track.name, FAILED, time.perf_counter() - began, type(error).__name__, describe(error),
                                 worker=worker_name(), peak_rss_mb=peak_rss_mb())
-    return TrackOutcome(job.track.name, EXPLAINED, time.perf_counter() - began, warnings=tuple(noted),
+    return TrackOutcome(job.track.name, EXPLAINED, time.perf_counter() - began, warnings=tuple(record["warnings"]),
                         worker=worker_name(), peak_rss_mb=peak_rss_mb())
 
 

@@ -39,6 +39,7 @@ into the card that ``card.html``'s ``explanation_card`` macro draws; ``card.play
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import mimetypes
 from pathlib import Path
@@ -95,6 +96,13 @@ class Media:
             return None
         if self.embed:
             return data_uri((self.folder / path).read_bytes(), mime_type(path))
+        return self.link(path)
+
+    def link(self, path: str | None) -> str | None:
+        """The relative URL of a file of the folder, even when embedding (a page links to other
+        pages and to files to download, never to a data URI); None when the file is not there."""
+        if not self.has(path):
+            return None
         return self.prefix + "/".join(_quote(part) for part in Path(path).parts)
 
     def under(self, subfolder: str) -> "Media":
@@ -123,17 +131,21 @@ def folder_kind(folder: str | Path) -> str:
     """The kind of a result folder, from its marker; a UsageError for a folder stemlime did not write."""
     marker = Path(folder) / MARKER
     if not Path(folder).is_dir():
-        raise UsageError(f"{folder} is not a folder: give a result folder of stemlime explain, check --out, scan or separate")
+        raise UsageError(f"{folder} is not a folder: give a result folder of stemlime explain, check --out, scan, separate "
+                         "or explain-dataset")
     try:
         return str(json.loads(marker.read_text())["kind"])
     except (OSError, ValueError, KeyError, TypeError):
         raise UsageError(
             f"{folder} is not a stemlime result folder (it has no {MARKER}): give a folder written by stemlime explain, "
-            "check --out, scan or separate"
+            "check --out, scan, separate or explain-dataset"
         ) from None
 
 
+@functools.lru_cache(maxsize=1)
 def _environment():
+    """The one Jinja2 environment: built once, so each template is compiled once per process
+    (a dataset's page renders every track's page too)."""
     import jinja2
 
     environment = jinja2.Environment(loader=jinja2.PackageLoader("stemlime.report", "templates"),
@@ -187,5 +199,6 @@ def notebook_card(explanation: Any) -> str:
 
 
 from . import pages  # noqa: E402  (registers the built-in kinds)
+from . import dataset_page  # noqa: E402  (explain-dataset's page)
 
 __all__ = ["Media", "PAGES", "Page", "data_uri", "folder_kind", "notebook_card", "page", "render_html", "render_report"]

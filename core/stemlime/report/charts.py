@@ -80,20 +80,36 @@ def heatmap(components: Sequence[Mapping[str, Any]], weights: Mapping[str, float
         rows += [row] if row not in rows else []
         columns += [column] if column not in columns else []
         values[(row, column)] = weights.get(c["name"])
-    scale = _scale(list(values.values()))
+    return grid(rows, columns, values)
+
+
+ROW_LABEL_CHARACTERS = 23  # the heatmap macro shortens longer row names (18 characters and a leeway of 5)
+CHARACTER_WIDTH = 7.2  # SVG units per character of a 12-px row name, a generous mean
+
+
+def grid(rows: Sequence[str], columns: Sequence[str], values: Mapping[tuple[str, str], float | None],
+         text: str = "{:+.3f}", tip: str = "{:+.4f}", scale: float | None = None) -> dict[str, Any]:
+    """The geometry of a rows x columns heatmap that the ``card.heatmap`` macro draws: ``values``
+    by (row, column), None or missing for an empty cell; ``text`` formats a cell's number and
+    ``tip`` its tooltip;
+    colours are :func:`colour`'s over [-scale, scale] (default: the largest |value|). Row names
+    get as much room as the longest needs (at least ``HEATMAP_LABELS``)."""
+    scale = _scale(list(values.values())) if scale is None else scale
     width, height = HEATMAP_CELL
+    longest = max((min(len(row), ROW_LABEL_CHARACTERS) for row in rows), default=0)
+    label_width = max(HEATMAP_LABELS, round(CHARACTER_WIDTH * longest) + 16)
     cells = []
     for r, row in enumerate(rows):
         for k, column in enumerate(columns):
             value = values.get((row, column))
-            cells.append({"x": HEATMAP_LABELS + k * width, "y": r * height, "fill": colour(value, scale),
-                          "ink": ink(value, scale), "text": "·" if value is None else f"{value:+.3f}",
-                          "title": f"{row} @ {column}: {number(value, 4, signed=True)}"})
+            cells.append({"x": label_width + k * width, "y": r * height, "fill": colour(value, scale),
+                          "ink": ink(value, scale), "text": "·" if value is None else text.format(value),
+                          "title": f"{row} @ {column}: {'n/a' if value is None else tip.format(value)}"})
     return {
         "rows": [{"name": row, "y": r * height + height / 2} for r, row in enumerate(rows)],
-        "columns": [{"name": column, "x": HEATMAP_LABELS + k * width + width / 2} for k, column in enumerate(columns)],
-        "cells": cells, "cell_width": width, "cell_height": height, "label_width": HEATMAP_LABELS,
-        "width": HEATMAP_LABELS + len(columns) * width, "height": len(rows) * height + 34,
+        "columns": [{"name": column, "x": label_width + k * width + width / 2} for k, column in enumerate(columns)],
+        "cells": cells, "cell_width": width, "cell_height": height, "label_width": label_width,
+        "width": label_width + len(columns) * width, "height": len(rows) * height + 34,
     }
 
 
