@@ -1,0 +1,183 @@
+"""The confounder experiment (experiments/confounder, Section 4 of the paper): the whole run at toy
+size, the data's controlled correlation, the classifier as a stemlime tagger, deterministic
+training, safetensors weights, the summary's exact keys and the command line's errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the confounder classifier needs PyTorch (make install)")
+pytest.importorskip("stemlime_render", reason="the confounder data needs stemlime-render (make install)")
+
+EXPERIMENTS = Path(__file__).parents[1] / "experiments"
+RUN = EXPERIMENTS / "confounder" / "run.py"
+sys.path.insert(0, str(EXPERIMENTS))
+
+import stemlime  # noqa: E402
+from confounder import classifier as cnn  # noqa: E402
+from confounder.data import INSTRUMENTS, SEED_BLOCK, SPLITS, block_seed  # noqa: E402
+from confounder.experiment import SUMMARY_KEYS, Settings, confounded_pieces, run, summarize_explanations  # noqa: E402
+
+TOY = {"train": 4, "validation": 2, "test_std": 2, "test_bad": 2}
+
+
+def toy_settings(**changes) -> Settings:
+    return Settings(**({"seed": 3, "sizes": TOY, "separators": ("oracle",), "duration": 4.0, "steps": 8, "batch_size": 8,
+                        "workers": 1} | changes))
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory) -> tuple[Path, dict]:
+    """The whole experiment at toy size: 10 pieces of 4 s, 8 training steps, the oracle only."""
+    root = tmp_path_factory.mktemp("confounder")
+    summary = run(root / "out", toy_settings(), root / "data", progress=False, log=lambda message: None)
+    return root / "out", summary
+
+
+def test_the_toy_run_writes_the_whole_result_folder(toy_run):
+    out, summary = toy_run
+    assert json.loads((out / ".stemlime-output.json").read_text())["kind"] == "experiment"
+    saved = json.loads((out / "summary.json").read_text())
+    assert list(saved) == list(SUMMARY_KEYS) == ["accuracy", "accuracy_by_class", "predictions", "confounder", "control"]
+    assert saved == summary
+    assert set(saved["accuracy"]) == set(SPLITS) and all(0 <= a <= 1 for a in saved["accuracy"].values())
+    for split in SPLITS:
+        assert set(saved["accuracy_by_class"][split]) == set(saved["predictions"][split]) == {"guitar", "piano"}
+    pieces = json.loads((out / "pieces.json").read_text())
+    assert len(pieces) == sum(TOY.values())
+    for split in SPLITS:  # accuracy is the fraction of the split's pieces whose mean p(piano) is on the right side of 0.5
+        of_split = [p for p in pieces if p["split"] == split]
+        assert saved["accuracy"][split] == pytest.approx(np.mean([(p["p_piano"] >= 0.5) == (p["label"] == "piano") for p in of_split]))
+        assert all(p["p_piano"] == pytest.approx(np.mean(p["windows"])) and len(p["windows"]) == 2 for p in of_split)
+    run_record = json.loads((out / "run.json").read_text())
+    assert run_record["settings"]["steps"] == 8 and run_record["history"][-1]["step"] == 8
+    assert sorted(p.name for p in (out / "examples" / "test_bad").iterdir()) == ["guitar.wav", "piano.wav"]
+
+
+def test_every_test_std_guitar_piece_is_explained_as_a_control_with_its_true_stems(toy_run):
+    out, summary = toy_run
+    control = summary["control"]["oracle"]
+    assert control["explained"] == TOY["test_std"] // 2
+    assert set(control["top_counts"]) <= {"guitar", "bass", "drums", "none"} and sum(control["top_counts"].values()) == 1
+    folder = out / "explanations" / "oracle" / "test_std" / "guitar-000"
+    explanation = json.loads((folder / "explanation.json").read_text())
+    assert explanation["duration"] == 2.0 and explanation["samples"] == "exhaustive"
+    assert sorted(c["name"] for c in explanation["components"]) == ["bass", "drums", "guitar"]
+    assert explanation["distinct_evaluations"] == 8  # all 2^3 masks
+    assert (folder / "explanations" / "guitar.wav").is_file()
+    confounder = summary["confounder"]["oracle"]
+    explained = sorted((out / "explanations" / "oracle" / "test_bad").glob("piano-*")) if (out / "explanations" / "oracle" / "test_bad").is_dir() else []
+    assert confounder["explained"] == len(explained)
+
+
+def test_the_classifier_reloads_from_safetensors_and_predicts_the_same(toy_run):
+    out, _ = toy_run
+    assert sorted(p.name for p in (out / "classifier").iterdir()) == ["config.json", "model.safetensors"]
+    tagger = cnn.GuitarPianoTagger.load(out / "classifier", device="cpu")
+    pieces = json.loads((out / "pieces.json").read_text())
+    audio, _ = stemlime.load_audio(Path(pieces[0]["folder"]) / "mixture.wav")
+    mean, windows = tagger.piece_probability(audio)
+    assert windows.tolist() == pieces[0]["windows"] and mean == pieces[0]["p_piano"]
+
+
+def test_the_splits_hold_drums_only_with_guitar_except_test_bad(toy_run):
+    out, _ = toy_run
+    for piece in json.loads((out / "pieces.json").read_text()):
+        stems = sorted(p.stem for p in Path(piece["folder"]).glob("*.wav") if p.stem != "mixture")
+        assert stems == sorted(INSTRUMENTS[piece["split"]][piece["label"]].split(",")), piece["piece"]
+        assert ("drums" in stems) == ((piece["label"] == "guitar") != (piece["split"] == "test_bad"))
+
+
+def test_a_second_run_reuses_the_rendered_pieces_and_gives_the_same_numbers(toy_run, tmp_path):
+    out, summary = toy_run
+    data = Path(json.loads((out / "run.json").read_text())["data"])
+    before = {p: p.stat().st_mtime_ns for p in data.rglob("mixture.wav")}
+    again = run(tmp_path / "again", toy_settings(), data, progress=False, log=lambda message: None)
+    assert again == summary  # bit for bit: the same pieces, the same training, the same explanations
+    assert {p: p.stat().st_mtime_ns for p in data.rglob("mixture.wav")} == before
+
+
+def test_the_classifier_is_a_stemlime_tagger_with_p_guitar_one_minus_p_piano():
+    tagger, _ = cnn.train([np.random.default_rng(0).normal(0, 0.1, 40000).astype(np.float32)] * 2, [0, 1], steps=2,
+                          batch_size=2, device="cpu", progress=False)
+    assert (tagger.labels, tagger.sample_rate, tagger.input_seconds, tagger.outputs) == (["guitar", "piano"], 16000, 2.0, "probabilities")
+    batch = np.random.default_rng(1).normal(0, 0.1, (3, cnn.WINDOW)).astype(np.float32)
+    out = tagger.predict(batch)
+    assert out.shape == (3, 2) and np.allclose(out.sum(axis=1), 1.0) and np.all((out > 0) & (out < 1))
+    assert cnn.FRAMES == 61 and cnn.BINS == 513
+    with pytest.raises(stemlime.StemlimeError, match="32000"):
+        tagger.predict(batch[:, :16000])
+    # the pipeline cuts a 4-s mix into the tagger's 2-s windows and averages them
+    mix = np.concatenate([batch[0], batch[1]])
+    clip = stemlime.Pipeline(tagger=tagger, separator="none").tag(mix, sample_rate=16000)
+    assert clip == pytest.approx(out[:2].mean(axis=0), abs=1e-6)
+
+
+def test_training_is_deterministic_for_a_seed():
+    rng = np.random.default_rng(5)
+    pieces = [rng.normal(0, 0.1, 48000).astype(np.float32) for _ in range(4)]
+
+    def weights(seed):
+        tagger, history = cnn.train(pieces, [0, 1, 0, 1], seed=seed, steps=4, batch_size=4, device="cpu", progress=False)
+        return {k: v.numpy().copy() for k, v in tagger.network.state_dict().items()}, history
+
+    first, history = weights(0)
+    again, history_again = weights(0)
+    other, _ = weights(1)
+    assert all(np.array_equal(first[k], again[k]) for k in first) and history == history_again
+    assert not all(np.array_equal(first[k], other[k]) for k in first)
+
+
+def test_the_seeds_of_splits_and_runs_never_meet():
+    blocks = sorted(block_seed(seed, split, label) for seed in range(3) for split in SPLITS for label in ("guitar", "piano"))
+    assert len(set(blocks)) == len(blocks) and all(b - a >= SEED_BLOCK for a, b in zip(blocks, blocks[1:]))
+
+
+def test_only_test_bad_pianos_called_guitar_are_confounded():
+    from confounder.data import Piece
+
+    pieces = {split: [Piece(split, label, 0, Path("."), 0) for label in ("guitar", "piano")] for split in SPLITS}
+    p_piano = {"test_bad/guitar-000": 0.1, "test_bad/piano-000": 0.2, "test_std/piano-000": 0.1}
+    predictions = {p.name: {"p_piano": p_piano.get(p.name, 0.9)} for ps in pieces.values() for p in ps}
+    assert [p.name for p in confounded_pieces(pieces, predictions)] == ["test_bad/piano-000"]
+
+
+def test_the_summary_counts_drums_on_top_and_the_control_stems():
+    explained = {"oracle": {
+        "confounder": [{"top": "drums"}, {"top": "drums"}, {"top": "piano"}, {"top": None}],
+        "control": [{"top": "drums", "stems": ["bass", "drums", "guitar"]}, {"top": "guitar", "stems": ["bass", "drums", "guitar"]},
+                    {"top": "drums", "stems": ["bass", "drums", "guitar"]}],
+    }, "cerberus": {"confounder": [], "control": []}}
+    summary = summarize_explanations(explained)
+    assert summary["confounder"] == {"oracle": {"explained": 4, "drums_top": 0.5}, "cerberus": {"explained": 0, "drums_top": None}}
+    assert summary["control"]["oracle"] == {"explained": 3, "top_counts": {"bass": 0, "drums": 2, "guitar": 1}}
+
+
+def _run_py(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(RUN), *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--train", "3"], "even number of pieces"),
+    (["--separators", "oracle,nosuchseparator"], "unknown separator 'nosuchseparator'"),
+    (["--steps", "0"], "steps and batch size must be >= 1"),
+])
+def test_bad_settings_are_usage_errors_before_anything_is_rendered(tmp_path, args, message):
+    result = _run_py("--out", "out", *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_command_line_refuses_an_output_folder_it_did_not_write(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "thesis.tex").write_text("mine")
+    result = _run_py("--out", "out", "--separators", "oracle", cwd=tmp_path)
+    assert result.returncode == 2 and "stemlime did not write" in result.stderr
+    assert (tmp_path / "out" / "thesis.tex").read_text() == "mine" and not (tmp_path / "out-data").exists()
