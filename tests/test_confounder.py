@@ -5,6 +5,7 @@ training, safetensors weights, the summary's exact keys and the command line's e
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -24,28 +25,37 @@ from confounder import classifier as cnn  # noqa: E402
 from confounder.data import INSTRUMENTS, SEED_BLOCK, SPLITS, block_seed  # noqa: E402
 from confounder.experiment import SUMMARY_KEYS, Settings, confounded_pieces, run, summarize_explanations  # noqa: E402
 
+from readme import code_block_after  # noqa: E402
+
 TOY = {"train": 4, "validation": 2, "test_std": 2, "test_bad": 2}
 
 
 def toy_settings(**changes) -> Settings:
-    return Settings(**({"seed": 3, "sizes": TOY, "separators": ("oracle",), "duration": 4.0, "steps": 8, "batch_size": 8,
-                        "workers": 1} | changes))
+    """The settings of the README's toy command."""
+    return Settings(**({"seed": 3, "sizes": TOY, "separators": ("oracle",), "duration": 4.0, "steps": 8, "batch_size": 8}
+                       | changes))
 
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory) -> tuple[Path, dict]:
-    """The whole experiment at toy size: 10 pieces of 4 s, 8 training steps, the oracle only."""
+    """The whole experiment at toy size, as the README's command runs it: 10 pieces of 4 s, 8
+    training steps, the oracle only."""
     root = tmp_path_factory.mktemp("confounder")
-    summary = run(root / "out", toy_settings(), root / "data", progress=False, log=lambda message: None)
-    return root / "out", summary
+    command = code_block_after("## A confounded classifier", "bash").replace("\\\n", " ").strip()
+    words = shlex.split(command)
+    assert words[:2] == ["python", "experiments/confounder/run.py"], command
+    result = subprocess.run([sys.executable, str(RUN), *words[2:], "--no-progress"], capture_output=True, text=True, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "accuracy: train" in result.stdout
+    out = root / "toy-out"
+    return out, json.loads((out / "summary.json").read_text())
 
 
 def test_the_toy_run_writes_the_whole_result_folder(toy_run):
     out, summary = toy_run
     assert json.loads((out / ".stemlime-output.json").read_text())["kind"] == "experiment"
-    saved = json.loads((out / "summary.json").read_text())
+    saved = summary
     assert list(saved) == list(SUMMARY_KEYS) == ["accuracy", "accuracy_by_class", "predictions", "confounder", "control"]
-    assert saved == summary
     assert set(saved["accuracy"]) == set(SPLITS) and all(0 <= a <= 1 for a in saved["accuracy"].values())
     for split in SPLITS:
         assert set(saved["accuracy_by_class"][split]) == set(saved["predictions"][split]) == {"guitar", "piano"}
@@ -99,7 +109,7 @@ def test_a_second_run_reuses_the_rendered_pieces_and_gives_the_same_numbers(toy_
     data = Path(json.loads((out / "run.json").read_text())["data"])
     before = {p: p.stat().st_mtime_ns for p in data.rglob("mixture.wav")}
     again = run(tmp_path / "again", toy_settings(), data, progress=False, log=lambda message: None)
-    assert again == summary  # bit for bit: the same pieces, the same training, the same explanations
+    assert again == summary  # the Python API, bit for bit: the same pieces, the same training, the same explanations
     assert {p: p.stat().st_mtime_ns for p in data.rglob("mixture.wav")} == before
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 import stemlime
 from stemlime.audio import write_wav
+from stemlime.devices import check_device
 from stemlime.errors import UsageError
 from stemlime.output import ResultFolder, check_destination, safe_name
 from stemlime.registry import get_registry
@@ -61,6 +62,7 @@ class Settings:
     batch_size: int = 32
     learning_rate: float = 1e-3
     device: str = "auto"
+    threads: int = 1  # PyTorch's CPU threads for the classifier (see classifier.intraop_threads)
     workers: int | None = None  # rendering processes (default: one per core)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +85,9 @@ def check_settings(settings: Settings) -> None:
     if settings.steps < 1 or settings.batch_size < 1 or not settings.learning_rate > 0:
         raise UsageError(f"steps and batch size must be >= 1 and the learning rate > 0, got steps={settings.steps}, "
                          f"batch_size={settings.batch_size}, learning_rate={settings.learning_rate}")
+    if isinstance(settings.threads, bool) or not isinstance(settings.threads, int) or settings.threads < 1:
+        raise UsageError(f"threads must be a whole number >= 1, got {settings.threads!r}")
+    check_device(settings.device, "the confounder classifier")
     if not settings.separators:
         raise UsageError("name at least one separator (e.g. oracle)")
     registry = get_registry()
@@ -119,7 +124,7 @@ def run(out: str | Path, settings: Settings = Settings(), data: str | Path | Non
     targets = {split: [int(p.label == "piano") for p in pieces] for split, pieces in splits.items()}
     tagger, history = cnn.train(
         [audio[p.name] for p in splits["train"]], targets["train"], seed=settings.seed, steps=settings.steps,
-        batch_size=settings.batch_size, learning_rate=settings.learning_rate, device=settings.device,
+        batch_size=settings.batch_size, learning_rate=settings.learning_rate, device=settings.device, threads=settings.threads,
         validation=([audio[p.name] for p in splits["validation"]], targets["validation"]), progress=progress)
     timings["train"] = time.perf_counter() - clock
 
@@ -229,7 +234,7 @@ def write_examples(splits: Mapping[str, Sequence[Piece]], folder: Path) -> None:
 def piece_record(piece: Piece, prediction: Mapping[str, Any]) -> dict[str, Any]:
     called = "piano" if prediction["p_piano"] >= 0.5 else "guitar"
     return {"piece": piece.name, "split": piece.split, "label": piece.label, "index": piece.index, "seed": piece.seed,
-            "instruments": list(piece.instruments), "folder": str(piece.folder), "p_piano": prediction["p_piano"],
+            "instruments": list(piece.instruments), "folder": str(piece.folder.resolve()), "p_piano": prediction["p_piano"],
             "windows": prediction["windows"], "predicted": called, "correct": called == piece.label}
 
 
@@ -251,8 +256,7 @@ def run_record(settings: Settings, data: Path, splits: Mapping[str, Sequence[Pie
         "explanations": explained,
         "versions": {"stemlime": stemlime.__version__, "torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "load_average": list(os.getloadavg())},
+        "machine": {"cpus": os.cpu_count(), "load_average": list(os.getloadavg())},
     }
 
 

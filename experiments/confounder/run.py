@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"2-s crops per step ({defaults.batch_size})")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help=f"Adam's ({defaults.learning_rate})")
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda: where the classifier and separators run")
+    parser.add_argument("--threads", type=int, default=defaults.threads,
+                        help=f"PyTorch's CPU threads for the classifier ({defaults.threads}: fastest on a busy machine, "
+                             "and the same weights on any number of cores)")
     parser.add_argument("--workers", type=int, help="rendering processes (default: one per core)")
     parser.add_argument("--force", action="store_true", help="replace an --out folder that stemlime did not write")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings(seed=args.seed, sizes={split: getattr(args, split) for split in DEFAULT_SIZES},
                         separators=args.separators, duration=args.duration, steps=args.steps, batch_size=args.batch_size,
-                        learning_rate=args.learning_rate, device=args.device, workers=args.workers)
+                        learning_rate=args.learning_rate, device=args.device, threads=args.threads,
+                        workers=args.workers)
     return run_guarded(lambda: run(args.out, settings, args.data, force=args.force, progress=not args.no_progress),
                        args.debug, program="confounder")
 
