@@ -23,17 +23,16 @@ sys.path.insert(0, str(EXPERIMENTS))
 import stemlime  # noqa: E402
 from confounder import classifier as cnn  # noqa: E402
 from confounder.data import INSTRUMENTS, SEED_BLOCK, SPLITS, block_seed  # noqa: E402
-from confounder.experiment import SUMMARY_KEYS, Settings, confounded_pieces, run, summarize_explanations  # noqa: E402
+from confounder.experiment import SUMMARY_KEYS, Settings, confounded_pieces, summarize_explanations  # noqa: E402
 
 from readme import code_block_after  # noqa: E402
 
 TOY = {"train": 4, "validation": 2, "test_std": 2, "test_bad": 2}
 
 
-def toy_settings(**changes) -> Settings:
+def toy_settings() -> Settings:
     """The settings of the README's toy command."""
-    return Settings(**({"seed": 3, "sizes": TOY, "separators": ("oracle",), "duration": 4.0, "steps": 8, "batch_size": 8}
-                       | changes))
+    return Settings(seed=3, sizes=TOY, separators=("oracle",), duration=4.0, steps=8, batch_size=8)
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +103,17 @@ def test_the_splits_hold_drums_only_with_guitar_except_test_bad(toy_run):
         assert ("drums" in stems) == ((piece["label"] == "guitar") != (piece["split"] == "test_bad"))
 
 
-def test_a_second_run_reuses_the_rendered_pieces_and_gives_the_same_numbers(toy_run, tmp_path):
+def test_the_experiment_readme_python_block_reuses_the_pieces_and_gives_the_same_numbers(toy_run, monkeypatch, capsys):
     out, summary = toy_run
     data = Path(json.loads((out / "run.json").read_text())["data"])
     before = {p: p.stat().st_mtime_ns for p in data.rglob("mixture.wav")}
-    again = run(tmp_path / "again", toy_settings(), data, progress=False, log=lambda message: None)
-    assert again == summary  # the Python API, bit for bit: the same pieces, the same training, the same explanations
+    monkeypatch.chdir(out.parent)
+    namespace: dict = {}
+    exec(code_block_after("## In Python", "python", readme=EXPERIMENTS / "confounder" / "README.md"), namespace)
+    assert namespace["settings"] == toy_settings()
+    # the Python API, bit for bit: the same pieces, the same training, the same explanations
+    assert namespace["summary"] == summary == json.loads((out.parent / "toy-out-again" / "summary.json").read_text())
+    assert str(summary["control"]["oracle"]) in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in data.rglob("mixture.wav")} == before
 
 

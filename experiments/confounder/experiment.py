@@ -92,7 +92,10 @@ def check_settings(settings: Settings) -> None:
         raise UsageError("name at least one separator (e.g. oracle)")
     registry = get_registry()
     for spec in settings.separators:
-        registry.resolve("separator", spec)  # unknown names, variants and options fail here
+        try:
+            registry.resolve("separator", spec)  # unknown names, variants and options fail here
+        except UsageError as error:
+            raise UsageError(f"{error} Choose the separators with --separators (e.g. --separators oracle).") from None
 
 
 def run(out: str | Path, settings: Settings = Settings(), data: str | Path | None = None, *, force: bool = False,
