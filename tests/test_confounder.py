@@ -4,6 +4,7 @@ training, safetensors weights, the summary's exact keys and the command line's e
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shlex
 import subprocess
@@ -195,3 +196,12 @@ def test_the_command_line_refuses_an_output_folder_it_did_not_write(tmp_path):
     result = _run_py("--out", "out", "--separators", "oracle", cwd=tmp_path)
     assert result.returncode == 2 and "stemlime did not write" in result.stderr
     assert (tmp_path / "out" / "thesis.tex").read_text() == "mine" and not (tmp_path / "out-data").exists()
+
+
+def test_a_separator_spec_names_the_model_files_it_needs():
+    from confounder.separators import model_name
+
+    assert model_name("oracle") is None and model_name("none") is None
+    if importlib.util.find_spec("stemlime_spleeter") is not None:
+        assert model_name("spleeter:5stems") == "spleeter/5stems"
+        assert model_name("spleeter") == "spleeter/2stems"  # the default variant
