@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.stemlime-installed
-DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng
+DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium
 
 .PHONY: install system-deps models test demo bench clean
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml)
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,plot]' $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,plot,ray]' $(addprefix -e ,$(PLUGINS))
 	$(BIN)/stemlime models fetch --defaults
 	touch $(STAMP)
 

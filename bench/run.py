@@ -51,6 +51,10 @@ def main() -> int:
         sections.append(importlib.import_module("spleeter_bench").run)
     if importlib.util.find_spec("stemlime_render"):
         sections.append(importlib.import_module("render_bench").run)
+    if importlib.util.find_spec("stemlime_render") and importlib.util.find_spec("ray"):
+        sections.append(importlib.import_module("dataset_bench").run)
+    if importlib.util.find_spec("stemlime_cerberus") and importlib.util.find_spec("stemlime_render"):
+        sections.append(importlib.import_module("cerberus_bench").run)
     for section in sections:
         try:
             lines = section()

@@ -3,8 +3,8 @@
 The song (seed 7: piano, bass, drums and a voice sung by espeak-ng) is rendered with
 `stemlime render`; `stemlime explain` then splits its mixture with spleeter 2stems (vocals,
 accompaniment), cuts it into no segments (the whole excerpt), and explains the MSD musicnn
-tagger's top tags, exactly as a user would on the command line. The rendered stems and the
-explanation's WAV files land in demo-out/.
+tagger's top tags, exactly as a user would on the command line. The rendered stems, the
+explanation's WAV files and its page (index.html) land in demo-out/.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main() -> int:
     if status == 0:
         status = stemlime("explain", str(song / "mixture.wav"), "--tagger", "musicnn:MSD_musicnn",
                           "--separator", "spleeter:2stems", "--start", "1", "--duration", "6", "--samples", "1000",
-                          "--seed", "0", "--out", str(OUT / "explanation"))
+                          "--seed", "0", "--report", "--out", str(OUT / "explanation"))
     if status != 0:
         return status
     print("\nListen to:")
@@ -37,6 +37,7 @@ def main() -> int:
     for path in sorted((OUT / "explanation" / "explanations").glob("*.wav")):
         print(f"  {path.relative_to(ROOT)}   (the component that raised this tag most)")
     print(f"  {(OUT / 'explanation' / 'components').relative_to(ROOT)}/*.wav   (every component as the tagger heard it)")
+    print(f"\nor open {(OUT / 'explanation' / 'index.html').relative_to(ROOT)} in a browser: the same, with players and charts")
     return 0
 
 

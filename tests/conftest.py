@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+
+# No model hub is reachable from the tests: Hugging Face libraries (stemlime-hf, stemlime-demucs)
+# answer from local folders and caches at once instead of trying the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 DATA = Path(__file__).parent / "data"
 PIECE = DATA / "piece1_16k"  # the first 4 s of the fixture piece1_16k: five stems and their exact sum

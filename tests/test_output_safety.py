@@ -159,7 +159,7 @@ def test_every_label_is_saved_and_explanation_json_maps_it_to_its_file(tmp_path)
     explanation = explain(labels=labels)
     out = explanation.save(tmp_path / "out")
     saved = json.loads((out / "explanation.json").read_text())
-    assert list(saved) == list(explanation.to_dict()) + ["files"], "files is appended; the other keys keep their order"
+    assert list(saved) == list(explanation.to_dict()) + ["files", "top_k"], "files and top_k are appended; the other keys keep their order"
     explanations = saved["files"]["explanations"]
     assert list(explanations) == list(labels)
     assert len({path.casefold() for path in explanations.values()}) == len(labels)

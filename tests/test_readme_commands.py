@@ -66,3 +66,27 @@ def test_the_readme_model_commands_run(song_folder):
     require_model("musicnn/MSD_musicnn")
     results = run_commands(code_block_after("### Model files", "bash"), song_folder)
     assert "musicnn/MSD_musicnn" in results[0].stdout and results[2].stdout.strip()
+
+
+@pytest.fixture
+def ten_second_song(tmp_path) -> Path:
+    shutil.copy(PIECE.parent / "musicnn" / "piece1_mixture_16k.wav", tmp_path / "song.wav")
+    return tmp_path
+
+
+@needs_musicnn
+@needs_spleeter
+def test_the_readme_page_and_scan_commands_run(ten_second_song, monkeypatch):
+    require_model("spleeter/2stems")
+    import json
+
+    run_commands(code_block_after("## Listening pages", "bash", 0), ten_second_song)
+    page = (ten_second_song / "out" / "index.html").read_text()
+    assert page.count("<audio") == 6 and "data:audio/wav;base64," in page, "the excerpt, 3 labels, 2 stems; the last command embedded them"
+    run_commands(code_block_after("## Listening pages", "bash", 1), ten_second_song)
+    scan = json.loads((ten_second_song / "scan" / "scan.json").read_text())
+    assert scan["label"] == "female vocalists" and len(scan["snippets"]) == 3  # 10 s: three 3-s frames
+    monkeypatch.chdir(ten_second_song)
+    namespace: dict = {}
+    exec(code_block_after("## Listening pages", "python", 0), namespace)
+    assert namespace["scan"].verdict() == scan["verdict"], "Python and the command line scan alike"

@@ -252,9 +252,22 @@ def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
     return np.pad(audio, pad)
 
 
+WAV_SUBTYPE = "FLOAT"  # 32-bit float samples: lossless, no clipping
+
+
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
     """Write float32 WAV (lossless, no clipping), creating parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(path), np.asarray(audio, dtype=np.float32), int(sample_rate), subtype="FLOAT")
+    soundfile.write(str(path), np.asarray(audio, dtype=np.float32), int(sample_rate), subtype=WAV_SUBTYPE)
     return path
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int, subtype: str = WAV_SUBTYPE) -> bytes:
+    """The bytes of a WAV file of ``audio`` (for pages and notebooks that embed audio): what
+    :func:`write_wav` writes, or another libsndfile ``subtype`` such as ``PCM_16``."""
+    import io
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.asarray(audio, dtype=np.float32), int(sample_rate), subtype=subtype, format="WAV")
+    return buffer.getvalue()

@@ -29,14 +29,19 @@ def _add_excerpt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="excerpt length in seconds (default: to the end)")
 
 
-def _add_explain_arguments(parser: argparse.ArgumentParser) -> None:
-    """What ``explain`` and ``check`` share: the audio, the pipeline and the neighbourhood."""
-    parser.add_argument("audio", help="audio file")
+def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """The pipeline file and the four component specs (explain, check, scan, explain-dataset)."""
     parser.add_argument("--config", help="pipeline file (TOML); flags override it")
     parser.add_argument("--tagger", help="tagger spec, e.g. musicnn:MSD_musicnn")
     parser.add_argument("--separator", help="separator spec (default: oracle)")
     parser.add_argument("--segmenter", help="segmenter spec (default: whole)")
     parser.add_argument("--surrogate", help="surrogate spec (default: ridge)")
+
+
+def _add_explain_arguments(parser: argparse.ArgumentParser, what: str = "audio", what_help: str = "audio file") -> None:
+    """What ``explain``, ``check`` and ``explain-dataset`` share: the input, the pipeline and the neighbourhood."""
+    parser.add_argument(what, help=what_help)
+    _add_pipeline_arguments(parser)
     parser.add_argument("--label", action="append", help="label to explain (name or index); repeatable")
     parser.add_argument("--top-labels", type=int, help="explain the K most probable labels (default 3)")
     _add_excerpt(parser)
@@ -63,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--separator", required=True, help="separator spec, e.g. spleeter:2stems")
     separate.add_argument("--out", required=True, help="output folder")
     separate.add_argument("--force", action="store_true", help="replace --out even if it holds files stemlime did not write")
+    separate.add_argument("--midi", action="store_true", help="also write DIR/<stem>.mid: the notes of a separator that transcribes (cerberus)")
     _add_excerpt(separate)
 
     explain = commands.add_parser("explain", help="explain a tagger's prediction with stems (and segments)")
@@ -72,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--quiet", action="store_true", help="no summary on stdout")
     explain.add_argument("--out", required=True, help="output folder (replaced as a whole by each run)")
     explain.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
+    explain.add_argument("--report", action="store_true", help="also write the listening page DIR/index.html")
     _add_check_command(commands)
+    _add_dataset_command(commands)
+    _add_scan_command(commands)
+    _add_report_command(commands)
 
     tag = commands.add_parser("tag", help="run a tagger: taggram and clip-level probabilities")
     tag.add_argument("audio", help="audio file")
@@ -94,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--force", action="store_true", help="fetch again even if present")
     path = model_commands.add_parser("path", help="print the folder of a model's verified files")
     path.add_argument("name")
+    build = model_commands.add_parser("build", help="build a model's files here with its recipe (models whose weights are published nowhere)")
+    build.add_argument("name", help="model name (see 'stemlime models list')")
+    build.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the recipe trains (default auto)")
+    build.add_argument("--force", action="store_true", help="build again even if built")
     _add_plugin_commands(commands)
     return parser
 
@@ -155,23 +169,30 @@ def cmd_separate(args) -> None:
     if isinstance(pipeline.separator, OracleSeparator) and pipeline.separator.dir is not None:
         inputs.append(pipeline.separator.dir)  # the true stems it reads are inputs too
     check_destination(args.out, inputs, force=args.force)  # refuse before the separator runs
+    if args.midi:
+        pipeline.check_transcribes()
     stems, rate = pipeline.separate(args.audio, start=args.start or 0.0, duration=args.duration)
-    for path in write_stems(stems, rate, args.out, inputs=inputs, force=args.force).values():
-        print(path)
+    parts = pipeline.transcribe(args.audio, start=args.start or 0.0, duration=args.duration) if args.midi else None
+    for stem, path in write_stems(stems, rate, args.out, inputs=inputs, force=args.force, parts=parts).items():
+        print(path if stem not in (parts or {}) else f"{path}  {path.with_suffix('.mid')} ({len(parts[stem].notes)} notes)")
 
 
-def _explain_arguments(args) -> tuple[Any, dict[str, Any]]:
-    """The pipeline and the explain options the flags name (flags override a pipeline file)."""
+def _pipeline_arguments(args) -> Any:
+    """The pipeline the flags name (flags override a pipeline file)."""
     from .pipeline import Pipeline
 
     specs = {kind: getattr(args, kind) for kind in ("tagger", "separator", "segmenter", "surrogate")}
     settings = {"batch_size": args.batch_size, "sort": args.sort, "cache": False if args.no_cache else None}
     if args.config:
-        pipeline = Pipeline.from_config(args.config, **specs, **settings)
-    else:
-        if not args.tagger:
-            raise UsageError("explain needs --tagger SPEC (or --config FILE with a [tagger] table); see 'stemlime plugins'")
-        pipeline = Pipeline(**{k: v for k, v in (specs | settings).items() if v is not None})
+        return Pipeline.from_config(args.config, **specs, **settings)
+    if not args.tagger:
+        raise UsageError(f"{args.command} needs --tagger SPEC (or --config FILE with a [tagger] table); see 'stemlime plugins'")
+    return Pipeline(**{k: v for k, v in (specs | settings).items() if v is not None})
+
+
+def _explain_arguments(args) -> tuple[Any, dict[str, Any]]:
+    """The pipeline and the explain options the flags name (flags override a pipeline file)."""
+    pipeline = _pipeline_arguments(args)
     given = {"labels": args.label, "top_labels": args.top_labels, "start": args.start, "duration": args.duration,
              "samples": args.samples, "seed": args.seed, "pad": args.pad, "checks": getattr(args, "checks", None)}
     return pipeline, {key: value for key, value in given.items() if value is not None}
@@ -224,7 +245,7 @@ def cmd_explain(args) -> None:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     pipeline, options = _explain_arguments(args)
     explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)
-    out = explanation.save(args.out, k=args.top_k, force=args.force)
+    out = explanation.save(args.out, k=args.top_k, force=args.force, report=args.report)
     if args.quiet:
         return
     samples = f"{len(explanation.neighbourhood.masks)} samples"
@@ -237,7 +258,8 @@ def cmd_explain(args) -> None:
     for name, label in explanation.labels.items():
         print(f"\n{name}: {kind} {label.prediction:.3f}, surrogate R^2 {label.score:.3f}")
         _print_weights(label, explanation.components)
-    print(f"\nwrote {out / 'explanation.json'}, {out / 'components'}/, {out / 'explanations'}/")
+    page = f", {out / 'index.html'}" if args.report else ""
+    print(f"\nwrote {out / 'explanation.json'}, {out / 'components'}/, {out / 'explanations'}/{page}")
     _print_checks(explanation.checks)
 
 
@@ -260,6 +282,7 @@ def _add_check_command(commands) -> None:
     check.add_argument("--json", action="store_true", help="print the check's result as JSON")
     check.add_argument("--out", help="also save the explanation (with the check in explanation.json) to this folder")
     check.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
+    check.add_argument("--report", action="store_true", help="with --out: also write the listening page DIR/index.html")
 
 
 def _print_checks(checks: dict[str, Any]) -> None:
@@ -276,6 +299,8 @@ def cmd_check(args) -> None:
     from . import checks as trust
 
     warnings.showwarning = _show_warning
+    if args.report and not args.out:
+        raise UsageError("--report writes the page of the saved explanation: give --out DIR too")
     if args.out:
         from .output import check_destination
 
@@ -289,11 +314,108 @@ def cmd_check(args) -> None:
                                    random_orders=args.random_orders, target=args.target, max_samples=args.max_samples,
                                    steps=args.steps, draws=args.draws)
     if args.out:
-        attrs.evolve(explanation, checks={name: result}).save(args.out, force=args.force)
+        attrs.evolve(explanation, checks={name: result}).save(args.out, force=args.force, report=args.report)
     if args.json:
         print(json.dumps({name: result}, indent=1))
     else:
         print(trust.format_checks({name: result}))
+
+
+# --------------------------------------------------------------------------- many tracks
+
+def _add_dataset_command(commands) -> None:
+    """``stemlime explain-dataset DATA ... --out OUT``: every track explained, then aggregated by stem."""
+    dataset = commands.add_parser(
+        "explain-dataset", help="explain every track of a dataset (in this process or on Ray), resumably, and aggregate by stem",
+        description="Explain every track of DATA as 'explain' would (same pipeline and neighbourhood arguments) into "
+                    "OUT/tracks/<track>/, then aggregate by stem into OUT/global.json, global.csv and global.png. "
+                    "A rerun skips the tracks already done with the same settings and retries the failed ones. "
+                    "Exit status 1 when any track failed (OUT/failures.jsonl).")
+    _add_explain_arguments(dataset, "data", "dataset folder: folders holding mixture.* or mix.* (MUSDB18, Slakh, stemlime "
+                                            "render), else every audio file in it")
+    dataset.add_argument("--checks", help="trust checks to run on every track: fidelity,stability,sanity,complexity or all")
+    dataset.add_argument("--top-k", type=int, default=1, help="components summed in each explanations/<label>.wav (default 1)")
+    dataset.add_argument("--engine", choices=["local", "ray"], default="local",
+                         help="local: in this process (default); ray: on Ray workers, one pipeline loaded per worker")
+    dataset.add_argument("--address", help="Ray cluster to join: auto (the one 'ray start' started), ray://HOST:PORT; "
+                                           "default: start a local cluster")
+    dataset.add_argument("--workers", type=int, help="Ray workers (default: one per CPU of the cluster)")
+    dataset.add_argument("--metadata", help="CSV with a 'track' column (e.g. track,genre): top predicted tag vs each column")
+    dataset.add_argument("--out", required=True, help="output folder (new, empty, or an earlier explain-dataset run to resume)")
+
+
+def cmd_explain_dataset(args) -> None:
+    warnings.showwarning = _show_warning
+    pipeline, options = _explain_arguments(args)
+    result = pipeline.explain_dataset(args.data, args.out, top_k=args.top_k, engine=args.engine, address=args.address,
+                                      workers=args.workers, metadata=args.metadata,
+                                      progress=False if args.no_progress else None, **options)
+    print(result.summary())
+    if result.failures:
+        first = result.failures[0]
+        raise StemlimeError(f"{len(result.failures)} of {len(result.tracks)} tracks failed (first: {first.track}: {first.error}: "
+                            f"{first.message}); see {result.out / 'failures.jsonl'}, and run the same command again to "
+                            "retry them")
+
+
+# --------------------------------------------------------------------------- song scan and pages
+
+def _add_scan_command(commands) -> None:
+    """``stemlime scan AUDIO --label NAME ...``: the taggram of a song and its best snippets explained."""
+    scan = commands.add_parser("scan", help="tag a whole song, explain the snippets where a label is highest, write a page",
+                               description="Tag the whole song (the taggram), pick the N tagger input windows where the "
+                                           "label is highest, explain each, and write scan.json, taggram.png and index.html.")
+    scan.add_argument("audio", help="audio file (the whole song)")
+    _add_pipeline_arguments(scan)
+    scan.add_argument("--label", required=True, help="the label to follow through the song (name or index)")
+    scan.add_argument("--snippets", type=int, default=3, help="snippets to explain, where the label is highest (default 3)")
+    scan.add_argument("--samples", type=_samples, help="neighbourhood size per snippet, 'exhaustive' or 'auto' (default 1000)")
+    scan.add_argument("--seed", type=int, help="random seed (default 0)")
+    scan.add_argument("--batch-size", type=int, help="perturbations per tagger call (default 32)")
+    scan.add_argument("--sort", choices=["signed", "absolute"], help="order weights by signed (default) or absolute value")
+    scan.add_argument("--top-k", type=int, default=1, help="components summed in each snippet's explanation (default 1)")
+    scan.add_argument("--quiet", action="store_true", help="no summary on stdout")
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar")
+    scan.add_argument("--no-cache", action="store_true", help="separate the song again instead of using the stem cache")
+    scan.add_argument("--out", required=True, help="output folder (replaced as a whole by each run)")
+    scan.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
+
+
+def cmd_scan(args) -> None:
+    from .output import check_destination
+
+    warnings.showwarning = _show_warning
+    check_destination(args.out, [args.audio], force=args.force)  # before any model runs
+    if args.top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
+    pipeline = _pipeline_arguments(args)
+    scan = pipeline.scan(args.audio, label=args.label, snippets=args.snippets, samples=args.samples, seed=args.seed,
+                         progress=False if args.no_progress else None)
+    out = scan.save(args.out, k=args.top_k, force=args.force)
+    if args.quiet:
+        return
+    print(f"scanned {args.audio}: {len(scan.taggram)} taggram frames of {scan.hop_seconds:.3f} s; "
+          f"the {len(scan.snippets)} snippets where {scan.label} is highest:")
+    for snippet in scan.snippets:
+        top = snippet.top_component(scan.label)
+        weight = "" if top is None else f" {snippet.explanation.weights(scan.label)[top]:+.4f}"
+        print(f"  {snippet.rank}. {snippet.window.start:8.2f}-{snippet.window.end:.2f} s  {scan.label} {snippet.window.probability:.3f}"
+              f"  top: {top or '(none raises it)'}{weight}")
+    print(f"\n{scan.verdict()}\nwrote {out / 'scan.json'}, {out / 'taggram.png'}, {out / 'index.html'}, {out / 'snippets'}/")
+
+
+def _add_report_command(commands) -> None:
+    report = commands.add_parser("report", help="write the listening page DIR/index.html of a result folder",
+                                 description="Turn a result folder (explain, check --out, scan, separate) into DIR/index.html, "
+                                             "a page that works offline.")
+    report.add_argument("dir", help="a result folder written by stemlime")
+    report.add_argument("--embed", action="store_true", help="put the audio and pictures inside the page (it travels alone)")
+
+
+def cmd_report(args) -> None:
+    from .report import render_report
+
+    print(render_report(args.dir, embed=args.embed))
 
 
 def cmd_tag(args) -> None:
@@ -331,6 +453,15 @@ def cmd_models(args) -> None:
             print(f"{name}: {store.status(name)}\n    {model.description}")
     elif args.models_command == "path":
         print(store.path(args.name))
+    elif args.models_command == "build":
+        import time
+
+        if not args.force and store.is_built(args.name):
+            print(f"{args.name}: {store.cache_folder(args.name)} (built before; --force builds it again)")
+            return
+        started = time.perf_counter()
+        folder = store.build(args.name, device=args.device, force=args.force)
+        print(f"{args.name}: built in {time.perf_counter() - started:.0f} s: {folder}")
     else:
         if args.all or args.defaults:
             names = sorted(n for n, m in store.models.items() if m.sources and (args.all or m.fetch_by_default))
@@ -345,6 +476,9 @@ def cmd_models(args) -> None:
 
 COMMANDS = {"plugins": cmd_plugins, "separate": cmd_separate, "explain": cmd_explain, "tag": cmd_tag, "models": cmd_models}
 COMMANDS["check"] = cmd_check
+COMMANDS["explain-dataset"] = cmd_explain_dataset
+COMMANDS["scan"] = cmd_scan
+COMMANDS["report"] = cmd_report
 
 
 def _fail(message: str, code: int, program: str = "stemlime") -> int:
@@ -354,6 +488,7 @@ def _fail(message: str, code: int, program: str = "stemlime") -> int:
 
 # Commands that plugin packages add, named here only so that a missing package gets an install hint.
 PLUGIN_COMMANDS = {"render": ("stemlime-render", "plugins/midi_render"), "render-dataset": ("stemlime-render", "plugins/midi_render")}
+PLUGIN_COMMANDS["train"] = ("stemlime-cerberus", "plugins/cerberus_sep")
 
 
 def _uninstalled_command(argv: Sequence[str]) -> str | None:

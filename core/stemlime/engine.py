@@ -61,10 +61,12 @@ def output_kind(tagger: Any, outputs: np.ndarray) -> str:
 
 
 def _progress(total: int, enabled: bool | None):
-    from tqdm.auto import tqdm
-
     if enabled is None:
         enabled = sys.stderr.isatty()
+    if enabled:
+        from tqdm.auto import tqdm
+    else:  # tqdm.auto warns in a notebook without ipywidgets even when the bar stays hidden
+        from tqdm import tqdm
     return tqdm(total=total, unit="mask", desc="tagger", disable=not enabled, leave=False)
 
 

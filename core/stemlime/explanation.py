@@ -12,7 +12,7 @@ import numpy as np
 
 from .audio import write_wav
 from .components import Component
-from .errors import UsageError
+from .errors import StemlimeError, UsageError
 from .output import ResultFolder, safe_names
 
 
@@ -94,6 +94,7 @@ class Explanation:
     sampling: dict[str, Any] = attrs.field(factory=dict)  # samples="auto": the rounds it took (else empty)
     output_kind: str = "probabilities"  # what the tagger's outputs are: "probabilities" or "scores"
     stems_residual_db: float | None = None  # how well the stems add up to the mix, dB (inf: exactly)
+    dataset: dict[str, Any] = attrs.field(factory=dict)  # explain-dataset's record of this track (track, settings hash, ...)
 
     @property
     def distinct_evaluations(self) -> int:
@@ -148,36 +149,69 @@ class Explanation:
             "outputs": self.output_kind,
             "stems_residual_db": _finite_or_text(self.stems_residual_db),
             **({"sampling": dict(self.sampling)} if self.sampling else {}),
+            **({"dataset": dict(self.dataset)} if self.dataset else {}),
         }
 
     def to_json(self, indent: int | None = 1) -> str:
         """The explanation as strict JSON: an undefined number (NaN) is written as null."""
         return json.dumps(_json_safe(self.to_dict()), indent=indent, allow_nan=False)
 
-    def files(self) -> dict[str, dict[str, str]]:
-        """Where :meth:`save` puts each component's and each label's audio, relative to its folder:
-        ``{"components": {component: "components/<file>.wav"}, "explanations": {label: ...}}``."""
+    def excerpt_audio(self) -> np.ndarray:
+        """The excerpt as the tagger heard it with every component on (the sum of the components)."""
+        return self.component_audio.sum(axis=0)
+
+    def files(self) -> dict[str, Any]:
+        """Where :meth:`save` puts the audio, relative to its folder: ``{"excerpt": "excerpt.wav",
+        "components": {component: "components/<file>.wav"}, "explanations": {label: ...}}``."""
         components = [c.name for c in self.components]
         return {
+            "excerpt": "excerpt.wav",
             "components": {name: f"components/{file}.wav" for name, file in zip(components, safe_names(components))},
             "explanations": {name: f"explanations/{file}.wav" for name, file in zip(self.labels, safe_names(list(self.labels)))},
         }
 
-    def save(self, folder: str | Path, k: int = 1, force: bool = False) -> Path:
-        """Write ``explanation.json``, ``components/<component>.wav`` and ``explanations/<label>.wav``
-        (the top-k positive components) as the folder ``folder``, replacing it whole.
+    def save(self, folder: str | Path, k: int = 1, force: bool = False, report: bool = False) -> Path:
+        """Write ``explanation.json``, ``excerpt.wav`` (every component on), ``components/<component>.wav``
+        and ``explanations/<label>.wav`` (the sum of the top-k positive components) as the folder
+        ``folder``, replacing it whole; ``report=True`` adds the page ``index.html``
+        (:mod:`stemlime.report`).
 
         File names are made safe and distinct (see :func:`stemlime.output.safe_names`);
-        ``explanation.json`` maps every component and label to its file under ``files``.
-        ``folder`` may be new, empty or an earlier stemlime output; ``force=True`` also replaces
-        another folder (deleting what it holds), but never one that holds the explained audio.
+        ``explanation.json`` maps every component and label to its file under ``files`` and
+        records ``top_k``. ``folder`` may be new, empty or an earlier stemlime output;
+        ``force=True`` also replaces another folder (deleting what it holds), but never one that
+        holds the explained audio.
         """
         files = self.files()
         with ResultFolder(folder, kind="explanation", inputs=[self.audio_path], force=force) as staging:
+            write_wav(staging / files["excerpt"], self.excerpt_audio(), self.sample_rate)
             for component, audio in zip(self.components, self.component_audio):
                 write_wav(staging / files["components"][component.name], audio, self.sample_rate)
             for name in self.labels:
                 write_wav(staging / files["explanations"][name], self.audio(name, k), self.sample_rate)
-            saved = self.to_dict() | {"files": files}
+            saved = self.to_dict() | {"files": files, "top_k": int(k)}
             (staging / "explanation.json").write_text(json.dumps(saved, indent=1) + "\n")
+            if report:
+                from .report import render_report
+
+                render_report(staging, kind="explanation")
         return Path(folder)
+
+    # ------------------------------------------------------------------ notebooks
+
+    def _repr_html_(self) -> str:
+        """The report's explanation card for Jupyter, with every player's audio embedded (base64 WAV)."""
+        from .report import notebook_card
+
+        return notebook_card(self)
+
+    def play(self, label: str | int, k: int = 1, positive: bool = True) -> Any:
+        """An ``IPython.display.Audio`` player of the listenable explanation of ``label`` (the
+        sum of its top-k components, as :meth:`audio`). Needs IPython (Jupyter has it)."""
+        try:
+            from IPython.display import Audio
+        except ImportError:
+            raise StemlimeError("explanation.play needs IPython, which Jupyter brings: pip install ipython (or jupyter)") from None
+        audio = self.audio(label, k, positive)
+        # IPython scales to full range when asked; keep the level the tagger heard unless it would clip
+        return Audio(audio, rate=self.sample_rate, normalize=bool(np.abs(audio).max(initial=0) > 1))

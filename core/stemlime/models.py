@@ -15,6 +15,11 @@ the marker's sizes and mtimes without hashing (the decision and its limit are sp
 :mod:`stemlime.verified_copy`); ``stemlime models list`` and ``stemlime models path`` re-hash
 every file. A folder the user names (``model_dir``, the environment variable) gets no copy: its
 checkpoint is read with every checksum, on every load.
+
+Built here: a model whose weights are published nowhere declares a :class:`Recipe` instead of
+(or besides) sources. ``stemlime models build NAME`` runs it into a staging folder, verifies the
+result like a fetched model (the plugin's check, then the verified copy and marker) and swaps it
+into the cache; ``stemlime models fetch`` on such a model says to build it.
 """
 
 from __future__ import annotations
@@ -143,6 +148,21 @@ class ArchiveSource:
                     raise ModelFilesError(f"{self.url} is not a readable .tar.gz or .zip archive ({error})") from None
 
 
+@attrs.frozen
+class Recipe:
+    """How a model's files are made here, for a model whose weights are published nowhere.
+
+    ``build(folder, work, device)`` writes the model's files into ``folder`` (empty, in the
+    cache's file system). ``work`` is a folder that survives a failed or interrupted build
+    (rendered data, training checkpoints: a recipe resumes from it) and is deleted once the
+    model is installed. ``device`` is ``auto``, ``cpu`` or ``cuda``. ``duration`` tells the
+    user what to expect, e.g. "about 30 minutes on a 2-core CPU".
+    """
+
+    build: Callable[[Path, Path, str], None]
+    duration: str
+
+
 def _names_tuple(names: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if names is None else tuple(names)
 
@@ -188,9 +208,11 @@ class ModelFiles:
     verify: Callable[[Path], None] | None = None
     read_tensors: Callable[[Path], Mapping[str, np.ndarray]] | None = None
     fetch_by_default: bool = True  # fetched by `stemlime models fetch --defaults` (and `make install`)
+    recipe: Recipe | None = None  # built here by `stemlime models build NAME`
 
     def how_to_get(self) -> str:
-        lines = [f"  stemlime models fetch {self.name}"] if self.sources else []
+        lines = [f"  stemlime models build {self.name}   (built here: {self.recipe.duration})"] if self.recipe else []
+        lines += [f"  stemlime models fetch {self.name}"] if self.sources else []
         lines += [f"      (from {source.describe()})" for source in self.sources[:1]]
         lines += [f"  stemlime models fetch {self.name} --source {i}   (from {s.describe()})" for i, s in enumerate(self.sources[1:], 1)]
         if self.env_var:
@@ -313,7 +335,7 @@ class ModelStore:
         env_folder = self._env_folder(model)
         folder = env_folder if env_folder is not None else self.cache_folder(name)
         if not any((folder / f).is_file() for f in model.files):
-            return "missing"
+            return f"missing (build it: stemlime models build {name})" if model.recipe and not model.sources else "missing"
         try:
             folder = self.path(name, rehash=True)
         except ModelFilesError as error:
@@ -336,6 +358,9 @@ class ModelStore:
             except ModelFilesError:
                 pass  # damaged or incomplete: fetch again
         if not model.sources:
+            if model.recipe is not None:
+                raise UsageError(f"model {name} is not downloaded: it is built here by its recipe ({model.recipe.duration}):\n"
+                                 f"  stemlime models build {name}")
             raise ModelFilesError(f"model {name} has no download source.\n{model.how_to_get()}")
         if source is not None and not 0 <= source < len(model.sources):
             raise UsageError(f"model {name} has sources 0..{len(model.sources) - 1}, not {source}")
@@ -358,6 +383,47 @@ class ModelStore:
                 if staging.exists():
                     shutil.rmtree(staging, ignore_errors=True)
         raise ModelFilesError(f"could not fetch model {name}:\n" + "\n".join(errors))
+
+
+    def build_folder(self, name: str) -> Path:
+        """Where a recipe keeps its work between attempts: ``<cache>/.build/<name>``."""
+        return self.home / ".build" / name
+
+    def is_built(self, name: str) -> bool:
+        """Whether the cache holds this model's files, verified and unchanged since (re-hashes them)."""
+        model = self.get(name)
+        folder = self.cache_folder(name)
+        return folder.is_dir() and verified_copy.changed_files(folder, model.files, with_copy=model.read_tensors is not None) == []
+
+    def build(self, name: str, device: str = "auto", force: bool = False) -> Path:
+        """Build a model's files with its recipe, verify them and install them into the cache;
+        returns the folder. A model built before (and unchanged since) is kept unless ``force``.
+        A failed or interrupted build keeps its work folder, so that running it again resumes."""
+        model = self.get(name)
+        if model.recipe is None:
+            raise UsageError(f"model {name} has no recipe: its files are downloaded, not built.\n{model.how_to_get()}")
+        folder = self.cache_folder(name)
+        if not force and self.is_built(name):
+            return folder
+        work = self.build_folder(name)
+        work.mkdir(parents=True, exist_ok=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{folder.name}.build-"
+        for stale in folder.parent.glob(prefix + "*"):  # left by a build that was killed (no cleanup ran)
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=folder.parent))
+        try:
+            model.recipe.build(staging, work, device)
+            self._install(model, staging)
+            if folder.exists():
+                shutil.rmtree(folder)
+            staging.chmod(0o755)  # mkdtemp makes it private
+            staging.rename(folder)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        return folder
 
 
 def model_store() -> ModelStore:

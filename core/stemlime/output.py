@@ -24,7 +24,7 @@ import secrets
 import shutil
 import unicodedata
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -251,17 +251,143 @@ class ResultFolder:
 
 
 def write_stems(stems: Mapping[str, np.ndarray], sample_rate: int, destination: PathLike, *,
-                inputs: Iterable[PathLike | None] = (), force: bool = False) -> dict[str, Path]:
+                inputs: Iterable[PathLike | None] = (), force: bool = False,
+                parts: Mapping[str, Any] | None = None) -> dict[str, Path]:
     """Write a separation into ``destination``: ``<safe stem name>.wav`` (float32 WAV) per stem
     and ``stems.json`` (``{"stems": {stem: file}, "sample_rate": Hz}``), replacing the folder
     whole through :class:`ResultFolder` (kind ``stems``). Returns stem name -> final path.
 
-    ``inputs`` (the separated audio, the folder of true stems) are never overwritten.
+    ``parts`` ({stem: :class:`stemlime.midi.Part`}, from a separator that transcribes) are
+    written beside their WAVs as ``<safe stem name>.mid`` and listed under ``"midi"`` in
+    ``stems.json``. ``inputs`` (the separated audio, the folder of true stems) are never overwritten.
     """
-    files = {stem: f"{name}.wav" for stem, name in zip(stems, safe_names(list(stems)))}
+    from .midi import write_midi
+
+    names = dict(zip(stems, safe_names(list(stems))))
+    files = {stem: f"{name}.wav" for stem, name in names.items()}
+    unknown = sorted(set(parts or {}) - set(stems))
+    if unknown:
+        raise StemlimeError(f"notes for {', '.join(unknown)}, which is not a stem of this separation ({', '.join(stems)})")
+    midi_files = {stem: f"{names[stem]}.mid" for stem in stems if stem in (parts or {})}
     with ResultFolder(destination, kind="stems", inputs=inputs, force=force) as folder:
         for stem, audio in stems.items():
             write_wav(folder / files[stem], audio, sample_rate)
-        summary = {"stems": files, "sample_rate": int(sample_rate)}
+        for stem, file in midi_files.items():
+            write_midi(folder / file, parts[stem], name=stem)
+        summary = {"stems": files, "sample_rate": int(sample_rate)} | ({"midi": midi_files} if parts is not None else {})
         (folder / "stems.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     return {stem: Path(destination) / file for stem, file in files.items()}
+
+
+# ---------------------------------------------------------------------------- resumable folders
+
+
+def write_text_atomically(path: PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary sibling and a rename: a reader, or a
+    run interrupted half-way, never sees half a file."""
+    from .verified_copy import replace_atomically
+
+    path = Path(path)
+    replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return path
+
+
+def marker_kind(folder: PathLike) -> str | None:
+    """The ``kind`` in a stemlime output's marker (``explanation``, ``stems``, ``dataset``, ...), or None."""
+    try:
+        return json.loads((Path(folder) / MARKER).read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def remove_staging(folder: PathLike) -> int:
+    """Delete what interrupted :class:`ResultFolder` swaps left in ``folder``: the hidden
+    ``.NAME.tmp-XXXX`` and ``.NAME.old-XXXX`` siblings. Returns how many were removed."""
+    removed = 0
+    for path in Path(folder).glob(".*.*-*"):
+        if path.is_dir() and re.fullmatch(r"\..+\.(tmp|old)-[0-9a-f]{8}", path.name):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+LOCK_NAME = ".stemlime-lock"
+
+
+class ResumableFolder:
+    """A result folder filled piece by piece across runs (``explain-dataset``'s OUT), as a context manager.
+
+    It cannot be swapped in whole like a :class:`ResultFolder`: a rerun keeps what earlier runs
+    finished. So each piece inside it is written atomically on its own (a ``ResultFolder`` per
+    track, :func:`write_text_atomically` for the summary files), and the folder itself follows
+    :func:`check_destination`'s rules, with one change: it is never replaced, so there is no
+    ``force``. Refused: a folder holding an input of the run (e.g. the dataset), the current
+    folder or one above it, a file, a non-empty folder that stemlime did not write, and a
+    stemlime output of another kind (a single explanation's folder). Accepted: a new or empty
+    folder, or an earlier run of the same ``kind``.
+
+    On entering, the folder is created and marked with ``kind``, a lock is taken (a second run
+    into the same folder is refused while the first holds it) and what interrupted swaps left
+    in ``subfolders`` is removed. Leaving releases the lock and deletes nothing.
+    """
+
+    def __init__(self, destination: PathLike, kind: str, *, inputs: Iterable[PathLike | None] = (),
+                 subfolders: Sequence[str] = ()):
+        self.destination = Path(destination)
+        self.kind = kind
+        self.inputs = tuple(inputs)
+        self.subfolders = tuple(subfolders)
+        self._lock: int | None = None
+
+    def check(self) -> Path:
+        """Refuse a destination this run may not fill (a UsageError that says what to do); the resolved path."""
+        target = check_destination(self.destination, self.inputs, force=True)
+        if target.is_dir():
+            kind = marker_kind(target)
+            if is_stemlime_output(target) and kind != self.kind:
+                raise UsageError(
+                    f"the output folder {self.destination} holds a stemlime {kind or 'unknown'} result, not a {self.kind} "
+                    f"run, and a {self.kind} run adds to its folder instead of replacing it; choose another output "
+                    "folder (--out), a new or empty one"
+                )
+            entries = sorted(path.name for path in target.iterdir())
+            if entries and not is_stemlime_output(target):
+                shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+                raise UsageError(
+                    f"the output folder {self.destination} holds files that stemlime did not write ({shown}); a {self.kind} "
+                    "run adds its results to its folder and never deletes what it did not write, so choose another "
+                    "output folder (--out), a new or empty one"
+                )
+        return target
+
+    def __enter__(self) -> Path:
+        import fcntl
+
+        from . import __version__  # the package imports this module while it starts
+
+        target = self.check()
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            self._lock = os.open(target / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise UsageError(f"cannot create the output folder {self.destination}: {error.strerror or error}; "
+                             "choose an output folder (--out) in a folder you can write to") from error
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._lock)
+            self._lock = None
+            raise UsageError(f"another run is writing to {self.destination} right now; wait for it to finish, "
+                             "or give this run its own output folder (--out)") from None
+        if not is_stemlime_output(target):
+            write_text_atomically(target / MARKER, json.dumps({"kind": self.kind, "stemlime": __version__}) + "\n")
+        for name in self.subfolders:
+            (target / name).mkdir(exist_ok=True)
+            remove_staging(target / name)
+        return target
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        if self._lock is not None:
+            os.close(self._lock)  # closing releases the flock
+            self._lock = None
+        return False

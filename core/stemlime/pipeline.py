@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -20,7 +20,7 @@ from .config import EXPLAIN_KEYS, PIPELINE_KEYS, read_config
 from .engine import Engine, check_batch_size, check_empty_mask, check_kernel_width, output_kind, run_tagger, sample_until_stable
 from .errors import AudioError, StemlimeError, UsageError
 from .explanation import Explanation, LabelExplanation
-from .labels import check_label_request, resolve_labels
+from .labels import check_label_request, label_indices, resolve_labels
 from .protocols import optional
 from .registry import Registry, get_registry
 from .residual import RESIDUAL_WARNING_DB, stems_residual_db
@@ -28,6 +28,9 @@ from .specs import Spec, as_spec
 from .stemcache import StemCache, array_digest, cache_key, shared_cache
 from .surrogates.tree import describe_rules
 from .verified_copy import sha256_of
+
+if TYPE_CHECKING:
+    from .scan import Scan
 
 SORTS = ("signed", "absolute")
 STEMS_FROM = ("song", "excerpt")
@@ -83,9 +86,7 @@ class Pipeline:
         self.specs: dict[str, str] = {}
         for kind, value in self._given.items():
             if _is_spec(value):
-                _, variant, _ = self.registry.resolve(kind, value)  # fail early on bad specs
-                spec = as_spec(value, kind)
-                self.specs[kind] = str(Spec(spec.name, variant, spec.options))
+                self.specs[kind] = str(self.given_spec(kind))  # resolving it fails early on bad specs
             else:
                 self._built[kind] = value
                 self.specs[kind] = getattr(value, "name", type(value).__name__)
@@ -157,14 +158,20 @@ class Pipeline:
         first, last = _span_samples(start, duration, sample_rate, len(array))
         return audio_io.resample(array[first:last], sample_rate, rate), Excerpt(None, start, (last - first) / sample_rate)
 
-    def _whole_input(self, source: Any, sample_rate: int | None, rate: int) -> tuple[np.ndarray, str]:
-        """The whole input as mono float32 at ``rate`` Hz and its content digest."""
+    def _whole_input(self, source: Any, sample_rate: int | None, rate: int) -> np.ndarray:
+        """The whole input as mono float32 at ``rate`` Hz."""
         if isinstance(source, (str, Path)):
-            mix, _ = audio_io.load_audio(source, rate)
-            return mix, sha256_of(source)
+            return audio_io.load_audio(source, rate)[0]
         sample_rate = audio_io.as_sample_rate(sample_rate)
-        array = audio_io.as_mix(source, sample_rate)
-        return audio_io.resample(array, sample_rate, rate), array_digest(array, sample_rate)
+        return audio_io.resample(audio_io.as_mix(source, sample_rate), sample_rate, rate)
+
+    @staticmethod
+    def _content_digest(source: Any, sample_rate: int | None) -> str:
+        """The input's content digest (a file's bytes, or an array's samples and rate), without decoding a file."""
+        if isinstance(source, (str, Path)):
+            return sha256_of(source)
+        sample_rate = audio_io.as_sample_rate(sample_rate)
+        return array_digest(audio_io.as_mix(source, sample_rate), sample_rate)
 
     def _run_separator(self, mix: np.ndarray, rate: int, excerpt: Excerpt | None = None) -> dict[str, np.ndarray]:
         separator = self.separator
@@ -182,27 +189,70 @@ class Pipeline:
 
     def _song_stems(self, source: Any, sample_rate: int | None, rate: int) -> dict[str, np.ndarray]:
         """Stems of the whole input at ``rate`` Hz, from the cache when this song was separated before."""
-        mix, digest = self._whole_input(source, sample_rate, rate)
-        key = cache_key(digest, self.specs["separator"], self._separator_version(), rate)
+        key = cache_key(self._content_digest(source, sample_rate), self.specs["separator"], self._separator_version(), rate)
         stems = self.cache.get(key) if self.cache is not None else None
-        if stems is None:
+        if stems is None:  # a hit decodes nothing: every snippet of a long song's scan reuses its stems
+            mix = self._whole_input(source, sample_rate, rate)
             stems = {name: audio_io.fit_length(stem, len(mix)) for name, stem in self._run_separator(mix, rate).items()}
             if self.cache is not None:
                 self.cache.put(key, stems)
         return stems
 
     def _separator_version(self) -> str:
-        """The separator's package and version (part of the stem cache key)."""
-        spec = self._given["separator"]
+        """The separator's version (part of the stem cache key): see :meth:`component_version`."""
+        return self.component_version("separator")
+
+    def component_version(self, kind: str) -> str:
+        """Where a component comes from: its plugin's package and version, or a ready object's class;
+        for a separator also its ``fingerprint`` when it declares one (retrained weights must not
+        reuse old stems, nor old results of explain-dataset)."""
+        fingerprint = optional(self.separator, "separator", "fingerprint") if kind == "separator" else None
+        suffix = f" {fingerprint}" if fingerprint else ""
+        spec = self._given[kind]
         if not _is_spec(spec):
-            return f"{type(spec).__module__}.{type(spec).__qualname__}"
-        package = self.registry.factory("separator", as_spec(spec, "separator").name).package
+            return f"{type(spec).__module__}.{type(spec).__qualname__}{suffix}"
+        package = self.registry.factory(kind, as_spec(spec, kind).name).package
         try:
             from importlib.metadata import version
 
-            return f"{package} {version(package)}"
+            return f"{package} {version(package)}{suffix}"
         except Exception:
-            return package
+            return package + suffix
+
+    def given_spec(self, kind: str) -> Spec | None:
+        """The spec a component was given as (variant filled in), or None for a ready object."""
+        value = self._given[kind]
+        if not _is_spec(value):
+            return None
+        _, variant, _ = self.registry.resolve(kind, value)
+        spec = as_spec(value, kind)
+        return Spec(spec.name, variant, spec.options)
+
+    def settings(self) -> dict[str, Any]:
+        """The pipeline's settings besides its components (what ``Pipeline(...)`` takes as keywords)."""
+        return {"batch_size": self.batch_size, "kernel_width": self.kernel_width, "sort": self.sort,
+                "empty_mask": self.empty_mask, "stems_from": self.stems_from}
+
+    def recipe(self) -> dict[str, Any]:
+        """The keywords that rebuild this pipeline in another process (a Ray worker): the components
+        as given (specs, or the objects themselves, which must then be picklable), the settings and
+        the kind of stem cache. Built models are not part of it: each process loads its own."""
+        if self.registry is not get_registry():
+            raise UsageError("this pipeline uses its own Registry, which other processes cannot rebuild; install its "
+                             "plugins as packages (entry point group 'stemlime') and use the default registry")
+        if self.cache is None or self.cache is shared_cache():
+            cache: bool | StemCache = self.cache is not None
+        else:
+            cache = StemCache(self.cache.folder, self.cache.max_bytes)  # its folder and bound, not the songs in memory
+        return dict(self._given) | self.settings() | {"cache": cache}
+
+    def explain_dataset(self, data: str | Path, out: str | Path, **options: Any):
+        """Explain every track of the dataset folder ``data`` into ``out``, resumably, and aggregate
+        the explanations by stem into a global explanation; see :func:`stemlime.dataset.explain_dataset`
+        for the options (those of :meth:`explain`, plus ``engine``, ``workers``, ``metadata``, ...)."""
+        from .dataset import explain_dataset
+
+        return explain_dataset(self, data, out, **options)
 
     def stems(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None,
               rate: int | None = None) -> dict[str, np.ndarray]:
@@ -240,6 +290,24 @@ class Pipeline:
         """Stems of an excerpt at the input's own rate: ({name: mono float32}, rate in Hz)."""
         rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
         return self.stems(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate), rate
+
+    def check_transcribes(self) -> None:
+        """Refuse (UsageError) a separator that does not transcribe, before anything runs."""
+        if optional(self.separator, "separator", "transcribe") is None:
+            raise UsageError(f"separator {self.specs['separator']} does not transcribe notes (MIDI); "
+                             "choose one that does, e.g. --separator cerberus")
+
+    def transcribe(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
+                   duration: float | None = None) -> dict[str, Any]:
+        """The notes of each stem of an excerpt, {stem: stemlime.midi.Part}, in seconds from the
+        excerpt's start, from a separator that declares ``transcribe`` (Cerberus)."""
+        self.check_transcribes()
+        separator = self.separator
+        rate = separator.sample_rate
+        if rate is None:
+            rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
+        mix, _ = self.load_excerpt(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate)
+        return dict(separator.transcribe(mix, rate))
 
     # ------------------------------------------------------------------ explain
 
@@ -375,6 +443,49 @@ class Pipeline:
         if check_names:
             explanation = attrs.evolve(explanation, checks=run_checks(self, explanation, check_names, batch_size=batch_size))
         return explanation
+
+    def scan(self, source: Any, *, label: str | int, snippets: int = 3, sample_rate: int | None = None,
+             samples: int | str | None = None, seed: int | None = None, batch_size: int | None = None,
+             progress: bool | None = None) -> "Scan":
+        """The song scan: the taggram of the whole of ``source``, the ``snippets`` tagger input
+        windows where ``label`` is highest (:func:`stemlime.scan.best_snippets`), and each
+        explained for ``label`` (``samples``, ``seed``, ``batch_size`` as in :meth:`explain`).
+
+        The song is separated once: every snippet cuts its stems from the same separation (the
+        stem cache; with ``cache=False`` a memory-only cache for this scan). Returns a
+        :class:`stemlime.scan.Scan`; ``scan.save(folder)`` writes it with its page.
+        """
+        from .scan import Scan, Snippet, best_snippets, check_snippets
+
+        check_snippets(snippets)
+        tagger_labels = self.tagger_labels
+        index = label_indices(tagger_labels, label)
+        if len(index) != 1:
+            raise UsageError(f"a scan follows one label, got {label!r}")
+        name = tagger_labels[index[0]]
+        self.explain_options(samples=samples, seed=seed)  # refuse bad settings before the taggram runs
+        if isinstance(source, (str, Path)):
+            total = audio_io.audio_info(source)[2]
+        else:
+            total = len(audio_io.as_mix(source, sample_rate)) / audio_io.as_sample_rate(sample_rate)
+        values, hop = self.taggram(source, sample_rate=sample_rate)
+        window = float(self.tagger.input_seconds or hop)
+        windows = best_snippets(values, index[0], snippets, hop, window, total)
+        cache = self.cache
+        if cache is None:
+            self.cache = StemCache(disk=False)
+        try:
+            explained = [
+                Snippet(rank, chosen, self.explain(source, sample_rate=sample_rate, labels=[index[0]], start=chosen.start,
+                                                  duration=chosen.end - chosen.start, samples=samples, seed=seed,
+                                                  batch_size=batch_size, progress=progress))
+                for rank, chosen in enumerate(windows, 1)
+            ]
+        finally:
+            self.cache = cache
+        return Scan(audio_path=None if not isinstance(source, (str, Path)) else str(source), label=name,
+                    tagger_labels=tagger_labels, taggram=np.asarray(values), hop_seconds=float(hop), window_seconds=window,
+                    pipeline=dict(self.specs), snippets=explained)
 
     def tag(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None) -> np.ndarray:
         """The tagger's clip-level outputs (L,) for an excerpt."""

@@ -25,6 +25,11 @@ class Separator(Protocol):
     # ``separate(audio, sample_rate, excerpt=Excerpt)`` on the excerpt alone. Every other
     # separator gets the WHOLE input once (as audioLIME separated the full track), and its
     # stems are cached and cut to each excerpt.
+    # optional slot ``transcribe(audio, sample_rate) -> {stem: stemlime.midi.Part}`` (default
+    # None): the notes of each stem, seconds from the start of ``audio`` (Cerberus);
+    # ``stemlime separate --midi`` writes them as ``<stem>.mid``.
+    # optional slot ``fingerprint`` (default None): a string that changes whenever the
+    # separator's stems would (e.g. the SHA-256 of retrainable weights); part of the stem cache key.
 
 
 class Segmenter(Protocol):
@@ -53,7 +58,7 @@ class Surrogate(Protocol):
 OUTPUT_KINDS = ("probabilities", "scores")
 
 OPTIONAL: dict[str, dict[str, Any]] = {
-    "separator": {"reads_excerpt": False},
+    "separator": {"reads_excerpt": False, "transcribe": None, "fingerprint": None},
     "segmenter": {},
     "tagger": {"outputs": None, "randomization_layers": (), "randomized": None, "taggram": None,
                "taggram_hop_seconds": None},

@@ -55,9 +55,10 @@ def cache_key(content: str, separator: str, version: str, rate: int) -> str:
 class StemCache:
     """Whole-input stems by key: ``get(key)`` -> {stem: float32 audio} or None, ``put(key, stems)``."""
 
-    def __init__(self, folder: Path | None = None, max_bytes: int | None = None):
+    def __init__(self, folder: Path | None = None, max_bytes: int | None = None, disk: bool = True):
         self.folder = folder
         self.max_bytes = max_bytes
+        self.disk = disk  # False: memory only (a scan with cache=False still separates its song once)
         self._memory: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
 
     def _folder(self) -> Path:
@@ -71,7 +72,7 @@ class StemCache:
             self._memory.move_to_end(key)
             return self._memory[key]
         path = self._path(key)
-        if not path.is_file():
+        if not self.disk or not path.is_file():
             return None
         try:
             from safetensors import safe_open
@@ -87,6 +88,8 @@ class StemCache:
 
     def put(self, key: str, stems: dict[str, np.ndarray]) -> None:
         self._remember(key, stems)
+        if not self.disk:
+            return
         folder = self._folder()
         try:
             folder.mkdir(parents=True, exist_ok=True)

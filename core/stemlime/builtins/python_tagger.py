@@ -39,33 +39,37 @@ class PythonTagger:
         return np.asarray(self._predict(batch))
 
 
-def _import(target: str, path: Path | None) -> Any:
+def import_attribute(target: str, path: Path | None, owner: str = "tagger python", option: str = "object") -> Any:
+    """The attribute named by ``MODULE:ATTRIBUTE`` (dotted attributes allowed), importing MODULE
+    after putting ``path`` first on the import path. ``owner`` and ``option`` name the spec in
+    the usage errors (the ``torch`` tagger of stemlime-hf imports its ``module=`` this way)."""
     module_name, colon, attribute = target.partition(":")
     if not colon or not module_name or not attribute:
-        raise UsageError(f"tagger python: object={target!r} must be MODULE:ATTRIBUTE, e.g. object=mymodel:tagger")
+        raise UsageError(f"{owner}: {option}={target!r} must be MODULE:ATTRIBUTE, e.g. {option}=mymodel:tagger")
     if path is not None:
         if not path.is_dir():
-            raise UsageError(f"tagger python: path={path} is not a folder")
+            raise UsageError(f"{owner}: path={path} is not a folder")
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise UsageError(f"tagger python: cannot import module {module_name!r} ({error}); add path=FOLDER if it is not installed") from None
+        raise UsageError(f"{owner}: cannot import module {module_name!r} ({error}); add path=FOLDER if it is not installed") from None
     try:
         value = module
         for part in attribute.split("."):
             value = getattr(value, part)
     except AttributeError:
-        raise UsageError(f"tagger python: module {module_name!r} has no attribute {attribute!r}") from None
+        raise UsageError(f"{owner}: module {module_name!r} has no attribute {attribute!r}") from None
     return value
 
 
-def _parse_labels(text: str) -> list[str]:
+def parse_labels(text: str, owner: str = "tagger python") -> list[str]:
+    """Label names from ``a;b;c`` or ``@FILE`` (one label per line)."""
     if text.startswith("@"):
         path = Path(text[1:]).expanduser()
         if not path.is_file():
-            raise UsageError(f"tagger python: labels file {path} does not exist")
+            raise UsageError(f"{owner}: labels file {path} does not exist")
         return [line.strip() for line in path.read_text().splitlines() if line.strip()]
     return [label.strip() for label in text.split(";") if label.strip()]
 
@@ -80,13 +84,13 @@ def build_python_tagger(
 ) -> PythonTagger:
     if object is None:
         raise UsageError("tagger python needs object=MODULE:ATTRIBUTE, e.g. 'python,object=mymodel:tagger,path=.'")
-    target = _import(object, path)
+    target = import_attribute(object, path)
     predict = getattr(target, "predict", None)
     if predict is None:
         if not callable(target):
             raise UsageError(f"tagger python: {object} is neither callable nor has a predict(batch) method")
         predict = target
-    label_list = _parse_labels(labels) if labels else getattr(target, "labels", None)
+    label_list = parse_labels(labels) if labels else getattr(target, "labels", None)
     rate = sample_rate if sample_rate is not None else getattr(target, "sample_rate", None)
     if rate is None:
         raise UsageError(f"tagger python: {object} has no sample_rate attribute; give sample_rate=HZ in the spec")

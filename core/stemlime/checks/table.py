@@ -9,7 +9,8 @@ def _number(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _rows(checks: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+def check_rows(checks: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(check, label, measure, value) per line of the checks table (text values; pages show the same rows)."""
     rows = []
     for label, result in checks.get("fidelity", {}).get("labels", {}).items():
         rows.append(("fidelity", label, "surrogate R^2", _number(result["r2"])))
@@ -43,6 +44,6 @@ def _rows(checks: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 def format_checks(checks: dict[str, Any]) -> str:
     """Aligned columns: check, label, measure, value."""
-    rows = [("check", "label", "measure", "value")] + _rows(checks)
+    rows = [("check", "label", "measure", "value")] + check_rows(checks)
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows)

@@ -1,0 +1,195 @@
+"""Where the tracks are explained: in this process (``local``) or on Ray actors (``ray``).
+
+Both engines map the same per-track function (:func:`.worker.explain_track`) over the jobs and
+yield each :class:`.worker.TrackOutcome` as it ends. On Ray, each worker is an actor holding one
+loaded pipeline (rebuilt from ``Pipeline.recipe()``) that explains one track at a time; a track
+goes to whichever actor is free. An actor whose process dies is restarted by Ray and its track
+retried (``MAX_RESTARTS``, ``MAX_TASK_RETRIES``); when Ray gives up, the track is recorded as
+failed, a fresh actor takes the dead one's place, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Any, Iterator, Sequence
+
+from ..errors import StemlimeError, UsageError
+from .worker import FAILED, TrackJob, TrackOutcome, TrackWorker, explain_track
+
+ENGINES = ("local", "ray")
+MAX_RESTARTS = 3  # per actor: Ray starts a crashed worker process again this often
+MAX_TASK_RETRIES = 2  # a track whose worker died is tried again this often on the restarted worker
+MAX_REPLACEMENTS = 3  # fresh actors per worker slot once Ray has given one up
+WAIT_SECONDS = 1.0  # the driver wakes up this often (Ctrl-C is seen within it)
+DEVICE_KINDS = ("tagger", "separator")
+
+
+def check_engine(engine: str, workers: int | None, address: str | None) -> None:
+    if engine not in ENGINES:
+        raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"workers must be a count of at least 1, got {workers!r}")
+    if engine == "local" and workers not in (None, 1):
+        raise UsageError(f"the local engine explains in this process, one track at a time; for {workers} workers "
+                         "use the Ray engine (--engine ray, engine='ray')")
+    if engine == "local" and address is not None:
+        raise UsageError("an address names a Ray cluster: give it with the Ray engine (--engine ray --address ...)")
+
+
+def run_local(pipeline: Any, jobs: Sequence[TrackJob]) -> Iterator[TrackOutcome]:
+    """Explain the jobs one after the other in this process."""
+    for job in jobs:
+        yield explain_track(pipeline, job)
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("the Ray engine needs Ray: pip install 'stemlime[ray]' (make install includes it)") from None
+    return ray
+
+
+def connect(address: str | None) -> bool:
+    """Join the Ray cluster at ``address`` (``auto``: the one ``ray start`` started on this machine,
+    or ``$RAY_ADDRESS``; ``ray://HOST:PORT``; ``HOST:PORT``), or start a new local cluster when
+    ``address`` is None, unless Ray is already initialized in this process (then that is used).
+    True when this call initialized Ray (the caller shuts it down)."""
+    import logging
+
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    except ConnectionError as error:
+        raise UsageError(f"cannot join the Ray cluster at {address}: {error}. Start one with 'ray start --head' on the "
+                         "head machine, or leave out --address to start a local cluster") from None
+    return True
+
+
+def _device(pipeline: Any, kind: str) -> str | None:
+    """The ``device`` option a tagger or separator spec runs with (None: the factory has none, or a ready object)."""
+    spec = pipeline.given_spec(kind)
+    if spec is None:
+        return None
+    factory, _, options = pipeline.registry.resolve(kind, spec)
+    option = factory.option("device")
+    return None if option is None else str(options.get("device", option.default))
+
+
+def gpus_per_worker(pipeline: Any, workers: int, cluster_gpus: float) -> float:
+    """GPUs each actor asks Ray for: a share of the cluster's GPUs when the tagger or separator
+    runs on CUDA (``device=cuda``, or ``auto`` on a cluster that has GPUs), else 0. At most one
+    per actor; several actors share a GPU when there are more actors than GPUs."""
+    devices = [_device(pipeline, kind) for kind in DEVICE_KINDS]
+    if "cuda" in devices and cluster_gpus <= 0:
+        raise UsageError("the pipeline asks for device=cuda, but the Ray cluster has no GPU; use device=auto or device=cpu, "
+                         "or join a cluster with GPUs (--address)")
+    if cluster_gpus > 0 and ("cuda" in devices or "auto" in devices):
+        return min(1.0, cluster_gpus / workers)
+    return 0.0
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _worker_class(ray: Any, gpus: float) -> Any:
+    # stemlime's own settings (STEMLIME_HOME, STEMLIME_CACHE_DIR, ...) travel to the workers: on a
+    # cluster started with 'ray start', they would otherwise have that shell's environment
+    settings = {name: value for name, value in os.environ.items() if name.startswith("STEMLIME_")}
+    return ray.remote(TrackWorker).options(num_cpus=1, num_gpus=gpus, max_restarts=MAX_RESTARTS,
+                                           max_task_retries=MAX_TASK_RETRIES, runtime_env={"env_vars": settings})
+
+
+def ray_recipe(pipeline: Any) -> dict[str, Any]:
+    """The recipe Ray workers rebuild the pipeline from, refused with a UsageError when Ray is
+    missing or a component is a Python object that cannot be pickled (checked before any work)."""
+    ray = import_ray()
+    recipe = pipeline.recipe()
+    try:
+        ray.cloudpickle.dumps(recipe)
+    except Exception as error:
+        raise UsageError(f"the pipeline cannot be sent to Ray workers: one of its components is a Python object that "
+                         f"cannot be pickled ({type(error).__name__}: {error}); give it as a spec instead, e.g. "
+                         "--tagger python,object=MODULE:ATTRIBUTE for your own model") from None
+    return recipe
+
+
+def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], options: dict[str, Any], *,
+            address: str | None = None, workers: int | None = None) -> Iterator[TrackOutcome]:
+    """Explain the jobs on Ray actors built from ``recipe`` (:func:`ray_recipe`); yields outcomes
+    in the order they end (see the module).
+
+    Pipeline-wide problems (models that cannot be loaded, unknown labels) stop the run before any
+    track, as a UsageError or StemlimeError. Leaving early (Ctrl-C, an error) kills the actors,
+    and shuts Ray down when this call started it.
+    """
+    ray = import_ray()
+    started = connect(address)
+    actors: list[Any] = []
+    try:
+        resources = ray.cluster_resources()
+        cpus = int(resources.get("CPU", 0))
+        count = workers or max(1, min(cpus, len(jobs)))
+        if count > cpus:
+            raise UsageError(f"{count} workers were asked for, but the Ray cluster has {cpus} CPU(s) and each worker takes "
+                             f"one; give --workers {cpus} or fewer, or add machines to the cluster")
+        count = min(count, len(jobs))
+        gpus = gpus_per_worker(pipeline, count, float(resources.get("GPU", 0)))
+        worker_class = _worker_class(ray, gpus)
+        cwd = os.getcwd()
+        actors = [worker_class.remote(recipe, cwd) for _ in range(count)]
+        try:
+            problems = ray.get([actor.ready.remote(options) for actor in actors])
+        except ray.exceptions.RayError as error:  # a worker process that died while it loaded the models
+            raise StemlimeError(f"the Ray workers could not start: {_first_line(error)}") from None
+        for problem in problems:
+            if problem is not None:
+                kind, message, usage = problem
+                raise (UsageError if usage else StemlimeError)(f"the Ray workers cannot load the pipeline: {kind}: {message}")
+        queue = deque(jobs)
+        pending: dict[Any, tuple[int, TrackJob]] = {}
+        replacements = [0] * count
+        alive = [True] * count
+
+        def submit(slot: int) -> None:
+            job = queue.popleft()
+            pending[actors[slot].explain.remote(job)] = (slot, job)
+
+        for slot in range(count):
+            if queue:
+                submit(slot)
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_SECONDS)
+            for reference in ready:
+                slot, job = pending.pop(reference)
+                try:
+                    outcome = ray.get(reference)
+                except ray.exceptions.RayActorError as error:  # Ray's restarts and retries are spent
+                    outcome = TrackOutcome(job.track.name, FAILED, error="WorkerDied",
+                                           message=f"the Ray worker explaining this track died: {_first_line(error)}")
+                    ray.kill(actors[slot], no_restart=True)
+                    alive[slot] = replacements[slot] < MAX_REPLACEMENTS
+                    if alive[slot]:
+                        replacements[slot] += 1
+                        actors[slot] = worker_class.remote(recipe, cwd)
+                except ray.exceptions.RayError as error:
+                    outcome = TrackOutcome(job.track.name, FAILED, error=type(error).__name__, message=_first_line(error))
+                yield outcome
+                if queue and alive[slot]:
+                    submit(slot)
+        while queue:  # every worker slot has given up
+            job = queue.popleft()
+            yield TrackOutcome(job.track.name, FAILED, error="WorkerDied",
+                               message="not explained: every Ray worker kept dying; see the other failures")
+    finally:
+        for actor in actors:
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception:
+                pass
+        if started:
+            ray.shutdown()

@@ -1,0 +1,77 @@
+"""The tracks of a dataset folder: which audio each one explains, and its name.
+
+- Stem-folder layouts: every folder under DATA holding a ``mixture.*`` or ``mix.*`` file is one
+  track (MUSDB18 decoded, Slakh2100 / BabySlakh with its ``stems/``, ``stemlime render`` and
+  ``render-dataset``), explained from that file; the oracle separator finds its stems beside it.
+- Otherwise every audio file under DATA is one track (for separators that need no true stems).
+
+A track's name is its folder's name (or the file's name without suffix); when two tracks would
+share a name, both are named by their path relative to DATA instead (``train/Song``,
+``test/Song``). Hidden files and folders, and stemlime output folders (an OUT inside DATA), are
+never tracks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import attrs
+
+from ..builtins.separators import AUDIO_SUFFIXES, is_hidden, is_mixture_file
+from ..errors import UsageError
+from ..output import is_stemlime_output
+
+
+@attrs.frozen
+class Track:
+    """One item of a dataset: ``name`` (unique in the dataset) and the ``audio`` file to explain."""
+
+    name: str
+    audio: Path
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    """Every non-hidden audio file under ``folder``, skipping hidden folders and stemlime outputs, sorted."""
+    found = []
+    for path in sorted(folder.iterdir()):
+        if is_hidden(path):
+            continue
+        if path.is_dir():
+            if not is_stemlime_output(path):
+                found.extend(_audio_files(path))
+        elif path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES:
+            found.append(path)
+    return found
+
+
+def find_tracks(data: str | Path) -> list[Track]:
+    """The tracks of the dataset folder ``data``, in the order of their paths (see the module's rules)."""
+    root = Path(data).expanduser()
+    if not root.is_dir():
+        what = "is a file" if root.exists() else "does not exist"
+        raise UsageError(f"the dataset {data} {what}: give a folder of tracks (folders with mixture.* or mix.*, "
+                         "or audio files); to explain one file, use 'stemlime explain'")
+    files = _audio_files(root)
+    mixtures: dict[Path, Path] = {}
+    for path in files:
+        if is_mixture_file(path):
+            mixtures.setdefault(path.parent, path)  # sorted: mixture.flac before mixture.wav, one per folder
+    chosen = list(mixtures.items()) if mixtures else [(path, path) for path in files]
+    if not chosen:
+        raise UsageError(f"no tracks in {data}: no folder holds a mixture.* or mix.* file, and there are no audio files "
+                         f"({', '.join(sorted(AUDIO_SUFFIXES))})")
+    names = [where.name if where.is_dir() else where.stem for where, _ in chosen]
+    repeated = {name for name, count in Counter(names).items() if count > 1}
+    tracks = []
+    for (where, audio), name in zip(chosen, names):
+        if name in repeated:
+            relative = where.relative_to(root)
+            name = relative.as_posix() if where.is_dir() else relative.with_suffix("").as_posix()
+            name = root.name if name == "." else name
+        tracks.append(Track(name, audio.resolve()))
+    repeated = [name for name, count in Counter(t.name for t in tracks).items() if count > 1]
+    if repeated:  # a.wav and a.flac in one folder
+        raise UsageError(f"two tracks in {data} would both be named {repeated[0]!r} (the same name with different "
+                         "suffixes); keep one of the files")
+    return tracks

@@ -1,0 +1,47 @@
+"""The three losses of Cerberus, on complex STFTs (B, T, F) of the mixture and (B, S, T, F) of the sources.
+
+- deep clustering (Hershey et al. 2016): ``||V V^T - Y Y^T||_F^2`` over the time-frequency
+  bins, computed as ``||V^T V||^2 - 2 ||V^T Y||^2 + ||Y^T Y||^2``, each bin weighted by its
+  share of the mixture's magnitude (silent bins do not count); Y is the one-hot dominant source;
+- mask inference: L1 between the masked mixture magnitude and the phase-sensitive target
+  ``|S| cos(angle(S) - angle(X))`` truncated to [0, |X|] (Erdogan et al. 2015), divided by
+  the example's mean mixture magnitude so that loud and quiet examples weigh the same;
+- transcription: binary cross-entropy of the roll logits against the target roll.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def mask_inference(masks: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
+    """masks (B, T, F, S) against the phase-sensitive targets of ``sources`` (B, S, T, F)."""
+    magnitude = mixture.abs()  # (B, T, F)
+    safe = magnitude.clamp_min(1e-8)
+    projected = (sources * mixture.conj()[:, None]).real / safe[:, None]  # |S| cos(phase difference)
+    target = torch.minimum(projected.clamp_min(0.0), magnitude[:, None])
+    estimate = masks.permute(0, 3, 1, 2) * magnitude[:, None]
+    scale = magnitude.mean(dim=(1, 2)).clamp_min(1e-8)  # (B,)
+    return ((estimate - target).abs().mean(dim=(1, 2, 3)) / scale).mean()
+
+
+def deep_clustering(embedding: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
+    """Unit embeddings (B, T, F, D) against the dominant-source assignment of ``sources``."""
+    batch = embedding.shape[0]
+    magnitude = mixture.abs().reshape(batch, -1)  # (B, TF)
+    weights = magnitude / magnitude.sum(dim=1, keepdim=True).clamp_min(1e-8)
+    dominant = sources.abs().argmax(dim=1).reshape(batch, -1)  # (B, TF)
+    assignment = nn.functional.one_hot(dominant, sources.shape[1]).to(embedding.dtype)  # (B, TF, S)
+    root = weights.sqrt()[..., None]
+    v = embedding.reshape(batch, -1, embedding.shape[-1]) * root
+    y = assignment * root
+    vv = torch.bmm(v.transpose(1, 2), v).pow(2).sum(dim=(1, 2))
+    vy = torch.bmm(v.transpose(1, 2), y).pow(2).sum(dim=(1, 2))
+    yy = torch.bmm(y.transpose(1, 2), y).pow(2).sum(dim=(1, 2))
+    return (vv - 2 * vy + yy).mean()
+
+
+def transcription(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Roll logits (B, T, R) against target rolls (B, T, R) of 0 and 1."""
+    return nn.functional.binary_cross_entropy_with_logits(logits, targets)

@@ -1,0 +1,456 @@
+"""The trainer: ``train(data, out, ...)`` fits a Cerberus network and keeps the best model.
+
+The output folder holds, at every moment, complete files only (each written through a
+temporary sibling and renamed):
+
+- ``weights.safetensors`` + ``config.json``: the best model so far (highest mean over the
+  instruments of the median validation SI-SDR), a model folder the separator loads
+  (``cerberus,model_dir=OUT``);
+- ``checkpoint.safetensors`` + ``checkpoint.json``: the state of the run (network, Adam's
+  moments, the torch random state, the position in the data, the history), written every
+  ``checkpoint_every`` steps, after each epoch and on Ctrl-C. ``resume=True`` continues from
+  it and gives bit for bit the weights of an uninterrupted run (CPU, same settings and data):
+  batches are a function of (seed, epoch, step) (:mod:`.batches`), dropout is seeded per
+  step, the learning rate is a function of the step, and every tensor is saved exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import attrs
+import numpy as np
+
+from stemlime.errors import StemlimeError, UsageError
+from stemlime.verified_copy import replace_atomically, sha256_of
+
+from .config import FILES, WEIGHTS, CerberusConfig, write_config
+from .data import Track, read_tracks
+from .instruments import DEFAULT, parse_instruments
+
+CHECKPOINT = "checkpoint.safetensors"
+CHECKPOINT_JSON = "checkpoint.json"
+TRAINER_FILES = (*FILES, CHECKPOINT, CHECKPOINT_JSON)
+CHECKPOINT_FORMAT = "stemlime-cerberus-training/1"
+HOLDOUT_SHARE = 0.1  # of the training tracks, when no validation data is given (and there are >= 10)
+FINAL_LR_SHARE = 0.1  # the cosine schedule ends at this share of the learning rate
+
+
+@attrs.frozen
+class Settings:
+    """Everything that decides the result of a training run (recorded in ``config.json``)."""
+
+    # The defaults are the recipe's, chosen by measuring quality against CPU time (README, cerberus).
+    # The paper's network: hidden=300, layers=4, embedding=20, loss_weights=(0.1, 0.1, 0.8).
+    instruments: tuple[str, ...] = attrs.field(default=DEFAULT, converter=parse_instruments)
+    epochs: int = 4
+    batch_size: int = 8
+    chunk_seconds: float = 3.0
+    learning_rate: float = 1e-3
+    hidden: int = 256
+    layers: int = 3
+    dropout: float = 0.3
+    embedding: int = 0
+    loss_weights: tuple[float, float, float] = attrs.field(default=(0.0, 1.0, 1.0), converter=lambda w: tuple(float(x) for x in w))
+    remix: float = 0.5
+    gain_db: float = 6.0
+    clip: float = 5.0
+    seed: int = 0
+    sample_rate: int = 16000
+
+    def check(self) -> "Settings":
+        counts = {"epochs": self.epochs, "batch_size": self.batch_size, "hidden": self.hidden, "layers": self.layers}
+        for name, value in counts.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(f"{name} must be a whole number >= 1, got {value!r}")
+        for name in ("chunk_seconds", "learning_rate"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise UsageError(f"{name} must be a number > 0, got {value!r}")
+        if not 0 <= self.dropout < 1 or not 0 <= self.remix <= 1:
+            raise UsageError(f"dropout must be in [0, 1) and remix in [0, 1], got {self.dropout}, {self.remix}")
+        if isinstance(self.embedding, bool) or not isinstance(self.embedding, int) or self.embedding < 0:
+            raise UsageError(f"embedding must be a whole number >= 0 (0: no deep-clustering head), got {self.embedding!r}")
+        if len(self.loss_weights) != 3 or min(self.loss_weights) < 0 or self.loss_weights[1] == 0:
+            raise UsageError(f"loss_weights are (deep clustering, mask inference, transcription) >= 0 with mask inference > 0, "
+                             f"got {self.loss_weights}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise UsageError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        return self
+
+    def model_config(self) -> CerberusConfig:
+        return CerberusConfig(self.instruments, self.sample_rate, hidden=self.hidden, layers=self.layers, dropout=self.dropout,
+                              embedding=self.embedding if self.loss_weights[0] > 0 else 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.asdict(self).items()}
+
+
+@attrs.frozen
+class Result:
+    """What :func:`train` returns: the model folder, the best validation score and the history."""
+
+    folder: Path
+    best: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def learning_rate(settings: Settings, step: int, total: int) -> float:
+    """Cosine decay from the learning rate to FINAL_LR_SHARE of it over ``total`` steps."""
+    progress = min(step / max(total, 1), 1.0)
+    return settings.learning_rate * (FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def data_digest(tracks: Sequence[Track]) -> str:
+    """SHA-256 of every track's name and samples: resuming on other data is refused."""
+    digest = hashlib.sha256()
+    for track in tracks:
+        digest.update(track.name.encode())
+        for name, audio in sorted(track.stems.items()):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(audio).tobytes())
+        if track.rest is not None:
+            digest.update(np.ascontiguousarray(track.rest).tobytes())
+        for name, rows in sorted(track.notes.items()):
+            digest.update(np.ascontiguousarray(rows).tobytes())
+    return digest.hexdigest()
+
+
+def data_summary(roots: Sequence[Any], tracks: Sequence[Track], instruments: Sequence[str]) -> dict[str, Any]:
+    seconds = {name: round(sum(t.length for t in tracks if name in t.stems) / tracks[0].sample_rate, 1) for name in instruments}
+    return {"folders": [str(r) for r in roots], "tracks": len(tracks),
+            "seconds": round(sum(t.length for t in tracks) / tracks[0].sample_rate, 1), "seconds_per_instrument": seconds}
+
+
+def check_output(out: Path, inputs: Sequence[Path], resume: bool, force: bool) -> None:
+    """Refuse an output folder that holds foreign files or an input, or (without ``resume`` or
+    ``force``) a training already there."""
+    target = out.expanduser().resolve()
+    for given in inputs:
+        path = Path(given).expanduser().resolve()
+        if path == target or target in path.parents or path in target.parents:
+            raise UsageError(f"the output folder {out} and the data folder {given} overlap; the trainer never writes into its "
+                             "data: choose another --out")
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"the output folder {out} is a file; choose a folder (--out)")
+    present = sorted(p.name for p in target.iterdir()) if target.is_dir() else []
+    foreign = [name for name in present if name not in TRAINER_FILES and not name.endswith(".tmp")]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise UsageError(f"the output folder {out} holds files the trainer did not write ({shown}); choose a new or empty folder (--out)")
+    if resume:
+        if CHECKPOINT_JSON not in present:
+            raise UsageError(f"nothing to resume in {out}: it holds no {CHECKPOINT_JSON}; leave out --resume to start a training there")
+    elif present and not force:
+        raise UsageError(f"the output folder {out} holds a training already; give --resume to continue it, or --force to start over "
+                         "(deleting it)")
+
+
+class _Run:
+    """One training run's state (network, optimizer, position) and its checkpoint files."""
+
+    def __init__(self, settings: Settings, out: Path, device: Any):
+        import torch
+
+        from .network import Cerberus
+
+        self.settings, self.out, self.device = settings, out, device
+        self.config = settings.model_config()
+        torch.manual_seed(settings.seed)
+        self.network = Cerberus(self.config).to(device)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=settings.learning_rate)
+        self.position = {"epoch": 0, "step": 0, "loss_sum": 0.0, "loss_count": 0}
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {"score": None, "epoch": None}
+        self.elapsed = {"wall_seconds": 0.0, "cpu_seconds": 0.0}
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _tensors(self) -> dict[str, np.ndarray]:
+        import torch
+
+        tensors = {f"model.{k}": v.detach().cpu().numpy() for k, v in self.network.state_dict().items()}
+        for index, state in self.optimizer.state_dict()["state"].items():
+            for key, value in state.items():
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().numpy() if torch.is_tensor(value) else np.asarray(value)
+        tensors["rng.torch"] = torch.get_rng_state().numpy()
+        return tensors
+
+    def save_checkpoint(self, digest: str) -> None:
+        from safetensors.numpy import save_file
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        replace_atomically(self.out / CHECKPOINT, lambda path: save_file(self._tensors(), str(path)))
+        import torch
+
+        document = {"format": CHECKPOINT_FORMAT, "settings": self.settings.to_dict(), "data_sha256": digest,
+                    "threads": torch.get_num_threads(),
+                    "position": self.position, "history": self.history, "best": self.best, "elapsed": self.elapsed,
+                    "tensors_sha256": sha256_of(self.out / CHECKPOINT)}
+        replace_atomically(self.out / CHECKPOINT_JSON, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))
+
+    def load_checkpoint(self, digest: str) -> None:
+        import torch
+        from safetensors.numpy import load_file
+
+        try:
+            document = json.loads((self.out / CHECKPOINT_JSON).read_text())
+            if document.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError(f"format {document.get('format')!r}, not {CHECKPOINT_FORMAT!r}")
+            if sha256_of(self.out / CHECKPOINT) != document.get("tensors_sha256"):
+                raise ValueError(f"{CHECKPOINT} is not the one {CHECKPOINT_JSON} was written with")
+            tensors = load_file(str(self.out / CHECKPOINT))
+        except (OSError, ValueError) as error:
+            raise StemlimeError(f"cannot resume from {self.out}: its checkpoint is damaged ({error}); start over with --force") from None
+        saved = document["settings"]
+        now = self.settings.to_dict()
+        changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+        if changed:
+            listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            raise UsageError(f"{self.out} holds a training with other settings ({listed}); resume with the same settings, or --force "
+                             "to start over")
+        if document.get("threads") != torch.get_num_threads():
+            import warnings
+
+            warnings.warn(f"the training in {self.out} ran with {document.get('threads')} CPU thread(s), this run has "
+                          f"{torch.get_num_threads()}: the result will not be bit-identical to an uninterrupted run "
+                          "(give the same --threads, threads=, as before)")
+        if document.get("data_sha256") != digest:
+            raise UsageError(f"{self.out} holds a training on other data (the tracks differ); resume with the same --data, or --force")
+        self.network.load_state_dict({k[len("model."):]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("model.")})
+        state = self.optimizer.state_dict()
+        for key, value in tensors.items():
+            if key.startswith("optimizer."):
+                _, index, name = key.split(".", 2)
+                state["state"].setdefault(int(index), {})[name] = torch.from_numpy(value)
+        self.optimizer.load_state_dict(state)
+        torch.set_rng_state(torch.from_numpy(tensors["rng.torch"]))
+        self.position, self.history, self.best = document["position"], document["history"], document["best"]
+        self.elapsed = document.get("elapsed", self.elapsed)
+
+    def finish(self, training: dict[str, Any], validation: Sequence[Track] | None) -> None:
+        """Record the whole run (history, time) in the best model's ``config.json`` and, given
+        ``validation`` tracks, score the best model's transcription F1 on them too (each
+        epoch's validation measures SI-SDR only)."""
+        import torch
+        from safetensors.numpy import load_file
+
+        from .config import read_config
+        from .scoring import evaluate
+        from .network import Cerberus
+
+        config, document = read_config(self.out)
+        metrics = document["metrics"]
+        if validation is not None and not metrics.get("transcription_scored"):
+            network = Cerberus(config).to(self.device)
+            network.load_state_dict({k: torch.from_numpy(v) for k, v in load_file(str(self.out / WEIGHTS)).items()})
+            evaluation = evaluate(network, validation, self.device, transcription=True)
+            metrics = {"validation": evaluation.to_dict(), "epoch": metrics["epoch"], "transcription_scored": True}
+        write_config(self.out, config, document["weights_sha256"], training | {"best_epoch": metrics["epoch"]}, metrics)
+
+    def save_model(self, training: dict[str, Any], metrics: dict[str, Any]) -> None:
+        from safetensors.numpy import save_file
+
+        weights = {k: v.detach().cpu().numpy() for k, v in self.network.state_dict().items()}
+        replace_atomically(self.out / WEIGHTS, lambda path: save_file(weights, str(path), metadata={"written_by": "stemlime-cerberus"}))
+        write_config(self.out, self.config, sha256_of(self.out / WEIGHTS), training, metrics)
+
+    # ------------------------------------------------------------------ one step
+
+    def step(self, batch: Any, lr: float) -> tuple[float, dict[str, float]]:
+        import torch
+
+        from . import losses
+        from .network import stft
+
+        alpha, beta, gamma = self.settings.loss_weights
+        sources = torch.from_numpy(batch.sources).to(self.device)  # (B, S, samples)
+        b, s, n = sources.shape
+        spectra = stft(sources.reshape(b * s, n), self.config)
+        spectra = spectra.reshape(b, s, *spectra.shape[1:])  # (B, S, T, F)
+        mixture = spectra.sum(dim=1)  # the STFT is linear: the mixture's spectrum
+        wanted = ("masks",) + (("embedding",) if alpha > 0 else ()) + (("roll",) if gamma > 0 else ())
+        heads = self.network(mixture.abs(), heads=wanted)
+        parts = {"mask_inference": losses.mask_inference(heads.masks, mixture, spectra)}
+        if heads.embedding is not None:
+            parts["deep_clustering"] = losses.deep_clustering(heads.embedding, mixture, spectra)
+        if heads.roll_logits is not None:
+            parts["transcription"] = losses.transcription(heads.roll_logits, torch.from_numpy(batch.roll).to(self.device))
+        weight = {"deep_clustering": alpha, "mask_inference": beta, "transcription": gamma}
+        loss = sum(weight[k] * v for k, v in parts.items())
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.settings.clip)
+        self.optimizer.step()
+        return float(loss.detach()), {k: float(v.detach()) for k, v in parts.items()}
+
+
+def _split(tracks: list[Track], seed: int) -> tuple[list[Track], list[Track], str]:
+    if len(tracks) < 10:
+        return tracks, tracks, "the training tracks (fewer than 10: none held out)"
+    order = np.random.default_rng([seed, 7]).permutation(len(tracks))
+    held = max(1, int(round(HOLDOUT_SHARE * len(tracks))))
+    chosen = set(order[:held].tolist())
+    return ([t for i, t in enumerate(tracks) if i not in chosen], [t for i, t in enumerate(tracks) if i in chosen],
+            f"{held} of the training tracks, held out (seeded)")
+
+
+def _format_metrics(medians: dict[str, dict[str, float | None]]) -> str:
+    def number(value, digits):
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    return ", ".join(f"{name} {number(m['si_sdr'], 1)} dB / F1 {number(m['f1'], 2)}" for name, m in medians.items())
+
+
+def train(
+    data: Sequence[str | Path],
+    out: str | Path,
+    settings: Settings | None = None,
+    *,
+    validation: Sequence[str | Path] | None = None,
+    device: str = "auto",
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    checkpoint_every: int = 200,
+    threads: int | None = 1,
+    score_transcription: bool = True,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+    **options: Any,
+) -> Result:
+    """Train a Cerberus network on the tracks under ``data`` (stemlime-render or Slakh folders)
+    into the folder ``out``; returns the :class:`Result`.
+
+    ``settings`` (or its fields as keyword ``options``: ``instruments``, ``epochs``,
+    ``batch_size``, ``chunk_seconds``, ``learning_rate``, ``hidden``, ``layers``, ``dropout``,
+    ``embedding``, ``loss_weights``, ``remix``, ``gain_db``, ``clip``, ``seed``) decide the run.
+    ``validation`` folders give the tracks scored after each epoch (default: 10% of the data
+    held out, or the training tracks themselves when there are fewer than 10). ``threads``
+    sets torch's CPU threads for the run (default 1; None: torch's own count,
+    ``OMP_NUM_THREADS``): results are bit-identical for one thread count, not across counts,
+    and on a machine that other processes share one thread is often the fastest. The best
+    model's transcription F1 on the validation tracks is scored at the end
+    (``score_transcription=False`` skips it: mir_eval's matching costs seconds per track). ``on_step``
+    is called after every step with {"epoch", "step", "global_step", "loss", ...}; an exception
+    from it (or Ctrl-C) saves a checkpoint first, so that ``resume=True`` continues exactly.
+    """
+    import torch
+
+    from stemlime.devices import torch_device
+
+    from .batches import Batches
+    from .scoring import evaluate
+
+    settings = (attrs.evolve(settings, **options) if settings is not None else Settings(**options)).check()
+    if isinstance(data, (str, Path)):
+        data = [data]
+    if not data:
+        raise UsageError("give at least one data folder (--data DIR)")
+    out = Path(out).expanduser()
+    check_output(out, [*map(Path, data), *map(Path, validation or [])], resume, force)
+    torch_dev = torch_device(device, "the Cerberus trainer")
+    tracks = read_tracks(data, settings.instruments, settings.sample_rate, progress=progress)
+    if validation:
+        train_tracks, validation_tracks, held = tracks, read_tracks(validation, settings.instruments, settings.sample_rate), "the --validation folders"
+    else:
+        train_tracks, validation_tracks, held = _split(tracks, settings.seed)
+    digest = data_digest(train_tracks + validation_tracks)
+    if force and not resume:
+        for name in TRAINER_FILES:
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    chunk = int(round(settings.chunk_seconds * settings.sample_rate))
+    batches = Batches(train_tracks, settings.model_config(), settings.batch_size, chunk, settings.seed, settings.remix, settings.gain_db)
+    steps_per_epoch = batches.steps_per_epoch
+    total = steps_per_epoch * settings.epochs
+
+    if torch_dev.type == "cuda":  # CPU kernels are deterministic already; strict mode would import torch's compiler (seconds)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    threads_before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    with torch.random.fork_rng(devices=[]):
+        run = _Run(settings, out, torch_dev)
+        if resume:
+            run.load_checkpoint(digest)
+        summary = {"settings": settings.to_dict(), "data": data_summary(data, train_tracks, settings.instruments),
+                   "validation": {"tracks": len(validation_tracks), "what": held}, "steps_per_epoch": steps_per_epoch}
+        from tqdm.auto import tqdm
+
+        done = run.position["epoch"] * steps_per_epoch + run.position["step"]
+        bar = tqdm(total=total, initial=done, desc="training cerberus", unit="step", disable=not progress, file=sys.stderr)
+        started_wall, started_cpu = time.perf_counter(), _cpu_seconds()
+        consistent = True
+        elapsed_before = dict(run.elapsed)
+
+        def account() -> None:
+            run.elapsed = {"wall_seconds": round(elapsed_before["wall_seconds"] + time.perf_counter() - started_wall, 1),
+                           "cpu_seconds": round(elapsed_before["cpu_seconds"] + _cpu_seconds() - started_cpu, 1)}
+
+        try:
+            while run.position["epoch"] < settings.epochs:
+                epoch = run.position["epoch"]
+                while run.position["step"] < steps_per_epoch:
+                    step = run.position["step"]
+                    global_step = epoch * steps_per_epoch + step
+                    torch.manual_seed(int(np.random.default_rng([settings.seed, epoch, step, 2]).integers(2**62)))
+                    consistent = False  # an interruption inside a step leaves half-updated weights: not saved
+                    loss, parts = run.step(batches.batch(epoch, step), learning_rate(settings, global_step, total))
+                    if not math.isfinite(loss):
+                        raise StemlimeError(f"the training loss became {loss} at epoch {epoch + 1}, step {step + 1}; "
+                                            "try a lower learning rate (--learning-rate)")
+                    run.position = {"epoch": epoch, "step": step + 1, "loss_sum": run.position["loss_sum"] + loss,
+                                    "loss_count": run.position["loss_count"] + 1}
+                    consistent = True
+                    bar.update(1)
+                    bar.set_postfix(epoch=f"{epoch + 1}/{settings.epochs}", loss=f"{loss:.4f}", refresh=False)
+                    if on_step is not None:
+                        on_step({"epoch": epoch, "step": step, "global_step": global_step, "loss": loss, **parts})
+                    if checkpoint_every and (global_step + 1) % checkpoint_every == 0 and run.position["step"] < steps_per_epoch:
+                        account()
+                        run.save_checkpoint(digest)
+                evaluation = evaluate(run.network, validation_tracks, torch_dev, transcription=False)
+                medians = evaluation.medians()
+                score = evaluation.score()
+                record = {"epoch": epoch + 1, "loss": run.position["loss_sum"] / max(run.position["loss_count"], 1),
+                          "validation_score": score, "validation": medians}
+                run.history.append(record)
+                improved = run.best["score"] is None or score > run.best["score"]
+                account()
+                if improved:
+                    run.best = {"score": score, "epoch": epoch + 1}
+                    run.save_model(summary | {"epochs_done": epoch + 1, "history": run.history, "elapsed": run.elapsed},
+                                   {"validation": evaluation.to_dict(), "epoch": epoch + 1})
+                bar.write(f"epoch {epoch + 1}/{settings.epochs}: loss {record['loss']:.4f}; validation {_format_metrics(medians)}"
+                          + ("  (best so far: saved)" if improved else ""), file=sys.stderr)
+                run.position = {"epoch": epoch + 1, "step": 0, "loss_sum": 0.0, "loss_count": 0}
+                run.save_checkpoint(digest)
+            account()
+            run.finish(summary | {"epochs_done": settings.epochs, "history": run.history, "elapsed": run.elapsed},
+                       validation_tracks if score_transcription else None)
+        except BaseException:
+            if consistent and (run.position["step"] or run.position["epoch"]):
+                account()
+                run.save_checkpoint(digest)
+                bar.write(f"training stopped at epoch {run.position['epoch'] + 1}, step {run.position['step']}; the checkpoint in "
+                          f"{out} is saved: run again with --resume (resume=True) to continue", file=sys.stderr)
+            raise
+        finally:
+            bar.close()
+            torch.set_num_threads(threads_before)
+    return Result(out, run.best, run.history)

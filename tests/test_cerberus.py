@@ -1,0 +1,323 @@
+"""Cerberus: a network trained here on rendered pieces separates and transcribes them.
+
+Specified here, on two short pieces that stemlime-render makes in a fixture and a tiny network
+trained on them for a few steps: the loss falls and the stems beat the mixture (SI-SDR); the
+stems and the rest add up to the mix at any input rate; notes come out per instrument (and as
+MIDI files beside the stems); a run interrupted and resumed gives bit for bit the weights of
+an uninterrupted one; Slakh2100 folders are read by program class; the recipe builds a model
+into the cache through ``stemlime models build``; and every bad input says what is wrong.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+pytest.importorskip("stemlime_cerberus", reason="stemlime-cerberus is not installed (make install)")
+pytest.importorskip("stemlime_render", reason="stemlime-render is not installed (make install)")
+
+import stemlime.registry
+from stemlime import ModelFilesError, Pipeline, StemlimeError, UsageError
+from stemlime.audio import resample
+from stemlime.cli import main
+from stemlime.verified_copy import sha256_of
+from stemlime_cerberus import CerberusSeparator, read_tracks, si_sdr, train
+from stemlime_cerberus.config import CerberusConfig, expected_tensors
+from stemlime_render import render_song
+
+from readme import code_block_after, run_commands
+
+INSTRUMENTS = ("piano", "guitar", "bass", "drums")
+RATE = 16000
+SEED_PIECES = (11, 12)
+# a tiny network: a few seconds of CPU, enough to learn the two pieces
+TINY = dict(batch_size=4, chunk_seconds=1.0, hidden=24, layers=2, embedding=4, loss_weights=(0.1, 1.0, 1.0),
+            learning_rate=3e-3)
+
+
+@pytest.fixture(scope="module")
+def pieces(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pieces")
+    for seed in SEED_PIECES:
+        render_song(seed, 4.0, ",".join(INSTRUMENTS), RATE).save(root / f"piece-{seed}")
+    return root
+
+
+@pytest.fixture(scope="module")
+def model(pieces, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    result = train([pieces], out, epochs=10, progress=False, **TINY)
+    return out, result
+
+
+def _piece(pieces: Path, seed: int = SEED_PIECES[0]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    folder = pieces / f"piece-{seed}"
+    mix, _ = soundfile.read(folder / "mixture.wav", dtype="float32")
+    return mix, {name: soundfile.read(folder / f"{name}.wav", dtype="float32")[0] for name in INSTRUMENTS}
+
+
+# ----------------------------------------------------------------------------- training and separation
+
+
+def test_a_short_training_lowers_the_loss_and_its_stems_beat_the_mixture(model, pieces):
+    folder, result = model
+    losses = [epoch["loss"] for epoch in result.history]
+    assert losses[-1] < 0.7 * losses[0]
+    mix, truth = _piece(pieces)
+    stems = CerberusSeparator(model_dir=folder).separate(mix, RATE)
+    for name in INSTRUMENTS:
+        assert si_sdr(stems[name], truth[name]) > si_sdr(mix, truth[name]) + 1.0, name
+    config = json.loads((folder / "config.json").read_text())
+    assert config["variant"] == "pno-gtr-bss-drm" and config["model"]["hidden"] == 24
+    assert config["training"]["data"]["tracks"] == 2 and config["metrics"]["transcription_scored"]
+    assert set(config["metrics"]["validation"]["median"]) == set(INSTRUMENTS)
+
+
+def test_stems_and_rest_add_up_to_the_mix_at_any_rate(model, pieces):
+    folder, _ = model
+    mix, _ = _piece(pieces)
+    separator = CerberusSeparator(model_dir=folder)
+    assert separator.stems == [*INSTRUMENTS, "rest"] and separator.sample_rate is None
+    stereo = np.stack([resample(mix, RATE, 44100), 0.5 * resample(mix, RATE, 44100)], axis=1)
+    for audio, rate in [(mix, RATE), (stereo, 44100)]:
+        stems = separator.separate(audio, rate)
+        assert list(stems) == separator.stems
+        mono = audio if audio.ndim == 1 else audio.mean(axis=1)
+        assert all(stem.shape == mono.shape and stem.dtype == np.float32 for stem in stems.values())
+        total = np.sum([stem.astype(np.float64) for stem in stems.values()], axis=0)
+        assert np.abs(total - mono).max() <= 1e-5
+    assert list(CerberusSeparator(model_dir=folder, rest=False).separate(mix, RATE)) == list(INSTRUMENTS)
+
+
+def test_transcription_gives_notes_per_instrument_and_drum_onsets(model, pieces):
+    folder, _ = model
+    mix, _ = _piece(pieces)
+    parts = CerberusSeparator(model_dir=folder).transcribe(mix, RATE)
+    assert list(parts) == list(INSTRUMENTS)
+    assert parts["drums"].is_drum and not parts["piano"].is_drum
+    notes = [note for part in parts.values() for note in part.notes]
+    assert notes, "the trained roll holds no note above the threshold"
+    assert all(0 <= n.start < n.end <= len(mix) / RATE + 0.2 and 0 <= n.pitch <= 127 for n in notes)
+
+
+def test_the_network_holds_exactly_the_tensors_its_config_declares():
+    import torch
+
+    from stemlime_cerberus.network import Cerberus
+
+    for config in [CerberusConfig(INSTRUMENTS, hidden=8, layers=2, embedding=3), CerberusConfig(("piano", "bass"), hidden=8, layers=1, embedding=0)]:
+        state = Cerberus(config).state_dict()
+        found = {name: (tuple(t.shape), "I64" if t.dtype == torch.int64 else "F32") for name, t in state.items()}
+        assert found == expected_tensors(config)
+
+
+def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(pieces, tmp_path):
+    from safetensors.numpy import load_file
+
+    settings = dict(TINY, batch_size=2, hidden=16, epochs=2)  # 4 steps per epoch; dropout 0.3 between the layers
+    train([pieces], tmp_path / "whole", progress=False, score_transcription=False, **settings)
+
+    def interrupt(step):
+        if step["global_step"] == 5:  # epoch 2, after its second step
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train([pieces], tmp_path / "parts", progress=False, score_transcription=False, on_step=interrupt, **settings)
+    saved = json.loads((tmp_path / "parts" / "checkpoint.json").read_text())
+    assert saved["position"]["epoch"] == 1 and saved["position"]["step"] == 2
+    train([pieces], tmp_path / "parts", progress=False, score_transcription=False, resume=True, **settings)
+
+    for name in ("weights.safetensors", "checkpoint.safetensors"):
+        whole, parts = load_file(str(tmp_path / "whole" / name)), load_file(str(tmp_path / "parts" / name))
+        assert sorted(whole) == sorted(parts)
+        for key in whole:
+            assert np.array_equal(whole[key], parts[key]), (name, key)
+    history = [json.loads((tmp_path / run / "checkpoint.json").read_text())["history"] for run in ("whole", "parts")]
+    assert history[0] == history[1]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _write_slakh_track(folder: Path) -> dict[str, np.ndarray]:
+    """A Slakh2100-layout track at 44.1 kHz: piano, bass, drums, strings (to the rest) and an unrendered stem."""
+    import pretty_midi
+    import yaml
+
+    rate, seconds = 44100, 2.0
+    t = np.arange(int(rate * seconds)) / rate
+    audio = {"S00": 0.2 * np.sin(2 * np.pi * 440 * t), "S01": 0.2 * np.sin(2 * np.pi * 55 * t),
+             "S02": 0.2 * (np.random.default_rng(0).random(len(t)) - 0.5) * (t % 0.5 < 0.05), "S03": 0.1 * np.sin(2 * np.pi * 660 * t)}
+    programs = {"S00": (0, False, "Piano"), "S01": (33, False, "Bass"), "S02": (0, True, "Drums"), "S03": (48, False, "Strings"),
+                "S04": (26, False, "Guitar")}
+    (folder / "stems").mkdir(parents=True)
+    (folder / "MIDI").mkdir()
+    for stem, samples in audio.items():
+        soundfile.write(folder / "stems" / f"{stem}.flac", samples.astype(np.float32), rate)
+    for stem, (program, is_drum, _) in programs.items():
+        midi = pretty_midi.PrettyMIDI()
+        track = pretty_midi.Instrument(program, is_drum=is_drum)
+        track.notes.append(pretty_midi.Note(100, 36 if is_drum else 69, 0.5, 1.5))
+        midi.instruments.append(track)
+        midi.write(str(folder / "MIDI" / f"{stem}.mid"))
+    stems = {stem: {"inst_class": name, "program_num": program, "is_drum": is_drum, "audio_rendered": stem != "S04",
+                    "midi_program_name": name} for stem, (program, is_drum, name) in programs.items()}
+    (folder / "metadata.yaml").write_text(yaml.safe_dump({"audio_dir": "stems", "midi_dir": "MIDI", "stems": stems}))
+    soundfile.write(folder / "mix.flac", sum(audio.values()).astype(np.float32), rate)
+    return audio
+
+
+def test_the_slakh_reader_classes_stems_by_program_and_reads_their_midi(tmp_path):
+    audio = _write_slakh_track(tmp_path / "slakh" / "train" / "Track00001")
+    with pytest.raises(UsageError, match="no track in .* has guitar"):  # S04 is a guitar that was never rendered
+        read_tracks([tmp_path / "slakh"], INSTRUMENTS)
+    [track] = read_tracks([tmp_path / "slakh" / "train"], ("piano", "bass", "drums"))
+    assert track.name == "Track00001" and track.sample_rate == RATE and track.length == 2 * RATE
+    assert list(track.stems) == ["piano", "bass", "drums"]
+    np.testing.assert_allclose(track.stems["piano"], resample(audio["S00"].astype(np.float32), 44100, RATE), atol=1e-4)  # 16-bit FLAC
+    np.testing.assert_allclose(track.rest, resample(audio["S03"].astype(np.float32), 44100, RATE), atol=1e-4)  # strings
+    assert track.notes["piano"].tolist() == [[0.5, 1.5, 69.0]] and track.notes["drums"].tolist() == [[0.5, 1.5, 36.0]]
+    result = train([tmp_path / "slakh"], tmp_path / "model", instruments="piano,bass,drums", epochs=1, progress=False,
+                   score_transcription=False, **dict(TINY, hidden=8, layers=1))
+    assert result.history[0]["validation"]["piano"]["si_sdr"] is not None
+
+
+def test_unreadable_or_unsuitable_data_is_refused_with_what_to_do(pieces, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("not a folder")
+    for folder, message in [(tmp_path / "nowhere", "does not exist"), (tmp_path / "file.txt", "is not a folder"),
+                            (tmp_path / "empty", "holds no tracks")]:
+        with pytest.raises(UsageError, match=message):
+            train([folder], tmp_path / "out", progress=False, **TINY)
+    with pytest.raises(UsageError, match="no track in .* has strings"):
+        train([pieces], tmp_path / "out", instruments="piano,strings", progress=False, **TINY)
+    broken = tmp_path / "broken" / "piece-0"
+    shutil.copytree(pieces / "piece-11", broken)
+    (broken / "metadata.json").write_text("{not json")
+    with pytest.raises(StemlimeError, match="metadata.json is unreadable"):
+        read_tracks([broken.parent], INSTRUMENTS)
+    with pytest.raises(UsageError, match="unknown instrument 'flute'"):
+        train([pieces], tmp_path / "out", instruments="piano,flute", progress=False)
+
+
+def test_the_output_folder_is_never_mixed_with_other_files_or_another_run(pieces, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="did not write"):
+        train([pieces], tmp_path / "taken", progress=False, **TINY)
+    with pytest.raises(UsageError, match="nothing to resume"):
+        train([pieces], tmp_path / "new", resume=True, progress=False, **TINY)
+    with pytest.raises(UsageError, match="overlap"):
+        train([pieces], pieces / "model", progress=False, **TINY)
+
+
+# ----------------------------------------------------------------------------- model folders
+
+
+@pytest.fixture
+def model_copy(model, tmp_path) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(model[0], copy)
+    return copy
+
+
+def test_a_damaged_model_folder_says_what_is_wrong(model_copy, tmp_path):
+    with pytest.raises(ModelFilesError, match="does not exist"):
+        CerberusSeparator(model_dir=tmp_path / "nowhere")
+    weights = model_copy / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x5A
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelFilesError, match="damaged"):
+        CerberusSeparator(model_dir=model_copy).network
+    config = json.loads((model_copy / "config.json").read_text())
+    (model_copy / "config.json").write_text("{")
+    with pytest.raises(ModelFilesError, match="unreadable config.json"):
+        CerberusSeparator(model_dir=model_copy)
+    config["model"]["hidden"] = 32
+    config["weights_sha256"] = sha256_of(weights)
+    (model_copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFilesError, match="do not fit"):
+        CerberusSeparator(model_dir=model_copy).network
+    (model_copy / "weights.safetensors").unlink()
+    with pytest.raises(ModelFilesError, match="lacks weights.safetensors"):
+        CerberusSeparator(model_dir=model_copy)
+
+
+def test_a_model_of_another_instrument_set_is_refused(model):
+    with pytest.raises(UsageError, match="separates piano, guitar, bass, drums .* not piano, guitar"):
+        Pipeline(tagger=None, separator=f"cerberus:pno-gtr,model_dir={model[0]}").separator.network
+
+
+# ----------------------------------------------------------------------------- the recipe and the command line
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty model cache with musicnn's files linked in (for explain)."""
+    from model_support import musicnn_folder
+
+    musicnn = musicnn_folder("MSD_musicnn").parent
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "musicnn").symlink_to(musicnn, target_is_directory=True)
+    monkeypatch.setenv("STEMLIME_HOME", str(home))
+    monkeypatch.setenv("STEMLIME_CACHE_DIR", str(tmp_path / "stem-cache"))
+    return home
+
+
+def test_without_a_built_model_the_separator_says_how_to_build_it(home, pieces, capsys):
+    with pytest.raises(ModelFilesError, match="stemlime models build cerberus/pno-gtr-bss-drm"):
+        Pipeline(tagger=None, separator="cerberus").separate(pieces / "piece-11" / "mixture.wav")
+    assert main(["models", "fetch", "cerberus/pno-gtr-bss-drm"]) == 2
+    assert "stemlime models build cerberus/pno-gtr-bss-drm" in capsys.readouterr().err
+
+
+def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it(home, pieces, tmp_path, monkeypatch, capsys):
+    from stemlime_cerberus import recipe
+    from stemlime_cerberus.trainer import Settings
+
+    tiny = recipe.Plan(INSTRUMENTS, pieces=1, validation_pieces=1, seconds=3.0,
+                       settings=Settings(instruments=INSTRUMENTS, epochs=2, **dict(TINY, hidden=8, layers=1)))
+    monkeypatch.setitem(recipe.PLANS, "pno-gtr-bss-drm", tiny)  # the real recipe, scaled down
+    assert main(["models", "build", "cerberus/pno-gtr-bss-drm", "--device", "cpu"]) == 0
+    folder = home / "cerberus" / "pno-gtr-bss-drm"
+    assert f"built in" in capsys.readouterr().out and (folder / "weights.safetensors").is_file()
+    config = json.loads((folder / "config.json").read_text())
+    assert config["recipe"]["pieces"] == 1 and config["recipe"]["validation_seeds"][0] == recipe.VALIDATION_SEED
+    assert not (home / ".build" / "cerberus" / "pno-gtr-bss-drm").exists()  # the work folder goes once installed
+    assert main(["models", "build", "cerberus/pno-gtr-bss-drm"]) == 0 and "built before" in capsys.readouterr().out
+
+    shutil.copy(pieces / "piece-11" / "mixture.wav", tmp_path / "song.wav")
+    run_commands(code_block_after("### cerberus", "bash"), tmp_path)
+    written = json.loads((tmp_path / "stems" / "stems.json").read_text())
+    assert written["midi"] == {name: f"{name}.mid" for name in INSTRUMENTS}
+    import pretty_midi
+
+    assert pretty_midi.PrettyMIDI(str(tmp_path / "stems" / "drums.mid")).instruments[0].is_drum
+    explanation = json.loads((tmp_path / "out" / "explanation.json").read_text())
+    assert [c["stem"] for c in explanation["components"]] == [*INSTRUMENTS, "rest"]
+
+
+def test_the_readme_training_commands_run(tmp_path, pieces):
+    shutil.copy(pieces / "piece-11" / "mixture.wav", tmp_path / "song.wav")
+    run_commands(code_block_after("### cerberus", "bash", nth=1), tmp_path)
+    assert json.loads((tmp_path / "my-model" / "config.json").read_text())["variant"] == "pno-bss"
+    assert sorted(p.name for p in (tmp_path / "my-stems").glob("*.wav")) == ["bass.wav", "piano.wav", "rest.wav"]
+
+
+def test_bad_command_lines_exit_2_with_one_line(pieces, tmp_path, capsys):
+    out = str(tmp_path / "model")
+    assert main(["train", "cerberus", "--data", str(pieces), "--out", out, "--loss-weights", "1,2"]) == 2
+    assert "--loss-weights takes three numbers" in capsys.readouterr().err
+    assert main(["train", "cerberus", "--data", str(pieces), "--out", out, "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    song = pieces / "piece-11" / "mixture.wav"
+    assert main(["separate", str(song), "--separator", "oracle", "--midi", "--out", str(tmp_path / "stems")]) == 2
+    assert "does not transcribe" in capsys.readouterr().err and not (tmp_path / "stems").exists()

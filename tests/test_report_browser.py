@@ -1,0 +1,107 @@
+"""The pages in a real headless Chromium, at desktop and phone width: no console errors, every
+player has a duration, every picture loads, nothing comes from the network, no sideways
+scrolling. The scan is a real one (musicnn and spleeter 2stems on a 30-s song), which
+also shows that its snippets are the taggram's top frames and that the song is separated once."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+import stemlime
+from stemlime.stemcache import StemCache
+from browser import DESKTOP, PHONE, assert_page_works, look_at, require_browser
+from conftest import DATA, PIECE, STEMS
+from model_support import musicnn_folder, spleeter_folder
+from test_report import explained, loudness_pipeline
+
+
+@pytest.fixture(scope="module")
+def explanation_folder(tmp_path_factory):
+    pytest.importorskip("stemlime_temporal", reason="stemlime-temporal is not installed")
+    pipeline = loudness_pipeline(separator="oracle", segmenter="uniform,n=4")
+    explanation = pipeline.explain(PIECE / "mixture.wav", start=1.0, duration=3.0, samples=1000, seed=0,
+                                   checks="fidelity,stability,complexity")
+    return explanation.save(tmp_path_factory.mktemp("page") / "out", k=2, report=True)
+
+
+@pytest.fixture(scope="module")
+def song30(tmp_path_factory):
+    """A 30-s song at 16 kHz: the two 10-s fixture pieces and the first again."""
+    pieces = [soundfile.read(DATA / "musicnn" / f"piece{n}_mixture_16k.wav", dtype="float32")[0] for n in (1, 2)]
+    path = tmp_path_factory.mktemp("song") / "song.wav"
+    soundfile.write(path, np.concatenate(pieces + pieces[:1]), 16000, subtype="FLOAT")
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_scan(song30, tmp_path_factory):
+    pytest.importorskip("stemlime_musicnn", reason="stemlime-musicnn is not installed")
+    pytest.importorskip("stemlime_spleeter", reason="stemlime-spleeter is not installed")
+    musicnn_folder("MSD_musicnn")
+    spleeter_folder("2stems")
+    pipeline = stemlime.Pipeline(tagger="musicnn", separator="spleeter:2stems",
+                                 cache=StemCache(tmp_path_factory.mktemp("stems")))
+    separator = pipeline.separator
+    runs = []
+    separate = separator.separate
+    separator.separate = lambda audio, rate, **kw: runs.append(len(audio)) or separate(audio, rate, **kw)
+    scan = pipeline.scan(song30, label="female vocalists", snippets=3, samples=300, seed=0)
+    out = scan.save(tmp_path_factory.mktemp("scan") / "scan")
+    return pipeline, scan, out, runs
+
+
+@pytest.mark.parametrize("size, name", [(DESKTOP, "explain-desktop.png"), (PHONE, "explain-phone.png")], ids=["desktop", "phone"])
+def test_the_explanation_page_works_in_chromium(explanation_folder, size, name):
+    require_browser()
+    seen = look_at(explanation_folder, size=size, screenshot=name)
+    assert_page_works(seen)
+    assert len(seen["durations"]) == 1 + 1 + len(STEMS) * 4
+    assert all(audio["duration"] == pytest.approx(3.0, abs=0.01) for audio in seen["durations"])
+    assert "by stem and segment" in seen["text"].lower() and "Kendall tau" in seen["text"]
+
+
+def test_the_jupyter_card_plays_its_embedded_audio_in_chromium(tmp_path):
+    require_browser()
+    (tmp_path / "notebook.html").write_text(f"<!DOCTYPE html><html><head><meta name='viewport' content='width=device-width'>"
+                                           f"<link rel='icon' href='data:,'></head><body>{explained()._repr_html_()}</body></html>")
+    seen = look_at(tmp_path, "notebook.html", size=PHONE)
+    assert_page_works(seen)
+    assert len(seen["durations"]) == 2 + len(STEMS) and all(a["src"].startswith("data:audio/wav") for a in seen["durations"])
+
+
+def test_a_real_scans_snippets_are_its_taggrams_top_frames_and_its_song_is_separated_once(real_scan, song30):
+    pipeline, scan, out, runs = real_scan
+    assert runs == [30 * 44100], "spleeter separated the whole song once (at its 44.1 kHz) for all three snippets"
+    taggram, hop = pipeline.taggram(song30)
+    assert hop == pytest.approx(187 * 256 / 16000)
+    np.testing.assert_allclose(scan.taggram, taggram)
+    column = taggram[:, pipeline.tagger_labels.index("female vocalists")]
+    assert [s.window.frame for s in scan.snippets] == list(np.argsort(-column, kind="stable")[:3])
+    data = json.loads((out / "scan.json").read_text())
+    assert data["verdict"] == scan.verdict() and sum(data["summary"].values()) == 3
+    for snippet in data["snippets"]:
+        assert snippet["end"] - snippet["start"] == pytest.approx(3.0)
+        assert snippet["top_component"] in ("vocals", "accompaniment")
+
+
+@pytest.mark.parametrize("size, name", [(DESKTOP, "scan-desktop.png"), (PHONE, "scan-phone.png")], ids=["desktop", "phone"])
+def test_the_scan_page_works_in_chromium(real_scan, size, name):
+    require_browser()
+    _, scan, out, _ = real_scan
+    seen = look_at(out, size=size, screenshot=name)
+    assert_page_works(seen)
+    assert len(seen["images"]) == 1, "the taggram"
+    assert len(seen["durations"]) == 2 * len(scan.snippets), "each snippet and its explanation"
+    assert scan.verdict() in seen["text"]
+
+
+def test_a_scans_snippet_page_works_in_chromium(real_scan):
+    require_browser()
+    _, scan, out, _ = real_scan
+    seen = look_at(out, f"{scan.snippets[0].folder}/index.html", size=PHONE)
+    assert_page_works(seen)
+    assert len(seen["durations"]) == 1 + 1 + 2, "the snippet, its explanation, vocals and accompaniment"
