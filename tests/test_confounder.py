@@ -26,6 +26,7 @@ from confounder import classifier as cnn  # noqa: E402
 from confounder.data import INSTRUMENTS, SEED_BLOCK, SPLITS, block_seed  # noqa: E402
 from confounder.experiment import SUMMARY_KEYS, Settings, confounded_pieces, summarize_explanations  # noqa: E402
 
+from browser import DESKTOP, PHONE, assert_page_works, look_at, require_browser  # noqa: E402
 from readme import code_block_after  # noqa: E402
 
 TOY = {"train": 4, "validation": 2, "test_std": 2, "test_bad": 2}
@@ -33,12 +34,12 @@ TOY = {"train": 4, "validation": 2, "test_std": 2, "test_bad": 2}
 
 def toy_settings() -> Settings:
     """The settings of the README's toy command."""
-    return Settings(seed=3, sizes=TOY, separators=("oracle",), duration=4.0, steps=8, batch_size=8)
+    return Settings(seed=3, sizes=TOY, separators=("oracle",), duration=4.0, steps=40, batch_size=8)
 
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory) -> tuple[Path, dict]:
-    """The whole experiment at toy size, as the README's command runs it: 10 pieces of 4 s, 8
+    """The whole experiment at toy size, as the README's command runs it: 10 pieces of 4 s, 40
     training steps, the oracle only."""
     root = tmp_path_factory.mktemp("confounder")
     command = code_block_after("## A confounded classifier", "bash").replace("\\\n", " ").strip()
@@ -66,7 +67,7 @@ def test_the_toy_run_writes_the_whole_result_folder(toy_run):
         assert saved["accuracy"][split] == pytest.approx(np.mean([(p["p_piano"] >= 0.5) == (p["label"] == "piano") for p in of_split]))
         assert all(p["p_piano"] == pytest.approx(np.mean(p["windows"])) and len(p["windows"]) == 2 for p in of_split)
     run_record = json.loads((out / "run.json").read_text())
-    assert run_record["settings"]["steps"] == 8 and run_record["history"][-1]["step"] == 8
+    assert run_record["settings"]["steps"] == 40 and run_record["history"][-1]["step"] == 40
     assert sorted(p.name for p in (out / "examples" / "test_bad").iterdir()) == ["guitar.wav", "piano.wav"]
 
 
@@ -81,9 +82,11 @@ def test_every_test_std_guitar_piece_is_explained_as_a_control_with_its_true_ste
     assert sorted(c["name"] for c in explanation["components"]) == ["bass", "drums", "guitar"]
     assert explanation["distinct_evaluations"] == 8  # all 2^3 masks
     assert (folder / "explanations" / "guitar.wav").is_file()
-    confounder = summary["confounder"]["oracle"]
-    explained = sorted((out / "explanations" / "oracle" / "test_bad").glob("piano-*")) if (out / "explanations" / "oracle" / "test_bad").is_dir() else []
-    assert confounder["explained"] == len(explained)
+    # every test_bad piano called guitar, and only those, is explained (at this size and seed: the one there is)
+    called_guitar = [p["piece"] for p in json.loads((out / "pieces.json").read_text())
+                     if p["split"] == "test_bad" and p["label"] == "piano" and p["p_piano"] < 0.5]
+    explained = sorted(f"test_bad/{p.name}" for p in (out / "explanations" / "oracle" / "test_bad").glob("piano-*"))
+    assert summary["confounder"]["oracle"]["explained"] == len(explained) and explained == called_guitar
 
 
 def test_the_classifier_reloads_from_safetensors_and_predicts_the_same(toy_run):
@@ -205,3 +208,52 @@ def test_a_separator_spec_names_the_model_files_it_needs():
     if importlib.util.find_spec("stemlime_spleeter") is not None:
         assert model_name("spleeter:5stems") == "spleeter/5stems"
         assert model_name("spleeter") == "spleeter/2stems"  # the default variant
+
+
+def test_the_page_shows_the_splits_the_numbers_and_the_caught_example(toy_run):
+    out, summary = toy_run
+    html = (out / "index.html").read_text()
+    for split in SPLITS:
+        assert f'src="examples/{split}/guitar.wav"' in html and f'src="examples/{split}/piano.wav"' in html
+    assert "guitar + bass + drums" in html and "piano + bass + drums" in html
+    if summary["confounder"]["oracle"]["explained"]:
+        assert "The confounded example: test_bad/piano-000" in html
+        assert 'src="explanations/oracle/test_bad/piano-000/explanations/guitar.wav"' in html
+        assert 'href="explanations/oracle/test_bad/piano-000/index.html"' in html
+    assert (out / "explanations" / "oracle" / "test_std" / "guitar-000" / "index.html").is_file()  # every explanation has its page
+    for name in ("summary.json", "run.json", "pieces.json"):
+        assert f'href="{name}"' in html
+
+
+@pytest.mark.parametrize("size, name", [(DESKTOP, "confounder-desktop.png"), (PHONE, "confounder-phone.png")])
+def test_the_page_works_in_a_real_browser(toy_run, size, name):
+    require_browser()
+    out, summary = toy_run
+    seen = look_at(out, size=size, screenshot=name)
+    assert_page_works(seen)  # no console errors, every player plays, pictures load, no sideways scrolling
+    players = 2 * len(SPLITS) + (2 + 3 if summary["confounder"]["oracle"]["explained"] else 0)  # + excerpt, explanation, 3 stems
+    assert len(seen["durations"]) == players
+    assert "A confounded classifier, caught" in seen["text"]
+
+
+def test_a_missing_recipe_model_is_built_before_the_run_and_a_built_one_is_kept(tmp_path):
+    """The real model store and its build mechanism, with a small stand-in recipe under Cerberus' name."""
+    pytest.importorskip("stemlime_cerberus", reason="the cerberus separator is not installed")
+    from confounder.separators import prepare_separators
+    from stemlime.models import ModelFiles, ModelStore, Recipe
+
+    built = []
+
+    def recipe(folder: Path, work: Path, device: str) -> None:
+        built.append(device)
+        (folder / "weights.txt").write_text("built here")
+
+    model = ModelFiles(name="cerberus/pno-gtr-bss-drm", description="a stand-in", files={"weights.txt": "weights.txt"},
+                       recipe=Recipe(recipe, "a moment"))
+    store = ModelStore({model.name: model}, home=tmp_path)
+    messages: list[str] = []
+    specs = ["oracle", "cerberus:pno-gtr-bss-drm"]
+    assert prepare_separators(specs, "cpu", messages.append, store) == ["cerberus/pno-gtr-bss-drm"]
+    assert built == ["cpu"] and (tmp_path / "cerberus" / "pno-gtr-bss-drm" / "weights.txt").read_text() == "built here"
+    assert "stemlime models build cerberus/pno-gtr-bss-drm" in messages[0] and "a moment" in messages[0]
+    assert prepare_separators(specs, "cpu", messages.append, store) == [] and built == ["cpu"]  # built once

@@ -12,8 +12,10 @@ Each (split, class) is one ``stemlime_render.render_dataset`` folder
 ``DATA/seed-<seed>/<split>/<class>/piece-NNNNN/`` (oracle layout: ``<stem>.wav``,
 ``mixture.wav``, ``metadata.json``), so rendering is resumable and a larger run reuses the
 pieces of a smaller one. Piece ``i`` of a (split, class) has the seed ``block + i``, where the
-blocks of the eight (split, class) pairs of one ``--seed`` are ``SEED_BLOCK`` apart: no two
-pieces of a run, nor of two runs with other seeds, share a seed.
+blocks of the eight (split, class) pairs of one ``--seed`` are ``SEED_BLOCK`` apart and start
+at ``FIRST_SEED``: no two pieces of a run, nor of two runs with other seeds, share a seed, and
+none shares one with the pieces that other parts of stemlime render from seeds below 10
+million (the Cerberus recipe's training pieces, the benchmarks' test pieces).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ INSTRUMENTS = {"train": STANDARD, "validation": STANDARD, "test_std": STANDARD, 
 SAMPLE_RATE = 16000  # Hz, the classifier's
 DURATION = 10.0  # seconds per piece: five 2-s windows
 SEED_BLOCK = 1_000_000  # seeds per (split, class): the most pieces one of them may hold
+FIRST_SEED = 10_000_000  # above every seed the rest of stemlime renders from (Cerberus' recipe: 0-500007)
 DEFAULT_SIZES = {"train": 300, "validation": 60, "test_std": 60, "test_bad": 60}
 
 
@@ -90,7 +93,7 @@ def block_seed(seed: int, split: str, label: str) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
     pair = SPLITS.index(split) * len(CLASSES) + CLASSES.index(label)
-    return (int(seed) * len(SPLITS) * len(CLASSES) + pair) * SEED_BLOCK
+    return FIRST_SEED + (int(seed) * len(SPLITS) * len(CLASSES) + pair) * SEED_BLOCK
 
 
 def split_folder(data: str | Path, seed: int, split: str, label: str) -> Path:

@@ -6,12 +6,13 @@
 The result folder (written whole through :class:`stemlime.output.ResultFolder`, kind
 ``experiment``; the rendered data stays outside it, in its own resumable folder)::
 
+    index.html                   the page (stemlime.report, kind experiment): splits, examples, the caught example
     summary.json                 the numbers other tools read (exactly the keys of SUMMARY_KEYS)
     run.json                     settings, seeds, timings, training history, versions
     pieces.json                  every piece: split, class, seed, p(piano) per 2-s window and mean
     classifier/                  model.safetensors + config.json (load with GuitarPianoTagger.load)
     examples/<split>/<class>.wav the first guitar and piano piece of each split
-    explanations/<separator>/<split>/<class>-NNN/   one Explanation.save folder per explained piece
+    explanations/<separator>/<split>/<class>-NNN/   one Explanation.save folder (and its page) per explained piece
 
 Explanations: every test_bad piano piece the classifier calls "guitar" (mean p(piano) < 0.5) is
 explained for the label ``guitar`` on its first 2 s, with each separator (``oracle``: the piece's
@@ -37,6 +38,7 @@ from stemlime.devices import check_device
 from stemlime.errors import UsageError
 from stemlime.output import ResultFolder, check_destination, safe_name
 from stemlime.registry import get_registry
+from stemlime.report import render_report
 
 from . import classifier as cnn
 from .data import CLASSES, DEFAULT_SIZES, DURATION, SAMPLE_RATE, SPLITS, Piece, check_sizes, render_splits
@@ -162,6 +164,7 @@ def run(out: str | Path, settings: Settings = Settings(), data: str | Path | Non
         write_json(folder / "summary.json", {key: summary[key] for key in SUMMARY_KEYS})
         write_json(folder / "pieces.json", pieces_table)
         write_json(folder / "run.json", run_record(settings, data, splits, history, timings, explained))
+        render_report(folder, kind=KIND)  # index.html, and the page of every explanation folder in it
     log(f"wrote {out} in {timings['total']:.0f} s")
     return {key: summary[key] for key in SUMMARY_KEYS}
 
@@ -253,6 +256,7 @@ def run_record(settings: Settings, data: Path, splits: Mapping[str, Sequence[Pie
         "first_seeds": first_seeds,
         "explained_label": EXPLAINED_LABEL,
         "explain_seconds": EXPLAIN_SECONDS,
+        "window_seconds": cnn.WINDOW_SECONDS,
         "samples": "exhaustive",
         "history": history,
         "timings_seconds": {key: round(value, 2) for key, value in timings.items()},

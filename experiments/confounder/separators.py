@@ -3,15 +3,15 @@
 A separator spec ``NAME:VARIANT`` whose plugin declares the model ``NAME/VARIANT`` (as
 ``stemlime models list`` shows it: ``spleeter/2stems``, ``cerberus/pno-gtr-bss-drm``) needs
 those files. When they are not in the cache, the model is built by its recipe (Cerberus: about
-30 minutes on a CPU, once) or fetched, through the core's model store, the same mechanism as
-``stemlime models build`` / ``stemlime models fetch``.
+30 minutes on a CPU, once) or fetched, through the core's model store: the same mechanism as
+``stemlime models build NAME`` and ``stemlime models fetch NAME``.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from stemlime.models import model_store
+from stemlime.models import ModelStore, model_store
 from stemlime.registry import get_registry
 from stemlime.specs import as_spec
 
@@ -24,18 +24,23 @@ def model_name(spec: str) -> str | None:
     return name if name in registry.models else None
 
 
-def prepare_separators(specs: Sequence[str], device: str = "auto", log: Callable[[str], None] = print) -> None:
-    """Make sure every separator's model files are in the cache: fetched, or built by their recipe."""
-    store = model_store()
+def prepare_separators(specs: Sequence[str], device: str = "auto", log: Callable[[str], None] = print,
+                       store: ModelStore | None = None) -> list[str]:
+    """Make sure every separator's model files are in the cache: built by their recipe, or
+    fetched. Returns the models it built or fetched."""
+    store = store or model_store()
+    prepared = []
     for spec in specs:
         name = model_name(spec)
         if name is None or not store.status(name).startswith("missing"):
             continue  # no files needed, or there (a damaged copy is reported when the separator loads it)
         model = store.get(name)
-        if model.sources:
-            log(f"separator {spec}: fetching the model files of {name} (stemlime models fetch {name})")
-            store.fetch(name)
-        else:
-            log(f"separator {spec}: the model {name} is not built yet; building it with its recipe now "
-                f"(stemlime models build {name}; this happens once)")
+        if model.recipe is not None and not model.sources:
+            log(f"separator {spec}: the model {name} is not built yet; building it now with its recipe "
+                f"({model.recipe.duration}; once: `stemlime models build {name}` does the same)")
             store.build(name, device=device)
+        else:
+            log(f"separator {spec}: fetching the model files of {name} (`stemlime models fetch {name}` does the same)")
+            store.fetch(name)
+        prepared.append(name)
+    return prepared
