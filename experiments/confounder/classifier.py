@@ -17,9 +17,8 @@ second of one CPU core.
 A piece's prediction is the mean p(piano) over its five consecutive 2-s windows.
 ``GuitarPianoTagger`` wraps the trained network as a stemlime tagger (labels ``guitar`` and
 ``piano``, p(guitar) = 1 - p(piano)). Training is deterministic for a seed on the CPU: seeded
-initialisation, a seeded order of random 2-s crops, deterministic algorithms. On a GPU
-(``device=cuda``) it runs with cuBLAS's deterministic workspace, but max-pooling's backward
-pass has no deterministic CUDA kernel: there it is reproducible only approximately. Weights are saved
+initialisation, a seeded order of random 2-s crops, one thread (see :func:`reproducible` for
+the GPU). Weights are saved
 with safetensors (``model.safetensors`` + ``config.json``), never pickled.
 """
 
@@ -72,24 +71,31 @@ def intraop_threads(count: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def deterministic_algorithms(device_type: str) -> Iterator[None]:
-    """PyTorch's deterministic algorithms inside the block (the caller's setting after it).
+def reproducible(device_type: str) -> Iterator[None]:
+    """Deterministic kernels for training on ``device_type`` inside the block (the caller's settings after it).
 
-    On the CPU every operator of this network has one, and training is bit for bit
-    reproducible. On CUDA, cuBLAS is deterministic only with a fixed workspace, and max-pool's
-    backward pass has no deterministic kernel: there the setting warns instead of failing, and a
-    rerun matches only approximately.
+    On the CPU every kernel this network uses is deterministic for a fixed thread count, so
+    nothing is switched (PyTorch's strict ``use_deterministic_algorithms`` would only import its
+    compiler, about 6 s here): training is bit for bit reproducible, as the tests check. On CUDA,
+    cuDNN is made deterministic (no autotuning), cuBLAS gets its fixed workspace, and strict mode
+    is on with warnings only, because max-pooling's backward pass has no deterministic CUDA
+    kernel: there a rerun matches only approximately.
     """
+    if device_type != "cuda":
+        yield
+        return
     import torch
 
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    if device_type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=device_type == "cuda")
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    before = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+              torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[:2]
+        torch.use_deterministic_algorithms(before[2], warn_only=before[3])
 
 
 def windows(audio: np.ndarray) -> np.ndarray:
@@ -256,7 +262,7 @@ def train(
     if short:
         raise UsageError(f"training pieces must be at least {WINDOW_SECONDS} s long; piece {short[0]} is shorter")
     target_device = torch_device(device, owner="the confounder classifier")
-    with deterministic_algorithms(target_device.type), intraop_threads(threads):
+    with reproducible(target_device.type), intraop_threads(threads):
         torch.manual_seed(seed)
         network = build_network(channels).to(target_device)
         optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)

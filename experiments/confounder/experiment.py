@@ -38,7 +38,6 @@ from stemlime.devices import check_device
 from stemlime.errors import UsageError
 from stemlime.output import ResultFolder, check_destination, safe_name
 from stemlime.registry import get_registry
-from stemlime.report import render_report
 
 from . import classifier as cnn
 from .data import CLASSES, DEFAULT_SIZES, DURATION, SAMPLE_RATE, SPLITS, Piece, check_sizes, render_splits
@@ -164,6 +163,8 @@ def run(out: str | Path, settings: Settings = Settings(), data: str | Path | Non
         write_json(folder / "summary.json", {key: summary[key] for key in SUMMARY_KEYS})
         write_json(folder / "pieces.json", pieces_table)
         write_json(folder / "run.json", run_record(settings, data, splits, history, timings, explained))
+        from stemlime.report import render_report  # scipy and jinja2: only once there is a page to make
+
         render_report(folder, kind=KIND)  # index.html, and the page of every explanation folder in it
     log(f"wrote {out} in {timings['total']:.0f} s")
     return {key: summary[key] for key in SUMMARY_KEYS}
