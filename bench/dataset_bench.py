@@ -11,7 +11,6 @@ stems, top 3 labels, 1000 samples. Peak memory is each worker process's peak res
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -59,20 +58,21 @@ def run() -> list[str]:
             two, two_peak, workers = _run(data, Path(tmp) / "ray2", engine="ray", workers=2)
         finally:
             ray.shutdown()
-    load = os.getloadavg()[0]
-    return [
-        f"explain-dataset, {TRACKS} rendered {SECONDS:.0f}-s tracks, musicnn + oracle stems, top 3 labels, 1000 samples "
-        f"({os.cpu_count()} CPUs, load {load:.1f} at the end):",
-        f"  local engine (baseline):  {local:6.1f} tracks/min   peak memory {local_peak:6.0f} MiB (this process)",
-        f"  ray, 1 worker:            {one:6.1f} tracks/min   x{one / local:.2f}   peak memory per worker {one_peak:6.0f} MiB",
-        f"  ray, 2 workers:           {two:6.1f} tracks/min   x{two / local:.2f}   peak memory per worker {two_peak:6.0f} MiB "
-        f"({workers} workers)",
-        f"  (starting the local Ray cluster took {start:.1f} s, not counted above)",
-    ]
+    from table import Row
 
+    what = f"explain-dataset, {TRACKS} rendered {SECONDS:.0f}-s tracks, musicnn + oracle, top 3 labels, 1000 samples"
+    local_what = f"local engine, peak {local_peak:.0f} MiB"
+    return [
+        Row(f"{what}: ray, 1 worker", one, unit="tracks/min", higher_is_better=True, baseline=local, baseline_what=local_what,
+            note=f"peak memory per worker {one_peak:.0f} MiB; the local Ray cluster took {start:.1f} s to start (not counted)"),
+        Row(f"{what}: ray, {workers} workers", two, unit="tracks/min", higher_is_better=True, baseline=local,
+            baseline_what=local_what, note=f"peak memory per worker {two_peak:.0f} MiB"),
+    ]
 
 if __name__ == "__main__":
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
-    print("\n".join(run()))
+    from table import render
+
+    print(render(run()))

@@ -1,6 +1,6 @@
 """Speed of the musicnn tagger's network on the CPU: the trained layers against the folded network.
 
-``run()`` returns the lines to print. Measured in the same run, on 3-s patches of the real
+``run()`` returns the rows of ``make bench``'s table (:mod:`table`). Measured in the same run, on 3-s patches of the real
 mixtures in tests/data/musicnn/ (MSD_musicnn, fp32 unless said):
 
 - old: the trained layers (``tagger.network``: conv, ReLU, batch norm, max over frequency, as
@@ -13,17 +13,18 @@ mixtures in tests/data/musicnn/ (MSD_musicnn, fp32 unless said):
 - end to end: ``predict`` on 32 three-second snippets (log-mel included), old and new.
 
 Each configuration is timed in several rounds that alternate old and new, and the best round
-counts: the machine is shared, and the best round is the least disturbed. The load average is
-printed so that a disturbed run can be recognised. Takes about 40-60 s on 2 cores.
+counts: the machine is shared, and the best round is the least disturbed (``make bench`` prints
+the load average). Takes about 40-60 s on 2 cores.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+
+from table import Row
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "musicnn"
 GFLOP_PER_PATCH = 2.85  # MSD_musicnn, one 187 x 96 patch (multiply-adds count 2)
@@ -32,6 +33,7 @@ THREADS = 2  # the cores of the reference machine
 OLD_BATCHES = (1, 8, 32)
 NEW_BATCHES = (1, 4, 8, 16, 32, 64)
 ROUNDS = 3
+GOAL_MS_PER_PATCH = 21.0  # the issue's goal for the fp32 network on this CPU
 
 
 def _real_patches(tagger) -> np.ndarray:
@@ -57,12 +59,12 @@ def _ms_per_patch(function, patches: np.ndarray, batch: int) -> float:
     return 1000 * (time.perf_counter() - start) / count
 
 
-def run() -> list[str]:
+def run() -> list[Row]:
     title = "musicnn MSD_musicnn network on the CPU, 3-s patches of tests/data/musicnn"
     try:
         import torch
     except ImportError:
-        return [f"{title}: skipped (torch is not installed)"]
+        return [Row(title, None, text="skipped", note="torch is not installed")]
     from stemlime import ModelFilesError, get_registry
 
     registry = get_registry()
@@ -73,7 +75,7 @@ def run() -> list[str]:
         try:
             trained = tagger.network
         except ModelFilesError:
-            return [f"{title}: skipped (model files missing: stemlime models fetch musicnn/MSD_musicnn)"]
+            return [Row(title, None, text="skipped", note="model files missing: stemlime models fetch musicnn/MSD_musicnn")]
         patches = _real_patches(tagger)
 
         def old(chunk: np.ndarray) -> np.ndarray:
@@ -118,24 +120,21 @@ def run() -> list[str]:
     new_batch = min(NEW_BATCHES, key=lambda b: best["new", b])
     old_best, new_best = best["old", old_batch], best["new", new_batch]
     rate = lambda ms: GFLOP_PER_PATCH / ms * 1000  # noqa: E731
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines = [
-        f"{title} (load average {load:.1f}; old: {THREADS} PyTorch threads, new: {tagger.threads} one-core workers):",
-        f"  batch 1:    old {old_1:6.1f} ms/patch ({rate(old_1):5.1f} GFLOP/s)   new {new_1:6.1f} ms/patch "
-        f"({rate(new_1):5.1f} GFLOP/s)   x{old_1 / new_1:.2f}",
-        f"  best batch: old {old_best:6.1f} ms/patch at {old_batch:>2} ({rate(old_best):5.1f} GFLOP/s)   new {new_best:6.1f} "
-        f"ms/patch at {new_batch:>2} ({rate(new_best):5.1f} GFLOP/s)   x{old_best / new_best:.2f}",
-        "  new by batch: " + ", ".join(f"{b}: {best['new', b]:.1f}" for b in NEW_BATCHES) + " ms/patch",
-        "  old by batch: " + ", ".join(f"{b}: {best['old', b]:.1f}" for b in OLD_BATCHES) + " ms/patch",
-        f"  new vs old outputs: max abs difference {np.abs(folded - exact).max():.1e} (16 patches)",
-        f"  bf16 (new, autocast): {bf16_ms:6.1f} ms/patch (x{new_best / bf16_ms:.2f} vs new fp32); max abs difference "
-        f"from fp32 {np.abs(half - reference).max():.1e} (trained layers in bf16: {np.abs(trained_half - reference).max():.1e}), 8 patches",
-        f"  predict, 32 three-second snippets, log-mel included: old {end_to_end['old']:6.1f} ms/snippet   "
-        f"new {end_to_end['new']:6.1f} ms/snippet   x{end_to_end['old'] / end_to_end['new']:.2f}",
-        f"  TensorFlow original (documented, not measured here): {TF_MS_PER_SNIPPET[0]:.0f}-{TF_MS_PER_SNIPPET[1]:.0f} "
-        f"ms/snippet; new predict here: x{TF_MS_PER_SNIPPET[0] / end_to_end['new']:.1f}-x{TF_MS_PER_SNIPPET[1] / end_to_end['new']:.1f}",
+    workers = f"{tagger.threads} one-core workers; trained layers: {THREADS} PyTorch threads"
+    return [
+        Row(f"musicnn fp32 network, best batch ({new_batch})", new_best, unit="ms/patch", baseline=old_best,
+            baseline_what=f"trained layers, best batch {old_batch}", goal=GOAL_MS_PER_PATCH,
+            note=f"{rate(new_best):.0f} GFLOP/s ({rate(old_best):.0f} before); by batch: "
+                 + ", ".join(f"{b}: {best['new', b]:.1f}" for b in NEW_BATCHES) + f" ms; {workers}"),
+        Row("musicnn fp32 network, batch 1", new_1, unit="ms/patch", baseline=old_1, baseline_what="trained layers",
+            note=f"{rate(new_1):.0f} GFLOP/s; folded vs trained outputs differ by {np.abs(folded - exact).max():.1e} (16 patches)"),
+        Row("musicnn bf16 network (autocast), batch 8", bf16_ms, unit="ms/patch", baseline=new_best, baseline_what="fp32",
+            note=f"largest difference from fp32 {np.abs(half - reference).max():.1e} (trained layers in bf16: "
+                 f"{np.abs(trained_half - reference).max():.1e}), 8 patches; this CPU has no native bf16"),
+        Row("musicnn predict, 32 three-second snippets, log-mel included", end_to_end["new"], unit="ms/snippet",
+            baseline=end_to_end["old"], baseline_what="trained layers", reference=TF_MS_PER_SNIPPET[0],
+            reference_what=f"TensorFlow musicnn, {TF_MS_PER_SNIPPET[0]:.0f}-{TF_MS_PER_SNIPPET[1]:.0f}"),
     ]
-    return lines
 
 
 def _real_snippets() -> np.ndarray:
@@ -147,4 +146,6 @@ def _real_snippets() -> np.ndarray:
 
 
 if __name__ == "__main__":
-    print("\n".join(run()))
+    from table import render
+
+    print(render(run()))

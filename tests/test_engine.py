@@ -73,13 +73,15 @@ def test_labels_are_checked_before_the_tagger_runs():
     assert tagger.inputs == 0
 
 
-def test_auto_samples_stop_when_the_top_ranking_settles_and_equal_a_fixed_count():
+def test_auto_samples_stop_when_the_ranking_of_all_components_settles_and_equal_a_fixed_count():
     stems = read_stems()
     tagger = StemPresenceTagger(stems, {"vocals": 0.5, "drums": 0.3, "bass": -0.2, "piano": 0.05})
     pipeline = stemlime.Pipeline(tagger=tagger, separator="oracle")
     auto = pipeline.explain(PIECE / "mixture.wav", labels="linear", start=1.0, duration=3.0, samples="auto", seed=3)
     rounds = auto.sampling["rounds"]
     assert auto.sampling["stable"] and rounds[-1]["stable"] and len(rounds) >= 2
+    assert rounds[-1]["kendall_tau"] >= 0.95 and rounds[-1]["max_change"] <= 0.1
+    assert not any(r["stable"] for r in rounds[:-1])
     assert [r["samples"] for r in rounds] == [128 * 2**i for i in range(len(rounds))]
     fixed = pipeline.explain(PIECE / "mixture.wav", labels="linear", start=1.0, duration=3.0,
                              samples=auto.sampling["samples"], seed=3)
@@ -100,6 +102,30 @@ def test_auto_samples_stop_at_the_most_and_say_it_was_not_stable():
     engine = Engine(rng.standard_normal((12, 800)).astype(np.float32), Noisy(), RidgeSurrogate())
     masks, _, rounds = sample_until_stable(engine, 0, [0], first=64, most=256)
     assert len(masks) == 256 and not rounds[-1]["stable"]
+
+
+def test_auto_samples_watch_the_whole_ranking_not_only_the_top():
+    """Five strong components, seven weak ones: the weights barely move between rounds while the
+    weak ones still change places, so the whole ranking keeps sampling until it agrees."""
+    rng = np.random.default_rng(1)
+    components = rng.standard_normal((12, 400)).astype(np.float32)
+    coefficients = np.r_[5.0, 4.0, 3.0, 2.0, 1.0, 0.01 * rng.standard_normal(7)]
+    pairs = 0.1 * rng.standard_normal((12, 12))
+
+    class Interacting:  # additive plus pairwise interactions, which the linear surrogate cannot follow
+        labels, sample_rate, input_seconds = ["y"], 16000, None
+
+        def predict(self, batch):
+            gains = np.linalg.lstsq(components.T.astype(np.float64), batch.T.astype(np.float64), rcond=None)[0].T.round(6)
+            return (gains @ coefficients + np.einsum("bi,ij,bj->b", gains, pairs, gains))[:, None]
+
+    engine = Engine(components, Interacting(), RidgeSurrogate())
+    masks, _, rounds = sample_until_stable(engine, 0, [0])
+    unsettled = [r for r in rounds[1:-1] if r["max_change"] <= 0.1 and r["kendall_tau"] < 0.95]
+    assert unsettled, rounds  # the weights alone would have stopped here
+    assert rounds[-1]["stable"] and rounds[-1]["kendall_tau"] >= 0.95 and len(masks) == rounds[-1]["samples"]
+    weights = engine.fit_weights(engine.neighbourhood(masks), [0])[0]
+    assert list(np.argsort(-weights)[:5]) == [0, 1, 2, 3, 4]
 
 
 def test_a_song_is_separated_once_and_every_excerpt_is_cut_from_its_stems(tmp_path):
@@ -193,3 +219,18 @@ def test_whole_song_oracle_components_keep_their_order(stem_names):
     explanation = stemlime.Pipeline(tagger=CountingTagger(), separator="oracle").explain(
         PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0)
     assert [c.name for c in explanation.components] == list(stem_names)
+
+
+def test_the_composition_runs_in_one_blas_thread_with_the_same_numbers():
+    from threadpoolctl import threadpool_info
+
+    from stemlime.components import compose
+    from stemlime.workers import one_blas_thread
+
+    rng = np.random.default_rng(0)
+    masks, audio = rng.integers(0, 2, (32, 6)), rng.standard_normal((6, 48000)).astype(np.float32)
+    before = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    with one_blas_thread():
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+    assert [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"] == before
+    assert np.array_equal(compose(masks, audio), masks.astype(np.float32) @ audio)  # many BLAS threads or one

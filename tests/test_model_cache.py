@@ -97,13 +97,19 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 # ----------------------------------------------------------------------------- verified once
 
 
-def test_fetch_verifies_and_writes_the_marker_and_the_safetensors_copy(home, tmp_path):
+def _musicnn_zip(folder: Path) -> Path:
+    """The MSD_musicnn checkpoint files in a zip archive, under MSD_musicnn/."""
     original = _original_folder(MUSICNN)
-    archive = tmp_path / "musicnn.zip"
-    declared = get_registry().models[MUSICNN]
+    archive = folder / "musicnn.zip"
     with zipfile.ZipFile(archive, "w") as package:
-        for file in declared.files:
+        for file in get_registry().models[MUSICNN].files:
             package.write(original / file, arcname=f"MSD_musicnn/{file}")
+    return archive
+
+
+def test_fetch_verifies_and_writes_the_marker_and_the_safetensors_copy(home, tmp_path):
+    archive = _musicnn_zip(tmp_path)
+    declared = get_registry().models[MUSICNN]
     model = attrs.evolve(declared, sources=[ArchiveSource(archive.as_uri(), prefix="MSD_musicnn")])
 
     folder = ModelStore({MUSICNN: model}).fetch(MUSICNN)
@@ -116,6 +122,34 @@ def test_fetch_verifies_and_writes_the_marker_and_the_safetensors_copy(home, tmp
         assert record["size"] == (folder / file).stat().st_size
     for file, expected in declared.sha256.items():  # the published checksums were checked
         assert marker["files"][file]["sha256"] == expected
+
+
+def test_archives_come_over_http_and_a_published_checksum_is_checked(home, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    archive = _musicnn_zip(tmp_path)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/musicnn.zip"
+    declared = get_registry().models[MUSICNN]
+
+    def store(source: ArchiveSource) -> ModelStore:
+        return ModelStore({MUSICNN: attrs.evolve(declared, sources=[source])})
+
+    try:
+        folder = store(ArchiveSource(url, prefix="MSD_musicnn", sha256=sha256_of(archive))).fetch(MUSICNN)
+        assert json.loads((folder / MARKER_NAME).read_text())["files"].keys() == set(declared.files) | {COPY_NAME}
+        with pytest.raises(ModelFilesError, match=r"could not download http://127\.0\.0\.1.*musicnn\.zip.*(?i:hash)"):
+            store(ArchiveSource(url, prefix="MSD_musicnn", sha256="0" * 64)).fetch(MUSICNN, force=True)
+        with pytest.raises(ModelFilesError, match=r"could not download .*missing\.zip.*404"):
+            store(ArchiveSource(url.replace("musicnn.zip", "missing.zip"))).fetch(MUSICNN, force=True)
+        assert (folder / ".index").is_file() and (folder / MARKER_NAME).is_file()  # failed fetches left it alone
+    finally:
+        server.shutdown()
 
 
 @pytest.mark.parametrize("name", [MUSICNN, SPLEETER])

@@ -130,3 +130,21 @@ def test_generic_stem_count_runs_and_masks_sum_to_mixture(model):
     low = slice(1, len(spec_x) * 9 // 22)  # < 9 kHz, well below the cut
     rel = np.linalg.norm(spec_t[low] - spec_x[low]) / np.linalg.norm(spec_x[low])
     assert rel < 0.05
+
+
+def test_the_first_frames_alone_equal_the_whole_u_nets_first_frames(tensors):
+    """The last segment of a song is mostly padding: the U-Net computes only the rows that reach
+    its real frames, and gets the numbers of the whole 512-frame evaluation, bit for bit; so do
+    the one-core worker threads that run one stem each."""
+    from stemlime.workers import cpu_workers
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    networks = _networks(tensors)
+    mag = torch.from_numpy(np.random.default_rng(0).gamma(0.5, 2.0, (1, 2, 512, 1024)).astype(np.float32))
+    with torch.inference_mode():
+        whole = networks(mag)
+        for frames, workers in ((5, None), (177, cpu_workers(2))):
+            first = networks(mag, frames, workers)
+            for stem in ("vocals", "accompaniment"):
+                assert first[stem].shape == (1, 2, frames, 1024)
+                assert torch.equal(first[stem], whole[stem][:, :, :frames]), (stem, frames)

@@ -92,5 +92,9 @@ def build_components(stems: dict[str, np.ndarray], segments: list[Segment]) -> t
 
 
 def compose(masks: np.ndarray, component_audio: np.ndarray) -> np.ndarray:
-    """Perturbed audio for each mask: ``masks (B x K) @ C (K x T)`` -> (B x T) float32."""
-    return np.asarray(masks, dtype=np.float32) @ component_audio
+    """Perturbed audio for each mask: ``masks (B x K) @ C (K x T)`` -> (B x T) float32 (one BLAS
+    thread: see :func:`stemlime.workers.one_blas_thread`)."""
+    from .workers import one_blas_thread
+
+    with one_blas_thread():
+        return np.asarray(masks, dtype=np.float32) @ component_audio

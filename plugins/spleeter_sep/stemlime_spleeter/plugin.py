@@ -48,6 +48,7 @@ def stemlime_separators(register):
                 DEVICE_OPTION,
                 Option("wiener", "multichannel Wiener filtering of the estimates (spleeter's --mwf)", "bool", False),
                 Option("model_dir", "folder holding this variant's model.index and model.data-00000-of-00001 (default: the model cache)", "path"),
+                Option("threads", "CPU worker threads, each running one stem's U-Net on one core (0: PyTorch's thread count)", "int", 0),
             ],
         )
     )

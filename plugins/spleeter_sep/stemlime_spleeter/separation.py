@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -102,6 +103,12 @@ class _Segmenter:
         """Frames of segments [s0, s1) that are real STFT frames (not segment padding)."""
         return min((s1 - s0) * self.T, self.n_frames - s0 * self.T)
 
+    def frames_to_compute(self, s0: int, s1: int) -> int:
+        """Frames of each segment of [s0, s1) whose masks are needed: the valid ones of a lone
+        last segment (the U-Net's other frames are padding, still fed to it, never computed
+        for), else all T."""
+        return self.valid_frames(s0, s1) if s1 - s0 == 1 else self.T
+
     def add_inverse(self, spec: torch.Tensor, s0: int, out: np.ndarray) -> None:
         """Inverse-STFT ``spec (2, n_valid_frames, 2049)`` starting at frame ``s0 * T`` and add
         it (times 2/3, in input coordinates, clipped to [0, n)) into ``out (n, 2)``."""
@@ -133,6 +140,7 @@ def separate(
     *,
     wiener: bool = False,
     segments_per_batch: int = 1,
+    workers: Any = None,
 ) -> dict[str, np.ndarray]:
     """Separate a track into the networks' stems, as spleeter's ``Separator.separate``.
 
@@ -145,6 +153,8 @@ def separate(
     wiener : multichannel Wiener filtering (spleeter's ``MWF=True``); off by default.
     segments_per_batch : 512-frame segments (11.9 s each) processed at once; 1 keeps memory
         lowest, more can be faster on a GPU. Results do not depend on it.
+    workers : :class:`stemlime.workers.CpuWorkers` to run the stems' U-Nets on (one stem per
+        one-core worker thread; CPU only), or None: in the calling thread.
 
     Returns {stem: (n_samples, 2) float32}, in ``networks.stems`` order.
     """
@@ -162,28 +172,32 @@ def separate(
         if not wiener:
             for s0, s1 in seg.batches(segments_per_batch):
                 spec = seg.stft(s0, s1)  # (B, 2, T, 2049)
-                estimates = networks(spec[..., :F].abs())
-                masks = _ratio_masks(estimates)
                 nv = seg.valid_frames(s0, s1)
+                frames = seg.frames_to_compute(s0, s1)
+                estimates = networks(spec[..., :F].abs(), frames, workers)  # (B, 2, frames, F) each
+                masks = _ratio_masks(estimates)
+                spec = spec[:, :, :frames]
                 for stem, mask in masks.items():
-                    masked = _extend(mask, spec.shape[-1]) * spec  # (B, 2, T, 2049)
+                    masked = _extend(mask, spec.shape[-1]) * spec  # (B, 2, frames, 2049)
                     masked = masked.transpose(0, 1).reshape(2, -1, spec.shape[-1])[:, :nv]
                     seg.add_inverse(masked, s0, outputs[stem])
         else:
-            _separate_wiener(seg, networks, outputs, segments_per_batch)
+            _separate_wiener(seg, networks, outputs, segments_per_batch, workers)
     return outputs
 
 
 # ----------------------------------------------------------------------------- Wiener filter
 
 
-def _segment_estimates(seg: _Segmenter, networks: StemNetworks, s0: int, s1: int):
+def _segment_estimates(seg: _Segmenter, networks: StemNetworks, s0: int, s1: int, workers: Any = None):
     """Mixture STFT and stems' magnitude estimates of segments [s0, s1), valid frames only.
 
     Returns x (n_valid, 2049, 2) complex64 and v (n_valid, F, 2, n_stems) float32
     (norbert's layouts: frames, bins, channels[, sources])."""
     spec = seg.stft(s0, s1)
-    estimates = networks(spec[..., :networks.n_bins].abs())
+    frames = seg.frames_to_compute(s0, s1)
+    estimates = networks(spec[..., :networks.n_bins].abs(), frames, workers)
+    spec = spec[:, :, :frames]
     nv = seg.valid_frames(s0, s1)
     x = spec.permute(0, 2, 3, 1).reshape(-1, spec.shape[-1], 2)[:nv]
     v = torch.stack([estimates[s] for s in networks.stems], dim=-1)  # (B, 2, T, F, J)
@@ -197,7 +211,7 @@ def _softmask(v: torch.Tensor, x_low: torch.Tensor, eps: float) -> torch.Tensor:
     return (v / (eps + total)) * x_low[..., None]
 
 
-def _separate_wiener(seg: _Segmenter, networks: StemNetworks, outputs: dict, segments_per_batch: int) -> None:
+def _separate_wiener(seg: _Segmenter, networks: StemNetworks, outputs: dict, segments_per_batch: int, workers: Any) -> None:
     """norbert.wiener(v, x, iterations=1, use_softmask=True, eps=None), done in two passes.
 
     Bins >= F have v = 0: their soft mask, covariance and Wiener gain are exactly zero, so only
@@ -214,7 +228,7 @@ def _separate_wiener(seg: _Segmenter, networks: StemNetworks, outputs: dict, seg
     cov = torch.zeros(F, 2, 2, J, dtype=torch.complex128, device=dev)
     weight = torch.zeros(F, J, dtype=torch.float64, device=dev)
     for s0, s1 in seg.batches(segments_per_batch):
-        x, v = _segment_estimates(seg, networks, s0, s1)
+        x, v = _segment_estimates(seg, networks, s0, s1, workers)
         max_abs = max(max_abs, float(x.abs().max()))
         y = _softmask(v, x[:, :F], eps)  # (t, F, 2, J)
         cov += (y[:, :, :, None, :] * y.conj()[:, :, None, :, :]).sum(0).to(torch.complex128)
@@ -227,7 +241,7 @@ def _separate_wiener(seg: _Segmenter, networks: StemNetworks, outputs: dict, seg
     reg = math.sqrt(eps) * torch.eye(2, dtype=torch.complex64, device=dev)
     # Pass 2: for each frame, Cxx = sum_j v_j R_j + sqrt(eps) I; y_j = v_j R_j Cxx^-1 x.
     for s0, s1 in seg.batches(segments_per_batch):
-        x, v = _segment_estimates(seg, networks, s0, s1)
+        x, v = _segment_estimates(seg, networks, s0, s1, workers)
         xs = x[:, :F] / scale
         y = _softmask(v, x[:, :F], eps) / scale
         vj = (y.abs() ** 2).mean(2)  # (t, F, J): local spectrogram model of each stem

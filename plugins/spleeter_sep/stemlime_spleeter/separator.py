@@ -12,6 +12,8 @@ Input conventions (stemlime's): float32 ``(samples,)`` or ``(samples, channels)`
 
 Weights are read on the first ``separate`` call, from ``model_dir`` when given (with every
 checksum), else from the model cache's verified copy (``stemlime models fetch spleeter/<variant>``).
+On the CPU the stems' U-Nets run on ``threads`` one-core worker threads (:mod:`stemlime.workers`),
+one stem per thread: the same numbers as PyTorch's own threads, without their waits on a busy machine.
 """
 
 from __future__ import annotations
@@ -55,10 +57,14 @@ class SpleeterSeparator:
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, variant: str = "2stems", device: str = "auto", wiener: bool = False, model_dir: Path | None = None):
+    def __init__(self, variant: str = "2stems", device: str = "auto", wiener: bool = False, model_dir: Path | None = None,
+                 threads: int = 0):
         if variant not in MODEL_CONFIGS:
             raise UsageError(f"spleeter has no variant {variant!r}; variants: {', '.join(MODEL_CONFIGS)}")
         check_device(device, "spleeter")
+        if isinstance(threads, bool) or int(threads) != threads or threads < 0:
+            raise UsageError(f"spleeter: threads must be 0 (PyTorch's thread count) or a positive count, got {threads!r}")
+        self.threads = int(threads)
         self.variant = variant
         self.device = device
         self.wiener = bool(wiener)
@@ -111,13 +117,25 @@ class SpleeterSeparator:
         self.load()
         from .separation import separate
 
-        stereo = separate(waveform, self._networks, self._device, wiener=self.wiener)
+        stereo = separate(waveform, self._networks, self._device, wiener=self.wiener, workers=self._workers())
         out = {}
-        for stem in self.stems:
-            mono = stereo[stem].mean(axis=1, dtype=np.float32)
+        for stem in self.stems:  # each stem's stereo is let go once its mono exists (long songs: half the peak)
+            mono = stereo.pop(stem).mean(axis=1, dtype=np.float32)
             mono = audio_io.resample(mono, SAMPLE_RATE, int(sample_rate))
             out[stem] = np.ascontiguousarray(audio_io.fit_length(mono, n), dtype=np.float32)
         return out
+
+    def _workers(self):
+        """One-core CPU worker threads for the stems' U-Nets (:mod:`stemlime.workers`), or None
+        (a GPU, one thread, or a PyTorch whose threads share one pool)."""
+        import torch
+
+        from stemlime.workers import cpu_workers, per_thread_widths
+
+        count = self.threads or torch.get_num_threads()
+        if self._device.type != "cpu" or count < 2 or not per_thread_widths():
+            return None
+        return cpu_workers(count)
 
     def __repr__(self) -> str:
         return f"SpleeterSeparator({self.variant!r}, device={self.device!r}, wiener={self.wiener})"

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,6 +66,7 @@ __all__ = [
     "StemNetworks",
     "build_networks",
     "load_networks",
+    "rows_needed",
     "stem_variable_names",
 ]
 
@@ -98,14 +100,16 @@ class _DownBlock(nn.Module):
         self.bn = nn.BatchNorm2d(c_out, eps=BN_EPSILON)
         self.act = _activation(activation)
 
-    def conv_same(self, x: torch.Tensor) -> torch.Tensor:
-        pt = _same_pads(x.shape[-2], 5, 2)
+    def conv_same(self, x: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """TF "same" conv of ``x``, whose time axis is the first rows of a tensor of ``length``
+        rows (default: all of it): padded as that tensor would be, then cut off after the rows given."""
+        pt = _same_pads(x.shape[-2] if length is None else length, 5, 2)
         pf = _same_pads(x.shape[-1], 5, 2)
         return self.conv(F.pad(x, (pf[0], pf[1], pt[0], pt[1])))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (raw conv output, activated batch-normed output)."""
-        c = self.conv_same(x)
+        c = self.conv_same(x, length)
         return c, self.act(self.bn(c))
 
 
@@ -159,23 +163,57 @@ class UNet(nn.Module):
         # 4x4 kernel, dilation 2 -> extent 7, TF "same" (stride 1): 3 before, 3 after.
         self.final = nn.Conv2d(1, in_channels, kernel_size=4, dilation=2, padding=3)
 
-    def forward(self, mag: torch.Tensor) -> torch.Tensor:
+    def forward(self, mag: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+        """``mag (B, 2, T, F)`` -> ``(B, 2, frames, F)``: the output's first ``frames`` time
+        frames (default: all T).
+
+        Each layer is evaluated only on the rows that reach those frames (:func:`rows_needed`),
+        padded as in the whole tensor: the same numbers as the whole output's first ``frames``
+        rows (the rest of the T frames still shape them through the U-Net's deep layers, whose
+        rows all reach them), for far less work when most of a segment is padding.
+        """
+        length = mag.shape[-2]
+        needed = rows_needed(length, length if frames is None else frames)
+        x = mag[..., :needed["input"], :]
         skips = []
-        x = mag
         for i, block in enumerate(self.down):
+            rows = needed["conv"][i]
             if i < 5:
-                conv, x = block(x)  # conv: raw output (skip), x: BN + activation (next input)
-                skips.append(conv)
+                conv, x = block(x, length >> i)  # conv: raw output (skip), x: BN + activation (next input)
+                skips.append(conv[..., :rows, :])
+                x = x[..., :rows, :]
             else:
-                x = block.conv_same(x)  # conv6; its BN + activation are unused by spleeter
+                x = block.conv_same(x, length >> i)[..., :rows, :]  # conv6; its BN + activation are unused by spleeter
         for i, block in enumerate(self.up):
-            x = block(x)
+            x = block(x)[..., :needed["up"][i], :]
             if i < 5:
-                x = torch.cat([skips[4 - i], x], dim=1)
-        logits = self.final(x)
+                x = torch.cat([skips[4 - i][..., :needed["up"][i], :], x], dim=1)
+        logits = self.final(x)[..., :needed["output"], :]
         if self.output_logits:
             return logits
-        return torch.sigmoid(logits) * mag
+        return torch.sigmoid(logits) * mag[..., :needed["output"], :]
+
+
+def rows_needed(length: int, frames: int) -> dict:
+    """Rows (time frames, from the first) of each layer of the U-Net on a ``length``-frame input
+    that its output's first ``frames`` frames depend on: ``input``, ``conv`` (six encoder
+    outputs), ``up`` (six decoder outputs, after the crop) and ``output`` (= ``frames``).
+
+    Dependencies along time (TF "same" geometry, ``length`` a multiple of 64): encoder output
+    ``j`` reads input rows ``2j - 1 .. 2j + 3``; a decoder output ``r`` reads input rows up to
+    ``(r + 1) // 2``; the final 4x4 conv (dilation 2) reads rows ``r - 3 .. r + 3``.
+    """
+    if not 1 <= frames <= length or length % 64:
+        raise ValueError(f"frames must be 1..{length} of a multiple of 64, got {frames} of {length}")
+    up = [0] * 6  # rows of each decoder block's output (after the skip is concatenated: the same rows)
+    up[5] = min(length, frames + 3)
+    for i in range(5, 0, -1):  # decoder block i reads ... rows of block i - 1's output (and of its skip)
+        up[i - 1] = min(length >> (5 - i + 1), up[i] // 2 + 1)
+    conv = [0] * 6
+    conv[5] = min(length >> 6, up[0] // 2 + 1)  # the first decoder block reads conv6
+    for i in range(4, -1, -1):  # conv_{i+1} feeds conv_{i+2} and is the skip of decoder block 4 - i
+        conv[i] = max(up[4 - i], min(length >> (i + 1), 2 * conv[i + 1] + 2))
+    return {"input": max(frames, min(length, 2 * conv[0] + 2)), "conv": conv, "up": up, "output": frames}
 
 
 class StemNetworks(nn.Module):
@@ -194,35 +232,55 @@ class StemNetworks(nn.Module):
         self.mask = mask
         self.n_bins = n_bins
 
-    def forward(self, mag: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``mag (B, 2, T, n_bins)`` -> {stem: estimated magnitude (B, 2, T, n_bins)}."""
+    def forward(self, mag: torch.Tensor, frames: int | None = None, workers: Any = None) -> dict[str, torch.Tensor]:
+        """``mag (B, 2, T, n_bins)`` -> {stem: estimated magnitude (B, 2, frames, n_bins)} for the
+        first ``frames`` time frames (default: all T). With ``workers`` (:class:`stemlime.workers.CpuWorkers`)
+        the stems' U-Nets run on the one-core worker threads, one stem per task."""
+        nets = list(self.nets.values())
+        if workers is None:
+            outputs = [net(mag, frames) for net in nets]
+        else:
+            inference = torch.is_inference_mode_enabled()
+
+            def task(net):
+                def run():
+                    with torch.inference_mode(inference):  # per thread: entered in the worker
+                        return net(mag, frames)
+                return run
+
+            outputs = workers.run([task(net) for net in nets])
         if self.mask == "sigmoid":
-            return {stem: net(mag) for stem, net in self.nets.items()}
-        logits = torch.stack([net(mag) for net in self.nets.values()], dim=-1)
-        masks = torch.softmax(logits, dim=-1)
-        return {stem: masks[..., k] * mag for k, stem in enumerate(self.stems)}
+            return dict(zip(self.stems, outputs))
+        masks = torch.softmax(torch.stack(outputs, dim=-1), dim=-1)
+        return {stem: masks[..., k] * mag[..., :masks.shape[-3], :] for k, stem in enumerate(self.stems)}
 
 
-def _take(tensors: Mapping[str, np.ndarray], name: str) -> torch.Tensor:
-    """One variable as float32 torch (names and shapes are checked by ``checkpoint_problem`` first)."""
-    return torch.from_numpy(np.ascontiguousarray(tensors[name], dtype=np.float32))
+def _take(tensors: Mapping[str, np.ndarray], name: str, axes: tuple[int, ...] | None = None) -> torch.Tensor:
+    """Its own float32 copy of one variable, axes permuted to ``axes`` (names and shapes are
+    checked by ``checkpoint_problem`` first). numpy transposes a kernel several times faster than torch."""
+    return torch.from_numpy(np.array(np.asarray(tensors[name]).transpose(axes), dtype=np.float32, order="C"))
+
+
+def _parameter(tensor: torch.Tensor) -> nn.Parameter:
+    return nn.Parameter(tensor, requires_grad=False)
 
 
 def _load_bn(bn: nn.BatchNorm2d, tensors, layer: str) -> None:
-    bn.weight.data.copy_(_take(tensors, f"{layer}/gamma"))
-    bn.bias.data.copy_(_take(tensors, f"{layer}/beta"))
-    bn.running_mean.copy_(_take(tensors, f"{layer}/moving_mean"))
-    bn.running_var.copy_(_take(tensors, f"{layer}/moving_variance"))
+    bn.weight = _parameter(_take(tensors, f"{layer}/gamma"))
+    bn.bias = _parameter(_take(tensors, f"{layer}/beta"))
+    bn.running_mean = _take(tensors, f"{layer}/moving_mean")
+    bn.running_var = _take(tensors, f"{layer}/moving_variance")
+    bn.num_batches_tracked = torch.zeros((), dtype=torch.long)
 
 
 def _load_conv(conv: nn.Conv2d, tensors, layer: str) -> None:
-    conv.weight.data.copy_(_take(tensors, f"{layer}/kernel").permute(3, 2, 0, 1))  # HWIO -> OIHW
-    conv.bias.data.copy_(_take(tensors, f"{layer}/bias"))
+    conv.weight = _parameter(_take(tensors, f"{layer}/kernel", (3, 2, 0, 1)))  # HWIO -> OIHW
+    conv.bias = _parameter(_take(tensors, f"{layer}/bias"))
 
 
 def _load_deconv(deconv: nn.ConvTranspose2d, tensors, layer: str) -> None:
-    deconv.weight.data.copy_(_take(tensors, f"{layer}/kernel").permute(3, 2, 0, 1))  # HWOI -> IOHW
-    deconv.bias.data.copy_(_take(tensors, f"{layer}/bias"))
+    deconv.weight = _parameter(_take(tensors, f"{layer}/kernel", (3, 2, 0, 1)))  # HWOI -> IOHW
+    deconv.bias = _parameter(_take(tensors, f"{layer}/bias"))
 
 
 def build_networks(
@@ -256,7 +314,8 @@ def build_networks(
         raise ValueError(f"the spleeter checkpoint {problem}")
     nets: dict[str, UNet] = {}
     for i, stem in enumerate(stems):
-        net = UNet(conv_activation, deconv_activation, output_logits=(mask == "softmax"))
+        with torch.device("meta"):  # shapes only: every tensor is then set from the checkpoint
+            net = UNet(conv_activation, deconv_activation, output_logits=(mask == "softmax"))
         names = stem_variable_names(i)
         for k, block in enumerate(net.down):
             _load_conv(block.conv, tensors, names["conv"][k])

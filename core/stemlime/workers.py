@@ -1,0 +1,106 @@
+"""CPU worker threads that each run PyTorch on one core: what the torch plugins run their networks on.
+
+Why not PyTorch's own intra-op threads: every parallel operator ends at an OpenMP barrier, so
+when anything else wants one of the cores (another process, numpy's BLAS thread, which spins
+for ~0.1 s after each product, as after the explainer's ``masks @ components``) each operator
+waits for the descheduled thread. On a busy 2-core machine 2 intra-op threads ran musicnn 4-5x
+SLOWER than 1, spinning at barriers. Here each worker thread has ONE intra-op thread and its
+own share of the work (a slice of musicnn's batch, one of spleeter's stems), so no operator
+waits for another core, and the GIL is free while the kernels run. On an idle machine this is
+as fast as intra-op threading.
+
+With ATen's OpenMP backend (Linux and Windows wheels) ``torch.set_num_threads`` sets the
+calling thread's OpenMP and MKL widths, plus a process-wide default for threads that start
+later: the workers set their own width to 1 and the caller's default is put back, so the rest
+of the process is unaffected. Other backends share one pool, so there a plugin runs its network
+in the calling thread (:func:`per_thread_widths`).
+
+The core does not depend on PyTorch: torch is imported when workers are made.
+
+    workers = cpu_workers(torch.get_num_threads())   # one pool per process, shared by the plugins
+    results = workers.run([task_1, task_2])          # each task runs with one intra-op thread
+
+numpy's BLAS (OpenBLAS) has a thread pool of its own, whose threads spin for a while after each
+product, waiting for the next: small products in stemlime's hot paths (the masks @ components
+composition, musicnn's mel filter bank) ran 3x slower with two BLAS threads than with one on a
+busy machine, and left the spinning threads in the way of the torch workers. They run inside
+:func:`one_blas_thread` (the same numbers: the BLAS splits a product's rows and columns over
+its threads, never the sums).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from typing import Callable, Sequence, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["CpuWorkers", "cpu_workers", "one_blas_thread", "per_thread_widths"]
+
+
+class CpuWorkers:
+    """``count`` threads, each running PyTorch with one intra-op thread."""
+
+    def __init__(self, count: int):
+        import torch
+
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        self.count = count
+        caller_default = torch.get_num_threads()
+        self._pool = ThreadPoolExecutor(count, thread_name_prefix="stemlime-torch")
+        started = threading.Barrier(count)
+        for ready in [self._pool.submit(_one_intraop_thread, started) for _ in range(count)]:
+            ready.result()  # the barrier makes each warm-up task start its own thread
+        torch.set_num_threads(caller_default)  # the process-wide default, for threads started later
+
+    def run(self, tasks: Sequence[Callable[[], T]]) -> list[T]:
+        """Run the tasks on the workers; their results, in order (the first error is raised)."""
+        return [future.result() for future in [self._pool.submit(task) for task in tasks]]
+
+
+def _one_intraop_thread(started: threading.Barrier) -> None:
+    import torch
+
+    torch.get_num_threads()  # PyTorch's lazy per-thread setup, which would undo the next line
+    torch.set_num_threads(1)
+    started.wait(timeout=60)
+
+
+@functools.lru_cache(maxsize=1)
+def per_thread_widths() -> bool:
+    """Whether each thread has its own intra-op width (ATen's OpenMP backend), as the workers need."""
+    import torch
+
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+@functools.lru_cache(maxsize=None)
+def _workers(count: int, pid: int) -> CpuWorkers:
+    return CpuWorkers(count)
+
+
+def cpu_workers(count: int) -> CpuWorkers:
+    """The process's shared pool of ``count`` one-core workers (a new one after a fork)."""
+    return _workers(int(count), os.getpid())
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_threads():
+    """threadpoolctl's view of the BLAS libraries loaded now (numpy's), made once: about 10 ms."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return None
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> AbstractContextManager:
+    """A context in which numpy's BLAS runs its products in the calling thread only (about 20 us
+    to enter); the thread count is put back on exit."""
+    controller = _blas_threads()
+    return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
