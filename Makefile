@@ -39,5 +39,10 @@ demo: install
 bench: install
 	$(BIN)/python bench/run.py
 
+# The paper's Section 4 (experiments/confounder): rendered data in confounder-out-data/, results in confounder-out/.
+.PHONY: confounder
+confounder: install
+	$(BIN)/python experiments/confounder/run.py --seed 0 --out confounder-out
+
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -7,7 +7,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import StemlimeError, UsageError
 
@@ -485,8 +485,8 @@ COMMANDS["scan"] = cmd_scan
 COMMANDS["report"] = cmd_report
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"stemlime: error: {message}", file=sys.stderr)
+def _fail(message: str, code: int, program: str = "stemlime") -> int:
+    print(f"{program}: error: {message}", file=sys.stderr)
     return code
 
 
@@ -537,22 +537,30 @@ def _main(argv: Sequence[str] | None) -> int:
     if missing:
         return _fail(missing, 2)
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
+    return run_guarded(lambda: (COMMANDS.get(args.command) or args.plugin_command.run)(args), args.debug)
+
+
+def run_guarded(run: Callable[[], object], debug: bool = False, program: str = "stemlime") -> int:
+    """Call ``run()`` the way every stemlime command runs: the exit status (0 success, 2 usage
+    error, 1 other failure, 130 interrupted), the message alone on stderr, tracebacks only with
+    ``debug``. Scripts built on stemlime (``experiments/confounder/run.py``) use it too."""
     try:
-        (COMMANDS.get(args.command) or args.plugin_command.run)(args)
+        run()
     except UsageError as error:
-        if args.debug:
+        if debug:
             raise
-        return _fail(str(error), 2)
+        return _fail(str(error), 2, program)
     except StemlimeError as error:
-        if args.debug:
+        if debug:
             raise
-        return _fail(str(error), 1)
+        return _fail(str(error), 1, program)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted", 130, program)
     except Exception as error:  # a bug, not a user mistake: still one paragraph, traceback on request
-        if args.debug:
+        if debug:
             raise
-        return _fail(f"unexpected {type(error).__name__}: {error}. Run again with --debug for the traceback and report it.", 1)
+        return _fail(f"unexpected {type(error).__name__}: {error}. Run again with --debug for the traceback and report it.", 1,
+                     program)
     return 0
 
 

@@ -200,5 +200,6 @@ def notebook_card(explanation: Any) -> str:
 
 from . import pages  # noqa: E402  (registers the built-in kinds)
 from . import dataset_page  # noqa: E402  (explain-dataset's page)
+from . import experiment  # noqa: E402,F401  (the confounder experiment's page: kind experiment)
 
 __all__ = ["Media", "PAGES", "Page", "data_uri", "folder_kind", "notebook_card", "page", "render_html", "render_report"]
