@@ -24,9 +24,7 @@ def taggram(tagger: Any, audio: np.ndarray) -> tuple[np.ndarray, float]:
         return np.asarray(own(audio)), float(hop)
     if not getattr(tagger, "input_seconds", None):
         return run_tagger(tagger, audio[None, :]), len(audio) / tagger.sample_rate
-    window = int(round(tagger.input_seconds * tagger.sample_rate))
-    n = max(1, len(audio) // window)
-    patches = np.stack([audio[i * window:(i + 1) * window] for i in range(n)])
+    patches, _ = cut_windows(audio[None, :], int(round(tagger.input_seconds * tagger.sample_rate)))
     return run_tagger(tagger, patches), float(tagger.input_seconds)
 
 
