@@ -187,3 +187,25 @@ def test_the_readme_pipeline_file_runs_with_the_readmes_one_label_tagger(tmp_pat
     run_commands(code_block_after("## Configuring pipelines", "bash"), folder)
     data = json.loads((folder / "out" / "explanation.json").read_text())
     assert data["samples"] == 1000 and list(data["labels"]) == ["loud"] and "fidelity" in data["checks"]
+
+
+QUICK_EXIT = """
+import atexit, sys, tempfile, pathlib
+import torch  # loaded: the command line leaves without the interpreter's teardown
+from stemlime.cli import quick_exit
+
+folder = pathlib.Path(tempfile.mkdtemp())
+atexit.register(lambda: (folder / "atexit-ran").write_text("yes"))
+print(folder)
+sys.stdout.write("a line left in the buffer")
+quick_exit(3)
+"""
+
+
+def test_the_command_line_leaves_quickly_with_its_status_its_output_and_its_exit_handlers():
+    result = subprocess.run([sys.executable, "-c", QUICK_EXIT], capture_output=True, text=True)
+    assert result.returncode == 3
+    folder, rest = result.stdout.split("\n", 1)
+    assert rest == "a line left in the buffer"
+    assert (Path(folder) / "atexit-ran").read_text() == "yes"
+    shutil.rmtree(folder)

@@ -530,6 +530,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.set_threshold(*threshold)
 
 
+def script() -> None:
+    """The ``stemlime`` command (and ``python -m stemlime``): :func:`main`, then :func:`quick_exit`."""
+    quick_exit(main())
+
+
+def quick_exit(code: int) -> None:
+    """End the process with ``code`` once a command has returned, skipping CPython's final
+    teardown when torch is loaded: freeing torch's modules one by one took 0.7 s of a cold
+    ``stemlime explain`` here (``python -c "import torch"`` 3.09 s against 2.37 s with
+    ``os._exit``). Nothing is lost: every result is written and closed before the command
+    returns, the ``atexit`` handlers (Ray's shutdown, multiprocessing, logging, temporary
+    folders) run first, and stdout and stderr are flushed. For the command line only: Python
+    callers of :func:`main` keep their process."""
+    if "torch" not in sys.modules:
+        sys.exit(code)
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (stemlime ... | head) or a closed stream
+            pass
+    os._exit(code)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
