@@ -154,6 +154,23 @@ def test_distinct_parts_give_piano_guitar_and_bass_their_own_registers_and_roles
     assert leads == {"piano", "guitar"}  # either plays the melody
 
 
+def test_distinct_parts_from_the_command_line_and_in_a_dataset(tmp_path, capsys):
+    from stemlime.cli import main
+
+    assert main(["render", "--seed", "4", "--duration", "2", "--sample-rate", "16000", "--distinct-parts", "--out", str(tmp_path / "one")]) == 0
+    metadata = json.loads((tmp_path / "one" / "metadata.json").read_text())
+    assert metadata["arrangement"]["distinct_parts"] is True
+    expected = render_song(4, 2.0, sample_rate=16000, distinct_parts=True)
+    assert np.array_equal(soundfile.read(tmp_path / "one" / "mixture.wav", dtype="float32")[0], expected.mixture)
+    assert main(["render-dataset", "--count", "1", "--seed", "4", "--duration", "2", "--sample-rate", "16000", "--distinct-parts",
+                 "--workers", "1", "--no-progress", "--out", str(tmp_path / "set")]) == 0
+    assert json.loads((tmp_path / "set" / "dataset.json").read_text())["distinct_parts"] is True
+    pretty_midi.PrettyMIDI().write(str(tmp_path / "song.mid"))
+    capsys.readouterr()
+    assert main(["render", str(tmp_path / "song.mid"), "--distinct-parts", "--out", str(tmp_path / "two")]) == 2
+    assert "--distinct-parts shapes generated pieces" in capsys.readouterr().err and not (tmp_path / "two").exists()
+
+
 class Loudness:
     """A tiny real model: the RMS level of its input."""
 
