@@ -51,12 +51,12 @@ class Settings:
     # The defaults are the recipe's, chosen by measuring quality against CPU time (README, cerberus).
     # The paper's network: hidden=300, layers=4, embedding=20, loss_weights=(0.1, 0.1, 0.8).
     instruments: tuple[str, ...] = attrs.field(default=DEFAULT, converter=parse_instruments)
-    epochs: int = 4
-    batch_size: int = 8
-    chunk_seconds: float = 3.0
-    learning_rate: float = 1e-3
-    hidden: int = 256
-    layers: int = 3
+    epochs: int = 20
+    batch_size: int = 16
+    chunk_seconds: float = 2.0
+    learning_rate: float = 3e-3
+    hidden: int = 128
+    layers: int = 2
     dropout: float = 0.3
     embedding: int = 0
     loss_weights: tuple[float, float, float] = attrs.field(default=(0.0, 1.0, 1.0), converter=lambda w: tuple(float(x) for x in w))
