@@ -19,9 +19,11 @@ def code_block_after(heading_text: str, language: str, nth: int = 0, readme: Pat
     return blocks[nth]
 
 
-def run_commands(block: str, cwd: Path) -> list[subprocess.CompletedProcess]:
+def run_commands(block: str, cwd: Path, in_process: tuple[str, ...] = ()) -> list[subprocess.CompletedProcess]:
     """Run each ``stemlime ...`` line of a README bash block (continuation lines joined,
-    comments stripped) in ``cwd``; every one must succeed."""
+    comments stripped) in ``cwd``; every one must succeed. Commands named in ``in_process``
+    (e.g. ``("train", "render-dataset")``) run through ``stemlime.cli.main`` in this process,
+    saving a Python start-up each; the others run as a user runs them, in a new process."""
     from conftest import stemlime_cli
 
     results = []
@@ -31,7 +33,26 @@ def run_commands(block: str, cwd: Path) -> list[subprocess.CompletedProcess]:
             continue
         words = shlex.split(command)
         assert words[0] == "stemlime", command
-        result = stemlime_cli(*words[1:], cwd=cwd)
+        result = _in_process(words[1:], cwd) if words[1] in in_process else stemlime_cli(*words[1:], cwd=cwd)
         assert result.returncode == 0, f"{command}\n{result.stderr}"
         results.append(result)
     return results
+
+
+def _in_process(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``stemlime ARGUMENTS`` through ``stemlime.cli.main`` with ``cwd`` as the working folder."""
+    import contextlib
+    import io
+    import os
+
+    from stemlime.cli import main
+
+    before = os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(arguments)
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["stemlime", *arguments], status, out.getvalue(), err.getvalue())

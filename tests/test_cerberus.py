@@ -77,6 +77,8 @@ def test_a_short_training_lowers_the_loss_and_its_stems_beat_the_mixture(model, 
     assert config["variant"] == "pno-gtr-bss-drm" and config["model"]["hidden"] == 24
     assert config["training"]["data"]["tracks"] == 2 and config["metrics"]["transcription_scored"]
     assert set(config["metrics"]["validation"]["median"]) == set(INSTRUMENTS)
+    cpu = [epoch["cpu_seconds"] for epoch in config["training"]["history"]]  # a training curve: quality against CPU time
+    assert len(cpu) == 10 and all(0 < a < b for a, b in zip(cpu, cpu[1:]))
 
 
 def test_stems_and_rest_add_up_to_the_mix_at_any_rate(model, pieces):
@@ -104,6 +106,43 @@ def test_transcription_gives_notes_per_instrument_and_drum_onsets(model, pieces)
     notes = [note for part in parts.values() for note in part.notes]
     assert notes, "the trained roll holds no note above the threshold"
     assert all(0 <= n.start < n.end <= len(mix) / RATE + 0.2 and 0 <= n.pitch <= 127 for n in notes)
+
+
+def test_decoding_thresholds_are_chosen_on_validation_by_the_frame_f1_that_mir_eval_measures(model, pieces):
+    from stemlime_cerberus.inference import run
+    from stemlime_cerberus.metrics import frame_f1
+    from stemlime_cerberus.scoring import THRESHOLD_GRID, choose_thresholds, frame_counts
+    from stemlime_cerberus.transcription import decode, frames_per_second, part_rows
+
+    folder, _ = model
+    separator = CerberusSeparator(model_dir=folder)
+    chosen = json.loads((folder / "config.json").read_text())["transcription"]["thresholds"]
+    assert list(chosen) == list(INSTRUMENTS) and all(t in THRESHOLD_GRID for t in chosen.values())
+    assert separator.thresholds == chosen
+    [track, *_] = read_tracks([pieces], INSTRUMENTS)  # the training pieces were the validation pieces here
+    assert choose_thresholds(separator.network, read_tracks([pieces], INSTRUMENTS)) == chosen
+    roll = run(separator.network, track.mixture()).roll
+    times = np.arange(len(roll)) / frames_per_second(separator.network.config)
+    for threshold in (0.1, chosen["piano"], 0.5):
+        hits, estimated, reference = frame_counts(separator.network.config, roll, track.notes, threshold)["piano"]
+        notes = part_rows(decode(separator.network.config, roll, threshold)["piano"])
+        assert 2 * hits / (estimated + reference) == pytest.approx(frame_f1(notes, track.notes["piano"], times), abs=1e-12)
+
+
+def test_decoding_keeps_runs_above_each_instruments_threshold_of_at_least_two_frames():
+    from stemlime_cerberus.transcription import column_offset, decode, frames_per_second
+
+    config = CerberusConfig(("piano", "drums"), hidden=8, layers=1)
+    roll = np.zeros((50, config.roll_size), np.float32)
+    piano, kick = column_offset(config, "piano") + 60 - 21, column_offset(config, "drums")  # C4; the kick's column
+    roll[10:20, piano] = 0.3
+    roll[30:31, piano] = 0.9  # one frame: too short to be a note
+    roll[[5, 6, 25], kick] = [0.2, 0.35, 0.4]
+    fps = frames_per_second(config)
+    assert decode(config, roll)["piano"].notes == () and decode(config, roll)["drums"].notes == ()  # 0.5 without thresholds
+    parts = decode(config, roll, {"piano": 0.25, "drums": 0.3})
+    assert [(n.start, n.end, n.pitch) for n in parts["piano"].notes] == [(10 / fps, 20 / fps, 60)]
+    assert [(n.start, n.pitch) for n in parts["drums"].notes] == [(6 / fps, 36), (25 / fps, 36)]
 
 
 def test_the_network_holds_exactly_the_tensors_its_config_declares():
@@ -139,7 +178,8 @@ def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(
         for key in whole:
             assert np.array_equal(whole[key], parts[key]), (name, key)
     history = [json.loads((tmp_path / run / "checkpoint.json").read_text())["history"] for run in ("whole", "parts")]
-    assert history[0] == history[1]
+    untimed = [[{k: v for k, v in epoch.items() if k not in ("cpu_seconds", "wall_seconds")} for epoch in h] for h in history]
+    assert untimed[0] == untimed[1]
 
 
 # ----------------------------------------------------------------------------- data
@@ -295,7 +335,8 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
     assert main(["models", "build", "cerberus/pno-gtr-bss-drm"]) == 0 and "built before" in capsys.readouterr().out
 
     shutil.copy(pieces / "piece-11" / "mixture.wav", tmp_path / "song.wav")
-    run_commands(code_block_after("### cerberus", "bash"), tmp_path)
+    # models build and separate in this process; explain as a user runs it (a new process: the one real CLI run here)
+    run_commands(code_block_after("### cerberus", "bash"), tmp_path, in_process=("models", "separate"))
     written = json.loads((tmp_path / "stems" / "stems.json").read_text())
     assert written["midi"] == {name: f"{name}.mid" for name in INSTRUMENTS}
     import pretty_midi
@@ -307,7 +348,7 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
 
 def test_the_readme_training_commands_run(tmp_path, pieces):
     shutil.copy(pieces / "piece-11" / "mixture.wav", tmp_path / "song.wav")
-    run_commands(code_block_after("### cerberus", "bash", nth=1), tmp_path)
+    run_commands(code_block_after("### cerberus", "bash", nth=1), tmp_path, in_process=("render-dataset", "train", "separate"))
     assert json.loads((tmp_path / "my-model" / "config.json").read_text())["variant"] == "pno-bss"
     assert sorted(p.name for p in (tmp_path / "my-stems").glob("*.wav")) == ["bass.wav", "piano.wav", "rest.wav"]
 

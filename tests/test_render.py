@@ -109,6 +109,68 @@ def test_the_generator_draws_programs_from_the_gm_families_and_plays_only_the_ch
         assert 80 <= arrangement.tempo <= 140
 
 
+def _digest(arrangement) -> str:
+    import hashlib
+
+    parts = [[i.name, i.program, i.is_drum, [[n.start, n.end, n.pitch, n.velocity] for n in i.notes]] for i in arrangement.midi.instruments]
+    lyrics = [[lyric.text, lyric.time] for lyric in arrangement.midi.lyrics]
+    return hashlib.sha256(json.dumps([arrangement.to_dict(), parts, lyrics]).encode()).hexdigest()[:16]
+
+
+# Recorded with the generator as it was before distinct_parts existed: rendered datasets, the
+# Cerberus recipe's data and documented numbers were made with these arrangements.
+EARLIER_ARRANGEMENTS = {
+    (0, 10.0, "piano,guitar,bass,drums"): "667a5a194fec44cd",
+    (900000, 10.0, "piano,guitar,bass,drums"): "0a04013d3cb41f27",
+    (3, 8.0, "piano,bass,drums,vocals"): "b820caf85ee91891",
+    (11, 4.0, "guitar,strings,bass"): "c6590832755205b3",
+    (5, 6.0, "piano"): "cc8bb81ed7286d32",
+}
+
+
+def test_the_default_generator_writes_the_arrangements_it_always_wrote():
+    for (seed, duration, instruments), digest in EARLIER_ARRANGEMENTS.items():
+        assert _digest(generate(seed, duration, instruments)) == digest, (seed, instruments)
+        assert _digest(generate(seed, duration, instruments, distinct_parts=False)) == digest
+        assert "distinct_parts" not in generate(seed, duration, instruments).to_dict()
+
+
+def test_distinct_parts_give_piano_guitar_and_bass_their_own_registers_and_roles():
+    def keys(arrangement, name):
+        return np.array([n.pitch for i in arrangement.midi.instruments if i.name == name for n in i.notes])
+
+    leads = set()
+    for seed in range(8):
+        shared, distinct = generate(seed, 8.0), generate(seed, 8.0, distinct_parts=True)
+        assert _digest(distinct) == _digest(generate(seed, 8.0, distinct_parts=True)) != _digest(shared)  # seeded
+        assert distinct.to_dict()["distinct_parts"] is True
+        piano, guitar, bass = (keys(distinct, name) for name in ("piano", "guitar", "bass"))
+        assert 28 <= bass.min() <= 39 and bass.max() <= 52  # roots in E1..D#2, octaves and fifths above them
+        lead = "piano" if len(piano) < len(guitar) else "guitar"  # the melody: fewer notes than chords
+        leads.add(lead)
+        melody, comping = (piano, guitar) if lead == "piano" else (guitar, piano)
+        assert np.median(melody) >= np.median(comping) + 7, seed  # above the comping part, which by default shares its keys
+        assert np.median(bass) < np.median(comping) - 7
+    assert leads == {"piano", "guitar"}  # either plays the melody
+
+
+def test_distinct_parts_from_the_command_line_and_in_a_dataset(tmp_path, capsys):
+    from stemlime.cli import main
+
+    assert main(["render", "--seed", "4", "--duration", "2", "--sample-rate", "16000", "--distinct-parts", "--out", str(tmp_path / "one")]) == 0
+    metadata = json.loads((tmp_path / "one" / "metadata.json").read_text())
+    assert metadata["arrangement"]["distinct_parts"] is True
+    expected = render_song(4, 2.0, sample_rate=16000, distinct_parts=True)
+    assert np.array_equal(soundfile.read(tmp_path / "one" / "mixture.wav", dtype="float32")[0], expected.mixture)
+    assert main(["render-dataset", "--count", "1", "--seed", "4", "--duration", "2", "--sample-rate", "16000", "--distinct-parts",
+                 "--workers", "1", "--no-progress", "--out", str(tmp_path / "set")]) == 0
+    assert json.loads((tmp_path / "set" / "dataset.json").read_text())["distinct_parts"] is True
+    pretty_midi.PrettyMIDI().write(str(tmp_path / "song.mid"))
+    capsys.readouterr()
+    assert main(["render", str(tmp_path / "song.mid"), "--distinct-parts", "--out", str(tmp_path / "two")]) == 2
+    assert "--distinct-parts shapes generated pieces" in capsys.readouterr().err and not (tmp_path / "two").exists()
+
+
 class Loudness:
     """A tiny real model: the RMS level of its input."""
 

@@ -1,8 +1,9 @@
 """A Cerberus model folder: ``weights.safetensors`` + ``config.json``, and how it is checked.
 
 ``config.json`` holds the architecture (``model``: instruments, STFT, sizes), the training
-settings and data summary (``training``), validation metrics (``metrics``) and the SHA-256 of
-the weights. Loading checks all of it: the format, every architecture field, the weights' hash,
+settings and data summary (``training``), validation metrics (``metrics``), the decoding
+thresholds of the transcription (``transcription``, chosen on validation tracks; absent in
+models written before them) and the SHA-256 of the weights. Loading checks all of it: the format, every architecture field, the weights' hash,
 and every tensor's name, shape and dtype against the ones the architecture implies. Nothing
 here imports torch, so ``stemlime models list`` checks a folder cheaply.
 """
@@ -184,10 +185,11 @@ def check_folder(folder: Path, hint: str = "") -> tuple[CerberusConfig, dict[str
 
 
 def write_config(folder: Path, config: CerberusConfig, weights_sha256: str, training: dict[str, Any],
-                 metrics: dict[str, Any]) -> None:
-    """Write ``config.json`` (atomically) for the weights already in ``folder``."""
+                 metrics: dict[str, Any], transcription: dict[str, Any] | None = None) -> None:
+    """Write ``config.json`` (atomically) for the weights already in ``folder``; ``transcription``
+    holds the decoding thresholds chosen on validation ({"thresholds": {instrument: t}, ...})."""
     from stemlime.verified_copy import replace_atomically
 
     document = {"format": FORMAT, "variant": config.variant, "model": config.to_dict(), "weights_sha256": weights_sha256,
-                "training": training, "metrics": metrics}
+                "training": training, "metrics": metrics, **({"transcription": transcription} if transcription else {})}
     replace_atomically(Path(folder) / CONFIG, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))

@@ -51,6 +51,8 @@ def frame_f1(estimated: np.ndarray, reference: np.ndarray, times: np.ndarray) ->
 
     if not len(reference):
         return float("nan")
+    if not len(estimated):
+        return 0.0  # what mir_eval gives (precision and recall 0), without its warning about an empty estimate
     ref = multipitch.frequencies_to_midi(_frequencies(reference, times))
     est = multipitch.frequencies_to_midi(_frequencies(estimated, times))
     true_positives = np.zeros(len(times))

@@ -27,7 +27,7 @@ from .trainer import CHECKPOINT_JSON, Settings, train
 
 VALIDATION_SEED = 500_000
 BENCH_SEED = 900_000
-DURATION = "about 11 minutes of one CPU core (render and train; longer where other processes share it), a few with --device cuda"
+DURATION = "about 30 minutes on a free 2-core CPU (render on both cores, train on one; longer where other processes share it), a few with --device cuda"
 
 
 @attrs.frozen

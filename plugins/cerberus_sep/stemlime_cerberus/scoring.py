@@ -1,7 +1,9 @@
 """How good a network is on whole tracks: SI-SDR per instrument (and the mixture's, the
 do-nothing baseline), frame-level F1 of pitched transcription, onset F1 of drums.
 
-The trainer's validation after each epoch and ``make bench`` both use :func:`evaluate`.
+The trainer's validation after each epoch and ``make bench`` both use :func:`evaluate`; the
+trainer picks the model's decoding thresholds with :func:`choose_thresholds` on its validation
+tracks.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ from typing import Any, Sequence
 import attrs
 import numpy as np
 
+from stemlime.midi import Part
+
 from .data import Track
 from .inference import run
 from .instruments import DRUMS
 from .metrics import frame_f1, onset_f1, si_sdr
-from .transcription import decode, frames_per_second, part_rows
+from .transcription import active_keys, column_offset, decode, drum_onsets, frames_per_second, part_rows, roll_targets
+
+# the candidates choose_thresholds tries: low ones too, since the sigmoid of sparse targets stays low for long in training
+THRESHOLD_GRID = (0.01, 0.02, 0.03, 0.05, 0.07, *(round(0.05 * i, 2) for i in range(2, 19)))  # 0.01 .. 0.9
 
 
 def _median(values: list[float]) -> float | None:
@@ -48,16 +55,18 @@ class Evaluation:
         return {"tracks": self.tracks, "median": self.medians()}
 
 
-def evaluate(network: Any, tracks: Sequence[Track], device: Any = None, transcription: bool = True) -> Evaluation:
-    """Separate (and, with ``transcription``, transcribe) each track's mixture with ``network``
-    and score it; without ``transcription`` the F1 lists stay empty."""
+def evaluate(network: Any, tracks: Sequence[Track], device: Any = None, transcription: bool = True,
+             thresholds: dict[str, float] | None = None) -> Evaluation:
+    """Separate (and, with ``transcription``, transcribe with the decoding ``thresholds``, see
+    :func:`stemlime_cerberus.transcription.decode`) each track's mixture with ``network`` and
+    score it; without ``transcription`` the F1 lists stay empty."""
     config = network.config
     names = config.instruments
     scores: dict[str, dict[str, list[float]]] = {key: {n: [] for n in names} for key in ("si_sdr", "mixture_si_sdr", "f1")}
     for track in tracks:
         mixture = track.mixture()
         output = run(network, mixture, device, roll=transcription)
-        parts = decode(config, output.roll) if output.roll is not None else {}
+        parts = decode(config, output.roll, thresholds) if output.roll is not None else {}
         times = np.arange(len(output.roll) if output.roll is not None else 0) / frames_per_second(config)
         for name in names:
             reference = track.stems.get(name)
@@ -74,23 +83,80 @@ def evaluate(network: Any, tracks: Sequence[Track], device: Any = None, transcri
     return Evaluation(scores["si_sdr"], scores["mixture_si_sdr"], scores["f1"], len(tracks))
 
 
-def ideal_mask_si_sdr(tracks: Sequence[Track], config: Any) -> dict[str, float | None]:
-    """Median SI-SDR per instrument of the oracle: the phase-sensitive mask computed from the true
-    stems (the target of the mask-inference loss) applied to the mixture. No masking separator
-    with this STFT can do better on these tracks: it is the ceiling the network is trained toward."""
+def frame_counts(config: Any, roll: np.ndarray, notes: dict[str, np.ndarray], threshold: float) -> dict[str, tuple[int, int, int]]:
+    """{pitched instrument: (matched, estimated, reference)} key-frames of a roll of
+    probabilities decoded at ``threshold`` (runs of MIN_NOTE_FRAMES or more, as :func:`decode`
+    keeps them) against the true ``notes``, on the roll's frame grid: the counts from which
+    :func:`~.metrics.frame_f1` (mir_eval) computes its F1, 2 matched / (estimated + reference)."""
+    target = roll_targets(config, notes, 0.0, len(roll)) > 0.5
+    counts = {}
+    for name in config.pitched:
+        columns = slice(column_offset(config, name), column_offset(config, name) + config.pitches)
+        keys = active_keys(roll[:, columns], threshold)
+        counts[name] = (int(np.sum(keys & target[:, columns])), int(np.sum(keys)), int(np.sum(target[:, columns])))
+    return counts
+
+
+def choose_thresholds(network: Any, tracks: Sequence[Track], device: Any = None) -> dict[str, float]:
+    """{instrument: the decoding threshold from THRESHOLD_GRID with the best F1 on ``tracks``}
+    (validation tracks: never the ones a model is reported on). Pitched instruments: frame F1
+    pooled over the tracks (:func:`frame_counts`, what mir_eval's frame F1 counts); drums: the
+    mean onset F1. An instrument the tracks never play keeps the fallback THRESHOLD."""
+    from .transcription import THRESHOLD
+
+    config = network.config
+    pitched = {name: np.zeros((len(THRESHOLD_GRID), 3)) for name in config.pitched}  # matched, estimated, reference
+    drums: list[list[float]] = [[] for _ in THRESHOLD_GRID]
+    for track in tracks:
+        roll = run(network, track.mixture(), device).roll
+        if roll is None:
+            return {}
+        for i, threshold in enumerate(THRESHOLD_GRID):
+            for name, counts in frame_counts(config, roll, track.notes, threshold).items():
+                pitched[name][i] += counts
+        if DRUMS in config.instruments and len(track.notes.get(DRUMS, ())):
+            for i, threshold in enumerate(THRESHOLD_GRID):
+                rows = part_rows(Part(tuple(drum_onsets(config, roll, threshold)), 0, True))
+                drums[i].append(onset_f1(rows, track.notes[DRUMS], config.drum_classes))
+    chosen = {}
+    for name, counts in pitched.items():
+        matched, estimated, reference = counts.T
+        f1 = 2 * matched / np.maximum(estimated + reference, 1)
+        chosen[name] = float(THRESHOLD_GRID[int(np.argmax(f1))]) if reference[0] else THRESHOLD
+    if DRUMS in config.instruments:
+        means = [float(np.nanmean(v)) if np.isfinite(v).any() else -1.0 for v in drums] if drums[0] else []
+        chosen[DRUMS] = float(THRESHOLD_GRID[int(np.argmax(means))]) if means else THRESHOLD
+    return {name: chosen[name] for name in config.instruments}
+
+
+IDEAL_MASKS = ("psm", "irm")
+
+
+def ideal_mask_si_sdr(tracks: Sequence[Track], config: Any, kind: str = "psm") -> dict[str, float | None]:
+    """Median SI-SDR per instrument of an oracle mask computed from the true stems and applied to
+    the mixture's STFT. ``kind`` "psm": the phase-sensitive mask truncated to [0, 1] (the target of
+    the mask-inference loss, and the real mask in [0, 1] closest to each stem's STFT: no masking
+    separator with this STFT does better); "irm": the ideal ratio mask |S_i| / sum_j |S_j|, masks
+    that sum to one in every bin as the network's softmax masks do."""
     import torch
 
     from .network import istft, stft
 
+    if kind not in IDEAL_MASKS:
+        raise ValueError(f"kind must be one of {IDEAL_MASKS}, got {kind!r}")
     values: dict[str, list[float]] = {name: [] for name in config.instruments}
     for track in tracks:
-        names = [n for n in config.instruments if n in track.stems and np.any(track.stems[n])]
-        sources = torch.from_numpy(np.stack([track.stems[n] for n in names]))
-        spectra = stft(sources, config)  # (S, T, F)
-        mixture = stft(torch.from_numpy(track.mixture())[None], config)[0]
+        sources = [*(n for n in config.instruments if n in track.stems), *(["rest"] if track.rest is not None else [])]
+        audio = {**track.stems, "rest": track.rest}
+        spectra = stft(torch.from_numpy(np.stack([audio[n] for n in sources])), config)  # (S, T, F)
+        mixture = spectra.sum(dim=0)
         magnitude = mixture.abs().clamp_min(1e-8)
-        masks = torch.minimum(((spectra * mixture.conj()).real / magnitude).clamp_min(0.0), mixture.abs()) / magnitude
+        if kind == "psm":
+            masks = torch.minimum(((spectra * mixture.conj()).real / magnitude).clamp_min(0.0), mixture.abs()) / magnitude
+        else:
+            masks = spectra.abs() / spectra.abs().sum(dim=0).clamp_min(1e-8)
         estimates = istft(masks * mixture, config, track.length).numpy()
-        for index, name in enumerate(names):
-            values[name].append(si_sdr(estimates[index], track.stems[name]))
+        for index, name in enumerate(sources):
+            if name in values and np.any(track.stems[name]):
+                values[name].append(si_sdr(estimates[index], track.stems[name]))
     return {name: _median(v) for name, v in values.items()}

@@ -146,13 +146,20 @@ class CerberusSeparator:
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> dict[str, Part]:
         """{instrument: Part}: the notes of each instrument, seconds from the start of ``audio``
-        (drums: onsets of the drum classes, as GM percussion keys)."""
+        (drums: onsets of the drum classes, as GM percussion keys), decoded with the model's own
+        thresholds (chosen on its validation tracks; 0.5 for a model without them)."""
         from .transcription import decode
 
         _, output = self._output(audio, audio_io.as_sample_rate(sample_rate))
         if output.roll is None:
             raise UsageError(f"{self.name}: this model was trained without its transcription head; it separates only")
-        return decode(self.network.config, output.roll)
+        return decode(self.network.config, output.roll, self.thresholds)
+
+    @property
+    def thresholds(self) -> dict[str, float] | None:
+        """The model's decoding thresholds {instrument: t} from its config.json (None: it has none)."""
+        self.network  # loads the model and its config.json
+        return (self._document or {}).get("transcription", {}).get("thresholds")
 
     def __repr__(self) -> str:
         return f"CerberusSeparator({self.variant!r}, model_dir={self.model_dir}, device={self.device!r}, rest={self.rest})"

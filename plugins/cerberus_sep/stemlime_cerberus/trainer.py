@@ -51,12 +51,12 @@ class Settings:
     # The defaults are the recipe's, chosen by measuring quality against CPU time (README, cerberus).
     # The paper's network: hidden=300, layers=4, embedding=20, loss_weights=(0.1, 0.1, 0.8).
     instruments: tuple[str, ...] = attrs.field(default=DEFAULT, converter=parse_instruments)
-    epochs: int = 4
-    batch_size: int = 8
-    chunk_seconds: float = 3.0
-    learning_rate: float = 1e-3
-    hidden: int = 256
-    layers: int = 3
+    epochs: int = 20
+    batch_size: int = 16
+    chunk_seconds: float = 2.0
+    learning_rate: float = 3e-3
+    hidden: int = 128
+    layers: int = 2
     dropout: float = 0.3
     embedding: int = 0
     loss_weights: tuple[float, float, float] = attrs.field(default=(0.0, 1.0, 1.0), converter=lambda w: tuple(float(x) for x in w))
@@ -243,23 +243,26 @@ class _Run:
 
     def finish(self, training: dict[str, Any], validation: Sequence[Track] | None) -> None:
         """Record the whole run (history, time) in the best model's ``config.json`` and, given
-        ``validation`` tracks, score the best model's transcription F1 on them too (each
-        epoch's validation measures SI-SDR only)."""
+        ``validation`` tracks, choose the best model's decoding thresholds on them and score its
+        transcription F1 with those (each epoch's validation measures SI-SDR only)."""
         import torch
         from safetensors.numpy import load_file
 
         from .config import read_config
-        from .scoring import evaluate
         from .network import Cerberus
+        from .scoring import choose_thresholds, evaluate
 
         config, document = read_config(self.out)
-        metrics = document["metrics"]
-        if validation is not None and not metrics.get("transcription_scored"):
+        metrics, transcription = document["metrics"], document.get("transcription")
+        if validation is not None and not metrics.get("transcription_scored") and config.roll_size:
             network = Cerberus(config).to(self.device)
             network.load_state_dict({k: torch.from_numpy(v) for k, v in load_file(str(self.out / WEIGHTS)).items()})
-            evaluation = evaluate(network, validation, self.device, transcription=True)
+            thresholds = choose_thresholds(network, validation, self.device)
+            evaluation = evaluate(network, validation, self.device, transcription=True, thresholds=thresholds)
             metrics = {"validation": evaluation.to_dict(), "epoch": metrics["epoch"], "transcription_scored": True}
-        write_config(self.out, config, document["weights_sha256"], training | {"best_epoch": metrics["epoch"]}, metrics)
+            transcription = {"thresholds": thresholds, "chosen_on": f"the {len(validation)} validation tracks (best F1)"}
+        write_config(self.out, config, document["weights_sha256"], training | {"best_epoch": metrics["epoch"]}, metrics,
+                     transcription)
 
     def save_model(self, training: dict[str, Any], metrics: dict[str, Any]) -> None:
         from safetensors.numpy import save_file
@@ -427,11 +430,11 @@ def train(
                 evaluation = evaluate(run.network, validation_tracks, torch_dev, transcription=False)
                 medians = evaluation.medians()
                 score = evaluation.score()
+                account()
                 record = {"epoch": epoch + 1, "loss": run.position["loss_sum"] / max(run.position["loss_count"], 1),
-                          "validation_score": score, "validation": medians}
+                          "validation_score": score, "validation": medians, **run.elapsed}  # time so far: training curves
                 run.history.append(record)
                 improved = run.best["score"] is None or score > run.best["score"]
-                account()
                 if improved:
                     run.best = {"score": score, "epoch": epoch + 1}
                     run.save_model(summary | {"epochs_done": epoch + 1, "history": run.history, "elapsed": run.elapsed},

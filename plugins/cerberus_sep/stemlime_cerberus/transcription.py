@@ -4,6 +4,12 @@ The roll has ``config.roll_size`` columns: 88 keys (MIDI ``lowest_pitch`` up) fo
 instrument in the model's order, then one onset column per drum class. A pitched note is
 active in the frames whose centres lie in [start, end); a drum hit marks its onset frame and
 the one after it.
+
+Decoding compares each column with a threshold. The sigmoid outputs of sparse targets (a key
+sounds in a few frames of a few hundred) stay well below 0.5 for a long time in training, so a
+trained model carries its own thresholds, one per instrument, chosen on validation pieces
+(:func:`stemlime_cerberus.scoring.choose_thresholds`) and stored in its ``config.json``;
+THRESHOLD is only the fallback for a model without them.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from stemlime.midi import Note, Part
 from .config import CerberusConfig
 from .instruments import DRUM_CLASS_OF_KEY, DRUM_CLASSES, DRUMS
 
-THRESHOLD = 0.5  # sigmoid output above which a key sounds (or a drum class has an onset)
+THRESHOLD = 0.5  # sigmoid output above which a key sounds (or a drum class has an onset), without chosen thresholds
 MIN_NOTE_FRAMES = 2  # shorter runs (32 ms at 16 kHz, hop 256) are dropped as noise
 DRUM_NOTE_SECONDS = 0.1  # length of a transcribed drum hit in the MIDI file
 DRUM_ONSET_FRAMES = 2  # target frames per drum onset
@@ -85,24 +91,51 @@ def _onsets(activation: np.ndarray, threshold: float) -> list[int]:
     return onsets
 
 
-def decode(config: CerberusConfig, probabilities: np.ndarray, threshold: float = THRESHOLD) -> dict[str, Part]:
-    """Notes from a roll of probabilities (frames, roll_size): {instrument: Part}, times in seconds."""
+def _threshold(thresholds: float | dict[str, float] | None, instrument: str) -> float:
+    if thresholds is None:
+        return THRESHOLD
+    if isinstance(thresholds, dict):
+        return float(thresholds.get(instrument, THRESHOLD))
+    return float(thresholds)
+
+
+def active_keys(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """(frames, keys) bool: where a key sounds, i.e. runs above ``threshold`` of at least MIN_NOTE_FRAMES."""
+    active = probabilities > threshold
+    kept = np.zeros_like(active)
+    for key in np.flatnonzero(active.any(axis=0)):
+        for first, end in _runs(active[:, key]):
+            if end - first >= MIN_NOTE_FRAMES:
+                kept[first:end, key] = True
+    return kept
+
+
+def drum_onsets(config: CerberusConfig, probabilities: np.ndarray, threshold: float) -> list[Note]:
+    """The drum hits of a roll of probabilities, one Note per onset (each class as its first GM key)."""
+    fps = frames_per_second(config)
+    offset = column_offset(config, DRUMS)
+    notes = []
+    for index, name in enumerate(config.drum_classes):
+        key = DRUM_CLASSES[name][0]
+        notes += [Note(f / fps, f / fps + DRUM_NOTE_SECONDS, key, VELOCITY) for f in _onsets(probabilities[:, offset + index], threshold)]
+    return sorted(notes, key=lambda n: (n.start, n.pitch))
+
+
+def decode(config: CerberusConfig, probabilities: np.ndarray, thresholds: float | dict[str, float] | None = None) -> dict[str, Part]:
+    """Notes from a roll of probabilities (frames, roll_size): {instrument: Part}, times in seconds.
+    ``thresholds``: one for all, {instrument: threshold} (a model's own, from its config.json),
+    or None (THRESHOLD)."""
     fps = frames_per_second(config)
     parts = {}
     for instrument in config.instruments:
-        offset = column_offset(config, instrument)
-        notes = []
+        threshold = _threshold(thresholds, instrument)
         if instrument == DRUMS:
-            for index, name in enumerate(config.drum_classes):
-                key = DRUM_CLASSES[name][0]
-                notes += [Note(f / fps, f / fps + DRUM_NOTE_SECONDS, key, VELOCITY)
-                          for f in _onsets(probabilities[:, offset + index], threshold)]
-            parts[instrument] = Part(tuple(sorted(notes, key=lambda n: (n.start, n.pitch))), 0, True)
+            parts[instrument] = Part(tuple(drum_onsets(config, probabilities, threshold)), 0, True)
             continue
-        for key in range(config.pitches):
-            for first, end in _runs(probabilities[:, offset + key] > threshold):
-                if end - first >= MIN_NOTE_FRAMES:
-                    notes.append(Note(first / fps, end / fps, config.lowest_pitch + key, VELOCITY))
+        offset = column_offset(config, instrument)
+        keys = active_keys(probabilities[:, offset:offset + config.pitches], threshold)
+        notes = [Note(first / fps, end / fps, config.lowest_pitch + key, VELOCITY)
+                 for key in np.flatnonzero(keys.any(axis=0)) for first, end in _runs(keys[:, key])]
         parts[instrument] = Part(tuple(sorted(notes, key=lambda n: (n.start, n.pitch))), PROGRAMS.get(instrument, 0), False)
     return parts
 

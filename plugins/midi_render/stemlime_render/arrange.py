@@ -6,6 +6,16 @@ chords) and a melody on chord tones and the scale. The melody is sung (the ``voc
 one word per note, in ``midi.lyrics``) or, without vocals, played by one of the comping parts.
 Each part gets its own GM program from its family and its own loudness (velocity and a gain in
 dB that the renderer applies), so stems differ in level from piece to piece.
+
+By default piano and guitar comp the same chords in the same register (G3..G5 and E3..E5) and
+the bass plays roots in A1..G#2, right under the guitar's low strings: pieces whose parts
+overlap a lot, which other experiments and documented numbers rely on. ``distinct_parts=True``
+(opt-in) writes arrangements closer to real ones (and to Slakh2100's): each pitched part has its
+own role, register and rhythm. With both piano and guitar, one of them (drawn) plays the melody
+alone (piano in C5..G6, guitar in G4..D6) and the other comps: piano from C4 up (from A2 under
+a guitar lead; block chords with sevenths, broken chords, or arpeggios), guitar from A2 up (power
+chords, a syncopated strum, or a picked riff); the bass walks from E1 up (roots in E1..D#2) with
+octave leaps and approach notes.
 """
 
 from __future__ import annotations
@@ -39,6 +49,10 @@ DRUM_PATTERNS = (
 GAIN_DB = (-6.0, 0.0)  # each part's level in dB around the common loudness the renderer sets
 LEAD_GAIN_DB = (2.0, 6.0)  # the sung lead sits above the band, as in produced pop
 MELODY_RANGE = (53, 63)  # F3..D#4 (175..311 Hz): the top of espeak-ng's pitch range (about 113..305 Hz)
+# distinct_parts: registers (lowest MIDI key of a part's voicing, or its range) that keep the parts apart
+DISTINCT_MELODY_RANGES = {"piano": (72, 91), "guitar": (67, 86)}  # C5..G6, G4..D6
+DISTINCT_COMPING_LOW = {"piano": 60, "piano_under_guitar": 45, "guitar": 45, "strings": 55}  # C4 (A2 under a guitar lead), A2, G3
+WALKING_BASS_LOW = 28  # E1: roots in E1..D#2
 
 
 @attrs.frozen
@@ -53,10 +67,12 @@ class Arrangement:
     mode: str
     progression: tuple[str, ...]  # chord names, one per bar, repeating
     gains_db: dict[str, float]
+    distinct_parts: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seed": self.seed, "duration": self.duration, "tempo": self.tempo, "key": self.key, "mode": self.mode,
-                "progression": list(self.progression), "gains_db": self.gains_db}
+        facts = {"seed": self.seed, "duration": self.duration, "tempo": self.tempo, "key": self.key, "mode": self.mode,
+                 "progression": list(self.progression), "gains_db": self.gains_db}
+        return facts | ({"distinct_parts": True} if self.distinct_parts else {})  # the default's metadata stays as it was
 
 
 def check_duration(duration: float) -> float:
@@ -83,11 +99,14 @@ def _voiced(pcs: list[int], low: int) -> list[int]:
     return sorted(low + (pc - low) % 12 for pc in pcs)
 
 
-def generate(seed: int, duration: float, instruments: str | tuple[str, ...] = ("piano", "guitar", "bass", "drums")) -> Arrangement:
+def generate(seed: int, duration: float, instruments: str | tuple[str, ...] = ("piano", "guitar", "bass", "drums"),
+             distinct_parts: bool = False) -> Arrangement:
     """A random arrangement of ``duration`` seconds with the given instrument classes.
 
-    The same seed, duration and instruments give the same MIDI. Classes: piano, guitar, bass,
-    drums, strings, vocals.
+    The same seed, duration, instruments and ``distinct_parts`` give the same MIDI. Classes:
+    piano, guitar, bass, drums, strings, vocals. ``distinct_parts`` (default False, which keeps
+    the arrangements of earlier versions note for note): give each pitched part its own role,
+    register and rhythm (see the module's docstring).
     """
     import pretty_midi
 
@@ -112,6 +131,8 @@ def generate(seed: int, duration: float, instruments: str | tuple[str, ...] = ("
         parts[name] = pretty_midi.Instrument(program=program, is_drum=name == DRUMS, name=name)
         gains[name] = round(float(rng.uniform(*LEAD_GAIN_DB if name == "vocals" else GAIN_DB)), 2)
     melody_part = "vocals" if "vocals" in parts else next((c for c in ("guitar", "piano", "strings") if c in parts), None)
+    if distinct_parts and melody_part in ("guitar", "piano") and {"guitar", "piano"} <= set(parts):
+        melody_part = str(rng.choice(["guitar", "piano"]))  # it plays the melody alone; the other one comps
 
     def add(name: str, key: int, start: float, length: float, velocity: float) -> None:
         if start >= duration:
@@ -123,17 +144,23 @@ def generate(seed: int, duration: float, instruments: str | tuple[str, ...] = ("
     if DRUMS in parts:
         _drums(add, rng, loudness[DRUMS], n_bars, bar)
     if "bass" in parts:
-        _bass(add, rng, loudness["bass"], chords, bar)
+        (_walking_bass if distinct_parts else _bass)(add, rng, loudness["bass"], chords, bar)
     for name in ("piano", "guitar", "strings"):
-        if name in parts:
+        if name not in parts:
+            continue
+        if not distinct_parts:
             _comping(name, add, rng, loudness[name], chords, bar)
+        elif name == "strings" or name != melody_part or {"guitar", "piano"} - set(parts):
+            low = DISTINCT_COMPING_LOW["piano_under_guitar" if name == "piano" and melody_part == "guitar" else name]
+            _distinct_comping(name, add, rng, loudness[name], chords, bar, low)
     if melody_part is not None:
-        words = _melody(add, rng, melody_part, loudness[melody_part], chords, root, scale, bar, duration)
+        melody_range = DISTINCT_MELODY_RANGES.get(melody_part) if distinct_parts else None
+        words = _melody(add, rng, melody_part, loudness[melody_part], chords, root, scale, bar, duration, melody_range)
         if melody_part == "vocals":
             midi.lyrics = [pretty_midi.Lyric(word, note.start) for word, note in zip(words, parts["vocals"].notes)]
     midi.instruments = [parts[name] for name in classes]
     progression = tuple(_chord_name(root, d, scale) for d in degrees)
-    return Arrangement(midi, int(seed), duration, tempo, NOTE_NAMES[root], mode, progression, gains)
+    return Arrangement(midi, int(seed), duration, tempo, NOTE_NAMES[root], mode, progression, gains, bool(distinct_parts))
 
 
 def _drums(add, rng, velocity, n_bars, bar) -> None:
@@ -197,9 +224,9 @@ def _comping(name, add, rng, velocity, chords, bar) -> None:
                 add(name, key, start + e * bar / 8, 0.3 * bar, velocity * rng.uniform(0.85, 1.0))
 
 
-def _melody(add, rng, name, velocity, chords, root, scale, bar, duration) -> list[str]:
+def _melody(add, rng, name, velocity, chords, root, scale, bar, duration, melody_range=None) -> list[str]:
     """Two-bar phrases of quarter and eighth notes on chord tones and the scale, each with a rest at its end."""
-    low, high = MELODY_RANGE if name == "vocals" else (67, 84)
+    low, high = melody_range or (MELODY_RANGE if name == "vocals" else (67, 84))
     candidates = [k for k in range(low, high + 1) if (k - root) % 12 in {s for s in scale}]
     words = []
     key = candidates[len(candidates) // 2]
@@ -223,3 +250,64 @@ def _melody(add, rng, name, velocity, chords, root, scale, bar, duration) -> lis
                 words.append(str(rng.choice(WORDS)))
             position += length
     return words
+
+
+def _walking_bass(add, rng, velocity, chords, bar) -> None:
+    """distinct_parts: roots in E1..D#2, with fifths, octave leaps and a chromatic approach to the next root."""
+    rhythm = rng.choice(["quarters", "eighths", "syncopated"])
+    for b, chord in enumerate(chords):
+        root = _voiced([chord[0]], WALKING_BASS_LOW)[0]
+        fifth = _voiced([chord[2]], root)[0]
+        following = _voiced([chords[(b + 1) % len(chords)][0]], WALKING_BASS_LOW)[0]
+        approach = following - 1 if following > root else following + 1
+        if rhythm == "quarters":
+            hits = [(0.0, root, 0.25), (0.25, root + 12, 0.25), (0.5, fifth, 0.25), (0.75, approach, 0.25)]
+        elif rhythm == "eighths":
+            line = [root, root, root + 12, root, fifth, fifth, root + 12, approach]
+            hits = [(e / 8, key, 0.125) for e, key in enumerate(line)]
+        else:
+            hits = [(0.0, root, 0.375), (0.375, root, 0.125), (0.5, fifth, 0.25), (0.875, approach, 0.125)]
+        for position, key, length in hits:
+            add("bass", key, b * bar + position * bar, 0.85 * length * bar, velocity * rng.uniform(0.9, 1.05))
+
+
+def _distinct_comping(name, add, rng, velocity, chords, bar, low) -> None:
+    """distinct_parts: piano with sevenths, broken chords or arpeggios; guitar with power chords,
+    a syncopated strum or a picked riff; strings held as by default; voiced from the key ``low`` up."""
+    styles = {"piano": ("block7", "broken", "arpeggio16"), "guitar": ("power", "syncopated", "riff"), "strings": ("held",)}[name]
+    style = styles[rng.integers(len(styles))]
+    for b, chord in enumerate(chords):
+        keys = _voiced(chord, low)
+        seventh = keys[0] + (10 if (keys[1] - keys[0]) % 12 == 3 else 11)
+        start = b * bar
+        if style == "held":
+            for key in keys:
+                add(name, key, start, bar, velocity * 0.8)
+        elif style == "block7":  # on beats 1 and 3, the upper voices an octave up
+            for beat in (0, 2):
+                for key in [keys[0], keys[1] + 12, keys[2], seventh]:
+                    add(name, key, start + beat * bar / 4, 0.4 * bar, velocity * rng.uniform(0.9, 1.05))
+        elif style == "broken":  # root on the beat, the rest of the chord on the off-beats
+            for q in range(4):
+                add(name, keys[0], start + q * bar / 4, 0.12 * bar, velocity * rng.uniform(0.9, 1.05))
+                for key in (keys[1] + 12, keys[2] + 12):
+                    add(name, key, start + (q + 0.5) * bar / 4, 0.12 * bar, velocity * rng.uniform(0.8, 0.95))
+        elif style == "arpeggio16":
+            order = [keys[0], keys[1], keys[2], keys[0] + 12, keys[1] + 12, keys[2] + 12, keys[0] + 12, keys[2]]
+            for s in range(16):
+                add(name, order[s % 8], start + s * bar / 16, 0.1 * bar, velocity * rng.uniform(0.8, 1.0))
+        elif style == "power":  # palm-muted eighths of root, fifth and octave
+            root = keys[0]
+            power = [root, root + 7, root + 12]
+            for e in range(8):
+                for key in power:
+                    add(name, key, start + e * bar / 8, 0.09 * bar, velocity * (1.0 if e % 2 == 0 else 0.8) * rng.uniform(0.9, 1.0))
+        elif style == "syncopated":
+            strings = keys + [keys[0] + 12, keys[1] + 12]
+            for position in (0, 3, 6, 10, 12, 14):  # sixteenths
+                for i, key in enumerate(strings):
+                    add(name, key, start + position * bar / 16 + 0.01 * i, 0.1 * bar, velocity * rng.uniform(0.85, 1.0))
+        else:  # riff: single notes on the chord tones
+            line = [keys[0], keys[2], keys[0] + 12, keys[2], keys[1] + 12, keys[2], keys[0] + 12, keys[1]]
+            for e, key in enumerate(line):
+                add(name, key, start + e * bar / 8, 0.11 * bar, velocity * rng.uniform(0.85, 1.0))

@@ -20,6 +20,12 @@ def _add_sound_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--voice", default="en-us+f3", help="espeak-ng voice (default en-us+f3; see espeak-ng --voices)")
 
 
+def _add_arrangement_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--distinct-parts", action="store_true",
+                        help="generated pieces: each pitched part its own role, register and rhythm, as in real arrangements "
+                             "(default: piano and guitar comp the same chords in one register, as earlier versions did)")
+
+
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("midi", nargs="?", help="a MIDI file to render (default: generate a piece from --seed)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated piece (default 0)")
@@ -28,6 +34,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"classes of a generated piece: piano, guitar, bass, drums, strings, vocals (default {DEFAULT_INSTRUMENTS})")
     parser.add_argument("--stems", choices=["class", "track"], default="class",
                         help="a MIDI file's stems: one per instrument class (default) or per track")
+    _add_arrangement_options(parser)
     _add_sound_options(parser)
     parser.add_argument("--out", required=True, help="output folder: <stem>.wav, mixture.wav, metadata.json")
 
@@ -36,12 +43,16 @@ def run_render(args: argparse.Namespace) -> None:
     from .render import render_midi, render_song
 
     started = time.perf_counter()
+    if args.midi and args.distinct_parts:
+        from stemlime.errors import UsageError
+
+        raise UsageError("--distinct-parts shapes generated pieces; a MIDI file is rendered as it is written (leave out one of them)")
     if args.midi:
         rendering = render_midi(args.midi, args.sample_rate, args.duration, args.soundfont, args.stems, args.vocals, args.voice)
         what = args.midi
     else:
         rendering = render_song(args.seed, 10.0 if args.duration is None else args.duration, args.instruments,
-                                args.sample_rate, args.soundfont, args.vocals, args.voice)
+                                args.sample_rate, args.soundfont, args.vocals, args.voice, args.distinct_parts)
         piece = rendering.metadata["arrangement"]
         what = (f"seed {args.seed}: {piece['tempo']:.0f} BPM, {piece['key']} {piece['mode']}, "
                 f"{' '.join(piece['progression'])}")
@@ -62,6 +73,7 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instruments", action="append", metavar="CLASSES",
                         help=f"an instrument set, e.g. guitar,drums,bass; repeat for several: each piece plays one, "
                              f"drawn with its seed (default {DEFAULT_INSTRUMENTS})")
+    _add_arrangement_options(parser)
     _add_sound_options(parser)
     parser.add_argument("--workers", type=int, help="parallel processes (default: one per CPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -73,5 +85,6 @@ def run_dataset(args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     folders = render_dataset(args.out, args.count, args.seed, args.duration, args.instruments or [DEFAULT_INSTRUMENTS],
-                             args.sample_rate, args.soundfont, args.vocals, args.voice, args.workers, not args.no_progress)
+                             args.sample_rate, args.soundfont, args.vocals, args.voice, args.workers, not args.no_progress,
+                             args.distinct_parts)
     print(f"{len(folders)} pieces in {args.out} ({time.perf_counter() - started:.1f} s)")

@@ -37,7 +37,7 @@ def _render_piece(job: tuple[int, dict[str, Any], str]) -> tuple[int, float]:
     # which instrument set a piece gets is drawn from its own seed: independent of the worker and order
     instruments = sets[int(np.random.default_rng([seed, 1]).integers(len(sets)))]
     rendering = render_song(seed, settings["duration"], instruments, settings["sample_rate"], settings["soundfont"],
-                            settings["vocals"], settings["voice"])
+                            settings["vocals"], settings["voice"], settings.get("distinct_parts", False))
     rendering.save(piece_folder(Path(out), index))
     return index, rendering.duration
 
@@ -54,12 +54,14 @@ def render_dataset(
     voice: str = "en-us+f3",
     workers: int | None = None,
     progress: bool = True,
+    distinct_parts: bool = False,
 ) -> list[Path]:
     """Render ``count`` pieces into ``out`` (those already there are kept); the pieces' folders.
 
     ``instrument_sets`` lists comma-separated class sets; each piece plays one of them, drawn
     with its seed. Datasets with controlled correlations come from the choice of sets, e.g.
     ``["guitar,drums,bass", "piano,bass"]``: drums only ever play with guitar.
+    ``distinct_parts`` gives each pitched part its own role and register (``arrange.generate``).
     """
     from tqdm import tqdm
 
@@ -70,6 +72,7 @@ def render_dataset(
         "instrument_sets": [",".join(parse_classes(s)) for s in instrument_sets],
         "sample_rate": int(sample_rate), "soundfont": str(Path(soundfont).expanduser().resolve()) if soundfont else None,
         "vocals": vocals, "voice": voice,
+        **({"distinct_parts": True} if distinct_parts else {}),  # absent by default: earlier dataset.json files still match
     }
     if not settings["instrument_sets"]:
         raise UsageError("give at least one instrument set")

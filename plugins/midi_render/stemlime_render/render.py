@@ -247,12 +247,14 @@ def render_song(
     soundfont: str | Path | None = None,
     vocals: str = "espeak",
     voice: str = DEFAULT_VOICE,
+    distinct_parts: bool = False,
 ) -> Rendering:
-    """Generate a seeded arrangement (``arrange.generate``) and render it: one stem per instrument class."""
+    """Generate a seeded arrangement (``arrange.generate``, with ``distinct_parts``) and render
+    it: one stem per instrument class."""
     from .arrange import check_duration, generate, parse_classes
 
     check_fits_in_memory(check_duration(duration), sample_rate, len(parse_classes(instruments)) + 1)
-    arrangement = generate(seed, duration, instruments)
+    arrangement = generate(seed, duration, instruments, distinct_parts)
     rendering = render_midi(arrangement.midi, sample_rate, arrangement.duration, soundfont, "class", vocals, voice,
                             arrangement.gains_db, normalize=True)
     metadata = {"arrangement": arrangement.to_dict(), **rendering.metadata}
