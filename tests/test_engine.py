@@ -234,3 +234,20 @@ def test_the_composition_runs_in_one_blas_thread_with_the_same_numbers():
         assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
     assert [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"] == before
     assert np.array_equal(compose(masks, audio), masks.astype(np.float32) @ audio)  # many BLAS threads or one
+
+
+def test_a_training_loops_torch_threads_are_the_callers_again_however_the_block_ends():
+    torch = pytest.importorskip("torch")
+    from stemlime.errors import UsageError
+    from stemlime.workers import torch_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"):
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    for bad in (0, -1, 1.5, True, None):
+        with pytest.raises(UsageError, match="threads must be a whole number >= 1"):
+            with torch_threads(bad):
+                pass

@@ -31,15 +31,16 @@ its threads, never the sums).
 from __future__ import annotations
 
 import functools
+import numbers
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
-from typing import Callable, Sequence, TypeVar
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Callable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["CpuWorkers", "cpu_workers", "one_blas_thread", "per_thread_widths"]
+__all__ = ["CpuWorkers", "cpu_workers", "one_blas_thread", "per_thread_widths", "torch_threads"]
 
 
 class CpuWorkers:
@@ -104,3 +105,23 @@ def one_blas_thread() -> AbstractContextManager:
     to enter); the thread count is put back on exit."""
     controller = _blas_threads()
     return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """PyTorch's intra-op thread count set to ``count`` inside the block and the caller's put back
+    after it, however the block ends. For training loops, whose weights are bit for bit the same
+    only for one thread count (one thread: on any machine). A count that is not a whole number
+    >= 1 is a UsageError."""
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        from .errors import UsageError
+
+        raise UsageError(f"threads must be a whole number >= 1, got {count!r}")
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -33,6 +33,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from stemlime.errors import StemlimeError, UsageError
+from stemlime.workers import torch_threads
 from stemlime.verified_copy import replace_atomically
 
 SAMPLE_RATE = 16000  # Hz
@@ -47,27 +48,6 @@ LABELS = ("guitar", "piano")
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 ARCHITECTURE = "confounder-cnn-v1"
-
-
-@contextlib.contextmanager
-def intraop_threads(count: int) -> Iterator[None]:
-    """Run PyTorch's CPU operators on ``count`` threads inside the block (the caller's count after it).
-
-    The network is small: its operators end at an OpenMP barrier after a few milliseconds, so
-    on a busy machine each extra thread mostly waits for a descheduled core (8 training steps
-    took 3.5x as long on 2 threads as on 1 here, at a load of 7 on 2 cores). One thread also
-    gives the same weights on machines with any number of cores.
-    """
-    import torch
-
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise UsageError(f"threads must be a whole number >= 1, got {count!r}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager
@@ -159,7 +139,7 @@ class GuitarPianoTagger:
         self.network = network.to(self.device).eval()
         self.config = dict(config)
         self.batch_size = int(batch_size)
-        self.threads = threads  # CPU threads of PyTorch's operators (see intraop_threads)
+        self.threads = threads  # CPU threads of PyTorch's operators (see stemlime.workers.torch_threads)
 
     def p_piano(self, batch: np.ndarray) -> np.ndarray:
         """p(piano) for each of a (B, 32000) batch of 2-s windows: (B,) float64."""
@@ -170,7 +150,7 @@ class GuitarPianoTagger:
             raise StemlimeError(f"the confounder classifier's network takes (batch, {WINDOW}) windows of {WINDOW_SECONDS} s "
                                 f"at {SAMPLE_RATE} Hz, got an array of shape {batch.shape}")
         out = []
-        with torch.inference_mode(), intraop_threads(self.threads):
+        with torch.inference_mode(), torch_threads(self.threads):
             for first in range(0, len(batch), self.batch_size):
                 chunk = torch.from_numpy(batch[first:first + self.batch_size]).to(self.device)
                 out.append(torch.sigmoid(self.network(chunk)).double().cpu().numpy())
@@ -246,8 +226,11 @@ def train(
     Each of ``steps`` Adam steps takes ``batch_size`` crops drawn with the seed (which piece,
     where in it). The history holds, every ``evaluate_every`` steps and at the end, the mean
     training loss since the last entry and, with ``validation`` pieces, their window accuracy
-    and loss. Deterministic for a seed on the CPU (with the same ``threads``, 1 by default: see
-    :func:`intraop_threads`).
+    and loss. Deterministic for a seed on the CPU with the same ``threads`` (1 by default, the same
+    weights on machines with any number of cores). One thread is also the fastest on a busy
+    machine: the network is small, its operators end at an OpenMP barrier after a few
+    milliseconds, and 8 training steps took 3.5x as long on 2 threads as on 1 here, at a load of
+    7 on 2 cores.
     """
     import torch
     from tqdm.auto import tqdm
@@ -262,7 +245,7 @@ def train(
     if short:
         raise UsageError(f"training pieces must be at least {WINDOW_SECONDS} s long; piece {short[0]} is shorter")
     target_device = torch_device(device, owner="the confounder classifier")
-    with reproducible(target_device.type), intraop_threads(threads):
+    with reproducible(target_device.type), torch_threads(threads):
         torch.manual_seed(seed)
         network = build_network(channels).to(target_device)
         optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)

@@ -63,7 +63,7 @@ class Settings:
     batch_size: int = 32
     learning_rate: float = 1e-3
     device: str = "auto"
-    threads: int = 1  # PyTorch's CPU threads for the classifier (see classifier.intraop_threads)
+    threads: int = 1  # PyTorch's CPU threads for the classifier (see stemlime.workers.torch_threads)
     workers: int | None = None  # rendering processes (default: one per core)
 
     def to_dict(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import os
 import resource
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from stemlime.errors import StemlimeError, UsageError
 from stemlime.verified_copy import replace_atomically, sha256_of
+from stemlime.workers import torch_threads
 
 from .config import FILES, WEIGHTS, CerberusConfig, write_config
 from .data import Track, read_tracks
@@ -384,10 +386,7 @@ def train(
 
     if torch_dev.type == "cuda":  # CPU kernels are deterministic already; strict mode would import torch's compiler (seconds)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    threads_before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    with torch.random.fork_rng(devices=[]):
+    with torch_threads(threads) if threads is not None else nullcontext(), torch.random.fork_rng(devices=[]):
         run = _Run(settings, out, torch_dev)
         if resume:
             run.load_checkpoint(digest)
@@ -455,5 +454,4 @@ def train(
             raise
         finally:
             bar.close()
-            torch.set_num_threads(threads_before)
     return Result(out, run.best, run.history)
