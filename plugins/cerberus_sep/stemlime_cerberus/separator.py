@@ -24,7 +24,7 @@ from stemlime.devices import check_device, torch_device
 from stemlime.midi import Part
 from stemlime.stemcache import array_digest
 
-from .config import CerberusConfig, check_folder, read_config
+from .config import WEIGHTS, CerberusConfig, check_folder, read_config
 from .instruments import DEFAULT, NAMED_VARIANTS, REST, parse_instruments, variant_name
 
 
@@ -51,7 +51,7 @@ def load_model(model_dir: Path | None, variant: str | None) -> tuple[CerberusCon
         folder = Path(model_dir).expanduser()
         config, document = check_folder(folder, "Give the folder a trainer wrote (stemlime train cerberus --out DIR), "
                                                 "or leave model_dir out to use the built model.")
-        tensors = load_file(str(folder / "weights.safetensors"))
+        tensors = load_file(str(folder / WEIGHTS))
     if variant is not None and config.variant != variant:
         raise UsageError(
             f"cerberus:{variant}: the model in {folder} separates {', '.join(config.instruments)} ({config.variant}), "
