@@ -13,7 +13,7 @@ machine kind: cold 39.0 s, warm 29.9 s, explain_instance alone 26.5 s) are quote
   of a song already separated, best of 3; baseline: every sample through the tagger in batches
   of 10 (audioLIME's loop).
 - song scale: K = 50 (5 true stems x 10 segments) over 30 s, musicnn: seconds, ms per 3-s patch
-  and GFLOP/s.
+  and GFLOP/s against this CPU's fp32 matmul peak, measured in the same run.
 - samples=auto on K = 10 and K = 50 (an additive tagger with pairwise interactions, the
   tagger's cost drops out): the samples it uses and the Kendall tau over all K of its weights
   against the weights of 65536 samples, next to fixed sample counts.
@@ -31,13 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from musicnn_bench import GFLOP_PER_PATCH as MUSICNN_GFLOP_PER_PATCH
-from table import Row, best_timed, timed
+from table import Row, best_timed, matmul_peak_gflops, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 PIECE = ROOT / "tests" / "data" / "piece1_16k"
 AUDIOLIME = {"cold": 39.0, "warm": 29.9, "explain_instance": 26.5}
 GOALS = {"cold": 2.6, "warm": 0.30, "further": 0.13}
-CPU_GFLOPS = 149.0  # this machine kind's measured fp32 peak (issue text)
 SETTING = "musicnn MSD + spleeter 2stems, 3-s excerpt, 1000 samples"
 
 
@@ -148,7 +147,7 @@ def song_scale(samples: int = 256) -> list[Row]:
     gflops = patches * MUSICNN_GFLOP_PER_PATCH / seconds
     return [Row(measure, seconds, cpu=cpu,
                 note=f"{1000 * seconds / patches:.1f} ms per 3-s patch ({patches} patches), the tagger at {gflops:.0f} GFLOP/s "
-                     f"of this CPU's {CPU_GFLOPS:.0f}; 16384 samples (audioLIME's setting) would take about "
+                     f"of this CPU's fp32 matmul peak {matmul_peak_gflops():.0f} (measured in this run); 16384 samples (audioLIME's setting) would take about "
                      f"{16384 * 10 * seconds / patches / 60:.0f} min")]
 
 

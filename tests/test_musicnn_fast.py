@@ -21,7 +21,7 @@ import torch
 
 from model_support import musicnn_folder
 from stemlime_musicnn import frontend
-from stemlime_musicnn.folded import FoldedMusicnn, FoldedVgg, fold
+from stemlime_musicnn.folded import FoldedMusicnn, FoldedVgg, fold, native_bfloat16
 from stemlime_musicnn.networks import FrozenBatchNorm, Musicnn, Vgg
 from stemlime_musicnn.workers import CpuWorkers
 
@@ -170,7 +170,32 @@ def test_bf16_stays_within_5e_3_of_fp32():
     assert 0 < np.abs(half - full).max() < 5e-3
 
 
+@pytest.mark.skipif(not native_bfloat16(), reason="this CPU has no native bfloat16 (AVX512-BF16 or AMX)")
+def test_bf16_on_a_native_cpu_runs_the_front_end_as_onednn_bfloat16_convolutions():
+    bank = _tagger("MSD_musicnn").fast_network.filters[0]  # the 7 x 38 timbral filters
+    rows = torch.from_numpy(_real_patches()[:2, :60]).unsqueeze(1)  # (2, 1, 60, 96)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        pooled = bank.pooled(rows)
+    assert pooled.dtype == torch.bfloat16
+    # the same products on bfloat16-rounded inputs and weights, accumulated in float32: equal up
+    # to the rounding of the output to bfloat16 (8 significant bits)
+    rounded = lambda t: t.to(torch.bfloat16).float()  # noqa: E731
+    wide = torch.nn.functional.conv2d(rounded(rows), rounded(bank.weight))
+    expected = wide.amax(dim=3)
+    assert torch.allclose(pooled.float(), expected, rtol=2**-8, atol=1e-6)
+    assert not torch.equal(pooled.float(), bank.pooled(rows)), "float32 outside autocast"
+
+
 # ------------------------------------------------------------------ worker threads
+
+
+def test_worker_threads_flush_denormals_and_the_caller_keeps_them():
+    # musicnn's mid end multiplies the front end by weights below 1e-20 (69% of its first layer):
+    # denormal products, which x86 cores compute slowly; the workers flush them, as TensorFlow's
+    # threads do
+    tiny = lambda: (torch.tensor([1e-30]) * torch.tensor([1e-10])).item()  # noqa: E731  1e-40 is denormal
+    assert CpuWorkers(2).run([tiny, tiny]) == [0.0, 0.0]
+    assert tiny() == pytest.approx(1e-40, rel=1e-3), "the calling thread's arithmetic is untouched"
 
 
 def test_worker_threads_leave_the_callers_thread_count_alone():
