@@ -209,3 +209,22 @@ def test_the_command_line_leaves_quickly_with_its_status_its_output_and_its_exit
     assert rest == "a line left in the buffer"
     assert (Path(folder) / "atexit-ran").read_text() == "yes"
     shutil.rmtree(folder)
+
+
+def test_a_mistyped_command_is_a_usage_error_that_suggests_the_command_and_lists_them(capsys):
+    from stemlime.cli import main
+
+    assert main(["--debug", "explian", "song.wav"]) == 2
+    message = capsys.readouterr().err
+    assert "'stemlime explian' is not a command" in message and "did you mean 'stemlime explain'?" in message
+    assert "stemlime plugins" in message and "explain-dataset" in message
+
+
+def test_the_core_names_no_plugin_command():
+    # commands come from plugin packages through the stemlime_commands hook; the core's CLI
+    # knows none of their names (a missing one is answered like any unknown command)
+    import stemlime.cli
+
+    source = Path(stemlime.cli.__file__).read_text()
+    for plugin_command in ("render", "render-dataset", "train"):
+        assert f'"{plugin_command}"' not in source

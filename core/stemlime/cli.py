@@ -57,7 +57,7 @@ def _add_explain_arguments(parser: argparse.ArgumentParser, what: str = "audio",
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stemlime", description="Listenable explanations for music models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
     plugins = commands.add_parser("plugins", help="list separators, segmenters, taggers and surrogates")
@@ -490,26 +490,25 @@ def _fail(message: str, code: int, program: str = "stemlime") -> int:
     return code
 
 
-# Commands that plugin packages add, named here only so that a missing package gets an install hint.
-PLUGIN_COMMANDS = {"render": ("stemlime-render", "plugins/midi_render"), "render-dataset": ("stemlime-render", "plugins/midi_render")}
-PLUGIN_COMMANDS["train"] = ("stemlime-cerberus", "plugins/cerberus_sep")
-
-
-def _uninstalled_command(argv: Sequence[str]) -> str | None:
-    """The install hint when ``argv`` asks for a known plugin command whose package is missing."""
-    from .registry import get_registry
+def _unknown_command(argv: Sequence[str], parser: argparse.ArgumentParser) -> str | None:
+    """What to say when ``argv`` names a command that neither stemlime nor an installed plugin
+    has (plugin packages add commands; the core names none of them)."""
+    import difflib
 
     name = next((word for word in argv if not word.startswith("-")), None)
-    if name not in PLUGIN_COMMANDS or name in COMMANDS:
+    known = list(_subcommands(parser))
+    if name is None or name in known:
         return None
-    try:
-        if name in get_registry().commands:
-            return None
-    except Exception:  # build_parser has already warned about a broken plugin
-        pass
-    package, folder = PLUGIN_COMMANDS[name]
-    return (f"'stemlime {name}' comes with the plugin package {package}, which is not installed. "
-            f"Install it with `make install` in a stemlime clone, or `pip install ./{folder}` from the clone's root.")
+    close = difflib.get_close_matches(name, known, n=1)
+    return (f"'stemlime {name}' is not a command of stemlime or of an installed plugin"
+            + (f" (did you mean 'stemlime {close[0]}'?)" if close else "") + f". Commands here: {', '.join(known)}. "
+            "Plugin packages add commands of their own: `stemlime plugins` lists the installed ones; in a stemlime clone, "
+            "`make install` installs every plugin, or `pip install ./plugins/<folder>` one of them.")
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+    """The command names the parser knows (the core's and the installed plugins')."""
+    return list(parser.commands.choices)
 
 
 # Importing torch makes about a million long-lived objects, and with CPython's default
@@ -560,9 +559,9 @@ def quick_exit(code: int) -> None:
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    missing = _uninstalled_command(argv)
-    if missing:
-        return _fail(missing, 2)
+    unknown = _unknown_command(argv, parser)
+    if unknown:
+        return _fail(unknown, 2)
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     return run_guarded(lambda: (COMMANDS.get(args.command) or args.plugin_command.run)(args), args.debug)
 
