@@ -97,7 +97,7 @@ def test_explain_from_a_pipeline_file_with_flags_overriding_it(model_dir, tmp_pa
         (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--start", "9", "--out", "o"], 1, "past the end of"),
         (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--config", "nope.toml", "--out", "o"], 2, "nope.toml does not exist"),
         (["models", "path", "nonexistent"], 2, "unknown model 'nonexistent'"),
-        (["bogus"], 2, "invalid choice"),
+        (["bogus"], 2, "'stemlime bogus' is not a command"),
     ],
 )
 def test_mistakes_give_one_clear_message_and_the_documented_status(model_dir, args, code, message):

@@ -56,11 +56,14 @@ def test_a_plugin_command_runs_with_the_core_error_handling(monkeypatch, capsys)
     assert main(["hello", "--times", "5"]) == 1 and "too many hellos" in capsys.readouterr().err
 
 
-def test_render_without_its_package_says_how_to_install_it(monkeypatch, capsys):
+def test_render_without_its_package_says_how_to_install_plugins(monkeypatch, capsys):
+    # the core names no plugin's command: a missing one is answered like any unknown command
     monkeypatch.setattr(stemlime.registry, "_default", Registry(entry_points=False))
     assert main(["render", "--seed", "1", "--out", "x"]) == 2
     error = capsys.readouterr().err
-    assert "stemlime-render" in error and "pip install ./plugins/midi_render" in error and "invalid choice" not in error
+    assert "'stemlime render' is not a command of stemlime or of an installed plugin" in error
+    assert "stemlime plugins" in error and "make install" in error and "pip install ./plugins/" in error
+    assert "invalid choice" not in error
 
 
 def test_the_installed_render_commands_are_registered_by_their_package():
