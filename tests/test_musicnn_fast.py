@@ -20,6 +20,7 @@ import soundfile
 import torch
 
 from model_support import musicnn_folder
+from stemlime.errors import AudioError, UsageError
 from stemlime_musicnn import frontend
 from stemlime_musicnn.folded import FoldedMusicnn, FoldedVgg, fold, native_bfloat16
 from stemlime_musicnn.networks import FrozenBatchNorm, Musicnn, Vgg
@@ -184,6 +185,52 @@ def test_bf16_on_a_native_cpu_runs_the_front_end_as_onednn_bfloat16_convolutions
     expected = wide.amax(dim=3)
     assert torch.allclose(pooled.float(), expected, rtol=2**-8, atol=1e-6)
     assert not torch.equal(pooled.float(), bank.pooled(rows)), "float32 outside autocast"
+
+
+# ------------------------------------------------------------------ the front end on the network's device
+
+
+def test_the_device_front_end_is_musicnns_log_mel_within_1e_3():
+    from stemlime_musicnn.device_frontend import log_mel_batch, patches_batch
+
+    audio = np.stack([_audio("piece1"), _audio("piece2")])  # (2, 160000): 10 s each
+    exact = np.stack([frontend.log_mel(a) for a in audio])
+    on_device = log_mel_batch(torch.from_numpy(audio)).numpy()
+    assert on_device.shape == exact.shape == (2, 626, 96)
+    assert np.abs(on_device - exact).max() < 1e-3  # float32 FFT: a few float16 rounding steps move
+    patches = patches_batch(torch.from_numpy(audio), hop_frames=45).numpy()
+    expected = np.concatenate([frontend.cut_patches(e, 187, 45) for e in exact])
+    assert patches.shape == expected.shape == (2 * 10, 187, 96)
+    assert np.abs(patches - expected).max() < 1e-3
+
+
+@pytest.mark.parametrize("overlap", [0.0, 1.5])
+def test_predict_with_the_device_front_end_equals_the_exact_one_within_1e_4(overlap):
+    from stemlime_musicnn.tagger import MusicnnTagger
+
+    musicnn_folder("MSD_musicnn")
+    snippets = np.stack([_audio("piece1")[16000 * i:16000 * (i + 6)] for i in (0, 2, 4)])  # 6 s: 2 or 3 patches each
+    exact = MusicnnTagger("MSD_musicnn", device="cpu", overlap=overlap)
+    on_device = MusicnnTagger("MSD_musicnn", device="cpu", overlap=overlap, frontend="torch")
+    assert exact.frontend == "numpy" and on_device.frontend == "torch"
+    np.testing.assert_allclose(on_device.predict(snippets), exact.predict(snippets), atol=1e-4, rtol=0)
+    with pytest.raises(AudioError, match="at least 47616 samples"):
+        on_device.predict(snippets[:, :16000])
+    with pytest.raises(UsageError, match="frontend must be one of auto, numpy, torch"):
+        MusicnnTagger("MSD_musicnn", device="cpu", frontend="gpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_predict_on_cuda_matches_the_cpu(precision):
+    from stemlime_musicnn.tagger import MusicnnTagger
+
+    musicnn_folder("MSD_musicnn")
+    snippets = np.stack([_audio(piece)[8000 * i:8000 * i + 48000] for piece in ("piece1", "piece2") for i in range(8)])
+    gpu = MusicnnTagger("MSD_musicnn", device="cuda", precision=precision)
+    assert gpu.frontend == "torch"
+    tolerance = 1e-3 if precision == "fp32" else 2e-2
+    np.testing.assert_allclose(gpu.predict(snippets), _tagger("MSD_musicnn").predict(snippets), atol=tolerance, rtol=0)
 
 
 # ------------------------------------------------------------------ worker threads

@@ -6,7 +6,7 @@ from stemlime import Factory, Option, hookimpl
 from stemlime.devices import DEVICE_OPTION
 
 from .modelfiles import model_files
-from .variants import DEFAULT_BATCH_SIZE, PRECISIONS, VARIANTS
+from .variants import DEFAULT_BATCH_SIZE, FRONTENDS, PRECISIONS, VARIANTS
 
 
 def _build_tagger(variant: str, **options):
@@ -36,6 +36,8 @@ def stemlime_taggers(register):
                        "within 1e-5, 2-3x faster on a CPU); false runs the layers as trained", "bool", True),
                 Option("threads", "CPU worker threads, each running the network on one core (0: PyTorch's "
                        "thread count)", "int", 0),
+                Option("frontend", "where predict computes the log-mel: numpy (exactly as musicnn), torch (on the "
+                       "network's device, within 1e-3), auto (numpy on a CPU, torch on a GPU)", "str", "auto", FRONTENDS),
             ],
         )
     )

@@ -28,11 +28,12 @@ from stemlime.models import load_tensors, model_path
 from stemlime.workers import one_blas_thread
 
 from .folded import fold
+from .device_frontend import patches_batch
 from .frontend import HOP, PATCH_FRAMES, SAMPLE_RATE, cut_patches, log_mel, seconds_to_frames
 from .modelfiles import variable_names, verifier
 from .networks import VARIANTS, build_network
 from .randomize import layer_names, randomize_top_layers
-from .variants import DEFAULT_BATCH_SIZE, PRECISIONS
+from .variants import DEFAULT_BATCH_SIZE, FRONTENDS, PRECISIONS
 from .workers import cpu_workers, parallel_forward, per_thread_widths
 
 
@@ -42,7 +43,8 @@ class MusicnnTagger:
     ``overlap`` is the overlap of consecutive patches in seconds (musicnn's ``input_overlap``);
     ``precision="bf16"`` runs the network under bfloat16 autocast; ``fold=False`` runs the
     trained layers instead of the folded copy (same outputs within 1e-5, slower); ``threads``
-    is the number of CPU worker threads of the folded copy (0: PyTorch's intra-op thread count).
+    is the number of CPU worker threads of the folded copy (0: PyTorch's intra-op thread count);
+    ``frontend`` is where ``predict`` computes the log-mel (see :data:`~.variants.FRONTENDS`).
     """
 
     sample_rate = SAMPLE_RATE
@@ -50,7 +52,7 @@ class MusicnnTagger:
 
     def __init__(self, variant: str = "MSD_musicnn", device: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE,
                  precision: str = "fp32", overlap: float = 0.0, model_dir: Path | None = None, fold: bool = True,
-                 threads: int = 0):
+                 threads: int = 0, frontend: str = "auto"):
         if variant not in VARIANTS:
             raise UsageError(f"unknown musicnn variant {variant!r}; variants: {', '.join(VARIANTS)}")
         if precision not in PRECISIONS:
@@ -59,6 +61,8 @@ class MusicnnTagger:
             raise UsageError(f"batch_size must be at least 1, got {batch_size}")
         if isinstance(threads, bool) or int(threads) != threads or threads < 0:
             raise UsageError(f"threads must be 0 (PyTorch's thread count) or a positive count, got {threads!r}")
+        if frontend not in FRONTENDS:
+            raise UsageError(f"frontend must be one of {', '.join(FRONTENDS)}, got {frontend!r}")
         if not 0 <= overlap < self.input_seconds:
             raise UsageError(f"overlap must be at least 0 and below {self.input_seconds} s, got {overlap}")
         self.variant = variant
@@ -71,6 +75,7 @@ class MusicnnTagger:
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.fold = bool(fold)
         self.threads = int(threads) or torch.get_num_threads()
+        self.frontend = ("numpy" if self.device.type == "cpu" else "torch") if frontend == "auto" else frontend
         self._network = None
         self._fast_network = None
 
@@ -159,6 +164,11 @@ class MusicnnTagger:
     def patches(self, audio: np.ndarray) -> np.ndarray:
         """(P, 187, 96) log-mel patches of mono 16-kHz audio."""
         audio = np.asarray(audio, dtype=np.float32)
+        self._check_audio(audio)
+        return cut_patches(log_mel(audio), PATCH_FRAMES, self.hop_frames)
+
+    def _check_audio(self, audio: np.ndarray) -> None:
+        """AudioError unless ``audio`` is mono, finite and at least one patch long."""
         if audio.ndim != 1:
             raise AudioError(f"musicnn takes mono audio, got an array of shape {audio.shape}")
         if not np.all(np.isfinite(audio)):
@@ -169,7 +179,6 @@ class MusicnnTagger:
                 f"musicnn needs at least {minimum} samples ({minimum / SAMPLE_RATE:.3f} s at {SAMPLE_RATE} Hz) for one patch, "
                 f"got {len(audio)}; pad the audio (pad=True in stemlime explain)"
             )
-        return cut_patches(log_mel(audio), PATCH_FRAMES, self.hop_frames)
 
     # -------------------------------------------------------------- the tagger protocol
 
@@ -178,12 +187,25 @@ class MusicnnTagger:
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim == 1:
             batch = batch[None]
+        if self.frontend == "torch":
+            return self._predict_on_device(batch)
         with one_blas_thread():  # the mel filter bank products: no spinning BLAS threads in the workers' way
             per_input = [self.patches(audio) for audio in batch]
         counts = [len(p) for p in per_input]
         probabilities = self.patch_probabilities(np.concatenate(per_input))
         bounds = np.cumsum([0] + counts)
         return np.stack([probabilities[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+
+    def _predict_on_device(self, batch: np.ndarray) -> np.ndarray:
+        """:meth:`predict` with the log-mel computed on the network's device
+        (:mod:`~stemlime_musicnn.device_frontend`): audio goes to the device once, patches stay there."""
+        for audio in batch:
+            self._check_audio(audio)
+        with torch.inference_mode():
+            patches = patches_batch(torch.from_numpy(batch).to(self.device), self.hop_frames)  # (B * P, 187, 96)
+            probabilities = torch.cat([self._probabilities(patches[first:first + self.batch_size])
+                                       for first in range(0, len(patches), self.batch_size)])
+            return probabilities.float().view(len(batch), -1, probabilities.shape[-1]).mean(dim=1).cpu().numpy()
 
     # -------------------------------------------------------------- model randomization (sanity check)
 

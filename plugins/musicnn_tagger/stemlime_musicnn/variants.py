@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from .labels import MSD_LABELS, MTT_LABELS
 
 PRECISIONS = ("fp32", "bf16")
+FRONTENDS = ("auto", "numpy", "torch")
+"""Where ``predict`` computes the log-mel: numpy (bit for bit as musicnn; the CPU's default) or
+torch on the network's device (a GPU's default; ``stemlime_musicnn.device_frontend``)."""
 DEFAULT_BATCH_SIZE = 64
 """Patches per network call. On 2 CPU cores the folded MSD_musicnn takes about as long per
 patch from 8 patches on, and least at 64 (bench/musicnn_bench.py: 19-23 ms per patch)."""
