@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Here (no GPU needed): gather what the device machine lacks into .device/ (git-ignored), so that
+# one call of the device tool runs every GPU check:
+#   run(command="bash bench/device/check.sh", carry=[".device"], timeout_s=540)
+# The machine has Python 3.12 with torch, numpy, scipy, scikit-learn, pluggy, attrs, jinja2,
+# tqdm, threadpoolctl, safetensors and pytest, and no network: the other packages stemlime
+# imports travel as wheels, and the MSD_musicnn model files as a STEMLIME_HOME folder.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+python=${PYTHON:-.venv/bin/python}
+rm -rf .device && mkdir -p .device/wheels .device/models/musicnn
+"$python" -m pip download --quiet --no-deps --only-binary=:all: --python-version "${DEVICE_PYTHON:-3.12}" --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    -d .device/wheels soundfile==0.13.1 cffi==1.17.1 pycparser==2.22 soxr==0.5.0.post1 pooch==1.8.2 platformdirs==4.3.8
+"$python" -m stemlime models fetch musicnn/MSD_musicnn >/dev/null
+cp -r "$("$python" -m stemlime models path musicnn/MSD_musicnn)" .device/models/musicnn/
+du -sh .device
