@@ -496,7 +496,7 @@ def _unknown_command(argv: Sequence[str], parser: argparse.ArgumentParser) -> st
     import difflib
 
     name = next((word for word in argv if not word.startswith("-")), None)
-    known = list(_subcommands(parser))
+    known = list(parser.commands.choices)  # the core's commands and the installed plugins'
     if name is None or name in known:
         return None
     close = difflib.get_close_matches(name, known, n=1)
@@ -504,11 +504,6 @@ def _unknown_command(argv: Sequence[str], parser: argparse.ArgumentParser) -> st
             + (f" (did you mean 'stemlime {close[0]}'?)" if close else "") + f". Commands here: {', '.join(known)}. "
             "Plugin packages add commands of their own: `stemlime plugins` lists the installed ones; in a stemlime clone, "
             "`make install` installs every plugin, or `pip install ./plugins/<folder>` one of them.")
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
-    """The command names the parser knows (the core's and the installed plugins')."""
-    return list(parser.commands.choices)
 
 
 # Importing torch makes about a million long-lived objects, and with CPython's default

@@ -146,9 +146,13 @@ class MusicnnTagger:
     def patch_probabilities(self, patches: np.ndarray) -> np.ndarray:
         """(P, 187, 96) log-mel patches (from :meth:`patches`) -> (P, labels) probabilities,
         in ``batch_size`` chunks."""
-        chunks = [torch.from_numpy(np.ascontiguousarray(patches[first:first + self.batch_size])).to(self.device)
-                  for first in range(0, len(patches), self.batch_size)]
-        return np.concatenate([self._probabilities(chunk).float().cpu().numpy() for chunk in chunks])
+        return self._chunked_probabilities(torch.from_numpy(np.ascontiguousarray(patches))).cpu().numpy()
+
+    def _chunked_probabilities(self, patches: torch.Tensor) -> torch.Tensor:
+        """(P, 187, 96) patches on any device -> (P, labels) float32 probabilities on the
+        network's device, each ``batch_size`` chunk moved there on its turn."""
+        return torch.cat([self._probabilities(patches[first:first + self.batch_size].to(self.device)).float()
+                          for first in range(0, len(patches), self.batch_size)])
 
     def _extract(self, patches: np.ndarray) -> dict[str, np.ndarray]:
         """musicnn's features of (P, 187, 96) patches, from the trained layers, in ``batch_size`` chunks."""
@@ -203,9 +207,8 @@ class MusicnnTagger:
             self._check_audio(audio)
         with torch.inference_mode():
             patches = patches_batch(torch.from_numpy(batch).to(self.device), self.hop_frames)  # (B * P, 187, 96)
-            probabilities = torch.cat([self._probabilities(patches[first:first + self.batch_size])
-                                       for first in range(0, len(patches), self.batch_size)])
-            return probabilities.float().view(len(batch), -1, probabilities.shape[-1]).mean(dim=1).cpu().numpy()
+            probabilities = self._chunked_probabilities(patches)
+            return probabilities.view(len(batch), -1, probabilities.shape[-1]).mean(dim=1).cpu().numpy()
 
     # -------------------------------------------------------------- model randomization (sanity check)
 
