@@ -43,6 +43,8 @@ PyTorch's layout.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -123,10 +125,18 @@ def _autocast_on(device_type: str) -> bool:
         return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
+@functools.lru_cache(maxsize=1)
 def native_bfloat16() -> bool:
     """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX), so that oneDNN's
     bfloat16 convolutions are faster than float32 ones instead of emulated (~30x slower)."""
     return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _autocast_dtype(device_type: str) -> torch.dtype:
+    try:
+        return torch.get_autocast_dtype(device_type)
+    except AttributeError:  # PyTorch < 2.4
+        return torch.get_autocast_cpu_dtype() if device_type == "cpu" else torch.get_autocast_gpu_dtype()
 
 
 def _onednn_dtype(x: torch.Tensor) -> torch.dtype | None:
@@ -139,7 +149,7 @@ def _onednn_dtype(x: torch.Tensor) -> torch.dtype | None:
         return None
     if not _autocast_on("cpu"):
         return torch.float32
-    if torch.get_autocast_dtype("cpu") == torch.bfloat16 and native_bfloat16():
+    if _autocast_dtype("cpu") == torch.bfloat16 and native_bfloat16():
         return torch.bfloat16
     return None
 
