@@ -136,25 +136,33 @@ def _long_stem_folder(folder: Path, seconds: float = 30.0) -> Path:
 
 
 def song_scale(samples: int = 256) -> list[Row]:
-    """K = 50 (5 stems x 10 segments) over 30 s with musicnn: seconds per mask and GFLOP/s."""
+    """K = 50 (5 stems x 10 segments) over 30 s with musicnn: seconds per mask and GFLOP/s, in
+    fp32 and, on a CPU with native bfloat16, with ``precision=bf16``."""
     import importlib.util
 
     import stemlime
+    from stemlime_musicnn.folded import native_bfloat16
 
     measure = f"song scale: K = 50 (5 true stems x 10 segments), 30 s, musicnn MSD, {samples} samples"
     if importlib.util.find_spec("stemlime_temporal") is None:
         return [Row(measure, None, text="skipped", note="stemlime-temporal not installed")]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         mixture = _long_stem_folder(Path(tmp) / "song")
-        pipeline = stemlime.Pipeline(tagger="musicnn", separator="oracle", segmenter="uniform,n=10")
-        pipeline.explain(mixture, start=0.0, duration=30.0, samples=64, seed=1, labels=[0])  # load and warm up
-        seconds, cpu, explanation = timed(lambda: pipeline.explain(mixture, start=0.0, duration=30.0, samples=samples, seed=0))
-    patches = explanation.distinct_evaluations * 10
-    gflops = patches * MUSICNN_GFLOP_PER_PATCH / seconds
-    return [Row(measure, seconds, cpu=cpu,
+        for precision in ("fp32", "bf16") if native_bfloat16() else ("fp32",):
+            pipeline = stemlime.Pipeline(tagger=f"musicnn,precision={precision}", separator="oracle", segmenter="uniform,n=10")
+            pipeline.explain(mixture, start=0.0, duration=30.0, samples=64, seed=1, labels=[0])  # load and warm up
+            seconds, cpu, explanation = timed(lambda: pipeline.explain(mixture, start=0.0, duration=30.0, samples=samples, seed=0))
+            patches = explanation.distinct_evaluations * 10
+            gflops = patches * MUSICNN_GFLOP_PER_PATCH / seconds
+            peak = matmul_peak_gflops("float32" if precision == "fp32" else "bfloat16")
+            rows.append(Row(
+                measure + ("" if precision == "fp32" else ", precision=bf16"), seconds, cpu=cpu,
+                baseline=rows[0].value if rows else None, baseline_what="fp32" if rows else "",
                 note=f"{1000 * seconds / patches:.1f} ms per 3-s patch ({patches} patches), the tagger at {gflops:.0f} GFLOP/s "
-                     f"of this CPU's fp32 matmul peak {matmul_peak_gflops():.0f} (measured in this run); 16384 samples (audioLIME's setting) would take about "
-                     f"{16384 * 10 * seconds / patches / 60:.0f} min")]
+                     f"of this CPU's {precision} matmul peak {peak:.0f} (measured in this run); 16384 samples (audioLIME's "
+                     f"setting) would take about {16384 * 10 * seconds / patches / 60:.0f} min"))
+    return rows
 
 
 AUTO_SEEDS = (0, 1, 2)
