@@ -208,6 +208,16 @@ def test_stemlime_scan_writes_the_folder_and_prints_the_verdict(song, tmp_path):
     assert len(list((out / "snippets").iterdir())) == 3
 
 
+def test_a_one_snippet_scan_says_snippet_not_snippets(song, tmp_path):
+    (tmp_path / "known.py").write_text(KNOWN_TAGGER)
+    out = tmp_path / "scanned"
+    result = stemlime_cli("scan", str(song), "--tagger", f"python,object=known:tagger,path={tmp_path}", "--label", "jazz",
+                          "--snippets", "1", "--samples", "exhaustive", "--seed", "0", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "the 1 snippet where jazz is highest" in result.stdout and "piano explains jazz in 1 of 1 snippet\n" in result.stdout
+    assert "1 snippets" not in result.stdout and "1.00-s snippet where jazz is highest" in (out / "index.html").read_text()
+
+
 def test_stemlime_scan_mistakes_are_usage_errors(song, tmp_path):
     (tmp_path / "known.py").write_text(KNOWN_TAGGER)
     tagger = f"python,object=known:tagger,path={tmp_path}"

@@ -398,8 +398,10 @@ def cmd_scan(args) -> None:
     out = scan.save(args.out, k=args.top_k, force=args.force)
     if args.quiet:
         return
+    from .wording import plural
+
     print(f"scanned {args.audio}: {len(scan.taggram)} taggram frames of {scan.hop_seconds:.3f} s; "
-          f"the {len(scan.snippets)} snippets where {scan.label} is highest:")
+          f"the {plural(len(scan.snippets), 'snippet')} where {scan.label} is highest:")
     for snippet in scan.snippets:
         top = snippet.top_component(scan.label)
         weight = "" if top is None else f" {snippet.explanation.weights(scan.label)[top]:+.4f}"

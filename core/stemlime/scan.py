@@ -24,6 +24,7 @@ import numpy as np
 from .errors import UsageError
 from .explanation import Explanation, _json_safe
 from .output import ResultFolder, safe_name
+from .wording import plural
 
 TAGGRAM_THRESHOLD = 0.3  # the taggram picture shows tags with any frame above this (as audioLIME's notebook did)
 TAGGRAM_DPI = 150  # sharp on a page as wide as a laptop's
@@ -150,12 +151,12 @@ class Scan:
         n = len(self.snippets)
         summary = self.summary()
         if not summary or max(summary.values()) == 0:
-            return f"no component raises {self.label} in any of the {n} snippets"
+            return f"no component raises {self.label} in {'its one snippet' if n == 1 else f'any of the {n} snippets'}"
         best = max(summary.values())
         leaders = [stem for stem, count in summary.items() if count == best]
         who = leaders[0] if len(leaders) == 1 else " and ".join(leaders) + " each"
         verb = "explains" if len(leaders) == 1 else "explain"
-        return f"{who} {verb} {self.label} in {best} of {n} snippet{'s' if n != 1 else ''}"
+        return f"{who} {verb} {self.label} in {best} of {plural(n, 'snippet')}"
 
     def to_dict(self) -> dict[str, Any]:
         """What ``scan.json`` holds (``explanation``: each snippet's folder, relative)."""

@@ -44,6 +44,7 @@ import attrs
 
 from ..errors import UsageError
 from ..output import ResumableFolder, safe_name, safe_names, write_text_atomically
+from ..wording import plural
 from ..registry import KINDS
 from .aggregate import METRICS, aggregate, global_rows
 from .engines import check_engine, ray_recipe, run_local, run_ray
@@ -87,7 +88,7 @@ class DatasetResult:
     def summary(self, labels: int = 10, stems: int = 3) -> str:
         """What the command line prints: the counts, then per label (most explained first) the
         ``stems`` most important stems with their importance and mean weight."""
-        workers = f"{self.workers} worker{'s' if self.workers != 1 else ''}"
+        workers = plural(self.workers, "worker")
         lines = [f"{len(self.tracks)} tracks in {self.wall_seconds:.1f} s ({self.engine} engine, {workers}): "
                  f"{len(self.explained)} explained, {len(self.skipped)} already done, {len(self.failures)} failed"]
         shown = list(self.global_explanation.get("labels", {}).items())[:labels]
@@ -107,8 +108,8 @@ class DatasetResult:
 def count_text(entry: dict[str, Any]) -> str:
     """``4 tracks``, or ``4 tracks, 12 snippets`` when the tracks were explained in snippets."""
     tracks, explanations = entry["tracks"], entry.get("explanations", entry["tracks"])
-    text = f"{tracks} track{'s' if tracks != 1 else ''}"
-    return text if explanations == tracks else f"{text}, {explanations} snippet{'s' if explanations != 1 else ''}"
+    text = plural(tracks, "track")
+    return text if explanations == tracks else f"{text}, {plural(explanations, 'snippet')}"
 
 
 def settings_record(pipeline: Any, options: dict[str, Any], top_k: int, snippets: int | None = None) -> dict[str, Any]:

@@ -50,6 +50,7 @@ import attrs
 from ..errors import UsageError
 from ..output import MARKER
 from ..verified_copy import replace_atomically
+from ..wording import plural
 
 PAGE_NAME = "index.html"
 
@@ -154,6 +155,7 @@ def _environment():
     from .charts import number
 
     environment.filters["number"] = number
+    environment.filters["plural"] = plural
     return environment
 
 
