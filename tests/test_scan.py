@@ -196,12 +196,18 @@ def test_a_scan_refuses_a_label_the_tagger_lacks_before_tagging(song, tmp_path):
 # ---------------------------------------------------------------------------- the command
 
 
-def test_stemlime_scan_writes_the_folder_and_prints_the_verdict(song, tmp_path):
+def _scan_for_jazz(song, tmp_path, snippets: int):
+    """``stemlime scan`` of the song for jazz with the known tagger: (result, output folder)."""
     (tmp_path / "known.py").write_text(KNOWN_TAGGER)
     out = tmp_path / "scanned"
     result = stemlime_cli("scan", str(song), "--tagger", f"python,object=known:tagger,path={tmp_path}", "--label", "jazz",
-                          "--snippets", "3", "--samples", "exhaustive", "--seed", "0", "--out", str(out))
+                          "--snippets", str(snippets), "--samples", "exhaustive", "--seed", "0", "--out", str(out))
     assert result.returncode == 0, result.stderr
+    return result, out
+
+
+def test_stemlime_scan_writes_the_folder_and_prints_the_verdict(song, tmp_path):
+    result, out = _scan_for_jazz(song, tmp_path, snippets=3)
     assert "piano explains jazz in 3 of 3 snippets" in result.stdout
     assert "1.     3.00-4.00 s  jazz" in result.stdout
     assert {p.name for p in out.iterdir()} >= {"scan.json", "taggram.png", "index.html", "snippets"}
@@ -209,11 +215,7 @@ def test_stemlime_scan_writes_the_folder_and_prints_the_verdict(song, tmp_path):
 
 
 def test_a_one_snippet_scan_says_snippet_not_snippets(song, tmp_path):
-    (tmp_path / "known.py").write_text(KNOWN_TAGGER)
-    out = tmp_path / "scanned"
-    result = stemlime_cli("scan", str(song), "--tagger", f"python,object=known:tagger,path={tmp_path}", "--label", "jazz",
-                          "--snippets", "1", "--samples", "exhaustive", "--seed", "0", "--out", str(out))
-    assert result.returncode == 0, result.stderr
+    result, out = _scan_for_jazz(song, tmp_path, snippets=1)
     assert "the 1 snippet where jazz is highest" in result.stdout and "piano explains jazz in 1 of 1 snippet\n" in result.stdout
     assert "1 snippets" not in result.stdout and "1.00-s snippet where jazz is highest" in (out / "index.html").read_text()
 
