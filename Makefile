@@ -2,15 +2,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml experiments/*/pyproject.toml))
 STAMP := $(VENV)/.stemlime-installed
 DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium
 
-.PHONY: install system-deps models test demo bench clean
+.PHONY: install system-deps models test typecheck demo bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml)
+$(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml experiments/*/pyproject.toml)
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
@@ -30,8 +30,12 @@ system-deps:
 models: install
 	$(BIN)/stemlime models fetch --defaults
 
-test: install
+test: install typecheck
 	$(BIN)/python -m pytest -q
+
+# The core's types (mypy; configured in pyproject.toml)
+typecheck: install
+	$(BIN)/python -m mypy
 
 demo: install
 	$(BIN)/python examples/demo.py

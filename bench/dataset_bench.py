@@ -33,8 +33,8 @@ def _run(data: Path, out: Path, **engine) -> tuple[float, float, int]:
     """(tracks per minute, peak MiB of the largest worker, workers) of one whole run."""
     import stemlime
 
-    result = stemlime.Pipeline(tagger=TAGGER, separator="oracle").explain_dataset(
-        data, out, top_labels=3, samples=1000, seed=0, progress=False, **engine)
+    result = stemlime.explain_dataset(stemlime.Pipeline(tagger=TAGGER, separator="oracle"), data, out, top_labels=3,
+                                      samples=1000, seed=0, progress=False, **engine)
     if not result.ok or len(result.explained) != TRACKS:
         raise RuntimeError(f"the bench run did not explain every track: {result.failures[:1]}")
     import json

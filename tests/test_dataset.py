@@ -25,7 +25,8 @@ import stemlime
 from stemlime import UsageError
 from html.parser import HTMLParser
 from stemlime.dataset import aggregate, find_tracks, read_metadata
-from stemlime.output import MARKER, ResumableFolder
+from stemlime.records import ExplanationRecord
+from stemlime.fs import MARKER, ResumableFolder
 
 from conftest import stemlime_cli
 from dataset_support import (BROKEN, LOUD_BRIGHT_WINDOWED, RATE, WINDOW_SECONDS, assert_global_matches, data, render_tracks,
@@ -79,7 +80,7 @@ def test_tracks_sharing_a_name_are_named_by_their_path(tmp_path):
 def test_an_output_folder_inside_the_dataset_holds_no_tracks(data, tagger_spec, tmp_path):
     inner = tmp_path / "data"
     render_tracks(inner, count=1, broken=False)
-    pipeline(tagger_spec).explain_dataset(inner, inner / "explained", samples=64, progress=False)
+    stemlime.explain_dataset(pipeline(tagger_spec), inner, inner / "explained", samples=64, progress=False)
     assert [t.name for t in find_tracks(inner)] == ["song-0"]
 
 
@@ -96,7 +97,7 @@ def test_a_dataset_that_is_not_a_folder_of_tracks_is_a_usage_error(tmp_path):
 
 def test_every_good_track_is_explained_and_the_broken_one_recorded(data, tagger_spec, tmp_path):
     out = tmp_path / "out"
-    result = pipeline(tagger_spec).explain_dataset(data, out, top_labels=2, samples=200, seed=0, progress=False)
+    result = stemlime.explain_dataset(pipeline(tagger_spec), data, out, top_labels=2, samples=200, seed=0, progress=False)
     assert result.explained == GOOD and result.failed == [BROKEN] and not result.ok
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     assert failures == [{"track": BROKEN, "error": "AudioError", "message": failures[0]["message"]}]
@@ -121,12 +122,12 @@ def test_global_numbers_equal_the_tracks_numbers_recomputed(data, tagger_spec, t
     """Stems in two segments each: the global explanation sums each stem's segments per track."""
     pytest.importorskip("stemlime_temporal", reason="stemlime-temporal is not installed")
     out = tmp_path / "out"
-    result = pipeline(tagger_spec, segmenter="uniform,n=2").explain_dataset(data, out, top_labels=2, samples=300,
+    result = stemlime.explain_dataset(pipeline(tagger_spec, segmenter="uniform,n=2"), data, out, top_labels=2, samples=300,
                                                                            progress=False)
     results = list(track_results(out).values())
     assert any("@" in component["name"] for component in results[0]["components"])
     on_disk = json.loads((out / "global.json").read_text())
-    assert on_disk["labels"].keys() == {"loud", "bright"} and on_disk == json.loads(json.dumps(result.global_explanation))
+    assert on_disk["labels"].keys() == {"loud", "bright"} and on_disk == result.global_explanation.to_json()
     assert_global_matches(on_disk, results)
     factors = [m["homogeneity_importance"] / m["importance"] for e in on_disk["labels"].values()
                for m in e["components"].values()]
@@ -141,9 +142,9 @@ def test_global_numbers_equal_the_tracks_numbers_recomputed(data, tagger_spec, t
 
 def test_a_rerun_explains_nothing_again_and_retries_the_failed_track(data, tagger_spec, tmp_path):
     out = tmp_path / "out"
-    first = pipeline(tagger_spec).explain_dataset(data, out, samples=100, progress=False)
+    first = stemlime.explain_dataset(pipeline(tagger_spec), data, out, samples=100, progress=False)
     before = snapshot(out)
-    again = pipeline(tagger_spec).explain_dataset(data, out, samples=100, progress=False)
+    again = stemlime.explain_dataset(pipeline(tagger_spec), data, out, samples=100, progress=False)
     assert again.explained == [] and again.skipped == GOOD and again.failed == [BROKEN]
     assert snapshot(out) == before and again.global_explanation == first.global_explanation
     assert json.loads((out / "run.json").read_text())["tracks"]["skipped"] == 4
@@ -151,9 +152,9 @@ def test_a_rerun_explains_nothing_again_and_retries_the_failed_track(data, tagge
 
 def test_other_settings_explain_the_tracks_again(data, tagger_spec, tmp_path):
     out = tmp_path / "out"
-    first = pipeline(tagger_spec).explain_dataset(data, out, samples=100, progress=False)
+    first = stemlime.explain_dataset(pipeline(tagger_spec), data, out, samples=100, progress=False)
     with pytest.warns(UserWarning, match="4 result.* other settings"):
-        second = pipeline(tagger_spec).explain_dataset(data, out, samples=100, seed=1, progress=False)
+        second = stemlime.explain_dataset(pipeline(tagger_spec), data, out, samples=100, seed=1, progress=False)
     assert second.settings_hash != first.settings_hash and second.explained == GOOD
     assert {r["dataset"]["settings_hash"] for r in track_results(out).values()} == {second.settings_hash}
     assert json.loads((out / "run.json").read_text())["tracks"]["replaced"] == 4
@@ -163,11 +164,11 @@ def test_a_repaired_track_is_explained_on_the_rerun(data, tagger_spec, tmp_path)
     copy = tmp_path / "data"
     render_tracks(copy, count=1)
     out = tmp_path / "out"
-    assert pipeline(tagger_spec).explain_dataset(copy, out, samples=64, progress=False).failed == [BROKEN]
+    assert stemlime.explain_dataset(pipeline(tagger_spec), copy, out, samples=64, progress=False).failed == [BROKEN]
     render_tracks(tmp_path / "fixed", count=1, broken=False)
     for path in (tmp_path / "fixed" / "song-0").iterdir():  # the mixture and its stems
         (copy / BROKEN / path.name).write_bytes(path.read_bytes())
-    rerun = pipeline(tagger_spec).explain_dataset(copy, out, samples=64, progress=False)
+    rerun = stemlime.explain_dataset(pipeline(tagger_spec), copy, out, samples=64, progress=False)
     assert rerun.explained == [BROKEN] and rerun.skipped == ["song-0"] and rerun.ok
     assert (out / "failures.jsonl").read_text() == ""
 
@@ -184,7 +185,7 @@ def test_a_tagger_error_fails_its_track_only(tmp_path):
     for path in (data / "song-0").glob("*.wav"):  # the same song cut to 1.5 s
         audio, rate = soundfile.read(path, dtype="float32")
         soundfile.write(short / path.name, audio[: int(1.5 * rate)], rate, subtype="FLOAT")
-    result = pipeline(spec).explain_dataset(data, tmp_path / "out", samples=32, progress=False)
+    result = stemlime.explain_dataset(pipeline(spec), data, tmp_path / "out", samples=32, progress=False)
     assert result.explained == ["song-0", "song-1"] and result.failed == ["short"]
     assert result.failures[0].error == "StemlimeError" and "wants at least 2 s" in result.failures[0].message
 
@@ -197,7 +198,7 @@ def test_metadata_tables_top_predicted_tag_against_each_column(data, tagger_spec
     table.write_text("track,genre,decade\nsong-0,rock,1990s\nsong-1,folk,1990s\nsong-2,rock,2000s\nsong-3,folk,2000s\n"
                      "not-in-data,jazz,1950s\n")
     out = tmp_path / "out"
-    result = pipeline(tagger_spec).explain_dataset(data, out, top_labels=1, samples=64, metadata=table, progress=False)
+    result = stemlime.explain_dataset(pipeline(tagger_spec), data, out, top_labels=1, samples=64, metadata=table, progress=False)
     top = {name: r["dataset"]["top_tags"][0][0] for name, r in track_results(out).items()}
     genres = read_metadata(table)
     expected: dict = {}
@@ -216,7 +217,7 @@ def test_a_metadata_file_without_a_track_column_is_refused_before_any_track(data
     table = tmp_path / "genres.csv"
     table.write_text("name,genre\nsong-0,rock\n")
     with pytest.raises(UsageError, match="no 'track' column"):
-        pipeline(tagger_spec).explain_dataset(data, tmp_path / "out", metadata=table, progress=False)
+        stemlime.explain_dataset(pipeline(tagger_spec), data, tmp_path / "out", metadata=table, progress=False)
     assert not (tmp_path / "out").exists()
 
 
@@ -228,14 +229,14 @@ def test_an_output_folder_that_is_not_a_dataset_run_is_refused(data, tagger_spec
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
     with pytest.raises(UsageError, match="did not write"):
-        pipeline(tagger_spec).explain_dataset(data, foreign, progress=False)
+        stemlime.explain_dataset(pipeline(tagger_spec), data, foreign, progress=False)
     assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"]
     single = tmp_path / "single"
     pipeline(tagger_spec).explain(data / "song-0" / "mixture.wav", samples=16, progress=False).save(single)
     with pytest.raises(UsageError, match="explanation result, not a dataset run"):
-        pipeline(tagger_spec).explain_dataset(data, single, progress=False)
+        stemlime.explain_dataset(pipeline(tagger_spec), data, single, progress=False)
     with pytest.raises(UsageError, match="input of this run"):
-        pipeline(tagger_spec).explain_dataset(data, data.parent, progress=False)
+        stemlime.explain_dataset(pipeline(tagger_spec), data, data.parent, progress=False)
 
 
 def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(tmp_path):
@@ -259,11 +260,11 @@ def test_what_interrupted_swaps_left_is_cleared_and_finished_tracks_stay(tmp_pat
 
 def test_pipeline_wide_mistakes_stop_the_run_before_any_track(data, tagger_spec, tmp_path):
     with pytest.raises(UsageError, match="no label 'lound'"):
-        pipeline(tagger_spec).explain_dataset(data, tmp_path / "out", labels=["lound"], progress=False)
+        stemlime.explain_dataset(pipeline(tagger_spec), data, tmp_path / "out", labels=["lound"], progress=False)
     with pytest.raises(UsageError, match="use the Ray engine"):
-        pipeline(tagger_spec).explain_dataset(data, tmp_path / "out", workers=2, progress=False)
+        stemlime.explain_dataset(pipeline(tagger_spec), data, tmp_path / "out", workers=2, progress=False)
     with pytest.raises(UsageError, match="engine must be one of"):
-        pipeline(tagger_spec).explain_dataset(data, tmp_path / "out", engine="spark", progress=False)
+        stemlime.explain_dataset(pipeline(tagger_spec), data, tmp_path / "out", engine="spark", progress=False)
     assert not (tmp_path / "out").exists()
 
 
@@ -306,23 +307,24 @@ def test_ctrl_c_keeps_the_finished_tracks_and_the_rerun_completes(data, tmp_path
     assert [p.name for p in (out / "tracks").iterdir() if p.name.startswith(".")] == []
     run = json.loads((out / "run.json").read_text())
     assert run["complete"] is False and run["tracks"]["explained"] == len(finished)
-    rerun = pipeline(spec, batch_size=1).explain_dataset(data, out, samples=8, progress=False)
+    rerun = stemlime.explain_dataset(pipeline(spec, batch_size=1), data, out, samples=8, progress=False)
     assert sorted(rerun.skipped) == sorted(finished) and len(rerun.explained) == 4 - len(finished)
 
 
 # ----------------------------------------------------------------------------- the aggregation
 
 
-def _explanation(weights: dict[str, dict[str, float]], components: list[tuple[str, str]]) -> dict:
-    return {"components": [{"name": name, "stem": stem} for name, stem in components],
-            "labels": {label: {"weights": w} for label, w in weights.items()}}
+def _explanation(weights: dict[str, dict[str, float]], components: list[tuple[str, str]]) -> ExplanationRecord:
+    return ExplanationRecord.from_json({
+        "sample_rate": 16000, "components": [{"name": name, "stem": stem, "start": 0.0, "end": 1.0} for name, stem in components],
+        "labels": {label: {"weights": w} for label, w in weights.items()}})
 
 
 def test_segments_aggregate_by_stem_so_different_segmentations_mix():
     segmented = _explanation({"rock": {"vocals@a": 0.25, "vocals@b": 0.5, "drums@a": -0.5}},
                              [("vocals@a", "vocals"), ("vocals@b", "vocals"), ("drums@a", "drums"), ("drums@b", "drums")])
     whole = _explanation({"rock": {"vocals": -0.25, "drums": 1.0}}, [("vocals", "vocals"), ("drums", "drums")])
-    rock = aggregate([segmented, whole])["labels"]["rock"]
+    rock = aggregate([segmented, whole]).to_json()["labels"]["rock"]
     assert rock["tracks"] == 2
     assert rock["components"]["vocals"] == {"n": 2, "mean_weight": 0.25, "mean_abs_weight": 0.5, "top1_share": 0.5,
                                             "importance": 1.0, "homogeneity_importance": 1.0}
@@ -336,7 +338,7 @@ def test_homogeneity_weighting_favours_stems_that_matter_for_one_label():
         _explanation({"rock": {"drums": 4.0, "vocals": 1.0, "bass": 1.0}}, [("drums", "drums"), ("vocals", "vocals"), ("bass", "bass")]),
         _explanation({"pop": {"vocals": 1.0, "bass": 0.25}}, [("drums", "drums"), ("vocals", "vocals"), ("bass", "bass")]),
     ]
-    labels = aggregate(tracks)["labels"]
+    labels = aggregate(tracks).to_json()["labels"]
     h_bass = -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3))  # importances 1 and 0.5 -> shares 2/3, 1/3
     factor = 1 - h_bass / math.log(2)
     assert labels["rock"]["components"]["drums"]["homogeneity_importance"] == pytest.approx(2.0)
@@ -373,7 +375,7 @@ def _windowed_taggram(mixture: Path) -> np.ndarray:
 
 def test_snippets_explain_each_tracks_best_windows_for_its_top_label(data, windowed_spec, tmp_path):
     out = tmp_path / "out"
-    result = pipeline(windowed_spec).explain_dataset(data, out, snippets="best:2", samples="exhaustive", progress=False)
+    result = stemlime.explain_dataset(pipeline(windowed_spec), data, out, snippets="best:2", samples="exhaustive", progress=False)
     assert result.explained == GOOD and result.failed == [BROKEN]
     for name in GOOD:
         folder = out / "tracks" / name
@@ -400,27 +402,27 @@ def test_snippets_explain_each_tracks_best_windows_for_its_top_label(data, windo
     assert run["results"] == {name: f"tracks/{name}" for name in GOOD}
 
     before = snapshot(out)
-    again = pipeline(windowed_spec).explain_dataset(data, out, snippets=2, top_labels=1, samples="exhaustive", progress=False)
+    again = stemlime.explain_dataset(pipeline(windowed_spec), data, out, snippets=2, top_labels=1, samples="exhaustive", progress=False)
     assert again.explained == [] and again.skipped == GOOD and snapshot(out) == before, "best:2, 2 and the top label are one setting"
     with pytest.warns(UserWarning, match="4 result.* other settings"):
-        plain = pipeline(windowed_spec).explain_dataset(data, out, samples="exhaustive", progress=False)
+        plain = stemlime.explain_dataset(pipeline(windowed_spec), data, out, samples="exhaustive", progress=False)
     assert plain.explained == GOOD and {p.name for p in (out / "tracks" / "song-0").iterdir()} >= {"explanation.json"}
     assert "snippets" not in json.loads((out / "global.json").read_text())
 
 
 def test_snippets_follow_one_given_label_and_refuse_what_does_not_fit(data, windowed_spec, tmp_path):
     out = tmp_path / "out"
-    result = pipeline(windowed_spec).explain_dataset(data, out, snippets="best:1", labels=["bright"], samples=16, progress=False)
+    result = stemlime.explain_dataset(pipeline(windowed_spec), data, out, snippets="best:1", labels=["bright"], samples=16, progress=False)
     assert {json.loads(p.read_text())["label"] for p in (out / "tracks").glob("*/scan.json")} == {"bright"}
-    assert list(result.global_explanation["labels"]) == ["bright"] and result.global_explanation["explanations"] == 4
+    assert list(result.global_explanation.to_json()["labels"]) == ["bright"] and result.global_explanation.to_json()["explanations"] == 4
     refused = tmp_path / "refused"
     for wrong, message in [({"labels": ["loud", "bright"]}, "follows one label"), ({"top_labels": 2}, "follows one label"),
                            ({"start": 1.0}, "not both"), ({"duration": 1.0}, "not both")]:
         with pytest.raises(UsageError, match=message):
-            pipeline(windowed_spec).explain_dataset(data, refused, snippets="best:2", progress=False, **wrong)
+            stemlime.explain_dataset(pipeline(windowed_spec), data, refused, snippets="best:2", progress=False, **wrong)
     for choice in ("best:0", "worst:2", "best:", "best:two", 0, True):
         with pytest.raises(UsageError, match="snippets"):
-            pipeline(windowed_spec).explain_dataset(data, refused, snippets=choice, progress=False)
+            stemlime.explain_dataset(pipeline(windowed_spec), data, refused, snippets=choice, progress=False)
     usage = stemlime_cli("explain-dataset", str(data), "--tagger", windowed_spec, "--snippets", "best:2", "--start", "1",
                          "--duration", "1", "--out", str(refused))
     assert usage.returncode == 2 and "--start/--duration" in usage.stderr and "Traceback" not in usage.stderr
@@ -459,7 +461,7 @@ def test_the_dataset_page_shows_the_run_the_global_numbers_the_failures_and_link
     table = tmp_path / "genres.csv"
     table.write_text("track,genre\nsong-0,rock\nsong-1,folk\nsong-2,rock\nsong-3,folk\n")
     out = tmp_path / "out"
-    result = pipeline(tagger_spec).explain_dataset(data, out, top_labels=2, samples=64, metadata=table, report=True,
+    result = stemlime.explain_dataset(pipeline(tagger_spec), data, out, top_labels=2, samples=64, metadata=table, report=True,
                                                    progress=False)
     assert result.page == out / "index.html" and "index.html" in result.summary()
     page = result.page.read_text()
@@ -482,7 +484,7 @@ def test_the_dataset_page_shows_the_run_the_global_numbers_the_failures_and_link
     assert re.search(r'<div class="value">4</div><div class="name">explained by this run</div>', page)
 
     (out / "index.html").unlink()
-    again = pipeline(tagger_spec).explain_dataset(data, out, top_labels=2, samples=64, metadata=table, report=True,
+    again = stemlime.explain_dataset(pipeline(tagger_spec), data, out, top_labels=2, samples=64, metadata=table, report=True,
                                                   progress=False)
     assert again.skipped == GOOD and re.search(r'<div class="value">4</div><div class="name">already done</div>',
                                                (out / "index.html").read_text()), "a resumed run writes its page too"

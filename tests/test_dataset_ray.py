@@ -35,7 +35,7 @@ def pipeline(spec: str, **settings) -> stemlime.Pipeline:
 
 
 def test_ray_workers_explain_every_good_track_as_the_local_engine_does(data, tagger_spec, tmp_path):
-    on_ray = pipeline(tagger_spec).explain_dataset(data, tmp_path / "ray", top_labels=2, samples=200, engine="ray", workers=2,
+    on_ray = stemlime.explain_dataset(pipeline(tagger_spec), data, tmp_path / "ray", top_labels=2, samples=200, engine="ray", workers=2,
                                                    progress=False)
     assert on_ray.explained == GOOD and on_ray.failed == [BROKEN] and on_ray.workers == 2
     assert [json.loads(line)["track"] for line in (tmp_path / "ray" / "failures.jsonl").read_text().splitlines()] == [BROKEN]
@@ -45,26 +45,26 @@ def test_ray_workers_explain_every_good_track_as_the_local_engine_does(data, tag
     results = track_results(tmp_path / "ray")
     assert_global_matches(json.loads((tmp_path / "ray" / "global.json").read_text()), list(results.values()))
 
-    local = pipeline(tagger_spec).explain_dataset(data, tmp_path / "local", top_labels=2, samples=200, progress=False)
+    local = stemlime.explain_dataset(pipeline(tagger_spec), data, tmp_path / "local", top_labels=2, samples=200, progress=False)
     assert local.settings_hash == on_ray.settings_hash and local.global_explanation == on_ray.global_explanation
     assert track_results(tmp_path / "local") == results  # the same per-track function, bit for bit
 
 
 def test_a_rerun_on_ray_explains_nothing_again(data, tagger_spec, tmp_path):
     out = tmp_path / "out"
-    pipeline(tagger_spec).explain_dataset(data, out, samples=64, engine="ray", progress=False)
+    stemlime.explain_dataset(pipeline(tagger_spec), data, out, samples=64, engine="ray", progress=False)
     before = {p: p.stat().st_mtime_ns for p in (out / "tracks").rglob("*")}
-    again = pipeline(tagger_spec).explain_dataset(data, out, samples=64, engine="ray", progress=False)
+    again = stemlime.explain_dataset(pipeline(tagger_spec), data, out, samples=64, engine="ray", progress=False)
     assert again.explained == [] and again.skipped == GOOD and again.failed == [BROKEN]
     assert {p: p.stat().st_mtime_ns for p in (out / "tracks").rglob("*")} == before
 
 
 def test_snippets_on_ray_workers_are_the_local_engines(data, windowed_spec, tmp_path):
-    on_ray = pipeline(windowed_spec).explain_dataset(data, tmp_path / "ray", snippets="best:2", samples=64, engine="ray",
+    on_ray = stemlime.explain_dataset(pipeline(windowed_spec), data, tmp_path / "ray", snippets="best:2", samples=64, engine="ray",
                                                      workers=2, progress=False)
-    local = pipeline(windowed_spec).explain_dataset(data, tmp_path / "local", snippets="best:2", samples=64, progress=False)
+    local = stemlime.explain_dataset(pipeline(windowed_spec), data, tmp_path / "local", snippets="best:2", samples=64, progress=False)
     assert on_ray.explained == local.explained == GOOD and on_ray.failed == [BROKEN]
-    assert on_ray.global_explanation == local.global_explanation and on_ray.global_explanation["explanations"] == 8
+    assert on_ray.global_explanation == local.global_explanation and on_ray.global_explanation.to_json()["explanations"] == 8
     scans = {engine: {name: json.loads((tmp_path / engine / "tracks" / name / "scan.json").read_text()) for name in GOOD}
              for engine in ("ray", "local")}
     assert scans["ray"] == scans["local"] and snippet_results(tmp_path / "ray") == snippet_results(tmp_path / "local")
@@ -86,7 +86,7 @@ def test_a_worker_killed_mid_run_still_ends_with_every_good_track_explained(data
             os.kill(os.getpid(), signal.SIGKILL)
         return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
     """, imports="import os\nimport signal"))
-    result = pipeline(spec).explain_dataset(data, tmp_path / "out", samples=64, engine="ray", workers=2, progress=False)
+    result = stemlime.explain_dataset(pipeline(spec), data, tmp_path / "out", samples=64, engine="ray", workers=2, progress=False)
     assert not trigger.exists()  # a worker did die
     assert result.explained == GOOD and result.failed == [BROKEN]
     killed = int(Path(f"{trigger}.pid").read_text())
@@ -103,7 +103,7 @@ def test_real_musicnn_on_ray_workers_gives_the_local_explanation(data, tmp_path)
 
     musicnn_folder()
     spec = "musicnn:MSD_musicnn,device=cpu"
-    result = stemlime.Pipeline(tagger=spec, separator="oracle").explain_dataset(
+    result = stemlime.explain_dataset(stemlime.Pipeline(tagger=spec, separator="oracle"), 
         data, tmp_path / "out", top_labels=1, samples="exhaustive", engine="ray", workers=2, progress=False)
     assert result.explained == GOOD and result.failed == [BROKEN]
     on_ray = track_results(tmp_path / "out")["song-1"]
@@ -131,9 +131,9 @@ def test_what_ray_cannot_run_is_refused_before_any_track(data, tagger_spec, tmp_
     locked = Locked()
     locked.lock = threading.Lock()
     with pytest.raises(UsageError, match="cannot be sent to Ray workers"):
-        stemlime.Pipeline(tagger=locked, separator="oracle").explain_dataset(data, tmp_path / "a", engine="ray", progress=False)
+        stemlime.explain_dataset(stemlime.Pipeline(tagger=locked, separator="oracle"), data, tmp_path / "a", engine="ray", progress=False)
     assert not (tmp_path / "a").exists()
     with pytest.raises(UsageError, match="the Ray cluster has 2 CPU"):
-        pipeline(tagger_spec).explain_dataset(data, tmp_path / "b", engine="ray", workers=3, progress=False)
+        stemlime.explain_dataset(pipeline(tagger_spec), data, tmp_path / "b", engine="ray", workers=3, progress=False)
     with pytest.raises(UsageError, match="no label 'lound'"):
-        pipeline(tagger_spec).explain_dataset(data, tmp_path / "c", engine="ray", labels=["lound"], progress=False)
+        stemlime.explain_dataset(pipeline(tagger_spec), data, tmp_path / "c", engine="ray", labels=["lound"], progress=False)

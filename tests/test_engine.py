@@ -205,11 +205,11 @@ def test_a_pipeline_files_defaults_yield_to_the_arguments(tmp_path):
     sys.path.insert(0, str(tmp_path))
     try:
         pipeline = stemlime.Pipeline.from_config(config)
-        options = pipeline.explain_options(labels=["b"])
-        assert options["labels"] == ["b"] and options["top_labels"] is None and options["samples"] == 64 and options["seed"] == 4
-        assert pipeline.explain_options(top_labels=2)["top_labels"] == 2
+        options = pipeline.request(labels=["b"])
+        assert options.labels == ("b",) and options.top_labels is None and options.samples == 64 and options.seed == 4
+        assert pipeline.request(top_labels=2).top_labels == 2
         with pytest.raises(stemlime.UsageError, match="either labels or top_labels"):
-            pipeline.explain_options(labels=["b"], top_labels=2)
+            pipeline.request(labels=["b"], top_labels=2)
     finally:
         sys.path.remove(str(tmp_path))
 

@@ -80,7 +80,7 @@ CASES = [
     ("top-labels too many", explain("--top-labels", "4", "--out", "o14"), 2, "top_labels must be a count between 1 and 1"),
     ("one sample", explain("--samples", "1", "--out", "o15"), 2, "distinct mask"),
     ("two samples", explain("--samples", "2", "--out", "o16"), 2, "distinct mask"),
-    ("top-k 0", explain("--top-k", "0", "--out", "o17"), 2, "--top-k must be at least 1"),
+    ("top-k 0", explain("--top-k", "0", "--out", "o17"), 2, "top_k must be a whole number of at least 1 (--top-k)"),
     ("batch size 0", explain("--batch-size", "0", "--out", "o18"), 2, "batch_size must be"),
     ("oracle on a folder of songs", explain("--separator", "oracle", "--out", "o19", audio="songs/a.wav"), 2, "dir="),
     ("oracle dir empty", explain("--separator", "oracle,dir=", "--out", "o20"), 2, "dir="),

@@ -1,6 +1,6 @@
 """Nothing lost: what stemlime writes never replaces what it did not write, and never half of it.
 
-Specifications of stemlime.output (safe names, result folders swapped in whole) as users meet
+Specifications of stemlime.fs and stemlime.naming (safe names, result folders swapped in whole) as users meet
 them: ``stemlime separate``, ``Explanation.save`` and ``write_stems``.
 """
 
@@ -21,7 +21,9 @@ import stemlime
 import stemlime.explanation
 from conftest import PIECE, STEMS
 from stemlime.cli import main
-from stemlime.output import MARKER, ResultFolder, check_destination, safe_name, safe_names, write_stems
+from stemlime.fs import MARKER, ResultFolder, check_destination
+from stemlime.naming import safe_name, safe_names
+from stemlime.separation import write_stems
 
 
 class Loudness:
@@ -93,7 +95,7 @@ def test_separate_replaces_its_own_earlier_output_and_maps_every_stem(tmp_path, 
     assert main(["separate", str(PIECE / "mixture.wav"), "--separator", "oracle", "--duration", "1", "--out", str(out)]) == 0
     assert main(["separate", str(PIECE / "mixture.wav"), "--separator", "none", "--duration", "1", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "mix.wav", "stems.json"], "no stem of the first run is left"
-    assert json.loads((out / "stems.json").read_text()) == {"stems": {"mix": "mix.wav"}, "sample_rate": 16000}
+    assert json.loads((out / "stems.json").read_text()) == {"schema": 2, "stems": {"mix": "mix.wav"}, "sample_rate": 16000}
     assert json.loads((out / MARKER).read_text())["kind"] == "stems"
     assert leftovers(out) == []
 

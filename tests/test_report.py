@@ -16,7 +16,7 @@ import pytest
 import soundfile
 
 import stemlime
-from stemlime.output import write_stems
+from stemlime.separation import write_stems
 from stemlime.report import render_report
 from conftest import PIECE, STEMS, stemlime_cli, write_loudness_module
 from readme import code_block_after
@@ -152,6 +152,7 @@ def test_rendering_again_replaces_only_the_page(tmp_path):
 
 def test_a_page_kind_is_one_template_and_one_registered_context_function(tmp_path):
     from stemlime.report import PAGES, page, render_html
+    from stemlime.records import read_explanation
     from stemlime.report.pages import explanation_card
 
     out = explained().save(tmp_path / "track")
@@ -161,8 +162,7 @@ def test_a_page_kind_is_one_template_and_one_registered_context_function(tmp_pat
 
     @page("example-set", "explanation.html")  # reusing a built-in template, as a new kind would its own
     def example_context(folder, media):
-        data = json.loads((folder / "track" / "explanation.json").read_text())
-        return {"title": "a set", "e": explanation_card(data, media.under("track")), "json": None}
+        return {"title": "a set", "e": explanation_card(read_explanation(folder / "track"), media.under("track")), "json": None}
 
     try:
         html = render_report(tmp_path / "set").read_text()

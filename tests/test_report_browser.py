@@ -50,7 +50,7 @@ def real_scan(song30, tmp_path_factory):
     runs = []
     separate = separator.separate
     separator.separate = lambda audio, rate, **kw: runs.append(len(audio)) or separate(audio, rate, **kw)
-    scan = pipeline.scan(song30, label="female vocalists", snippets=3, samples=300, seed=0)
+    scan = stemlime.scan(pipeline, song30, label="female vocalists", snippets=3, samples=300, seed=0)
     out = scan.save(tmp_path_factory.mktemp("scan") / "scan")
     return pipeline, scan, out, runs
 
@@ -122,9 +122,9 @@ def dataset_runs(tmp_path_factory):
     spec = write_module(root / "models", f"browser_windowed_{root.name}", LOUD_BRIGHT_WINDOWED)
     (root / "genres.csv").write_text("track,genre\nsong-0,rock\nsong-1,folk\nsong-2,rock\nsong-3,folk\n")
     pipeline = stemlime.Pipeline(tagger=spec, separator="oracle")
-    plain = pipeline.explain_dataset(data, root / "plain", top_labels=2, samples=64, metadata=root / "genres.csv",
+    plain = stemlime.explain_dataset(pipeline, data, root / "plain", top_labels=2, samples=64, metadata=root / "genres.csv",
                                      report=True, progress=False)
-    snippets = pipeline.explain_dataset(data, root / "snippets", snippets="best:2", samples=64, report=True, progress=False)
+    snippets = stemlime.explain_dataset(pipeline, data, root / "snippets", snippets="best:2", samples=64, report=True, progress=False)
     return plain, snippets
 
 

@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 import stemlime
-from stemlime.scan import SnippetWindow, best_snippets
+from stemlime.scanning import SnippetWindow, best_snippets
 from stemlime.stemcache import StemCache
 from stemlime.tagging import taggram as tagging_taggram
 from conftest import stemlime_cli
@@ -135,7 +135,7 @@ def test_the_scans_snippets_are_the_known_taggrams_top_frames_and_piano_explains
     taggram, hop = tagging_taggram(tagger, stemlime.load_audio(song)[0])
     np.testing.assert_allclose(taggram[:, 0], expected_jazz(PIANO_GAINS), atol=0.01)
 
-    scan = pipeline.scan(song, label="jazz", snippets=3, samples="exhaustive", seed=0)
+    scan = stemlime.scan(pipeline, song, label="jazz", snippets=3, samples="exhaustive", seed=0)
     assert [s.window.frame for s in scan.snippets] == TOP_FRAMES
     assert [(s.window.start, s.window.end) for s in scan.snippets] == [(3.0, 4.0), (7.0, 8.0), (5.0, 6.0)]
     np.testing.assert_allclose([s.window.probability for s in scan.snippets], taggram[TOP_FRAMES, 0])
@@ -143,12 +143,12 @@ def test_the_scans_snippets_are_the_known_taggrams_top_frames_and_piano_explains
         assert snippet.explanation.start == snippet.window.start and snippet.explanation.duration == 1.0
         assert list(snippet.explanation.labels) == ["jazz"]
         assert snippet.top_component("jazz") == "piano"
-    assert scan.summary() == {"piano": 3, "drums": 0}
+    assert scan.stem_counts() == {"piano": 3, "drums": 0}
     assert scan.verdict() == "piano explains jazz in 3 of 3 snippets"
 
 
 def test_scan_save_writes_one_whole_folder_with_every_snippet_explained(song, tmp_path):
-    scan = stemlime.Pipeline(tagger=_known_tagger(tmp_path), separator="oracle").scan(song, label="jazz", snippets=2,
+    scan = stemlime.scan(stemlime.Pipeline(tagger=_known_tagger(tmp_path), separator="oracle"), song, label="jazz", snippets=2,
                                                                                      samples=200, seed=1)
     out = scan.save(tmp_path / "scan")
     data = json.loads((out / "scan.json").read_text())
@@ -173,13 +173,13 @@ def test_a_scan_separates_the_song_once_for_all_its_snippets(song, tmp_path, cac
     separator = BandSplit()
     pipeline = stemlime.Pipeline(tagger=_known_tagger(tmp_path), separator=separator,
                                  cache=False if cache == "off" else StemCache(tmp_path / "stems"))
-    scan = pipeline.scan(song, label="jazz", snippets=4, samples="exhaustive")
+    scan = stemlime.scan(pipeline, song, label="jazz", snippets=4, samples="exhaustive")
     assert separator.calls == 1
     assert pipeline.cache is None if cache == "off" else pipeline.cache is not None, "the scan leaves the pipeline as it was"
     assert [s.window.frame for s in scan.snippets] == TOP_FRAMES + [1]
     assert scan.verdict() == "low explains jazz in 4 of 4 snippets"
     if cache == "cache":
-        pipeline.scan(song, label="jazz", snippets=2, samples="exhaustive")
+        stemlime.scan(pipeline, song, label="jazz", snippets=2, samples="exhaustive")
         assert separator.calls == 1, "a second scan of the same song reuses the cached stems"
 
 
@@ -187,9 +187,9 @@ def test_a_scan_refuses_a_label_the_tagger_lacks_before_tagging(song, tmp_path):
     tagger = _known_tagger(tmp_path)
     pipeline = stemlime.Pipeline(tagger=tagger, separator=BandSplit())
     with pytest.raises(stemlime.UsageError, match="Did you mean 'jazz'"):
-        pipeline.scan(song, label="jaz")
+        stemlime.scan(pipeline, song, label="jaz")
     with pytest.raises(stemlime.UsageError, match="snippets must be"):
-        pipeline.scan(song, label="jazz", snippets=0)
+        stemlime.scan(pipeline, song, label="jazz", snippets=0)
     assert pipeline.separator.calls == 0
 
 
@@ -241,6 +241,6 @@ def test_a_song_shorter_than_one_tagger_input_is_one_snippet_padded_or_refused_w
         soundfile.write(short.parent / f"{name}.wav", part[: rate // 2], rate, subtype="FLOAT")
     pipeline = stemlime.Pipeline(tagger=_known_tagger(tmp_path), separator="oracle")
     with pytest.raises(stemlime.AudioError, match=r"0\.500 s long.*pad"):
-        pipeline.scan(short, label="jazz", snippets=2, samples=16)
-    scan = pipeline.scan(short, label="jazz", snippets=2, samples=16, pad=True)
+        stemlime.scan(pipeline, short, label="jazz", snippets=2, samples=16)
+    scan = stemlime.scan(pipeline, short, label="jazz", snippets=2, samples=16, pad=True)
     assert len(scan.snippets) == 1 and scan.snippets[0].explanation.duration == 0.5

@@ -8,13 +8,18 @@ from .explanation import Explanation, LabelExplanation, Neighbourhood
 from .hookspecs import hookimpl
 from .pipeline import Pipeline
 from .registry import Factory, Option, Registry, get_registry
+from .request import ExplainRequest
 from .specs import Spec, parse_spec
 from .surrogates import SurrogateFit
+from .scanning import Scan, scan
+from .dataset import DatasetResult, explain_dataset
 
-__version__ = "0.1.0"
+from .version import __version__
+
 
 __all__ = [
-    "AudioError", "Component", "Engine", "Excerpt", "Explanation", "Factory", "LabelExplanation", "ModelFilesError",
-    "Neighbourhood", "Option", "Pipeline", "Registry", "Segment", "Spec", "StemlimeError", "SurrogateFit",
-    "UsageError", "get_registry", "hookimpl", "load_audio", "parse_spec", "write_wav",
+    "AudioError", "Component", "DatasetResult", "Engine", "Excerpt", "ExplainRequest", "Explanation", "Factory", "LabelExplanation",
+    "ModelFilesError", "Neighbourhood", "Option", "Pipeline", "Registry", "Scan", "Segment", "Spec", "StemlimeError",
+    "SurrogateFit", "UsageError", "explain_dataset", "get_registry", "hookimpl", "load_audio", "parse_spec", "scan",
+    "write_wav",
 ]

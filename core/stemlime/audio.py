@@ -183,9 +183,9 @@ def as_sample_rate(sample_rate: object) -> int:
     """
     if isinstance(sample_rate, (bool, np.bool_)) or not isinstance(sample_rate, numbers.Real):
         raise UsageError(f"sample_rate={sample_rate!r} is not a number: give the audio's sample rate in Hz, e.g. sample_rate=16000")
-    if not math.isfinite(sample_rate) or sample_rate <= 0 or sample_rate != int(sample_rate):
+    if not math.isfinite(sample_rate) or sample_rate <= 0 or sample_rate != int(sample_rate):  # type: ignore[call-overload]
         raise UsageError(f"sample_rate={sample_rate!r} is not a positive whole number of Hz: give e.g. sample_rate=16000")
-    return int(sample_rate)
+    return int(sample_rate)  # type: ignore[call-overload]  # a finite whole Real
 
 
 def _samples_as_float(array: np.ndarray) -> np.ndarray:

@@ -57,7 +57,7 @@ def _add_explain_arguments(parser: argparse.ArgumentParser, what: str = "audio",
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stemlime", description="Listenable explanations for music models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    commands = parser.commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.commands = parser.add_subparsers(dest="command", metavar="COMMAND")  # type: ignore[attr-defined]
     commands.required = True
 
     plugins = commands.add_parser("plugins", help="list separators, segmenters, taggers and surrogates")
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="explain a tagger's prediction with stems (and segments)")
     _add_explain_arguments(explain)
     explain.add_argument("--checks", help="trust checks to run, print and save: fidelity,stability,sanity,complexity or all")
-    explain.add_argument("--top-k", type=int, default=1, help="components summed in explanations/<label>.wav (default 1)")
+    explain.add_argument("--top-k", type=int, help="components summed in explanations/<label>.wav (default 1)")
     explain.add_argument("--quiet", action="store_true", help="no summary on stdout")
     explain.add_argument("--out", required=True, help="output folder (replaced as a whole by each run)")
     explain.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
@@ -160,21 +160,11 @@ def cmd_plugins(args) -> None:
 
 
 def cmd_separate(args) -> None:
-    from .builtins.separators import OracleSeparator
-    from .output import check_destination, write_stems
     from .pipeline import Pipeline
+    from .separation import separate
 
-    pipeline = Pipeline(tagger=None, separator=args.separator)
-    inputs = [args.audio]
-    if isinstance(pipeline.separator, OracleSeparator) and pipeline.separator.dir is not None:
-        inputs.append(pipeline.separator.dir)  # the true stems it reads are inputs too
-    check_destination(args.out, inputs, force=args.force)  # refuse before the separator runs
-    if args.midi:
-        pipeline.check_transcribes()
-    stems, rate = pipeline.separate(args.audio, start=args.start or 0.0, duration=args.duration)
-    parts = pipeline.transcribe(args.audio, start=args.start or 0.0, duration=args.duration) if args.midi else None
-    for stem, path in write_stems(stems, rate, args.out, inputs=inputs, force=args.force, parts=parts).items():
-        print(path if stem not in (parts or {}) else f"{path}  {path.with_suffix('.mid')} ({len(parts[stem].notes)} notes)")
+    print(separate(Pipeline(tagger=None, separator=args.separator), args.audio, args.out, start=args.start or 0.0,
+                   duration=args.duration, force=args.force, midi=args.midi).summary())
 
 
 def _pipeline_arguments(args) -> Any:
@@ -190,77 +180,25 @@ def _pipeline_arguments(args) -> Any:
     return Pipeline(**{k: v for k, v in (specs | settings).items() if v is not None})
 
 
-def _explain_arguments(args) -> tuple[Any, dict[str, Any]]:
-    """The pipeline and the explain options the flags name (flags override a pipeline file)."""
-    pipeline = _pipeline_arguments(args)
-    given = {"labels": args.label, "top_labels": args.top_labels, "start": args.start, "duration": args.duration,
-             "samples": args.samples, "seed": args.seed, "pad": args.pad, "checks": getattr(args, "checks", None)}
-    return pipeline, {key: value for key, value in given.items() if value is not None}
+def _request_arguments(args) -> dict[str, Any]:
+    """The explain options the flags give (None: not given; the pipeline file's or stemlime's default)."""
+    return {"labels": args.label, "top_labels": args.top_labels, "start": args.start, "duration": args.duration,
+            "samples": args.samples, "seed": args.seed, "pad": args.pad}
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings (e.g. a segmenter falling back to one segment) as one line, like errors."""
-    print(f"stemlime: warning: {message}", file=sys.stderr)
-
-
-SUMMARY_COLUMNS = 8  # more segments than this (and than stems) print as rows, so lines stay short
-
-
-def _print_weights(label: Any, components: list) -> None:
-    """A label's weights: a flat list for stems alone; with time segments, a row per stem (and
-    band) and a column per segment (a row per segment when there are many), then the top
-    components."""
-    if all(c.segment is None for c in components):
-        for component, weight in label.weights.items():
-            print(f"  {weight:+.4f}  {component}")
-        return
-    rows: dict[str, dict[str, str]] = {}
-    columns: list[str] = []
-    for c in components:
-        row = c.stem if c.band is None else f"{c.stem} {c.band[0]:.0f}-{c.band[1]:.0f}Hz"
-        column = c.segment if c.band is None else f"{c.start:.2f}-{c.end:.2f}s"
-        if column not in columns:
-            columns.append(column)
-        weight = label.weights.get(c.name)
-        rows.setdefault(row, {})[column] = "." if weight is None else f"{weight:+.4f}"  # "." = left out by the surrogate
-    title = "weight by segment"
-    if len(columns) > SUMMARY_COLUMNS and len(columns) > len(rows):  # long excerpts: time runs down the page
-        rows, columns = {col: {row: cells.get(col, "") for row, cells in rows.items()} for col in columns}, list(rows)
-        title = "segment"
-    first = max(len(title), *(len(r) for r in rows))
-    widths = [max(8, len(column)) for column in columns]
-    print("  " + title.ljust(first) + "".join(f"  {col:>{w}}" for col, w in zip(columns, widths)))
-    for row, cells in rows.items():
-        print("  " + row.ljust(first) + "".join(f"  {cells.get(col, ''):>{w}}" for col, w in zip(columns, widths)))
-    top = list(label.weights.items())[:3]
-    print("  top: " + ", ".join(f"{weight:+.4f} {name}" for name, weight in top))
+def _progress(args) -> bool | None:
+    return False if args.no_progress else None
 
 
 def cmd_explain(args) -> None:
-    from .output import check_destination
-
-    warnings.showwarning = _show_warning
-    check_destination(args.out, [args.audio], force=args.force)  # before any model runs
-    if args.top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
-    pipeline, options = _explain_arguments(args)
-    explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)
-    out = explanation.save(args.out, k=args.top_k, force=args.force, report=args.report)
-    if args.quiet:
-        return
-    samples = f"{len(explanation.neighbourhood.masks)} samples"
-    if explanation.sampling:
-        stable = "stable" if explanation.sampling["stable"] else "NOT stable at the most samples tried"
-        samples += f" (auto: {len(explanation.sampling['rounds'])} rounds, ranking of all components {stable})"
-    print(f"explained {explanation.audio_path} ({explanation.start:.2f}-{explanation.start + explanation.duration:.2f} s) "
-          f"with {len(explanation.components)} components, {explanation.distinct_evaluations} tagger evaluations of {samples}")
-    kind = "probability" if explanation.output_kind == "probabilities" else "score"
-    for name, label in explanation.labels.items():
-        print(f"\n{name}: {kind} {label.prediction:.3f}, surrogate R^2 {label.score:.3f}")
-        _print_weights(label, explanation.components)
-    page = f", {out / 'index.html'}" if args.report else ""
-    print(f"\nwrote {out / 'explanation.json'}, {out / 'components'}/, {out / 'explanations'}/{page}")
-    _print_checks(explanation.checks)
+    pipeline = _pipeline_arguments(args)
+    explanation = pipeline.explain(args.audio, progress=_progress(args), checks=args.checks, out=args.out,
+                                   top_k=args.top_k, force=args.force or None, report=args.report or None,
+                                   **_request_arguments(args))
+    if not args.quiet:
+        out = Path(args.out)
+        page = f", {out / 'index.html'}" if args.report else ""
+        print(f"{explanation.summary()}\n\nwrote {out / 'explanation.json'}, {out / 'components'}/, {out / 'explanations'}/{page}")
 
 
 # --------------------------------------------------------------------------- trust checks
@@ -285,40 +223,16 @@ def _add_check_command(commands) -> None:
     check.add_argument("--report", action="store_true", help="with --out: also write the listening page DIR/index.html")
 
 
-def _print_checks(checks: dict[str, Any]) -> None:
-    if checks:
-        from .checks import format_checks
-
-        print()
-        print(format_checks(checks))
-
-
 def cmd_check(args) -> None:
-    import attrs
-
     from . import checks as trust
 
-    warnings.showwarning = _show_warning
-    if args.report and not args.out:
-        raise UsageError("--report writes the page of the saved explanation: give --out DIR too")
-    if args.out:
-        from .output import check_destination
-
-        check_destination(args.out, [args.audio], force=args.force)
-    pipeline, options = _explain_arguments(args)
-    options["checks"] = None  # a pipeline file's checks: the one check asked for runs below, on its own
-    if args.check == "sanity":
-        trust.randomization_layers(pipeline.tagger, pipeline.specs["tagger"])  # refuse before the explanation runs
-    explanation = pipeline.explain(args.audio, progress=False if args.no_progress else None, **options)
-    name, result = trust.run_check(args.check, pipeline, explanation, batch_size=args.batch_size, seeds=args.seeds,
-                                   random_orders=args.random_orders, target=args.target, max_samples=args.max_samples,
-                                   steps=args.steps, draws=args.draws)
-    if args.out:
-        attrs.evolve(explanation, checks={name: result}).save(args.out, force=args.force, report=args.report)
-    if args.json:
-        print(json.dumps({name: result}, indent=1))
-    else:
-        print(trust.format_checks({name: result}))
+    options = trust.CheckOptions(seeds=args.seeds, random_orders=args.random_orders, target=args.target,
+                                 max_samples=args.max_samples, steps=args.steps, draws=args.draws)
+    pipeline = _pipeline_arguments(args)
+    _, name, result = trust.check(pipeline, args.check, args.audio, options=options, batch_size=args.batch_size,
+                                  progress=_progress(args), out=args.out, force=args.force or None,
+                                  report=args.report or None, **_request_arguments(args))
+    print(json.dumps({name: result}, indent=1) if args.json else trust.format_checks({name: result}))
 
 
 # --------------------------------------------------------------------------- many tracks
@@ -349,17 +263,13 @@ def _add_dataset_command(commands) -> None:
 
 
 def cmd_explain_dataset(args) -> None:
-    warnings.showwarning = _show_warning
-    pipeline, options = _explain_arguments(args)
-    result = pipeline.explain_dataset(args.data, args.out, top_k=args.top_k, engine=args.engine, address=args.address,
-                                      workers=args.workers, metadata=args.metadata, snippets=args.snippets,
-                                      report=args.report, progress=False if args.no_progress else None, **options)
+    from .dataset import explain_dataset
+
+    result = explain_dataset(_pipeline_arguments(args), args.data, args.out, top_k=args.top_k, engine=args.engine,
+                             address=args.address, workers=args.workers, metadata=args.metadata, snippets=args.snippets,
+                             report=args.report, progress=_progress(args), checks=args.checks, **_request_arguments(args))
     print(result.summary())
-    if result.failures:
-        first = result.failures[0]
-        raise StemlimeError(f"{len(result.failures)} of {len(result.tracks)} tracks failed (first: {first.track}: {first.error}: "
-                            f"{first.message}); see {result.out / 'failures.jsonl'}, and run the same command again to "
-                            "retry them")
+    result.raise_for_failures()
 
 
 # --------------------------------------------------------------------------- song scan and pages
@@ -371,13 +281,14 @@ def _add_scan_command(commands) -> None:
                                            "label is highest, explain each, and write scan.json, taggram.png and index.html.")
     scan.add_argument("audio", help="audio file (the whole song)")
     _add_pipeline_arguments(scan)
-    scan.add_argument("--label", required=True, help="the label to follow through the song (name or index)")
+    scan.add_argument("--label", help="the label to follow through the song (name or index; needed unless the "
+                                      "pipeline file names one label under [explain])")
     scan.add_argument("--snippets", type=int, default=3, help="snippets to explain, where the label is highest (default 3)")
     scan.add_argument("--samples", type=_samples, help="neighbourhood size per snippet, 'exhaustive' or 'auto' (default 1000)")
     scan.add_argument("--seed", type=int, help="random seed (default 0)")
     scan.add_argument("--batch-size", type=int, help="perturbations per tagger call (default 32)")
     scan.add_argument("--sort", choices=["signed", "absolute"], help="order weights by signed (default) or absolute value")
-    scan.add_argument("--top-k", type=int, default=1, help="components summed in each snippet's explanation (default 1)")
+    scan.add_argument("--top-k", type=int, help="components summed in each snippet's explanation (default 1)")
     scan.add_argument("--quiet", action="store_true", help="no summary on stdout")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     scan.add_argument("--no-cache", action="store_true", help="separate the song again instead of using the stem cache")
@@ -386,28 +297,17 @@ def _add_scan_command(commands) -> None:
 
 
 def cmd_scan(args) -> None:
-    from .output import check_destination
+    from .scanning import scan
 
-    warnings.showwarning = _show_warning
-    check_destination(args.out, [args.audio], force=args.force)  # before any model runs
-    if args.top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     pipeline = _pipeline_arguments(args)
-    scan = pipeline.scan(args.audio, label=args.label, snippets=args.snippets, samples=args.samples, seed=args.seed,
-                         progress=False if args.no_progress else None)
-    out = scan.save(args.out, k=args.top_k, force=args.force)
-    if args.quiet:
-        return
-    from .wording import plural
-
-    print(f"scanned {args.audio}: {len(scan.taggram)} taggram frames of {scan.hop_seconds:.3f} s; "
-          f"the {plural(len(scan.snippets), 'snippet')} where {scan.label} is highest:")
-    for snippet in scan.snippets:
-        top = snippet.top_component(scan.label)
-        weight = "" if top is None else f" {snippet.explanation.weights(scan.label)[top]:+.4f}"
-        print(f"  {snippet.rank}. {snippet.window.start:8.2f}-{snippet.window.end:.2f} s  {scan.label} {snippet.window.probability:.3f}"
-              f"  top: {top or '(none raises it)'}{weight}")
-    print(f"\n{scan.verdict()}\nwrote {out / 'scan.json'}, {out / 'taggram.png'}, {out / 'index.html'}, {out / 'snippets'}/")
+    if args.label is None and pipeline.explain_defaults.get("labels") is None:
+        raise UsageError("scan follows one label through the song: give --label NAME (or a pipeline file with one "
+                         "label under [explain])")
+    result = scan(pipeline, args.audio, label=args.label, snippets=args.snippets, samples=args.samples,
+                  seed=args.seed, progress=_progress(args), out=args.out, top_k=args.top_k, force=args.force or None)
+    if not args.quiet:
+        out = Path(args.out)
+        print(f"{result.summary()}\nwrote {out / 'scan.json'}, {out / 'taggram.png'}, {out / 'index.html'}, {out / 'snippets'}/")
 
 
 def _add_report_command(commands) -> None:
@@ -498,7 +398,7 @@ def _unknown_command(argv: Sequence[str], parser: argparse.ArgumentParser) -> st
     import difflib
 
     name = next((word for word in argv if not word.startswith("-")), None)
-    known = list(parser.commands.choices)  # the core's commands and the installed plugins'
+    known = list(parser.commands.choices)  # type: ignore[attr-defined]  # the core's commands and the installed plugins'
     if name is None or name in known:
         return None
     close = difflib.get_close_matches(name, known, n=1)
@@ -563,12 +463,36 @@ def _main(argv: Sequence[str] | None) -> int:
     return run_guarded(lambda: (COMMANDS.get(args.command) or args.plugin_command.run)(args), args.debug)
 
 
+SIGPIPE_STATUS = 141  # what a shell reports for a program ended by SIGPIPE (128 + 13)
+
+
+def _closed_pipe() -> int:
+    """Leave quietly after the reader of stdout went away: nothing more is written, and the
+    interpreter's last flush of stdout must not raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (a test's capture): nothing to redirect
+        pass
+    return SIGPIPE_STATUS
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, like an error: no source file, no code line."""
+    print(f"stemlime: warning: {message}", file=sys.stderr)
+
+
 def run_guarded(run: Callable[[], object], debug: bool = False, program: str = "stemlime") -> int:
     """Call ``run()`` the way every stemlime command runs: the exit status (0 success, 2 usage
-    error, 1 other failure, 130 interrupted), the message alone on stderr, tracebacks only with
-    ``debug``. Scripts built on stemlime (``experiments/confounder/run.py``) use it too."""
+    error, 1 other failure, 130 interrupted), the message alone on stderr, each warning as one
+    line (the caller's warning display is put back after), tracebacks only with ``debug``.
+    Scripts built on stemlime (``experiments/confounder/run.py``) use it too."""
     try:
-        run()
+        with warnings.catch_warnings():  # restores warnings.showwarning on the way out
+            warnings.showwarning = _show_warning
+            run()
     except UsageError as error:
         if debug:
             raise
@@ -579,6 +503,8 @@ def run_guarded(run: Callable[[], object], debug: bool = False, program: str = "
         return _fail(str(error), 1, program)
     except KeyboardInterrupt:
         return _fail("interrupted", 130, program)
+    except BrokenPipeError:  # the reader left early (stemlime ... | head): as other tools do, stop quietly
+        return _closed_pipe()
     except Exception as error:  # a bug, not a user mistake: still one paragraph, traceback on request
         if debug:
             raise

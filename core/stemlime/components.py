@@ -73,6 +73,21 @@ class Component:
         return out
 
 
+@attrs.frozen(eq=False)
+class Components:
+    """What an explanation switches: the components of one excerpt and their audio.
+
+    ``audio`` is C (K x T float32 at ``sample_rate`` Hz, the tagger's), one row per component;
+    the rows add up to the excerpt as the tagger hears it. ``stems_residual_db`` says how well
+    the stems add up to the mix (dB; inf: exactly)."""
+
+    components: list[Component]
+    audio: np.ndarray
+    sample_rate: int
+    excerpt: Excerpt
+    stems_residual_db: float
+
+
 def build_components(stems: dict[str, np.ndarray], segments: list[Segment]) -> tuple[list[Component], np.ndarray]:
     """Cross stems with segments.
 

@@ -1,12 +1,15 @@
 """Where a plugin's network runs: one choice of device for every PyTorch plugin.
 
-The core does not depend on PyTorch: nothing in it imports this module. A plugin that runs a
-torch network offers the option ``DEVICE_OPTION`` and turns the user's word into a
-``torch.device`` with :func:`torch_device`, which imports torch when it is called.
+The core does not depend on PyTorch: nothing in it imports torch here at import time. A plugin
+that runs a torch network declares the field ``device: str = device_option()`` in its options
+class and turns the user's word into a ``torch.device`` with :func:`torch_device`, which
+imports torch when it is called.
 
-    from stemlime.devices import DEVICE_OPTION, torch_device
-    Option(...) ... options=[DEVICE_OPTION, ...]
-    self.device = torch_device(device, owner="musicnn")
+    from stemlime.plugin import device_option, torch_device
+    @attrs.frozen
+    class MyOptions:
+        device: str = device_option()
+    self.device = torch_device(options.device, owner="musicnn")
 """
 
 from __future__ import annotations
@@ -14,10 +17,35 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import UsageError
-from .registry import Option
+from .declarations import Option, option
 
 DEVICES = ("auto", "cpu", "cuda")
-DEVICE_OPTION = Option("device", "where the network runs (auto: cuda when available, else cpu)", "str", "auto", DEVICES)
+DEVICE_HELP = "where the network runs (auto: cuda when available, else cpu)"
+DEVICE_OPTION = Option("device", DEVICE_HELP, "str", "auto", DEVICES)
+
+
+def device_option() -> Any:
+    """The ``device`` field of a torch component's options class (see ``stemlime.registry.option``):
+    one of ``DEVICES``, default ``auto``."""
+    return option("auto", DEVICE_HELP, choices=DEVICES)
+
+
+def threads_option(what: str) -> Any:
+    """The ``threads`` field of a torch component's options class: 0 (PyTorch's thread count) or
+    a count of CPU worker threads, each running ``what`` on one core."""
+    def whole(instance: Any, attribute: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"{getattr(instance, 'owner', 'the model')}: threads must be 0 (PyTorch's thread count) or a "
+                             f"positive count, got {value!r}")
+
+    return option(0, f"CPU worker threads, each running {what} on one core (0: PyTorch's thread count)", validator=whole)
+
+
+def path_or_none(value: Any) -> Any:
+    """A path option's value as a ``pathlib.Path`` (``~`` expanded), None kept."""
+    from pathlib import Path
+
+    return None if value is None else Path(value).expanduser()
 
 
 def check_device(device: str, owner: str = "the model") -> str:

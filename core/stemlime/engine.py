@@ -9,23 +9,27 @@ trust check and the song-scale features use it; nothing else evaluates a neighbo
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Any, Sequence
 
 import numpy as np
 
-from .components import compose
+from .components import Component, Components, compose
 from .errors import StemlimeError, UsageError
-from .explanation import Neighbourhood
-from .protocols import OUTPUT_KINDS, optional
+from .explanation import Explanation, LabelExplanation, Neighbourhood
+from .labels import resolve_labels
+from .protocols import OUTPUT_KINDS, Surrogate, Tagger, optional
+from .request import ExplainRequest
 from .surrogates.fit import SurrogateFit
 from .surrogates.lime import cosine_distances_to_all_ones, kernel, sample_masks
+from .surrogates.tree import describe_rules
+from .validators import one_of, positive_number, whole_number
 
 EMPTY_MASK_MODES = ("audiolime", "zeros")
+SORTS = ("signed", "absolute")
 
 
-def run_tagger(tagger: Any, audio: np.ndarray, name: str = "the tagger", n_labels: int | None = None) -> np.ndarray:
+def run_tagger(tagger: Tagger, audio: np.ndarray, name: str = "the tagger", n_labels: int | None = None) -> np.ndarray:
     """``tagger.predict`` on a (B, T) batch with its output checked: (B, L) finite values as float64.
 
     A tagger that raises is reported by name with its own message (a StemlimeError it raises,
@@ -49,7 +53,7 @@ def run_tagger(tagger: Any, audio: np.ndarray, name: str = "the tagger", n_label
     return out.astype(np.float64)
 
 
-def output_kind(tagger: Any, outputs: np.ndarray) -> str:
+def output_kind(tagger: Tagger, outputs: np.ndarray) -> str:
     """``probabilities`` or ``scores``: what the tagger declares, else what its outputs look like
     (all within [0, 1]: probabilities)."""
     declared = optional(tagger, "tagger", "outputs")
@@ -91,7 +95,7 @@ class Engine:
     ``evaluations`` counts the tagger runs made so far (one per distinct new mask).
     """
 
-    def __init__(self, component_audio: np.ndarray, tagger: Any, surrogate: Any, *, kernel_width: float = 0.25,
+    def __init__(self, component_audio: np.ndarray, tagger: Tagger, surrogate: Surrogate, *, kernel_width: float = 0.25,
                  empty_mask: str = "audiolime", batch_size: int = 32, tagger_name: str = "the tagger",
                  n_labels: int | None = None):
         check_empty_mask(empty_mask)
@@ -113,7 +117,7 @@ class Engine:
     def n_components(self) -> int:
         return self.component_audio.shape[0]
 
-    def with_tagger(self, tagger: Any, tagger_name: str = "the tagger") -> "Engine":
+    def with_tagger(self, tagger: Tagger, tagger_name: str = "the tagger") -> "Engine":
         """The same components and settings with another tagger (e.g. a randomized copy), memory empty."""
         return Engine(self.component_audio, tagger, self.surrogate, kernel_width=self.kernel_width,
                       empty_mask=self.empty_mask, batch_size=self.batch_size, tagger_name=tagger_name, n_labels=self.n_labels)
@@ -192,6 +196,52 @@ class Engine:
         return self.fit_weights(self.neighbourhood(self.masks(samples, seed)), label_indices)
 
 
+    # ------------------------------------------------------------------ the explanation
+
+    def explain(self, parts: Components, request: ExplainRequest, *, tagger_labels: Sequence[str],
+                pipeline: dict[str, str], sort: str = "signed", progress: bool | None = None) -> Explanation:
+        """Explain ``parts`` (this engine's components) for ``request``: draw the masks (or sample
+        until the ranking is stable, ``samples="auto"``), run the tagger on the distinct ones, fit
+        the surrogate per label (the labels asked for, or the ``top_labels`` most probable on the
+        whole excerpt) and order each label's weights (``sort``: signed or absolute)."""
+        samples, sampling = request.samples, {}
+        if samples == "auto":
+            reference = self.outputs(np.ones((1, self.n_components), np.int64))[0]
+            indices = resolve_labels(tagger_labels, reference, request.labels, request.top_labels)
+            masks, neighbourhood, rounds = sample_until_stable(self, request.seed, indices, progress=progress)
+            samples = len(masks)
+            sampling = {"mode": "auto", "samples": samples, "stable": rounds[-1]["stable"], "rounds": rounds}
+        else:
+            masks = self.masks(samples, request.seed)
+            if samples != "exhaustive":
+                self.check_enough(masks, samples)
+            neighbourhood = self.neighbourhood(masks, progress)
+            reference = neighbourhood.predictions[0]
+            indices = resolve_labels(tagger_labels, reference, request.labels, request.top_labels)
+        labels = {tagger_labels[index]: label_explanation(fit, index, tagger_labels[index], float(reference[index]),
+                                                          parts.components, sort)
+                  for index, fit in self.fit(neighbourhood, indices).items()}
+        return Explanation(
+            audio_path=parts.excerpt.path, start=parts.excerpt.start, duration=parts.excerpt.duration,
+            sample_rate=parts.sample_rate, pipeline=dict(pipeline), samples=samples, seed=request.seed, sampling=sampling,
+            stems_residual_db=parts.stems_residual_db, output_kind=output_kind(self.tagger, neighbourhood.predictions),
+            components=parts.components, component_audio=self.component_audio, labels=labels,
+            neighbourhood=neighbourhood, tagger_labels=list(tagger_labels),
+        )
+
+
+def label_explanation(fit: SurrogateFit, index: int, label: str, prediction: float, components: Sequence[Component],
+                      sort: str = "signed") -> LabelExplanation:
+    """One label's explanation from its surrogate fit: the weights of the components the fit
+    chose, largest first (``sort="absolute"``: largest magnitude first)."""
+    chosen = [int(i) for i in fit.selected]
+    key = (lambda i: -abs(fit.weights[i])) if sort == "absolute" else (lambda i: -fit.weights[i])
+    return LabelExplanation(label=label, index=index, prediction=prediction,
+                            weights={components[i].name: float(fit.weights[i]) for i in sorted(chosen, key=key)},
+                            intercept=fit.intercept, score=fit.score, local_prediction=fit.local_prediction,
+                            rules=describe_rules(getattr(fit, "rules", ()), [c.name for c in components]))
+
+
 AUTO_FIRST = 128  # samples in the first round of samples="auto"
 AUTO_MOST = 16384  # the most samples "auto" draws (audioLIME's README used 16384 for K = 50)
 AUTO_TAU = 0.95  # the Kendall tau over all K components that two consecutive rounds must reach ...
@@ -245,24 +295,14 @@ def _agreement(kendall_tau, weights: np.ndarray, previous: np.ndarray) -> float:
 
 def check_empty_mask(empty_mask: str) -> str:
     """What the all-off mask plays: one of ``EMPTY_MASK_MODES``."""
-    if empty_mask not in EMPTY_MASK_MODES:
-        raise UsageError(f"empty_mask must be one of {', '.join(EMPTY_MASK_MODES)}, got {empty_mask!r}")
-    return empty_mask
+    return one_of(empty_mask, "empty_mask", EMPTY_MASK_MODES)
 
 
 def check_batch_size(batch_size: Any) -> int:
     """Perturbations per tagger call: a whole number of at least 1."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise UsageError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
-    return int(batch_size)
+    return whole_number(batch_size, "batch_size", minimum=1, flag="--batch-size")
 
 
 def check_kernel_width(kernel_width: Any) -> float:
     """The kernel width must be a positive finite number (a distance scale, unitless)."""
-    try:
-        value = float(kernel_width)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if isinstance(kernel_width, bool) or not math.isfinite(value) or value <= 0:
-        raise UsageError(f"kernel_width must be a positive number (audioLIME: 0.25), got {kernel_width!r}")
-    return value
+    return positive_number(kernel_width, "kernel_width", hint=" (audioLIME: 0.25)")

@@ -1,11 +1,15 @@
-"""Explanation values: per-label component weights plus the audio to listen to."""
+"""Explanation values: per-label component weights plus the audio to listen to.
+
+An :class:`Explanation` is a plain value: what the engine found, with the component audio. Its
+record (:class:`stemlime.records.ExplanationRecord`, what ``explanation.json`` holds) is
+``explanation.record()``; ``explanation.save(folder)`` writes the record with the audio, and
+``explanation.summary()`` is the text ``stemlime explain`` prints.
+"""
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import attrs
 import numpy as np
@@ -13,50 +17,12 @@ import numpy as np
 from .audio import write_wav
 from .components import Component
 from .errors import StemlimeError, UsageError
-from .output import ResultFolder, safe_names
+from .fs import ResultFolder
+from .naming import safe_names
+from .records import ExplanationFiles, ExplanationRecord, LabelExplanation, json_text, write_explanation
+from .validators import whole_number
 
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities as null, recursively (JSON has no such numbers)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    return value
-
-
-def _finite_or_text(value: float | None) -> float | str | None:
-    """A residual in dB for JSON: ``"inf"`` when the stems add up exactly."""
-    if value is None:
-        return None
-    return "inf" if value == math.inf else (None if not math.isfinite(value) else float(value))
-
-
-@attrs.frozen(eq=False)
-class LabelExplanation:
-    """The surrogate fitted for one label; ``weights`` is ordered as the explanation sorts."""
-
-    label: str
-    index: int  # position in the tagger's output
-    prediction: float  # tagger output on the unperturbed excerpt (all components on)
-    weights: dict[str, float]
-    intercept: float
-    score: float  # weighted R^2 of the surrogate on the neighbourhood
-    local_prediction: float  # the surrogate's output for the all-ones mask
-    rules: list[str] = attrs.field(factory=list)  # rule surrogates (tree): "vocals on and drums off -> 0.73"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "weights": dict(self.weights),
-            "intercept": self.intercept,
-            "score": self.score,
-            "local_prediction": self.local_prediction,
-        }
-        if self.rules:
-            out["rules"] = list(self.rules)
-        return out
+SUMMARY_COLUMNS = 8  # more segments than this (and than stems) print as rows, so that lines stay short
 
 
 @attrs.frozen(eq=False)
@@ -64,7 +30,7 @@ class Neighbourhood:
     """The perturbations and what the tagger said about them."""
 
     masks: np.ndarray  # (N, K) 0/1, first row all ones
-    predictions: np.ndarray  # (N, L) tagger probabilities for every label
+    predictions: np.ndarray  # (N, L) tagger outputs for every label
     distances: np.ndarray  # (N,) cosine distance to the all-ones mask
     kernel_weights: np.ndarray  # (N,)
     distinct_evaluations: int  # tagger runs = distinct masks
@@ -132,70 +98,95 @@ class Explanation:
         rows = [index[name] for name, _ in self.top(label, k, positive)]
         return self.component_audio[rows].sum(axis=0) if rows else np.zeros(self.component_audio.shape[1], np.float32)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "audio": self.audio_path,
-            "start": self.start,
-            "duration": self.duration,
-            "sample_rate": self.sample_rate,
-            "pipeline": dict(self.pipeline),
-            "samples": self.samples,
-            "seed": self.seed,
-            "distinct_evaluations": self.distinct_evaluations,
-            "components": [c.to_dict() for c in self.components],
-            "prediction": {name: e.prediction for name, e in self.labels.items()},
-            "labels": {name: e.to_dict() for name, e in self.labels.items()},
-            "checks": dict(self.checks),
-            "outputs": self.output_kind,
-            "stems_residual_db": _finite_or_text(self.stems_residual_db),
-            **({"sampling": dict(self.sampling)} if self.sampling else {}),
-            **({"dataset": dict(self.dataset)} if self.dataset else {}),
-        }
-
-    def to_json(self, indent: int | None = 1) -> str:
-        """The explanation as strict JSON: an undefined number (NaN) is written as null."""
-        return json.dumps(_json_safe(self.to_dict()), indent=indent, allow_nan=False)
-
     def excerpt_audio(self) -> np.ndarray:
         """The excerpt as the tagger heard it with every component on (the sum of the components)."""
         return self.component_audio.sum(axis=0)
 
-    def files(self) -> dict[str, Any]:
-        """Where :meth:`save` puts the audio, relative to its folder: ``{"excerpt": "excerpt.wav",
-        "components": {component: "components/<file>.wav"}, "explanations": {label: ...}}``."""
-        components = [c.name for c in self.components]
-        return {
-            "excerpt": "excerpt.wav",
-            "components": {name: f"components/{file}.wav" for name, file in zip(components, safe_names(components))},
-            "explanations": {name: f"explanations/{file}.wav" for name, file in zip(self.labels, safe_names(list(self.labels)))},
-        }
+    # ------------------------------------------------------------------ the record
 
-    def save(self, folder: str | Path, k: int = 1, force: bool = False, report: bool = False) -> Path:
+    def files(self) -> ExplanationFiles:
+        """Where :meth:`save` puts the audio, relative to its folder: ``excerpt.wav``,
+        ``components/<file>.wav`` per component, ``explanations/<file>.wav`` per label."""
+        components = [c.name for c in self.components]
+        return ExplanationFiles(
+            "excerpt.wav",
+            {name: f"components/{file}.wav" for name, file in zip(components, safe_names(components))},
+            {name: f"explanations/{file}.wav" for name, file in zip(self.labels, safe_names(list(self.labels)))},
+        )
+
+    def record(self, top_k: int | None = None) -> ExplanationRecord:
+        """What ``explanation.json`` holds; with ``top_k`` (a saved explanation) also the files."""
+        return ExplanationRecord(
+            audio=self.audio_path, start=self.start, duration=self.duration, sample_rate=self.sample_rate,
+            pipeline=dict(self.pipeline), samples=self.samples, seed=self.seed,
+            distinct_evaluations=self.distinct_evaluations, components=list(self.components), labels=dict(self.labels),
+            checks=dict(self.checks), outputs=self.output_kind, stems_residual_db=self.stems_residual_db,
+            sampling=dict(self.sampling), dataset=dict(self.dataset),
+            files=None if top_k is None else self.files(), top_k=1 if top_k is None else int(top_k),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON types (without ``files`` and ``top_k``, which saving adds)."""
+        return self.record().to_json()
+
+    def to_json(self, indent: int | None = 1) -> str:
+        """The explanation as strict JSON: an undefined number (NaN) is written as null."""
+        return json_text(self.to_dict(), indent).rstrip("\n")
+
+    def listening_audio(self, top_k: int = 1) -> dict[str, np.ndarray]:
+        """Every file :meth:`save` writes, as audio: relative path -> float32 at ``sample_rate``."""
+        files = self.files()
+        audio = {files.excerpt: self.excerpt_audio()}
+        audio |= {files.components[c.name]: row for c, row in zip(self.components, self.component_audio)}
+        return audio | {files.explanations[name]: self.audio(name, top_k) for name in self.labels}
+
+    def save(self, folder: str | Path, k: int = 1, force: bool = False, report: bool = False, *,
+             inputs: Iterable[Any] = (), within: str | Path | None = None) -> Path:
         """Write ``explanation.json``, ``excerpt.wav`` (every component on), ``components/<component>.wav``
         and ``explanations/<label>.wav`` (the sum of the top-k positive components) as the folder
         ``folder``, replacing it whole; ``report=True`` adds the page ``index.html``
         (:mod:`stemlime.report`).
 
-        File names are made safe and distinct (see :func:`stemlime.output.safe_names`);
+        File names are made safe and distinct (see :func:`stemlime.naming.safe_names`);
         ``explanation.json`` maps every component and label to its file under ``files`` and
         records ``top_k``. ``folder`` may be new, empty or an earlier stemlime output;
         ``force=True`` also replaces another folder (deleting what it holds), but never one that
-        holds the explained audio.
+        holds the explained audio (or any other of ``inputs``, e.g. the true stems the oracle
+        read). ``within``: the result folder this one is a part of (a dataset's track). ``k`` is a
+        whole number of at least 1.
         """
-        files = self.files()
-        with ResultFolder(folder, kind="explanation", inputs=[self.audio_path], force=force) as staging:
-            write_wav(staging / files["excerpt"], self.excerpt_audio(), self.sample_rate)
-            for component, audio in zip(self.components, self.component_audio):
-                write_wav(staging / files["components"][component.name], audio, self.sample_rate)
-            for name in self.labels:
-                write_wav(staging / files["explanations"][name], self.audio(name, k), self.sample_rate)
-            saved = self.to_dict() | {"files": files, "top_k": int(k)}
-            (staging / "explanation.json").write_text(json.dumps(saved, indent=1) + "\n")
+        k = whole_number(k, "top_k", minimum=1, flag="--top-k")
+        with ResultFolder(folder, kind="explanation", inputs=[self.audio_path, *inputs], force=force,
+                          within=within) as staging:
+            for path, audio in self.listening_audio(k).items():
+                write_wav(staging / path, audio, self.sample_rate)
+            write_explanation(staging, self.record(top_k=k))
             if report:
                 from .report import render_report
 
                 render_report(staging, kind="explanation")
         return Path(folder)
+
+    # ------------------------------------------------------------------ text
+
+    def summary(self) -> str:
+        """What ``stemlime explain`` prints: the run, then per label its output, the surrogate's
+        fit and the weights (with time segments, a table of stems by segments), then the checks."""
+        samples = f"{len(self.neighbourhood.masks)} samples"
+        if self.sampling:
+            stable = "stable" if self.sampling["stable"] else "NOT stable at the most samples tried"
+            samples += f" (auto: {len(self.sampling['rounds'])} rounds, ranking of all components {stable})"
+        lines = [f"explained {self.audio_path or 'an array'} ({self.start:.2f}-{self.start + self.duration:.2f} s) with "
+                 f"{len(self.components)} components, {self.distinct_evaluations} tagger evaluations of {samples}"]
+        kind = "probability" if self.output_kind == "probabilities" else "score"
+        for name, label in self.labels.items():
+            lines += ["", f"{name}: {kind} {label.prediction:.3f}, surrogate R^2 {label.score:.3f}"]
+            lines += weight_lines(label, self.components)
+        if self.checks:
+            from .report.tables import format_checks
+
+            lines += ["", format_checks(self.checks)]
+        return "\n".join(lines)
 
     # ------------------------------------------------------------------ notebooks
 
@@ -203,7 +194,7 @@ class Explanation:
         """The report's explanation card for Jupyter, with every player's audio embedded (base64 WAV)."""
         from .report import notebook_card
 
-        return notebook_card(self)
+        return notebook_card(self.record(top_k=1), self.listening_audio(1), self.sample_rate)
 
     def play(self, label: str | int, k: int = 1, positive: bool = True) -> Any:
         """An ``IPython.display.Audio`` player of the listenable explanation of ``label`` (the
@@ -215,3 +206,36 @@ class Explanation:
         audio = self.audio(label, k, positive)
         # IPython scales to full range when asked; keep the level the tagger heard unless it would clip
         return Audio(audio, rate=self.sample_rate, normalize=bool(np.abs(audio).max(initial=0) > 1))
+
+
+def weight_lines(label: LabelExplanation, components: list[Component]) -> list[str]:
+    """A label's weights as lines: a flat list for stems alone; with time segments, a row per stem
+    (and band) and a column per segment (a row per segment when there are many), then the top
+    components."""
+    if all(c.segment is None for c in components):
+        return [f"  {weight:+.4f}  {component}" for component, weight in label.weights.items()]
+    rows: dict[str, dict[str, str]] = {}
+    columns: list[str] = []
+    for c in components:
+        row = c.stem if c.band is None else f"{c.stem} {c.band[0]:.0f}-{c.band[1]:.0f}Hz"
+        column = c.segment if c.band is None else f"{c.start:.2f}-{c.end:.2f}s"
+        assert column is not None
+        if column not in columns:
+            columns.append(column)
+        weight = label.weights.get(c.name)
+        rows.setdefault(row, {})[column] = "." if weight is None else f"{weight:+.4f}"  # "." = left out by the surrogate
+    title = "weight by segment"
+    if len(columns) > SUMMARY_COLUMNS and len(columns) > len(rows):  # long excerpts: time runs down the page
+        rows, columns = {col: {row: cells.get(col, "") for row, cells in rows.items()} for col in columns}, list(rows)
+        title = "segment"
+    first = max(len(title), *(len(r) for r in rows))
+    widths = [max(8, len(column)) for column in columns]
+    lines = ["  " + title.ljust(first) + "".join(f"  {col:>{w}}" for col, w in zip(columns, widths))]
+    for row, cells in rows.items():
+        lines.append("  " + row.ljust(first) + "".join(f"  {cells.get(col, ''):>{w}}" for col, w in zip(columns, widths)))
+    top = list(label.weights.items())[:3]
+    lines.append("  top: " + ", ".join(f"{weight:+.4f} {name}" for name, weight in top))
+    return lines
+
+
+__all__ = ["Explanation", "LabelExplanation", "Neighbourhood", "weight_lines"]

@@ -45,6 +45,12 @@ def stemlime_models(register):
 
 
 @hookspec
+def stemlime_pages(register):
+    """Call ``register(stemlime.report.Page(kind, template, context, templates=FOLDER))`` for each
+    kind of result folder this plugin writes and has a page for (``stemlime report`` finds it)."""
+
+
+@hookspec
 def stemlime_commands(register):
     """Call ``register(command)`` for each ``stemlime.registry.Command`` (a ``stemlime NAME ...``
     command-line command) this plugin adds. Registering is cheap: the command's ``run`` imports

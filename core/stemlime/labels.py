@@ -29,7 +29,7 @@ def label_indices(tagger_labels: Sequence[str], labels: Sequence[str | int] | st
                 raise UsageError(f"label index {label} is out of range: the tagger has {len(tagger_labels)} labels (0..{len(tagger_labels) - 1})")
             indices.append(int(label))
         elif label in tagger_labels:
-            indices.append(list(tagger_labels).index(label))
+            indices.append(list(tagger_labels).index(str(label)))
         elif isinstance(label, str) and label.isdigit() and int(label) < len(tagger_labels):
             indices.append(int(label))
         else:

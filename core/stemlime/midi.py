@@ -3,7 +3,7 @@
 A separator that also transcribes (Cerberus) declares the optional slot ``transcribe(audio,
 sample_rate) -> {stem: Part}``. A :class:`Part` is one stem's notes, times in seconds from the
 start of the audio it was given. ``stemlime separate --midi`` writes each part beside its WAV
-as ``<stem>.mid`` (through :func:`stemlime.output.write_stems`).
+as ``<stem>.mid`` (through :func:`stemlime.separation.write_stems`).
 
 pretty_midi is imported only when a file is written: the core does not depend on it (the
 plugins that transcribe do).

@@ -128,12 +128,14 @@ class ArchiveSource:
                     _extract_members(package.namelist(), package.read, members, destination, self.url)
             else:
                 try:
-                    with tarfile.open(archive) as package:
-                        names = [m.name.removeprefix("./") for m in package.getmembers() if m.isfile()]
+                    with tarfile.open(archive) as tar:
+                        names = [m.name.removeprefix("./") for m in tar.getmembers() if m.isfile()]
 
                         def read(name: str) -> bytes:
-                            member = package.getmember(name) if name in package.getnames() else package.getmember("./" + name)
-                            return package.extractfile(member).read()
+                            member = tar.getmember(name) if name in tar.getnames() else tar.getmember("./" + name)
+                            extracted = tar.extractfile(member)
+                            assert extracted is not None  # a regular file (isfile above)
+                            return extracted.read()
 
                         _extract_members(names, read, members, destination, self.url)
                 except tarfile.TarError as error:
@@ -257,7 +259,7 @@ class ModelStore:
 
     def get(self, name: str) -> ModelFiles:
         if name not in self.models:
-            from .registry import closest_match
+            from .wording import closest_match
 
             raise UsageError(f"unknown model {name!r}{closest_match(name, self.models)}. Known models: {', '.join(sorted(self.models)) or 'none (install a model plugin)'}")
         return self.models[name]
@@ -289,6 +291,8 @@ class ModelStore:
     def read_original(self, model: ModelFiles, folder: Path) -> dict[str, np.ndarray]:
         """The tensors of the model's own files (``model.read_tensors``), every checksum checked:
         the slow, full read."""
+        if model.read_tensors is None:
+            raise ModelFilesError(f"model {model.name} declares no way to read its tensors (read_tensors)")
         try:
             return dict(model.read_tensors(folder))
         except (ValueError, OSError) as error:  # CheckpointError is a ValueError

@@ -6,37 +6,32 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import attrs
 import numpy as np
 
 from . import audio as audio_io
-from .components import Excerpt, build_components
+from .components import Components, Excerpt, build_components
 from .config import EXPLAIN_KEYS, PIPELINE_KEYS, read_config
-from .engine import Engine, check_batch_size, check_empty_mask, check_kernel_width, output_kind, run_tagger, sample_until_stable
+from .engine import SORTS, Engine, check_batch_size, check_empty_mask, check_kernel_width, run_tagger
 from .errors import AudioError, StemlimeError, UsageError
-from .explanation import Explanation, LabelExplanation
-from .labels import check_label_request, label_indices, resolve_labels
-from .protocols import optional
+from .explanation import Explanation
+from .labels import check_label_request
+from .protocols import Segmenter, Separator, Surrogate, Tagger, optional
 from .registry import Registry, get_registry
+from .request import ExplainRequest, check_span
 from .residual import RESIDUAL_WARNING_DB, stems_residual_db
 from .specs import Spec, as_spec
 from .stemcache import StemCache, array_digest, cache_key, shared_cache
-from .surrogates.tree import describe_rules
+from .validators import one_of
 from .verified_copy import sha256_of
 
-if TYPE_CHECKING:
-    from .scan import Scan
-
-SORTS = ("signed", "absolute")
 STEMS_FROM = ("song", "excerpt")
-DEFAULTS = {"labels": None, "top_labels": None, "start": 0.0, "duration": None, "samples": 1000, "seed": 0, "pad": False,
-            "checks": None}
-MAX_SEED = 2**32 - 1  # numpy's RandomState (audioLIME's draws) takes seeds up to this
 
 
 def _is_spec(value: Any) -> bool:
@@ -69,10 +64,8 @@ class Pipeline:
         cache: bool | StemCache = True,
         registry: Registry | None = None,
     ):
-        if sort not in SORTS:
-            raise UsageError(f"sort must be one of {', '.join(SORTS)}, got {sort!r}")
-        if stems_from not in STEMS_FROM:
-            raise UsageError(f"stems_from must be one of {', '.join(STEMS_FROM)}, got {stems_from!r}")
+        one_of(sort, "sort", SORTS, flag="--sort")
+        one_of(stems_from, "stems_from", STEMS_FROM)
         self.registry = registry or get_registry()
         self.batch_size = check_batch_size(batch_size)
         self.kernel_width = check_kernel_width(kernel_width)
@@ -111,20 +104,33 @@ class Pipeline:
         return self._built[kind]
 
     @property
-    def tagger(self) -> Any:
+    def tagger(self) -> Tagger:
         return self._component("tagger")
 
     @property
-    def separator(self) -> Any:
+    def separator(self) -> Separator:
         return self._component("separator")
 
     @property
-    def segmenter(self) -> Any:
+    def segmenter(self) -> Segmenter:
         return self._component("segmenter")
 
     @property
-    def surrogate(self) -> Any:
+    def surrogate(self) -> Surrogate:
         return self._component("surrogate")
+
+    def with_cache(self, cache: StemCache | None) -> "Pipeline":
+        """The same pipeline (its components shared, models not loaded again) with another stem cache."""
+        other = copy.copy(self)
+        other.cache = cache
+        return other
+
+    def inputs_of(self, source: Any) -> list[Any]:
+        """The files and folders an explanation of ``source`` reads (the audio, and the true stems
+        the oracle reads): what an output folder must never replace."""
+        found = [source] if isinstance(source, (str, Path)) else []
+        inputs = optional(self.separator, "separator", "inputs")
+        return found + (list(inputs(source)) if inputs is not None else [])
 
     def engine(self, component_audio: np.ndarray, *, batch_size: int | None = None) -> Engine:
         """The explanation engine over ``component_audio`` (K x T at the tagger's rate) with this
@@ -169,14 +175,14 @@ class Pipeline:
     def _content_digest(source: Any, sample_rate: int | None) -> str:
         """The input's content digest (a file's bytes, or an array's samples and rate), without decoding a file."""
         if isinstance(source, (str, Path)):
-            return sha256_of(source)
+            return sha256_of(Path(source))
         sample_rate = audio_io.as_sample_rate(sample_rate)
         return array_digest(audio_io.as_mix(source, sample_rate), sample_rate)
 
     def _run_separator(self, mix: np.ndarray, rate: int, excerpt: Excerpt | None = None) -> dict[str, np.ndarray]:
         separator = self.separator
         if optional(separator, "separator", "reads_excerpt"):
-            stems = separator.separate(mix, rate, excerpt=excerpt)
+            stems = separator.separate(mix, rate, excerpt=excerpt)  # type: ignore[call-arg]  # the slot's call
         else:
             stems = separator.separate(mix, rate)
         if not isinstance(stems, Mapping) or not stems:
@@ -246,14 +252,6 @@ class Pipeline:
             cache = StemCache(self.cache.folder, self.cache.max_bytes)  # its folder and bound, not the songs in memory
         return dict(self._given) | self.settings() | {"cache": cache}
 
-    def explain_dataset(self, data: str | Path, out: str | Path, **options: Any):
-        """Explain every track of the dataset folder ``data`` into ``out``, resumably, and aggregate
-        the explanations by stem into a global explanation; see :func:`stemlime.dataset.explain_dataset`
-        for the options (those of :meth:`explain`, plus ``engine``, ``workers``, ``metadata``, ...)."""
-        from .dataset import explain_dataset
-
-        return explain_dataset(self, data, out, **options)
-
     def stems(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None,
               rate: int | None = None) -> dict[str, np.ndarray]:
         """The stems of an excerpt as {name: mono float32} at ``rate`` Hz (default: the input's
@@ -303,38 +301,47 @@ class Pipeline:
         excerpt's start, from a separator that declares ``transcribe`` (Cerberus)."""
         self.check_transcribes()
         separator = self.separator
+        transcribe = optional(separator, "separator", "transcribe")
         rate = separator.sample_rate
         if rate is None:
             rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
         mix, _ = self.load_excerpt(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate)
-        return dict(separator.transcribe(mix, rate))
+        return dict(transcribe(mix, rate))
 
     # ------------------------------------------------------------------ explain
 
-    def explain_options(self, **given: Any) -> dict[str, Any]:
-        """The settings of an explanation: what is ``given`` (not None), else the pipeline file's
-        ``[explain]`` defaults, else stemlime's. A given ``labels`` replaces a default
-        ``top_labels`` and the other way round; giving both is an error."""
-        unknown = set(given) - set(DEFAULTS)
-        if unknown:
-            raise UsageError(f"unknown explain option(s) {sorted(unknown)}; options: {', '.join(DEFAULTS)}")
-        given = {key: value for key, value in given.items() if value is not None}
-        defaults = dict(DEFAULTS) | {k: v for k, v in self.explain_defaults.items() if k in DEFAULTS}
-        if "labels" in given and "top_labels" in given:
-            raise UsageError("give either labels or top_labels, not both")
-        if "labels" in given:
-            defaults["top_labels"] = None
-        if "top_labels" in given:
-            defaults["labels"] = None
-        options = defaults | given
-        if options["labels"] is not None and options["top_labels"] is not None:
-            raise UsageError("the pipeline file gives both labels and top_labels under [explain]: keep one")
-        options["start"], options["duration"] = check_span(options["start"], options["duration"])
-        options["samples"] = check_samples(options["samples"])
-        options["seed"] = check_seed(options["seed"])
-        if not isinstance(options["pad"], (bool, np.bool_)):
-            raise UsageError(f"pad must be true or false, got {options['pad']!r}")
-        return options
+    def request(self, **given: Any) -> ExplainRequest:
+        """The :class:`~stemlime.request.ExplainRequest` of the options ``given`` (None: not given),
+        else of the pipeline file's ``[explain]`` table, else stemlime's defaults; checked."""
+        return ExplainRequest.make(self.explain_defaults, **given)
+
+    def components(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None,
+                   pad: bool = False) -> Components:
+        """The components of an excerpt of ``source`` (a path, or an array with its ``sample_rate``
+        in Hz; ``start``/``duration`` in seconds): its stems (cut from the song's separation,
+        cached) crossed with its segments, at the tagger's rate. An excerpt shorter than the
+        tagger's input is refused unless ``pad`` (zeros at the end)."""
+        tagger = self.tagger
+        rate = audio_io.as_sample_rate(tagger.sample_rate)
+        mix, excerpt = self.load_excerpt(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate)
+        input_seconds = tagger.input_seconds
+        needed = math.ceil(input_seconds * rate) if input_seconds else 1
+        if len(mix) < needed and not pad:
+            raise AudioError(
+                f"the excerpt is {len(mix) / rate:.3f} s long, but tagger {self.specs['tagger']} needs at least "
+                f"{input_seconds} s ({needed} samples at {rate} Hz). Choose a longer excerpt, or pad it with zeros "
+                "(--pad, pad=True in Python)."
+            )
+        stems = self._excerpt_stems(source, sample_rate, mix, excerpt, rate)
+        residual_db = stems_residual_db(mix, stems)
+        # a separator that reads the excerpt's files itself (the oracle) warns about its own stems
+        if residual_db < RESIDUAL_WARNING_DB and "rest" not in stems and not optional(self.separator, "separator", "reads_excerpt"):
+            warnings.warn(f"the stems of separator {self.specs['separator']} add up to the mix only to {residual_db:.1f} dB: "
+                          "the explanation leaves out what they miss")
+        components, component_audio = build_components(stems, self.segmenter.segment(mix, rate))
+        if component_audio.shape[1] < needed:
+            component_audio = audio_io.fit_length(component_audio.T, needed).T.copy()
+        return Components(components, component_audio, rate, excerpt, residual_db)
 
     def explain(
         self,
@@ -348,151 +355,50 @@ class Pipeline:
         samples: int | str | None = None,
         seed: int | None = None,
         pad: bool | None = None,
+        checks: Sequence[str] | str | None = None,
+        out: str | Path | None = None,
+        top_k: int | None = None,
+        force: bool | None = None,
+        report: bool | None = None,
         batch_size: int | None = None,
         progress: bool | None = None,
-        checks: Sequence[str] | str | None = None,
+        request: ExplainRequest | None = None,
     ) -> Explanation:
         """Explain the tagger's output on an excerpt of ``source`` (a path, or an array with ``sample_rate`` in Hz).
 
         ``start``/``duration`` in seconds (default 0 and to the end); ``samples`` a count,
         ``"exhaustive"`` or ``"auto"`` (default 1000); ``seed`` (default 0); ``labels`` names or
         output indices (default: ``top_labels``, 3 if neither is given). An excerpt shorter than
-        the tagger's input is refused unless ``pad=True`` (zeros at the end). ``batch_size``
-        overrides the pipeline's for this call. ``checks`` names trust checks (``fidelity``,
-        ``stability``, ``sanity``, ``complexity``; see :mod:`stemlime.checks`) whose results land
-        in ``explanation.checks``. Options not given come from the pipeline file's ``[explain]``.
-        Everything that can be checked is checked before the tagger runs.
+        the tagger's input is refused unless ``pad=True`` (zeros at the end). ``checks`` names
+        trust checks (``fidelity``, ``stability``, ``sanity``, ``complexity``; see
+        :mod:`stemlime.checks`) whose results land in ``explanation.checks``. With ``out`` the
+        explanation is saved there (``explanation.save(out, k=top_k, force=force,
+        report=report)``). Options not given come from the pipeline file's ``[explain]``; a ready
+        ``request`` (:meth:`request`) replaces them all. ``batch_size`` overrides the pipeline's
+        for this call. Everything that can be checked is checked before the tagger runs: the
+        options, the labels, the checks and the output folder.
         """
         from .checks import parse_checks, run_checks  # checks use the pipeline: imported late
 
-        o = self.explain_options(labels=labels, top_labels=top_labels, start=start, duration=duration, samples=samples,
-                                 seed=seed, pad=pad, checks=checks)
-        tagger = self.tagger
-        tagger_labels = self.tagger_labels
-        check_label_request(tagger_labels, o["labels"], o["top_labels"])
-        check_names = parse_checks(o["checks"], tagger, self.specs["tagger"])  # a check that cannot run fails first
-        rate = audio_io.as_sample_rate(tagger.sample_rate)
-        mix, excerpt = self.load_excerpt(source, sample_rate=sample_rate, start=o["start"], duration=o["duration"], rate=rate)
-        input_seconds = tagger.input_seconds
-        needed = math.ceil(input_seconds * rate) if input_seconds else 1
-        if len(mix) < needed and not o["pad"]:
-            raise AudioError(
-                f"the excerpt is {len(mix) / rate:.3f} s long, but tagger {self.specs['tagger']} needs at least "
-                f"{input_seconds} s ({needed} samples at {rate} Hz). Choose a longer excerpt or pad it "
-                "with zeros (pad=True, --pad)."
-            )
-        stems = self._excerpt_stems(source, sample_rate, mix, excerpt, rate)
-        residual_db = stems_residual_db(mix, stems)
-        # a separator that reads the excerpt's files itself (the oracle) warns about its own stems
-        if residual_db < RESIDUAL_WARNING_DB and "rest" not in stems and not optional(self.separator, "separator", "reads_excerpt"):
-            warnings.warn(f"the stems of separator {self.specs['separator']} add up to the mix only to {residual_db:.1f} dB: "
-                          "the explanation leaves out what they miss")
-        segments = self.segmenter.segment(mix, rate)
-        components, component_audio = build_components(stems, segments)
-        if component_audio.shape[1] < needed:
-            component_audio = audio_io.fit_length(component_audio.T, needed).T.copy()
-
-        engine = self.engine(component_audio, batch_size=batch_size)
-        samples, sampling = o["samples"], {}
-        if samples == "auto":
-            reference = engine.outputs(np.ones((1, len(components)), np.int64))[0]
-            indices = resolve_labels(tagger_labels, reference, o["labels"], o["top_labels"])
-            masks, neighbourhood, rounds = sample_until_stable(engine, o["seed"], indices, progress=progress)
-            samples = len(masks)
-            sampling = {"mode": "auto", "samples": samples, "stable": rounds[-1]["stable"], "rounds": rounds}
-        else:
-            masks = engine.masks(samples, o["seed"])
-            if samples != "exhaustive":
-                engine.check_enough(masks, samples)
-            neighbourhood = engine.neighbourhood(masks, progress)
-            reference = neighbourhood.predictions[0]
-            indices = resolve_labels(tagger_labels, reference, o["labels"], o["top_labels"])
-        fits = engine.fit(neighbourhood, indices)
-        label_explanations = {}
-        for index, fit in fits.items():
-            chosen = [int(i) for i in fit.selected]
-            key = (lambda i: -abs(fit.weights[i])) if self.sort == "absolute" else (lambda i: -fit.weights[i])
-            order = sorted(chosen, key=key)
-            label_explanations[tagger_labels[index]] = LabelExplanation(
-                label=tagger_labels[index],
-                index=index,
-                prediction=float(reference[index]),
-                weights={components[i].name: float(fit.weights[i]) for i in order},
-                intercept=fit.intercept,
-                score=fit.score,
-                local_prediction=fit.local_prediction,
-                rules=describe_rules(getattr(fit, "rules", ()), [c.name for c in components]),
-            )
-        explanation = Explanation(
-            audio_path=excerpt.path,
-            start=excerpt.start,
-            duration=excerpt.duration,
-            sample_rate=rate,
-            pipeline=dict(self.specs),
-            samples=samples,
-            seed=o["seed"],
-            sampling=sampling,
-            stems_residual_db=residual_db,
-            output_kind=output_kind(tagger, neighbourhood.predictions),
-            components=components,
-            component_audio=component_audio,
-            labels=label_explanations,
-            neighbourhood=neighbourhood,
-            tagger_labels=tagger_labels,
-        )
+        given = dict(labels=labels, top_labels=top_labels, start=start, duration=duration, samples=samples, seed=seed,
+                     pad=pad, checks=checks, out=out, top_k=top_k, force=force, report=report)
+        if request is None:
+            request = self.request(**given)
+        elif any(value is not None for value in given.values()):
+            raise UsageError("give either a request or the options it holds, not both")
+        inputs = self.inputs_of(source)
+        request.check_output(inputs)
+        check_label_request(self.tagger_labels, request.labels, request.top_labels)
+        check_names = parse_checks(request.checks, self.tagger, self.specs["tagger"])  # a check that cannot run fails first
+        parts = self.components(source, sample_rate=sample_rate, start=request.start, duration=request.duration,
+                                pad=request.pad)
+        explanation = self.engine(parts.audio, batch_size=batch_size).explain(
+            parts, request, tagger_labels=self.tagger_labels, pipeline=self.specs, sort=self.sort, progress=progress)
         if check_names:
             explanation = attrs.evolve(explanation, checks=run_checks(self, explanation, check_names, batch_size=batch_size))
+        if request.out is not None:
+            explanation.save(request.out, k=request.top_k, force=request.force, report=request.report, inputs=inputs)
         return explanation
-
-    def scan(self, source: Any, *, label: str | int | None, snippets: int = 3, sample_rate: int | None = None,
-             samples: int | str | None = None, seed: int | None = None, pad: bool | None = None,
-             checks: Sequence[str] | str | None = None, batch_size: int | None = None,
-             progress: bool | None = None) -> "Scan":
-        """The song scan: the taggram of the whole of ``source``, the ``snippets`` tagger input
-        windows where ``label`` is highest (:func:`stemlime.scan.best_snippets`), and each
-        explained for ``label`` (``samples``, ``seed``, ``pad``, ``checks``, ``batch_size`` as in
-        :meth:`explain`). ``label=None`` follows the song's top label: the highest mean over the
-        taggram's frames (what musicnn reports for a whole song).
-
-        The song is separated once: every snippet cuts its stems from the same separation (the
-        stem cache; with ``cache=False`` a memory-only cache for this scan). Returns a
-        :class:`stemlime.scan.Scan`; ``scan.save(folder)`` writes it with its page.
-        """
-        from .scan import Scan, Snippet, best_snippets, check_snippets
-
-        check_snippets(snippets)
-        tagger_labels = self.tagger_labels
-        index = None if label is None else label_indices(tagger_labels, label)
-        if index is not None and len(index) != 1:
-            raise UsageError(f"a scan follows one label, got {label!r}")
-        self.explain_options(samples=samples, seed=seed, pad=pad)  # refuse bad settings before the taggram runs
-        if isinstance(source, (str, Path)):
-            total = audio_io.audio_info(source)[2]
-        else:
-            total = len(audio_io.as_mix(source, sample_rate)) / audio_io.as_sample_rate(sample_rate)
-        values, hop = self.taggram(source, sample_rate=sample_rate)
-        if index is None:
-            index = [int(np.argmax(np.asarray(values).mean(axis=0)))]  # the first of equal means
-        name = tagger_labels[index[0]]
-        window = float(self.tagger.input_seconds or hop)
-        windows = best_snippets(values, index[0], snippets, hop, window, total)
-        cache = self.cache
-        if cache is None:
-            self.cache = StemCache(disk=False)
-        try:
-            # a song shorter than one tagger input is one snippet of the whole song (explain pads it, or says to)
-            explained = [
-                Snippet(rank, chosen, self.explain(source, sample_rate=sample_rate, labels=[index[0]], start=chosen.start,
-                                                  duration=(total if total < window else chosen.end) - chosen.start,
-                                                  samples=samples, seed=seed, pad=pad, checks=checks,
-                                                  batch_size=batch_size, progress=progress))
-                for rank, chosen in enumerate(windows, 1)
-            ]
-        finally:
-            self.cache = cache
-        return Scan(audio_path=None if not isinstance(source, (str, Path)) else str(source), label=name,
-                    tagger_labels=tagger_labels, taggram=np.asarray(values), hop_seconds=float(hop), window_seconds=window,
-                    pipeline=dict(self.specs), snippets=explained)
 
     def tag(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None) -> np.ndarray:
         """The tagger's clip-level outputs (L,) for an excerpt."""
@@ -508,38 +414,6 @@ class Pipeline:
         return taggram(self.tagger, mix)
 
 
-def check_span(start: Any, duration: Any) -> tuple[float, float | None]:
-    """An excerpt's start (>= 0) and duration (> 0, or None: to the end) as finite seconds."""
-    try:
-        start = float(start)
-        duration = None if duration is None else float(duration)
-    except (TypeError, ValueError):
-        raise UsageError(f"start and duration are seconds, got start={start!r}, duration={duration!r}") from None
-    if not math.isfinite(start) or start < 0:
-        raise UsageError(f"start must be a finite number of seconds >= 0, got {start}")
-    if duration is not None and (not math.isfinite(duration) or duration <= 0):
-        raise UsageError(f"duration must be a finite number of seconds > 0, got {duration}")
-    return start, duration
-
-
-def check_samples(samples: Any) -> int | str:
-    """A neighbourhood size: a count >= 1, ``"exhaustive"`` or ``"auto"``."""
-    if samples in ("exhaustive", "auto"):
-        return samples
-    if isinstance(samples, str) and samples.isdigit():
-        samples = int(samples)
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise UsageError(f"samples must be a positive count, 'exhaustive' or 'auto', got {samples!r}")
-    return int(samples)
-
-
-def check_seed(seed: Any) -> int:
-    """A seed for the neighbourhood's random draws: a whole number from 0 to 2^32 - 1."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise UsageError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
-    return int(seed)
-
-
 def _span_samples(start: float, duration: float | None, sample_rate: int, length: int) -> tuple[int, int]:
     """First and last sample (exclusive) of an excerpt of an array of ``length`` samples."""
     first = int(round(start * sample_rate))
@@ -551,4 +425,4 @@ def _span_samples(start: float, duration: float | None, sample_rate: int, length
     return first, last
 
 
-__all__ = ["Pipeline", "EXPLAIN_KEYS"]
+__all__ = ["Pipeline", "EXPLAIN_KEYS", "check_span"]

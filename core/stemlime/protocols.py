@@ -30,6 +30,9 @@ class Separator(Protocol):
     # ``stemlime separate --midi`` writes them as ``<stem>.mid``.
     # optional slot ``fingerprint`` (default None): a string that changes whenever the
     # separator's stems would (e.g. the SHA-256 of retrainable weights); part of the stem cache key.
+    # optional slot ``inputs(source) -> list of paths`` (default None): the files and folders
+    # the separator reads for ``source`` besides it (the oracle's true stems); an output folder
+    # never replaces them.
 
 
 class Segmenter(Protocol):
@@ -58,7 +61,7 @@ class Surrogate(Protocol):
 OUTPUT_KINDS = ("probabilities", "scores")
 
 OPTIONAL: dict[str, dict[str, Any]] = {
-    "separator": {"reads_excerpt": False, "transcribe": None, "fingerprint": None},
+    "separator": {"reads_excerpt": False, "transcribe": None, "fingerprint": None, "inputs": None},
     "segmenter": {},
     "tagger": {"outputs": None, "randomization_layers": (), "randomized": None, "taggram": None,
                "taggram_hop_seconds": None},

@@ -7,7 +7,6 @@ is cheap metadata plus a ``build`` callable, so listing plugins never loads a mo
 
 from __future__ import annotations
 
-import difflib
 import functools
 import types
 import warnings
@@ -18,112 +17,13 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from .declarations import OPTION_METADATA, Command, Factory, Option, option, options_of
 from .errors import UsageError
 from .specs import Spec, as_spec
+from .wording import closest_match
 
 KINDS = ("separator", "segmenter", "tagger", "surrogate")
 _HOOKS = {kind: f"stemlime_{kind}s" for kind in KINDS}
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "str": str,
-    "int": lambda v: int(v) if not isinstance(v, float) or v.is_integer() else int("x"),
-    "float": float,
-    "bool": _to_bool,
-    "path": lambda v: Path(str(v)).expanduser() if str(v).strip() else int("empty path"),
-}
-
-
-@attrs.frozen
-class Option:
-    """One option a factory takes: ``type`` is one of str, int, float, bool, path."""
-
-    name: str
-    description: str
-    type: str = "str"
-    default: Any = None
-    choices: tuple[Any, ...] | None = None
-
-    def convert(self, value: Any, owner: str) -> Any:
-        try:
-            converted = _CONVERTERS[self.type](value)
-        except (ValueError, TypeError):
-            raise UsageError(f"{owner}: option {self.name}={value!r} is not a valid {self.type} ({self.description})") from None
-        if self.choices is not None and converted not in self.choices:
-            raise UsageError(
-                f"{owner}: option {self.name}={value!r} is not one of {', '.join(map(str, self.choices))}"
-                + closest_match(str(value), [str(c) for c in self.choices])
-            )
-        return converted
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"name": self.name, "type": self.type, "default": _jsonable(self.default), "description": self.description}
-        if self.choices is not None:
-            out["choices"] = list(self.choices)
-        return out
-
-
-@attrs.frozen
-class Factory:
-    """How to build one named separator/segmenter/tagger/surrogate.
-
-    ``build(variant, **options)`` returns the object; it is called with the variant (or the
-    default variant, or None) and the converted options that the user gave.
-    """
-
-    name: str
-    description: str
-    build: Callable[..., Any]
-    variants: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    default_variant: str | None = None
-    options: tuple[Option, ...] = attrs.field(default=(), converter=tuple)
-    package: str = ""  # the distribution that provides it; filled in by the registry
-
-    def option(self, name: str) -> Option | None:
-        return next((o for o in self.options if o.name == name), None)
-
-
-@attrs.frozen
-class Command:
-    """A command-line command that a plugin adds: ``stemlime NAME ...``.
-
-    ``add_arguments(parser)`` declares its arguments on an ``argparse.ArgumentParser``;
-    ``run(args)`` carries it out with the parsed ``argparse.Namespace``. Like the core's
-    commands, it raises ``UsageError`` for bad arguments (exit status 2) and ``StemlimeError``
-    for bad files or missing tools (exit status 1). Both callables should import heavy code
-    lazily: every ``stemlime`` invocation collects the commands.
-    """
-
-    name: str
-    help: str
-    add_arguments: Callable[[Any], None]
-    run: Callable[[Any], None]
-    package: str = ""  # the distribution that provides it; filled in by the registry
-
-
-def _jsonable(value: Any) -> Any:
-    return str(value) if isinstance(value, Path) else value
-
-
-def closest_match(word: str, candidates: Iterable[str]) -> str:
-    """' (did you mean X?)' for the closest candidate, or '' when none is close."""
-    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
 
 class Registry:
     """Everything the installed plugins provide, by kind and name."""
@@ -142,25 +42,45 @@ class Registry:
         self.factories: dict[str, dict[str, Factory]] = {kind: {} for kind in KINDS}
         self.models: dict[str, Any] = {}
         self.commands: dict[str, Command] = {}
+        self.pages: dict[str, Any] = {}  # result-folder kind -> stemlime.report.Page, from plugins
         self._collect()
 
-    def _package_of(self) -> dict[int, str]:
-        packages = {id(plugin): dist.project_name for plugin, dist in self.plugin_manager.list_plugin_distinfo()}
+    def _packages(self) -> dict[str, str]:
+        """Each registered plugin's module name -> the distribution that provides it (the
+        module's own name for a plugin object that no distribution installed)."""
         from . import builtins
 
-        packages.setdefault(id(builtins), "stemlime")
+        packages = {getattr(plugin, "__name__", ""): dist.project_name
+                    for plugin, dist in self.plugin_manager.list_plugin_distinfo()}
+        packages.setdefault(builtins.__name__, "stemlime")
+        for plugin in self.plugin_manager.get_plugins():
+            name = getattr(plugin, "__name__", None) or str(plugin)
+            packages.setdefault(name, name)
         return packages
 
     def _collect(self) -> None:
-        packages = self._package_of()
-        for kind, hook_name in list(_HOOKS.items()) + [("model", "stemlime_models"), ("command", "stemlime_commands")]:
-            for impl in getattr(self.plugin_manager.hook, hook_name).get_hookimpls():
-                package = packages.get(id(impl.plugin), getattr(impl.plugin, "__name__", str(impl.plugin)))
-                impl.function(register=functools.partial(self._register, kind, package))
+        """Call each hook through pluggy's hook caller (so hook wrappers and tracing see it), once
+        per plugin that implements it (a subset caller that keeps every wrapper), with a
+        ``register`` callback that files what the plugin registers under its distribution."""
+        packages = self._packages()
+        hooks = list(_HOOKS.items()) + [("model", "stemlime_models"), ("command", "stemlime_commands"),
+                                        ("page", "stemlime_pages")]
+        manager = self.plugin_manager
+        for kind, hook_name in hooks:
+            implementations = getattr(manager.hook, hook_name).get_hookimpls()
+            plain = [impl.plugin for impl in implementations if not (impl.wrapper or impl.hookwrapper)]
+            for plugin in reversed(plain):  # the order pluggy calls them in: last registered first
+                name = getattr(plugin, "__name__", None) or str(plugin)
+                others = [other for other in plain if other is not plugin]
+                caller = manager.subset_hook_caller(hook_name, remove_plugins=others)
+                caller(register=functools.partial(self._register, kind, packages.get(name, name)))
 
     def _register(self, kind: str, package: str, item: Any) -> None:
         if kind == "model":
             self.models.setdefault(item.name, item)
+            return
+        if kind == "page":
+            self.pages.setdefault(item.kind, item)
             return
         if kind == "command":
             self._register_command(package, item)

@@ -40,8 +40,8 @@ def parse_spec(text: str) -> Spec:
     if not isinstance(text, str) or not text.strip():
         raise UsageError(f"empty spec {text!r}: expected NAME[:VARIANT][,key=value...], e.g. 'musicnn:MSD_musicnn'")
     head, *pairs = [part.strip() for part in text.split(",")]
-    name, _, variant = head.partition(":")
-    name, variant = name.strip(), variant.strip() or None
+    name, _, variant_text = head.partition(":")
+    name, variant = name.strip(), variant_text.strip() or None
     if not name:
         raise UsageError(f"spec {text!r} has no name: expected NAME[:VARIANT][,key=value...]")
     options: dict[str, str] = {}
@@ -50,7 +50,7 @@ def parse_spec(text: str) -> Spec:
         if not eq or not key.strip():
             raise UsageError(f"spec {text!r}: option {pair!r} is not of the form key=value")
         options[key.strip()] = value.strip()
-    return Spec(name, variant, options)
+    return Spec(name, variant, options)  # type: ignore[arg-type]  # attrs' dict converter
 
 
 def spec_from_table(table: Mapping[str, Any], what: str = "component") -> Spec:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .verified_copy import replace_atomically
+from .fs import write_atomically
 
 DEFAULT_LIMIT_MB = 2048
 MEMORY_ENTRIES = 8  # songs kept in memory per process (a 5-minute song's 5 stems at 44.1 kHz: ~260 MB)
@@ -96,7 +96,7 @@ class StemCache:
             from safetensors.numpy import save_file
 
             tensors = {f"{index}": np.ascontiguousarray(audio, dtype=np.float32) for index, audio in enumerate(stems.values())}
-            replace_atomically(self._path(key), lambda path: save_file(tensors, str(path), metadata={"stems": json.dumps(list(stems))}))
+            write_atomically(self._path(key), lambda path: save_file(tensors, str(path), metadata={"stems": json.dumps(list(stems))}))
             self._evict(folder)
         except OSError:
             pass  # a read-only or full disk only costs the next run a separation

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -75,7 +75,7 @@ def check_plot_path(path: str | Path) -> Path:
 
 
 def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path: str | Path, threshold: float = 0.3, title: str = "",
-                 marks: list[tuple[float, float]] = (), keep: list[int] = (), dpi: int = 100) -> Path:
+                 marks: Sequence[tuple[float, float]] = (), keep: Sequence[int] = (), dpi: int = 100) -> Path:
     """Draw the taggram (time on x, tags with any value above ``threshold`` on y) as an image.
 
     ``keep``: output indices shown whatever their values (a scan's label, drawn at the top);

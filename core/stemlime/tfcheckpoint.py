@@ -14,6 +14,7 @@ TensorFlow is never needed.
 
 from __future__ import annotations
 
+from typing import Any, Iterator
 import struct
 from pathlib import Path
 
@@ -147,12 +148,13 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
             raise CheckpointError("malformed varint")
 
 
-def _fields(buf: bytes):
+def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
     """Yield (field number, wire type, value) of a protobuf message."""
     pos = 0
     while pos < len(buf):
         key, pos = _varint(buf, pos)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 1:
@@ -182,7 +184,9 @@ def _parse_shape(buf: bytes) -> tuple[int, ...]:
 
 
 def _parse_entry(name: str, buf: bytes) -> TensorInfo:
-    dtype_code, shape, shard, offset, size, crc = 0, (), 0, 0, 0, None
+    dtype_code, shard, offset, size, crc = 0, 0, 0, 0, None
+    shape: tuple[int, ...] = ()
+    dtype: Any
     for number, _, value in _fields(buf):
         if number == 1:
             dtype_code = value

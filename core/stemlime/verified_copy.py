@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["COPY_NAME", "MARKER_NAME", "replace_atomically", "sha256_of", "write", "unchanged", "changed_files", "read"]
+from .fs import write_atomically
+
+__all__ = ["COPY_NAME", "MARKER_NAME", "sha256_of", "write", "unchanged", "changed_files", "read"]
 
 COPY_NAME = ".stemlime-tensors.safetensors"
 MARKER_NAME = ".stemlime-verified.json"
@@ -43,17 +45,6 @@ def sha256_of(path: Path) -> str:
         while chunk := handle.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def replace_atomically(path: Path, write_to: Callable[[Path], None]) -> None:
-    """Write through a temporary sibling and rename it over ``path``, so that a reader (another
-    process loading the same model or stems) never sees a half-written file."""
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        write_to(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _record(path: Path) -> dict:
@@ -79,12 +70,12 @@ def write(folder: Path, files: Iterable[str], tensors: Mapping[str, np.ndarray] 
             save_file(arrays, str(path), metadata={"written_by": "stemlime"})
             path.chmod(mode)
 
-        replace_atomically(folder / COPY_NAME, save)
+        write_atomically(folder / COPY_NAME, save)
         names.append(COPY_NAME)
     else:
         (folder / COPY_NAME).unlink(missing_ok=True)
     marker = {"format": _FORMAT, "files": {name: _record(folder / name) for name in names}}
-    replace_atomically(folder / MARKER_NAME, lambda path: path.write_text(json.dumps(marker, indent=1)))
+    write_atomically(folder / MARKER_NAME, lambda path: path.write_text(json.dumps(marker, indent=1)))
 
 
 def _recorded(folder: Path, files: Iterable[str], with_copy: bool) -> dict[str, dict] | None:

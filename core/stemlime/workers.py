@@ -40,9 +40,10 @@ from __future__ import annotations
 import functools
 import numbers
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from typing import Callable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
@@ -99,20 +100,20 @@ def cpu_workers(count: int) -> CpuWorkers:
 
 
 @functools.lru_cache(maxsize=1)
-def _blas_threads():
-    """threadpoolctl's view of the BLAS libraries loaded now (numpy's), made once: about 10 ms."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return None
+def _blas_threads(modules: int):
+    """threadpoolctl's view of the BLAS libraries loaded now, made once per count of imported
+    modules (about 10 ms): a library that an import loads later (scipy's own OpenBLAS) is
+    found on the next call after that import."""
+    from threadpoolctl import ThreadpoolController
+
     return ThreadpoolController()
 
 
 def one_blas_thread() -> AbstractContextManager:
-    """A context in which numpy's BLAS runs its products in the calling thread only (about 20 us
-    to enter); the thread count is put back on exit."""
-    controller = _blas_threads()
-    return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+    """A context in which every BLAS loaded so far (numpy's, scipy's) runs its products in the
+    calling thread only (about 20 us to enter); the thread counts are put back on exit."""
+    controller = _blas_threads(len(sys.modules))
+    return controller.limit(limits=1, user_api="blas")
 
 
 @contextmanager

@@ -32,9 +32,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from stemlime.errors import StemlimeError, UsageError
-from stemlime.workers import torch_threads
-from stemlime.verified_copy import replace_atomically
+from stemlime.plugin import StemlimeError, UsageError
+from stemlime.plugin import torch_threads
+from stemlime.plugin import write_atomically
 
 SAMPLE_RATE = 16000  # Hz
 WINDOW_SECONDS = 2.0
@@ -133,7 +133,7 @@ class GuitarPianoTagger:
     name = "confounder-cnn"
 
     def __init__(self, network: Any, config: dict[str, Any], device: str = "auto", batch_size: int = 64, threads: int = 1):
-        from stemlime.devices import torch_device
+        from stemlime.plugin import torch_device
 
         self.device = torch_device(device, owner="the confounder classifier")
         self.network = network.to(self.device).eval()
@@ -178,8 +178,8 @@ class GuitarPianoTagger:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in self.network.state_dict().items()}
-        replace_atomically(folder / WEIGHTS_FILE, lambda path: save_file(tensors, str(path)))
-        replace_atomically(folder / CONFIG_FILE, lambda path: path.write_text(json.dumps(self.config, indent=1) + "\n"))
+        write_atomically(folder / WEIGHTS_FILE, lambda path: save_file(tensors, str(path)))
+        write_atomically(folder / CONFIG_FILE, lambda path: path.write_text(json.dumps(self.config, indent=1) + "\n"))
         return folder
 
     @classmethod
@@ -235,7 +235,7 @@ def train(
     import torch
     from tqdm.auto import tqdm
 
-    from stemlime.devices import torch_device
+    from stemlime.plugin import torch_device
 
     if len(pieces) != len(targets) or not pieces:
         raise UsageError(f"training needs pieces and one target per piece, got {len(pieces)} pieces and {len(targets)} targets")

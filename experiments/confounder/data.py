@@ -26,8 +26,8 @@ from typing import Mapping
 import attrs
 import numpy as np
 
-from stemlime.audio import load_audio
-from stemlime.errors import UsageError
+from stemlime.plugin import load_audio
+from stemlime.plugin import UsageError
 
 SPLITS = ("train", "validation", "test_std", "test_bad")
 CLASSES = ("guitar", "piano")

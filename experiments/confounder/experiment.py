@@ -3,7 +3,7 @@
     from confounder.experiment import Settings, run
     summary = run("confounder-out/", Settings(seed=0, separators=("oracle",)))
 
-The result folder (written whole through :class:`stemlime.output.ResultFolder`, kind
+The result folder (written whole through :class:`stemlime.fs.ResultFolder`, kind
 ``experiment``; the rendered data stays outside it, in its own resumable folder)::
 
     index.html                   the page (stemlime.report, kind experiment): splits, examples, the caught example
@@ -22,7 +22,6 @@ control, so is every test_std guitar piece.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -33,14 +32,11 @@ import attrs
 import numpy as np
 
 import stemlime
-from stemlime.audio import write_wav
-from stemlime.devices import check_device
-from stemlime.errors import UsageError
-from stemlime.output import ResultFolder, check_destination, safe_name
-from stemlime.registry import get_registry
+from stemlime.plugin import ResultFolder, UsageError, check_destination, check_device, get_registry, safe_name, write_wav
 
 from . import classifier as cnn
 from .data import CLASSES, DEFAULT_SIZES, DURATION, SAMPLE_RATE, SPLITS, Piece, check_sizes, render_splits
+from .record import ExperimentRecord, write_experiment
 from .separators import prepare_separators
 
 SUMMARY_KEYS = ("accuracy", "accuracy_by_class", "predictions", "confounder", "control")
@@ -160,10 +156,9 @@ def run(out: str | Path, settings: Settings = Settings(), data: str | Path | Non
         write_examples(splits, folder)
         timings["total"] = time.perf_counter() - started
         pieces_table = [piece_record(piece, predictions[piece.name]) for pieces in splits.values() for piece in pieces]
-        write_json(folder / "summary.json", {key: summary[key] for key in SUMMARY_KEYS})
-        write_json(folder / "pieces.json", pieces_table)
-        write_json(folder / "run.json", run_record(settings, data, splits, history, timings, explained))
-        from stemlime.report import render_report  # scipy and jinja2: only once there is a page to make
+        write_experiment(folder, ExperimentRecord({key: summary[key] for key in SUMMARY_KEYS}, pieces_table,
+                                                  run_record(settings, data, splits, history, timings, explained)))
+        from stemlime.plugin import render_report  # scipy and jinja2: only once there is a page to make
 
         render_report(folder, kind=KIND)  # index.html, and the page of every explanation folder in it
     log(f"wrote {out} in {timings['total']:.0f} s")
@@ -266,8 +261,3 @@ def run_record(settings: Settings, data: Path, splits: Mapping[str, Sequence[Pie
                      "python": platform.python_version()},
         "machine": {"cpus": os.cpu_count(), "load_average": list(os.getloadavg())},
     }
-
-
-def write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=1, allow_nan=False) + "\n")

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package `
 
 from confounder.data import DEFAULT_SIZES  # noqa: E402
 from confounder.experiment import DEFAULT_SEPARATORS, Settings, run  # noqa: E402
-from stemlime.cli import run_guarded  # noqa: E402
+from stemlime.plugin import run_guarded  # noqa: E402
 
 
 def split_specs(text: str) -> tuple[str, ...]:

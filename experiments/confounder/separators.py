@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from stemlime.models import ModelStore, model_store
-from stemlime.registry import get_registry
-from stemlime.specs import as_spec
+from stemlime.plugin import ModelStore, model_store
+from stemlime.plugin import get_registry
+from stemlime.plugin import as_spec
 
 
 def model_name(spec: str) -> str | None:

@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+import attrs
 import numpy as np
 
 from ..errors import StemlimeError, UsageError
+from ..declarations import option
 
 
 class PythonTagger:
@@ -74,14 +76,21 @@ def parse_labels(text: str, owner: str = "tagger python") -> list[str]:
     return [label.strip() for label in text.split(";") if label.strip()]
 
 
-def build_python_tagger(
-    variant: str | None,
-    object: str | None = None,
-    path: Path | None = None,
-    labels: str | None = None,
-    sample_rate: int | None = None,
-    input_seconds: float | None = None,
-) -> PythonTagger:
+@attrs.frozen
+class PythonTaggerOptions:
+    """The options of the ``python`` tagger (``python,object=MODULE:ATTRIBUTE,...``)."""
+
+    object: str | None = option(None, "MODULE:ATTRIBUTE of the model object or function")
+    path: Path | None = option(None, "folder added to the import path before importing MODULE")
+    labels: str | None = option(None, "label names separated by ';', or @FILE with one label per line")
+    sample_rate: int | None = option(None, "sample rate in Hz the model expects")
+    input_seconds: float | None = option(None, "fixed input length in seconds (default: any length)")
+
+
+def build_python_tagger(variant: str | None, **given: Any) -> PythonTagger:
+    options = PythonTaggerOptions(**given)
+    object, path, labels = options.object, options.path, options.labels
+    sample_rate, input_seconds = options.sample_rate, options.input_seconds
     if object is None:
         raise UsageError("tagger python needs object=MODULE:ATTRIBUTE, e.g. 'python,object=mymodel:tagger,path=.'")
     target = import_attribute(object, path)

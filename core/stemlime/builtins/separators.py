@@ -5,11 +5,13 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 from ..audio import fit_length, load_audio, to_mono
 from ..components import Excerpt
 from ..errors import UsageError
+from ..declarations import option
 from ..residual import RESIDUAL_WARNING_DB, rest_stem, stems_residual_db
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff"}
@@ -71,6 +73,18 @@ def find_stem_files(folder: Path, exclude: Path | None = None) -> dict[str, Path
     return found
 
 
+def _stem_folder(dir: str | Path | None) -> Path | None:
+    if dir is not None and not str(dir).strip():
+        raise UsageError("oracle separator: dir= is empty; give dir=FOLDER (use dir=. for the current folder)")
+    return Path(str(dir).strip()).expanduser() if dir is not None else None
+
+
+def _some_stems(instance: object, attribute: object, stems: str | None) -> None:
+    if stems is not None and not [s for s in stems.split(";") if s.strip()]:
+        raise UsageError("oracle separator: stems= is empty; name the stems to use, e.g. stems=vocals;drums")
+
+
+@attrs.define
 class OracleSeparator:
     """Reads the true stems from a folder: one audio file per stem, named after the file.
 
@@ -89,15 +103,18 @@ class OracleSeparator:
     sample_rate = None  # stems are read at whatever rate the pipeline asks for
     reads_excerpt = True  # reads the excerpt of each stem file itself (protocol slot)
 
-    def __init__(self, dir: str | Path | None = None, stems: str | None = None, rest: bool = False):
-        if dir is not None and not str(dir).strip():
-            raise UsageError("oracle separator: dir= is empty; give dir=FOLDER (use dir=. for the current folder)")
-        if stems is not None and not [s for s in stems.split(";") if s.strip()]:
-            raise UsageError("oracle separator: stems= is empty; name the stems to use, e.g. stems=vocals;drums")
-        self.dir = Path(str(dir).strip()).expanduser() if dir is not None else None
-        self.stem_names = [s.strip() for s in stems.split(";") if s.strip()] if stems is not None else None
-        self.rest = bool(rest)
-        self.last_residual_db: float | None = None
+    # "str", not "path": a path option turns an empty dir= into the current folder
+    dir: Path | None = option(None, "folder holding the stems (default: the folder of an input named mixture.* or mix.*)",
+                              type="str", converter=_stem_folder)
+    stems: str | None = option(None, "stem names to use, separated by ';' (default: every audio file found)",
+                               validator=_some_stems)
+    rest: bool = option(False, "add a stem 'rest' = mix - sum of the stems, so that they add up to the mix", converter=bool)
+    last_residual_db: float | None = attrs.field(default=None, init=False)
+
+    @property
+    def stem_names(self) -> list[str] | None:
+        """The stems named by ``stems=`` (None: every audio file found)."""
+        return [s.strip() for s in self.stems.split(";") if s.strip()] if self.stems is not None else None
 
     def stem_folder(self, excerpt: Excerpt | None) -> Path:
         if self.dir is not None:
@@ -105,6 +122,16 @@ class OracleSeparator:
         if excerpt is not None and excerpt.path is not None:
             return default_stem_folder(Path(excerpt.path))
         raise UsageError("oracle separator: explaining an array needs the stems' folder: give dir=FOLDER")
+
+    def inputs(self, source: object) -> list[Path]:
+        """The folder of true stems this separator reads for ``source`` (protocol slot): an
+        output folder must never replace it. None known (an array without dir=, a file that is
+        not a mixture): nothing."""
+        if self.dir is not None:
+            return [self.dir]
+        if isinstance(source, (str, Path)) and is_mixture_file(Path(source)):
+            return [default_stem_folder(Path(source))]
+        return []
 
     def stem_files(self, folder: Path, exclude: Path | None = None) -> dict[str, Path]:
         """The stem files to read: all of ``folder``'s, or those named by ``stems=``."""

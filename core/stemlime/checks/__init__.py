@@ -11,20 +11,24 @@ a JSON-ready dict (what ``explanation.json`` holds under ``checks``).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+import attrs
 
 from ..config import CHECKS
 from ..engine import Engine
 from ..errors import UsageError
 from ..explanation import Explanation
-from ..registry import closest_match
+from ..wording import closest_match
 from .common import explanation_engine
 from .complexity import complexity, explanation_complexity
 from .fidelity import deletion_aopc, fidelity, insertion_aopc
 from .sanity import explanation_sanity, randomization_layers
 from .stability import samples_for_stability, stability
-from .table import format_checks
+from ..report.tables import format_checks
 
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
 
 
 def parse_checks(checks: Sequence[str] | str | None, tagger: Any = None, tagger_name: str = "the tagger") -> list[str]:
@@ -35,7 +39,7 @@ def parse_checks(checks: Sequence[str] | str | None, tagger: Any = None, tagger_
     if not checks:
         return []
     words = checks.split(",") if isinstance(checks, str) else [str(c) for c in checks]
-    names = []
+    names: list[str] = []
     for word in (w.strip() for w in words):
         if not word:
             continue
@@ -49,6 +53,65 @@ def parse_checks(checks: Sequence[str] | str | None, tagger: Any = None, tagger_
     if tagger is not None and "sanity" in names:
         randomization_layers(tagger, tagger_name)
     return names
+
+
+def _optional_whole(value: Any, name: str, minimum: int) -> int | None:
+    from ..validators import whole_number
+
+    return None if value is None else whole_number(value, name, minimum=minimum)
+
+
+@attrs.frozen
+class CheckOptions:
+    """The options of one trust check, checked when made (before anything is explained):
+    ``random_orders`` (fidelity's baseline), ``seeds`` (stability, and sanity's baseline),
+    ``target`` and ``max_samples`` (stability: the samples whose Kendall tau reaches the target),
+    ``steps`` and ``draws`` (sanity)."""
+
+    seeds: int = 5
+    random_orders: int = 20
+    target: float | None = None
+    max_samples: int = 12800
+    steps: int | None = None
+    draws: int = 3
+
+    def __attrs_post_init__(self) -> None:
+        from ..validators import number, whole_number
+
+        whole_number(self.seeds, "seeds", minimum=2, flag="--seeds")
+        whole_number(self.random_orders, "random_orders", minimum=1, flag="--random-orders")
+        whole_number(self.max_samples, "max_samples", minimum=1, flag="--max-samples")
+        whole_number(self.draws, "draws", minimum=1, flag="--draws")
+        _optional_whole(self.steps, "steps (--steps)", 1)
+        if self.target is not None and not -1 <= number(self.target, "target", flag="--target") <= 1:
+            raise UsageError(f"the stability target (--target) is a Kendall tau between -1 and 1, got {self.target}")
+
+
+def check(pipeline: "Pipeline", name: str, source: Any, *, options: CheckOptions | None = None,
+          batch_size: int | None = None, progress: bool | None = None, **explain: Any) -> tuple[Explanation, str, dict[str, Any]]:
+    """``stemlime check NAME``: explain ``source`` (``explain``: the options of ``Pipeline.explain``,
+    ``out``/``force``/``report`` included), then run the check ``name`` on it with ``options``.
+    Returns the explanation (with the check's result under ``checks``, as saved to ``out``), the
+    result's key and the result. The check's options, whether the tagger can run it and the
+    output folder are checked before anything is explained."""
+    if name not in CHECKS:
+        raise UsageError(f"unknown check {name!r}{closest_match(name, CHECKS)}. Checks: {', '.join(CHECKS)}.")
+    options = options or CheckOptions()
+    request = pipeline.request(**explain)
+    if name == "sanity":
+        layers = randomization_layers(pipeline.tagger, pipeline.specs["tagger"])
+        if options.steps is not None and options.steps > len(layers):
+            raise UsageError(f"sanity steps (--steps) must be between 1 and {len(layers)} (the tagger's layers: "
+                             f"{', '.join(layers)}), got {options.steps}")
+    inputs = pipeline.inputs_of(source)
+    request.check_output(inputs)
+    explanation = pipeline.explain(source, batch_size=batch_size, progress=progress,
+                                   request=request.replace(checks=None, out=None))  # only the check asked for runs
+    key, result = run_check(name, pipeline, explanation, batch_size=batch_size, **attrs.asdict(options))
+    explanation = attrs.evolve(explanation, checks={key: result})
+    if request.out is not None:
+        explanation.save(request.out, k=request.top_k, force=request.force, report=request.report, inputs=inputs)
+    return explanation, key, result
 
 
 def run_check(name: str, pipeline: Any, explanation: Explanation, *, engine: Engine | None = None,
@@ -93,6 +156,6 @@ def run_checks(pipeline: Any, explanation: Explanation, checks: Sequence[str] | 
 
 
 __all__ = [
-    "CHECKS", "complexity", "deletion_aopc", "explanation_complexity", "explanation_sanity", "fidelity",
+    "CHECKS", "CheckOptions", "check", "complexity", "deletion_aopc", "explanation_complexity", "explanation_sanity", "fidelity",
     "format_checks", "insertion_aopc", "parse_checks", "randomization_layers", "run_check", "run_checks", "samples_for_stability", "stability",
 ]

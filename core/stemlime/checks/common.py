@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Engine
+from ..errors import UsageError
 from ..explanation import Explanation
 
 
@@ -38,7 +39,12 @@ def explanation_engine(pipeline: Any, explanation: Explanation, batch_size: int 
 
 def label_indices(explanation: Explanation) -> list[int]:
     """The tagger output index of each explained label, in the order of ``explanation.labels``."""
-    return [label.index for label in explanation.labels.values()]
+    indices = [label.index for label in explanation.labels.values()]
+    if any(index is None for index in indices):  # a label read from a schema-1 file
+        names = [name for name, label in explanation.labels.items() if label.index is None]
+        raise UsageError(f"the explanation does not say which tagger output {', '.join(names)} is (a file of stemlime "
+                         "before schema 2); explain it again to check it")
+    return [int(index) for index in indices if index is not None]
 
 
 def explanation_weights(explanation: Explanation) -> np.ndarray:

@@ -76,11 +76,11 @@ def explanation_sanity(pipeline: Any, explanation: Explanation, *, steps: int | 
                 values[name].append(finite_or_none(rank_correlation(originals[0, row], weights[row], "spearman")))
         cascade.append({"randomized": layers[:step], "spearman": {name: _median(values[name]) for name in names},
                         "draws": values})
-    last = cascade[-1]["spearman"]
+    last: dict[str, float | None] = cascade[-1]["spearman"]  # type: ignore[assignment]
     # an undefined correlation (the randomized model's explanation is flat) counts as collapsed
-    passed = {name: bool(last[name] is None or last[name] < threshold) for name in names}
+    passed = {name: bool((value := last[name]) is None or value < threshold) for name in names}
     # the check can tell only when the unchanged model's explanations agree seed to seed
-    conclusive = {name: bool(baseline[name] is None or baseline[name] >= CONCLUSIVE_BASELINE) for name in names}
+    conclusive = {name: bool((value := baseline[name]) is None or value >= CONCLUSIVE_BASELINE) for name in names}
     return {"layers": layers, "threshold": threshold, "seed": base_seed, "draws": draws, "baseline": baseline,
             "steps": cascade, "passed": passed, "all_passed": bool(np.all(list(passed.values()))),
             "conclusive": conclusive}

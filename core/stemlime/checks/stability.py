@@ -43,8 +43,8 @@ def agreement(weights: np.ndarray) -> dict[str, float | None]:
     top = np.argmax(weights, axis=1)
     return {
         "top1": float(np.mean([top[i] == top[j] for i, j in pairs])),
-        "kendall_tau": finite_or_none(np.nanmean([rank_correlation(weights[i], weights[j]) for i, j in pairs])),
-        "spearman": finite_or_none(np.nanmean([rank_correlation(weights[i], weights[j], "spearman") for i, j in pairs])),
+        "kendall_tau": finite_or_none(float(np.nanmean([rank_correlation(weights[i], weights[j]) for i, j in pairs]))),
+        "spearman": finite_or_none(float(np.nanmean([rank_correlation(weights[i], weights[j], "spearman") for i, j in pairs]))),
     }
 
 

@@ -1,8 +1,8 @@
 """Many tracks: ``explain_dataset`` over a dataset folder, locally or on Ray, and global explanations.
 
     pipeline = stemlime.Pipeline(tagger="musicnn", separator="oracle")
-    result = pipeline.explain_dataset("musdb18/test/", "musdb-explained/", top_labels=3, engine="ray")
-    result.global_explanation["labels"]["rock"]["components"]["drums"]["importance"]
+    result = stemlime.explain_dataset(pipeline, "musdb18/test/", "musdb-explained/", top_labels=3, engine="ray")
+    result.global_explanation.labels["rock"].components["drums"].importance
 
 The core imports nothing heavy here: Ray is imported only for ``engine="ray"``.
 """

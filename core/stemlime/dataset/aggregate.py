@@ -41,19 +41,21 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping
 
+from ..records import ExplanationRecord, GlobalExplanation, LabelSummary, StemMetrics
+
 METRICS = ("n", "mean_weight", "mean_abs_weight", "top1_share", "importance", "homogeneity_importance")
 ENTROPY_TIE = 1e-12  # entropies closer than this count as equal (no stem more label-specific)
 
 
-def stem_weights(explanation: Mapping[str, Any], label: str) -> dict[str, float]:
+def stem_weights(explanation: ExplanationRecord, label: str) -> dict[str, float]:
     """One track's weight per stem for ``label``: the sum of its components' weights (see the module).
 
-    ``explanation`` is an ``explanation.json`` as a dict; weights written as null (undefined) are left out.
+    Undefined weights (NaN in memory, null in ``explanation.json``) are left out.
     """
-    stem_of = {component["name"]: component["stem"] for component in explanation["components"]}
+    stem_of = explanation.stem_of()
     weights: dict[str, float] = {}
-    for component, weight in explanation["labels"][label]["weights"].items():
-        if weight is not None:
+    for component, weight in explanation.labels[label].weights.items():
+        if math.isfinite(weight):
             stem = stem_of[component]
             weights[stem] = weights.get(stem, 0.0) + float(weight)
     return weights
@@ -82,19 +84,17 @@ def _homogeneity_factors(importance: Mapping[str, Mapping[str, float]]) -> dict[
     return factors | {stem: 0.0 for stem in totals if stem not in entropy}  # a stem whose weights are all zero
 
 
-def _track(explanation: Mapping[str, Any], position: int) -> Any:
+def _track(explanation: ExplanationRecord, position: int) -> Any:
     """Which track an explanation belongs to: its dataset record's ``track`` (every snippet of a
     track names it), else its own position (an explanation on its own is a track)."""
-    return (explanation.get("dataset") or {}).get("track", ("explanation", position))
+    return explanation.dataset.get("track", ("explanation", position))
 
 
-def aggregate(explanations: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The global explanation of many ``explanation.json`` dicts:
-    ``{"tracks": N, "explanations": E, "labels": {label: {"tracks": T, "explanations": X,
-    "components": {stem: {metric: value}}}}}`` with the metrics of the module's docstring over
-    the explanations; ``tracks`` counts the distinct tracks they come from (equal to the
-    explanations unless tracks were explained in snippets). Labels are ordered by how many
-    explanations explain them (most first, then by name), stems as they first appear."""
+def aggregate(explanations: Iterable[ExplanationRecord]) -> GlobalExplanation:
+    """The global explanation of many explanations' records, with the metrics of the module's
+    docstring over the explanations; ``tracks`` counts the distinct tracks they come from (equal
+    to the explanations unless tracks were explained in snippets). Labels are ordered by how
+    many explanations explain them (most first, then by name), stems as they first appear."""
     per_label: dict[str, list[dict[str, float]]] = {}
     label_tracks: dict[str, set] = {}
     stem_order: dict[str, None] = {}
@@ -104,13 +104,13 @@ def aggregate(explanations: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         track = _track(explanation, count)
         count += 1
         tracks.add(track)
-        for component in explanation["components"]:
-            stem_order.setdefault(component["stem"], None)
-        for label in explanation["labels"]:
+        for component in explanation.components:
+            stem_order.setdefault(component.stem, None)
+        for label in explanation.labels:
             per_label.setdefault(label, []).append(stem_weights(explanation, label))
             label_tracks.setdefault(label, set()).add(track)
     importance: dict[str, dict[str, float]] = {}
-    summaries: dict[str, dict[str, Any]] = {}
+    partial: dict[str, dict[str, dict[str, float]]] = {}
     for label, explained in per_label.items():
         tops = [_top_stem(weights) for weights in explained]
         components = {}
@@ -119,28 +119,19 @@ def aggregate(explanations: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             if not values:
                 continue
             absolute = sum(abs(v) for v in values)
-            components[stem] = {
-                "n": len(values),
-                "mean_weight": sum(values) / len(values),
-                "mean_abs_weight": absolute / len(values),
-                "top1_share": tops.count(stem) / len(explained),
-                "importance": math.sqrt(absolute),
-            }
+            components[stem] = {"n": len(values), "mean_weight": sum(values) / len(values),
+                                "mean_abs_weight": absolute / len(values), "top1_share": tops.count(stem) / len(explained),
+                                "importance": math.sqrt(absolute)}
         importance[label] = {stem: metrics["importance"] for stem, metrics in components.items()}
-        summaries[label] = {"tracks": len(label_tracks[label]), "explanations": len(explained), "components": components}
+        partial[label] = components
     factors = _homogeneity_factors(importance)
-    for label, summary in summaries.items():
-        for stem, metrics in summary["components"].items():
-            metrics["homogeneity_importance"] = factors[stem] * metrics["importance"]
-    order = sorted(summaries, key=lambda label: (-summaries[label]["explanations"], label))
-    return {"tracks": len(tracks), "explanations": count, "labels": {label: summaries[label] for label in order}}
+    order = sorted(per_label, key=lambda label: (-len(per_label[label]), label))
+    labels = {label: LabelSummary(len(label_tracks[label]), len(per_label[label]), {
+        stem: StemMetrics(homogeneity_importance=factors[stem] * metrics["importance"], **metrics)  # type: ignore[arg-type]
+        for stem, metrics in partial[label].items()}) for label in order}
+    return GlobalExplanation(len(tracks), count, labels)
 
 
-def global_rows(global_explanation: Mapping[str, Any]) -> list[dict[str, Any]]:
+def global_rows(global_explanation: GlobalExplanation) -> list[dict[str, Any]]:
     """One row per label and stem (``label``, ``stem``, ``tracks``, the metrics, ``explanations``): what ``global.csv`` holds."""
-    return [
-        {"label": label, "stem": stem, "tracks": summary["tracks"], **{metric: metrics[metric] for metric in METRICS},
-         "explanations": summary["explanations"]}
-        for label, summary in global_explanation["labels"].items()
-        for stem, metrics in summary["components"].items()
-    ]
+    return global_explanation.rows()

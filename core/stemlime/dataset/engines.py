@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Iterator, Sequence
 
 from ..errors import StemlimeError, UsageError
+from ..request import ExplainRequest
+from ..validators import one_of, whole_number
 from .worker import FAILED, TrackJob, TrackOutcome, TrackWorker, explain_track
 
 ENGINES = ("local", "ray")
@@ -26,10 +28,9 @@ DEVICE_KINDS = ("tagger", "separator")
 
 
 def check_engine(engine: str, workers: int | None, address: str | None) -> None:
-    if engine not in ENGINES:
-        raise UsageError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise UsageError(f"workers must be a count of at least 1, got {workers!r}")
+    one_of(engine, "engine", ENGINES, flag="--engine")
+    if workers is not None:
+        whole_number(workers, "workers", minimum=1, flag="--workers")
     if engine == "local" and workers not in (None, 1):
         raise UsageError(f"the local engine explains in this process, one track at a time; for {workers} workers "
                          "use the Ray engine (--engine ray, engine='ray')")
@@ -37,7 +38,7 @@ def check_engine(engine: str, workers: int | None, address: str | None) -> None:
         raise UsageError("an address names a Ray cluster: give it with the Ray engine (--engine ray --address ...)")
 
 
-def run_local(pipeline: Any, jobs: Sequence[TrackJob]) -> Iterator[TrackOutcome]:
+def run_local(pipeline: Any, jobs: Sequence[TrackJob]) -> Generator[TrackOutcome, None, None]:
     """Explain the jobs one after the other in this process."""
     for job in jobs:
         yield explain_track(pipeline, job)
@@ -118,8 +119,8 @@ def ray_recipe(pipeline: Any) -> dict[str, Any]:
     return recipe
 
 
-def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], options: dict[str, Any], *,
-            address: str | None = None, workers: int | None = None) -> Iterator[TrackOutcome]:
+def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], request: ExplainRequest, *,
+            address: str | None = None, workers: int | None = None) -> Generator[TrackOutcome, None, None]:
     """Explain the jobs on Ray actors built from ``recipe`` (:func:`ray_recipe`); yields outcomes
     in the order they end (see the module).
 
@@ -143,7 +144,7 @@ def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], opt
         cwd = os.getcwd()
         actors = [worker_class.remote(recipe, cwd) for _ in range(count)]
         try:
-            problems = ray.get([actor.ready.remote(options) for actor in actors])
+            problems = ray.get([actor.ready.remote(request) for actor in actors])
         except ray.exceptions.RayError as error:  # a worker process that died while it loaded the models
             raise StemlimeError(f"the Ray workers could not start: {_first_line(error)}") from None
         for problem in problems:

@@ -8,6 +8,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..records import GlobalExplanation
+
 
 def has_matplotlib() -> bool:
     import importlib.util
@@ -23,7 +25,7 @@ def _heatmap(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..verified_copy import replace_atomically
+    from ..fs import write_atomically
 
     figure, axis = plt.subplots(figsize=(max(4.5, 1.1 * len(columns) + 3), max(2.5, 0.45 * len(rows) + 1.6)))
     finite = values[np.isfinite(values)]
@@ -42,30 +44,29 @@ def _heatmap(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], pa
     figure.colorbar(image, ax=axis, label=colorbar)
     axis.set_title(title, fontsize=10)
     figure.tight_layout()
-    replace_atomically(path, lambda temporary: figure.savefig(temporary, dpi=100, format="png"))
+    write_atomically(path, lambda temporary: figure.savefig(temporary, dpi=100, format="png"))
     plt.close(figure)
     return path
 
 
-def plot_global(global_explanation: Mapping[str, Any], path: Path, metric: str = "mean_weight") -> Path:
+def plot_global(global_explanation: GlobalExplanation, path: Path, metric: str = "mean_weight") -> Path:
     """``global.png``: labels (rows) x stems (columns), each cell the stem's ``metric`` for the label."""
-    labels = list(global_explanation["labels"])
+    labels = list(global_explanation.labels)
     stems: list[str] = []
-    for summary in global_explanation["labels"].values():
-        stems.extend(stem for stem in summary["components"] if stem not in stems)
+    for summary in global_explanation.labels.values():
+        stems.extend(stem for stem in summary.components if stem not in stems)
     values = np.full((len(labels), len(stems)), np.nan)
     for i, label in enumerate(labels):
         for j, stem in enumerate(stems):
-            metrics = global_explanation["labels"][label]["components"].get(stem)
+            metrics = global_explanation.labels[label].components.get(stem)
             if metrics is not None:
-                values[i, j] = metrics[metric]
-    tracks = global_explanation["tracks"]
-    explanations = global_explanation.get("explanations", tracks)
+                values[i, j] = getattr(metrics, metric)
+    tracks, explanations = global_explanation.tracks, global_explanation.explanations
     if explanations == tracks:
-        rows = [f"{label} ({global_explanation['labels'][label]['tracks']})" for label in labels]
+        rows = [f"{label} ({global_explanation.labels[label].tracks})" for label in labels]
         over, unit = f"{tracks} tracks", "tracks"
     else:  # tracks explained in snippets: each snippet is one explanation
-        rows = [f"{label} ({global_explanation['labels'][label]['explanations']})" for label in labels]
+        rows = [f"{label} ({global_explanation.labels[label].explanations})" for label in labels]
         over, unit = f"{tracks} tracks ({explanations} snippets)", "snippets"
     title = f"{metric.replace('_', ' ')} of each stem over {over}; rows: label ({unit} explaining it)"
     return _heatmap(values, rows, stems, path, title, metric.replace("_", " "), diverging=True, text="{:+.3f}")
@@ -77,7 +78,7 @@ def plot_top_tags(table: Mapping[str, Mapping[str, int]], column: str, path: Pat
     tags: list[str] = []
     for counts in table.values():
         tags.extend(tag for tag in counts if tag not in tags)
-    counts = np.array([[table[value].get(tag, 0) for tag in tags] for value in values], dtype=float)
-    counts[counts == 0] = np.nan
-    return _heatmap(counts, values, tags, path, f"top predicted tag by {column} (tracks)", "tracks", diverging=False,
+    grid = np.array([[table[value].get(tag, 0) for tag in tags] for value in values], dtype=float)
+    grid[grid == 0] = np.nan
+    return _heatmap(grid, values, tags, path, f"top predicted tag by {column} (tracks)", "tracks", diverging=False,
                     text="{:.0f}")

@@ -13,7 +13,7 @@ OUT holds, when a run is done::
                                    and where each track's result is (``results``: track -> tracks/<folder>)
     OUT/index.html                 with ``report``: the page of the run (stemlime.report, kind "dataset")
 
-OUT is filled, not replaced (see ``stemlime.output.ResumableFolder``): each track's folder is
+OUT is filled, not replaced (see ``stemlime.fs.ResumableFolder``): each track's folder is
 swapped in whole by the task that computed it, the summary files are each replaced atomically
 at the end of a run, and a rerun skips every track whose result carries the run's settings hash
 (pipeline specs, explain options, the snippets and versions). Tracks without one (new, failed
@@ -35,28 +35,35 @@ import datetime
 import hashlib
 import io
 import json
+import shutil
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Generator, Iterable, Sequence
 
 import attrs
 
-from ..errors import UsageError
-from ..output import ResumableFolder, safe_name, safe_names, write_text_atomically
-from ..wording import plural
+from ..errors import StemlimeError, UsageError
+from ..fs import ResumableFolder, write_text_atomically
+from ..naming import safe_name, safe_names
+from ..records import DatasetRun, GlobalExplanation, TrackFailure, failures_text, json_text
 from ..registry import KINDS
-from .aggregate import METRICS, aggregate, global_rows
+from ..request import ExplainRequest
+from ..wording import plural
+from .aggregate import METRICS, aggregate
 from .engines import check_engine, ray_recipe, run_local, run_ray
-from .metadata import TRACK_COLUMN, read_metadata, top_tag_tables, unmatched
-from .tracks import Track, find_tracks
-from .worker import (EXPLAINED, FAILED, SKIPPED, TrackJob, TrackOutcome, has_result, load_pipeline, read_result,
-                     result_explanations)
+from .metadata import read_metadata, top_tag_tables, unmatched
+from .tracks import find_tracks
+from .worker import EXPLAINED, FAILED, SKIPPED, TrackJob, TrackOutcome, TrackResult, has_result, load_pipeline, read_result
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
 
 KIND = "dataset"
 TRACKS = "tracks"
 FAILURES = "failures.jsonl"
 HASH_CHARS = 16
+STAGING = ".summary.tmp"  # the summary files are built here, then moved into OUT (run.json last)
 
 
 @attrs.frozen
@@ -68,7 +75,7 @@ class DatasetResult:
     explained: list[str]
     skipped: list[str]
     failures: list[TrackOutcome]
-    global_explanation: dict[str, Any]
+    global_explanation: GlobalExplanation
     settings_hash: str
     engine: str
     workers: int
@@ -85,66 +92,70 @@ class DatasetResult:
         """True when no track failed."""
         return not self.failures
 
+    def raise_for_failures(self) -> None:
+        """A StemlimeError naming the first failed track and what to do, when any track failed."""
+        if self.failures:
+            first = self.failures[0]
+            raise StemlimeError(f"{len(self.failures)} of {len(self.tracks)} tracks failed (first: {first.track}: "
+                                f"{first.error}: {first.message}); see {self.out / FAILURES}, and run the same command "
+                                "again to retry them")
+
     def summary(self, labels: int = 10, stems: int = 3) -> str:
         """What the command line prints: the counts, then per label (most explained first) the
         ``stems`` most important stems with their importance and mean weight."""
         workers = plural(self.workers, "worker")
         lines = [f"{len(self.tracks)} tracks in {self.wall_seconds:.1f} s ({self.engine} engine, {workers}): "
                  f"{len(self.explained)} explained, {len(self.skipped)} already done, {len(self.failures)} failed"]
-        shown = list(self.global_explanation.get("labels", {}).items())[:labels]
+        shown = list(self.global_explanation.labels.items())[:labels]
         if shown:
             lines.append("global explanation, top stems by importance (sqrt of summed |weight|; mean weight in brackets):")
         for label, entry in shown:
-            ranked = sorted(entry["components"].items(), key=lambda item: -item[1]["importance"])[:stems]
-            parts = ", ".join(f"{stem} {m['importance']:.3f} ({m['mean_weight']:+.3f})" for stem, m in ranked)
-            lines.append(f"  {label} ({count_text(entry)}): {parts}")
-        if len(self.global_explanation.get("labels", {})) > labels:
-            lines.append(f"  ... {len(self.global_explanation['labels']) - labels} more labels in {self.out / 'global.csv'}")
+            parts = ", ".join(f"{stem} {m.importance:.3f} ({m.mean_weight:+.3f})" for stem, m in entry.ranked()[:stems])
+            lines.append(f"  {label} ({count_text(entry.tracks, entry.explanations)}): {parts}")
+        if len(self.global_explanation.labels) > labels:
+            lines.append(f"  ... {len(self.global_explanation.labels) - labels} more labels in {self.out / 'global.csv'}")
         page = ", index.html" if self.page is not None else ""
         lines.append(f"wrote {self.out / 'global.json'}, global.csv, global.png, run.json, tracks/{page}")
         return "\n".join(lines)
 
 
-def count_text(entry: dict[str, Any]) -> str:
+def count_text(tracks: int, explanations: int) -> str:
     """``4 tracks``, or ``4 tracks, 12 snippets`` when the tracks were explained in snippets."""
-    tracks, explanations = entry["tracks"], entry.get("explanations", entry["tracks"])
     text = plural(tracks, "track")
     return text if explanations == tracks else f"{text}, {plural(explanations, 'snippet')}"
 
 
-def settings_record(pipeline: Any, options: dict[str, Any], top_k: int, snippets: int | None = None) -> dict[str, Any]:
+def settings_record(pipeline: "Pipeline", request: ExplainRequest, snippets: int | None = None) -> dict[str, Any]:
     """What a track's result depends on: the components, the settings that change results (the
     batch size only changes speed), the explain options, the snippets and every component's version."""
-    from .. import __version__
+    from ..version import __version__
 
     settings = {key: value for key, value in pipeline.settings().items() if key != "batch_size"}
     return {
         "pipeline": dict(pipeline.specs),
         "settings": settings,
-        "explain": dict(options),
-        "top_k": top_k,
+        "explain": request.options(),
+        "top_k": request.top_k,
         "versions": {"stemlime": __version__} | {kind: pipeline.component_version(kind) for kind in KINDS},
         **({"snippets": f"best:{snippets}"} if snippets is not None else {}),
     }
 
 
-def snippet_options(options: dict[str, Any], given: dict[str, Any], snippets: int | None) -> dict[str, Any]:
-    """The explain options of a run with snippets, checked (see the module): one label per track
-    (the one given, else ``top_labels=1``), and no excerpt. ``given``: the options as passed."""
+def snippet_request(request: ExplainRequest, given: dict[str, Any], snippets: int | None) -> ExplainRequest:
+    """The request of a run with snippets, checked (see the module): one label per track (the
+    one given, else ``top_labels=1``), and no excerpt. ``given``: the options as passed."""
     if snippets is None:
-        return options
-    excerpt = [options["start"], options["duration"], given.get("start"), given.get("duration")]
-    if excerpt[0] or any(value is not None for value in excerpt[1:]):  # an explicit start=0 too
+        return request
+    if request.start or request.duration is not None or given.get("start") is not None:  # an explicit start=0 too
         raise UsageError("snippets are tagger windows chosen in each track's taggram: give either --start/--duration "
                          "(start=, duration=: one excerpt per track) or --snippets best:N, not both")
-    labels = options["labels"]
-    if labels is not None and not isinstance(labels, (str, int)) and len(labels) != 1:
+    if request.labels is not None and len(request.labels) != 1:
         raise UsageError(f"with snippets each track follows one label (its snippets are where that label is highest), "
-                         f"got {len(labels)} labels; give one --label, or run once per label into its own --out")
-    if options["top_labels"] not in (None, 1):
+                         f"got {len(request.labels)} labels; give one --label, or run once per label into its own --out")
+    if request.top_labels not in (None, 1):
         raise UsageError(f"with snippets each track follows one label: its top label (--top-labels 1, the default with "
-                         f"--snippets) or one --label NAME; got --top-labels {options['top_labels']}")
-    return options | ({"top_labels": 1} if labels is None else {})
+                         f"--snippets) or one --label NAME; got --top-labels {request.top_labels}")
+    return request.replace(top_labels=1) if request.labels is None else request
 
 
 def settings_hash(record: dict[str, Any]) -> str:
@@ -160,10 +171,6 @@ def _csv_text(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def _json_text(value: Any) -> str:
-    return json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-
-
 def _worker_stats(outcomes: Sequence[TrackOutcome]) -> list[dict[str, Any]]:
     """Per worker process (host:pid): the tracks it explained and its peak memory in MiB."""
     seen: dict[str, dict[str, Any]] = {}
@@ -175,51 +182,63 @@ def _worker_stats(outcomes: Sequence[TrackOutcome]) -> list[dict[str, Any]]:
     return sorted(seen.values(), key=lambda stats: stats["worker"])
 
 
-def _check_top_k(top_k: Any) -> int:
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise UsageError(f"top_k must be a count of at least 1, got {top_k!r}")
-    return top_k
-
-
-def _write_summaries(root: Path, jobs: list[TrackJob], hash_: str, metadata: dict[str, dict[str, str]] | None,
-                     snippets: int | None = None) -> tuple[dict, dict]:
-    """global.json/.csv/.png (and the metadata tables) from the results with this run's hash."""
-    from .plots import has_matplotlib, plot_global, plot_top_tags
-
-    results, explanations = {}, []
-    for job in jobs:
-        result = read_result(job.folder)
-        if result is not None and (result.get("dataset") or {}).get("settings_hash") == hash_:
-            results[job.track.name] = result
-            explanations.extend(result_explanations(job.folder, result))
-    global_explanation = aggregate(explanations) | {"settings_hash": hash_}
-    if snippets is not None:
-        global_explanation["snippets"] = f"best:{snippets}"  # each snippet one explanation
-    columns = ["label", "stem", "tracks", *METRICS, "explanations"]
-    write_text_atomically(root / "global.csv", _csv_text(global_rows(global_explanation), columns))
+def _summaries(results: dict[str, TrackResult], hash_: str, metadata: dict[str, dict[str, str]] | None,
+               snippets: int | None) -> tuple[GlobalExplanation, dict[str, Any], dict[str, str]]:
+    """The global explanation of this run's results (in memory), the metadata tables, and the
+    summary files' texts: global.json, global.csv and the metadata CSVs."""
+    global_explanation = aggregate(e for result in results.values() for e in result.explanations)
     tables: dict[str, Any] = {}
+    files: dict[str, str] = {}
     if metadata is not None:
-        top_tags = {track: result["dataset"]["top_tags"][0][0] for track, result in results.items() if result["dataset"]["top_tags"]}
+        top_tags = {track: result.top_tag for track, result in results.items() if result.top_tag is not None}
         tables = top_tag_tables(top_tags, metadata)
-        global_explanation["metadata"] = tables
         for column, table in tables.items():
             rows = [{column: value, "top_tag": tag, "tracks": count} for value, counts in table.items() for tag, count in counts.items()]
-            write_text_atomically(root / f"metadata-{safe_name(column)}.csv", _csv_text(rows, [column, "top_tag", "tracks"]))
-    write_text_atomically(root / "global.json", _json_text(global_explanation))
-    if has_matplotlib():
-        if global_explanation["labels"]:
-            plot_global(global_explanation, root / "global.png")
-        for column, table in tables.items():
-            if table:
-                plot_top_tags(table, column, root / f"metadata-{safe_name(column)}.png")
-    else:
+            files[f"metadata-{safe_name(column)}.csv"] = _csv_text(rows, [column, "top_tag", "tracks"])
+    global_explanation = attrs.evolve(global_explanation, settings_hash=hash_,
+                                      snippets=None if snippets is None else f"best:{snippets}",
+                                      metadata=tables if metadata is not None else None)
+    columns = ["label", "stem", "tracks", *METRICS, "explanations"]
+    files["global.csv"] = _csv_text(global_explanation.rows(), columns)
+    files["global.json"] = json_text(global_explanation.to_json())
+    return global_explanation, tables, files
+
+
+def _draw(global_explanation: GlobalExplanation, tables: dict[str, Any], folder: Path) -> None:
+    """global.png and the metadata pictures into ``folder`` (a warning without matplotlib)."""
+    from .plots import has_matplotlib, plot_global, plot_top_tags
+
+    if not has_matplotlib():
         warnings.warn("matplotlib is not installed, so global.png and the metadata pictures are not drawn; "
                       "pip install 'stemlime[plot]'")
-    return global_explanation, tables
+        return
+    if global_explanation.labels:
+        plot_global(global_explanation, folder / "global.png")
+    for column, table in tables.items():
+        if table:
+            plot_top_tags(table, column, folder / f"metadata-{safe_name(column)}.png")
+
+
+def _publish(root: Path, files: dict[str, str], draw: Any, run: DatasetRun) -> None:
+    """Build the summary files in a staging folder inside OUT, then move each into place, run.json
+    last: a run interrupted before run.json says ``complete: true`` leaves the earlier run.json
+    (``complete: false``, written when the run began) in charge."""
+    staging = root / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        draw(staging)
+        for path in sorted(staging.iterdir()):
+            path.replace(root / path.name)
+        write_text_atomically(root / DatasetRun.FILE, json_text(run.to_json()))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def explain_dataset(
-    pipeline: Any,
+    pipeline: "Pipeline",
     data: str | Path,
     out: str | Path,
     *,
@@ -252,86 +271,148 @@ def explain_dataset(
     A failed track is recorded (``result.failures``, ``OUT/failures.jsonl``) and the run goes on;
     a rerun retries it and skips every finished track. Everything that concerns every track (the
     folders, the options, the labels, the models) is checked before the first track runs.
-    Ctrl-C stops the run, keeps every finished track and writes ``run.json`` (``complete``: false).
+    Ctrl-C stops the run, keeps every finished track and leaves ``run.json`` saying
+    ``complete: false``.
     """
-    from tqdm import tqdm
-
-    from ..scan import parse_snippets
+    from ..scanning import parse_snippets
+    from ..validators import boolean
 
     began = time.perf_counter()
     snippets = parse_snippets(snippets)
-    options = snippet_options(pipeline.explain_options(**explain), explain, snippets)
-    top_k = _check_top_k(top_k)
+    given = {key: value for key, value in explain.items() if value is not None}
+    request = snippet_request(pipeline.request(**given, top_k=top_k), given, snippets)
+    report = boolean(report, "report", flag="--report")
     check_engine(engine, workers, address)
     tracks = find_tracks(data)
     table = read_metadata(metadata) if metadata is not None else None
     folder = ResumableFolder(out, KIND, inputs=[data, metadata], subfolders=[TRACKS])
     folder.check()  # before any model loads
     if engine == "local":
-        load_pipeline(pipeline, options)
+        load_pipeline(pipeline, request)
     else:
         recipe = ray_recipe(pipeline)
-    record = settings_record(pipeline, options, top_k, snippets)
+    record = settings_record(pipeline, request, snippets)
     hash_ = settings_hash(record)
     with folder as root:
-        jobs = [TrackJob(track, root / TRACKS / name, options, top_k, hash_, snippets)
+        jobs = [TrackJob(track, root / TRACKS / name, root, request, hash_, snippets)
                 for track, name in zip(tracks, safe_names([t.name for t in tracks]))]
-        finished = {job.track.name for job in jobs if has_result(job)}
-        todo = [job for job in jobs if job.track.name not in finished]
-        replaced = [job.track.name for job in todo if read_result(job.folder) is not None]
-        if replaced:
-            warnings.warn(f"{len(replaced)} result(s) in {out} were made with other settings or another stemlime and are "
-                          f"explained again (e.g. {replaced[0]})")
+        plan = _plan(jobs, out)
+        run = _first_run_record(pipeline, data, root, engine, address, record, hash_, plan, table, metadata, tracks)
+        write_text_atomically(root / DatasetRun.FILE, json_text(run.to_json()))  # until the end: complete false
         outcomes: list[TrackOutcome] = []
-        run = {"kind": KIND, "data": str(Path(data).expanduser().resolve()), "out": str(root), "engine": engine,
-               "address": address, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "pipeline": dict(pipeline.specs), "settings": record, "settings_hash": hash_}
-        bar = tqdm(total=len(jobs), initial=len(finished), unit="track", desc="explaining tracks",
-                   disable=(None if progress is None else not progress), dynamic_ncols=True)
         complete = False
         try:
-            if todo:
-                runner = run_local(pipeline, todo) if engine == "local" else run_ray(pipeline, recipe, todo, options,
-                                                                                       address=address, workers=workers)
-                with contextlib.closing(runner):
-                    for outcome in runner:
-                        outcomes.append(outcome)
-                        bar.update(1)
-                        failed = sum(o.status == FAILED for o in outcomes)
-                        if failed:
-                            bar.set_postfix(failed=failed)
+            if plan.todo:
+                runner = run_local(pipeline, plan.todo) if engine == "local" else run_ray(
+                    pipeline, recipe, plan.todo, request, address=address, workers=workers)
+                _follow(runner, outcomes, len(jobs), len(plan.finished), progress)
             complete = True
         finally:
-            bar.close()
-            failures = [o for o in outcomes if o.status == FAILED]
-            write_text_atomically(root / FAILURES, "".join(json.dumps(o.failure_record(), ensure_ascii=False) + "\n" for o in failures))
-            if complete:
-                global_explanation, tables = _write_summaries(root, jobs, hash_, table, snippets)
-                if table is not None:
-                    run["metadata"] = {"file": str(Path(metadata).expanduser().resolve()),
-                                       "tracks_not_listed": unmatched([t.name for t in tracks], table)}
-            wall = time.perf_counter() - began
-            order = {job.track.name: i for i, job in enumerate(jobs)}
-            explained = sorted((o.track for o in outcomes if o.status == EXPLAINED), key=order.__getitem__)
-            workers_seen = _worker_stats(outcomes)
-            run |= {
-                "complete": complete,
-                "results": {job.track.name: job.folder.relative_to(root).as_posix() for job in jobs if has_result(job)},
-                "tracks": {"total": len(jobs), "explained": len(explained),
-                           "skipped": len(finished) + sum(o.status == SKIPPED for o in outcomes),
-                           "failed": len(failures), "not_run": len(todo) - len(outcomes), "replaced": len(replaced)},
-                "wall_seconds": round(wall, 3),
-                "tracks_per_minute": round(60 * len(explained) / wall, 2) if explained else 0.0,
-                "workers": workers_seen,
-                "versions": record["versions"],
-            }
-            write_text_atomically(root / "run.json", _json_text(run))
+            run = _closing_run_record(run, root, plan, outcomes, complete, time.perf_counter() - began)
+        global_explanation, tables, files = _summaries(plan.ordered_results(), hash_, table, snippets)
+        _publish(root, files, lambda staging: _draw(global_explanation, tables, staging), run)
         page = None
         if report:  # a rerun that explained nothing new writes it too
             from ..report import render_report
 
             page = render_report(root, kind=KIND)
-    skipped = sorted(list(finished) + [o.track for o in outcomes if o.status == SKIPPED], key=order.__getitem__)
-    failures.sort(key=lambda o: order[o.track])
-    return DatasetResult(root, [t.name for t in tracks], explained, skipped, failures, global_explanation, hash_, engine,
-                         max(1, len(workers_seen)), wall, tables, page)
+    explained = plan.by_order(o.track for o in outcomes if o.status == EXPLAINED)
+    skipped = plan.by_order(list(plan.finished) + [o.track for o in outcomes if o.status == SKIPPED])
+    return DatasetResult(root, [t.name for t in tracks], explained, skipped, plan.failures(outcomes), global_explanation,
+                         hash_, engine, max(1, len(run.workers)), run.wall_seconds, tables, page)
+
+
+@attrs.define
+class _Plan:
+    """The tracks of a run: the jobs in dataset order, the results already there (``finished``),
+    what is left to do, and which earlier results are explained again (other settings)."""
+
+    jobs: list[TrackJob]
+    results: dict[str, TrackResult]
+    finished: set[str]
+    todo: list[TrackJob]
+    replaced: list[str]
+
+    def by_order(self, names: Iterable[str]) -> list[str]:
+        order = {job.track.name: i for i, job in enumerate(self.jobs)}
+        return sorted(names, key=order.__getitem__)
+
+    def failures(self, outcomes: Sequence[TrackOutcome]) -> list[TrackOutcome]:
+        failed = {o.track: o for o in outcomes if o.status == FAILED}
+        return [failed[name] for name in self.by_order(failed)]
+
+    def folders(self, root: Path) -> dict[str, str]:
+        """Each track with a result -> its folder, relative to the run's folder."""
+        return {job.track.name: job.folder.relative_to(root).as_posix() for job in self.jobs if job.track.name in self.results}
+
+    def ordered_results(self) -> dict[str, TrackResult]:
+        return {track: self.results[track] for track in self.by_order(self.results)}
+
+
+def _plan(jobs: list[TrackJob], out: str | Path) -> _Plan:
+    results: dict[str, TrackResult] = {}
+    for job in jobs:
+        found = read_result(job.folder)
+        if found is not None and has_result(job):
+            results[job.track.name] = found
+    todo = [job for job in jobs if job.track.name not in results]
+    replaced = [job.track.name for job in todo if read_result(job.folder) is not None]
+    if replaced:
+        warnings.warn(f"{len(replaced)} result(s) in {out} were made with other settings or another stemlime and are "
+                      f"explained again (e.g. {replaced[0]})")
+    return _Plan(jobs, results, set(results), todo, replaced)
+
+
+def _first_run_record(pipeline: "Pipeline", data: str | Path, root: Path, engine: str, address: str | None,
+                      record: dict[str, Any], hash_: str, plan: _Plan, table: Any, metadata: str | Path | None,
+                      tracks: Sequence[Any]) -> DatasetRun:
+    """``run.json`` as the run starts: ``complete: false``, nothing explained yet."""
+    return DatasetRun(
+        data=str(Path(data).expanduser().resolve()), out=str(root), engine=engine, address=address,
+        started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        pipeline=dict(pipeline.specs), settings=record, settings_hash=hash_, complete=False, results=plan.folders(root),
+        tracks={"total": len(plan.jobs), "explained": 0, "skipped": len(plan.finished), "failed": 0,
+                "not_run": len(plan.todo), "replaced": len(plan.replaced)},
+        wall_seconds=0.0, tracks_per_minute=0.0, workers=[], versions=record["versions"],
+        metadata=None if table is None or metadata is None else {
+            "file": str(Path(metadata).expanduser().resolve()), "tracks_not_listed": unmatched([t.name for t in tracks], table)},
+    )
+
+
+def _follow(runner: Generator[TrackOutcome, None, None], outcomes: list[TrackOutcome], total: int, done: int,
+            progress: bool | None) -> None:
+    """Collect the runner's outcomes into ``outcomes`` (kept when interrupted), with a bar over tracks."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, initial=done, unit="track", desc="explaining tracks",
+              disable=(None if progress is None else not progress), dynamic_ncols=True) as bar, contextlib.closing(runner):
+        for outcome in runner:
+            outcomes.append(outcome)
+            bar.update(1)
+            failed = sum(o.status == FAILED for o in outcomes)
+            if failed:
+                bar.set_postfix(failed=failed)
+
+
+def _closing_run_record(run: DatasetRun, root: Path, plan: _Plan, outcomes: Sequence[TrackOutcome], complete: bool,
+                        wall: float) -> DatasetRun:
+    """The run's record after its tracks (all, or up to an interruption), with ``failures.jsonl``
+    written; an interrupted run's ``run.json`` is written here (a complete one's after its summaries)."""
+    for outcome in outcomes:
+        if outcome.result is not None:
+            plan.results[outcome.track] = outcome.result
+    failures = plan.failures(outcomes)
+    write_text_atomically(root / FAILURES, failures_text([_failure(o) for o in failures]))
+    explained = sum(o.status == EXPLAINED for o in outcomes)
+    run = attrs.evolve(
+        run, complete=complete, wall_seconds=round(wall, 3), workers=_worker_stats(outcomes), results=plan.folders(root),
+        tracks=run.tracks | {"explained": explained, "skipped": len(plan.finished) + sum(o.status == SKIPPED for o in outcomes),
+                             "failed": len(failures), "not_run": len(plan.todo) - len(outcomes)},
+        tracks_per_minute=round(60 * explained / wall, 2) if explained else 0.0)
+    if not complete:
+        write_text_atomically(root / DatasetRun.FILE, json_text(run.to_json()))
+    return run
+
+
+def _failure(outcome: TrackOutcome) -> TrackFailure:
+    return TrackFailure(outcome.track, outcome.error, outcome.message)

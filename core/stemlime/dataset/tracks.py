@@ -20,7 +20,7 @@ import attrs
 
 from ..builtins.separators import AUDIO_SUFFIXES, is_hidden, is_mixture_file
 from ..errors import UsageError
-from ..output import is_stemlime_output
+from ..fs import is_stemlime_output
 
 
 @attrs.frozen
@@ -70,8 +70,8 @@ def find_tracks(data: str | Path) -> list[Track]:
             name = relative.as_posix() if where.is_dir() else relative.with_suffix("").as_posix()
             name = root.name if name == "." else name
         tracks.append(Track(name, audio.resolve()))
-    repeated = [name for name, count in Counter(t.name for t in tracks).items() if count > 1]
-    if repeated:  # a.wav and a.flac in one folder
-        raise UsageError(f"two tracks in {data} would both be named {repeated[0]!r} (the same name with different "
+    clashes = [name for name, count in Counter(t.name for t in tracks).items() if count > 1]
+    if clashes:  # a.wav and a.flac in one folder
+        raise UsageError(f"two tracks in {data} would both be named {clashes[0]!r} (the same name with different "
                          "suffixes); keep one of the files")
     return tracks

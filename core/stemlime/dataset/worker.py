@@ -6,7 +6,7 @@ result folder is written whole by ``Explanation.save`` (a ``ResultFolder``: buil
 swapped in), by the process that computed it. A failure of the track (unreadable audio, a
 tagger error, a full disk) comes back as an outcome; it never raises.
 
-With snippets (``--snippets best:N``) a track is scanned instead (``Pipeline.scan``): its
+With snippets (``--snippets best:N``) a track is scanned instead (``stemlime.scan``): its
 taggram picks the N tagger windows where the label is highest, each is explained, and the
 folder is what ``stemlime scan`` writes (``scan.json``, ``snippets/<rank>-<start>s/``, pages),
 written whole by ``Scan.save``. The track's record (track, settings hash, top tags) is then in
@@ -15,7 +15,6 @@ written whole by ``Scan.save``. The track's record (track, settings hash, top ta
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import sys
@@ -23,13 +22,18 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..errors import StemlimeError, UsageError
-from ..output import marker_kind
+from ..fs import marker_kind
+from ..records import ExplanationRecord, ScanRecord, read_explanation, read_scan
+from ..request import ExplainRequest
 from .tracks import Track
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
 
 EXPLAINED, SKIPPED, FAILED = "explained", "skipped", "failed"
 TOP_TAGS = 5  # the tagger's top labels kept in each track's record (the first is its top predicted tag)
@@ -37,19 +41,35 @@ TOP_TAGS = 5  # the tagger's top labels kept in each track's record (the first i
 
 @attrs.frozen
 class TrackJob:
-    """What one task does: explain ``track`` with ``options`` into ``folder``."""
+    """What one task does: explain ``track`` as ``request`` says into ``folder``, a part of ``root``."""
 
     track: Track
     folder: Path  # OUT/tracks/<safe track name>
-    options: dict[str, Any]  # Pipeline.explain's options, resolved
-    top_k: int  # components summed in explanations/<label>.wav
+    root: Path  # OUT, the dataset result the folder belongs to
+    request: ExplainRequest  # the explain options (no output folder of its own; top_k for the WAVs)
     settings_hash: str
     snippets: int | None = None  # explain the N best tagger windows of the track (a scan), not one excerpt
 
 
 @attrs.frozen
+class TrackResult:
+    """A finished track: its explanations (one, or one per snippet in rank order) and its record
+    (``track``, ``settings_hash``, ``top_tags``, ``warnings``)."""
+
+    explanations: tuple[ExplanationRecord, ...]
+    record: dict[str, Any]
+
+    @property
+    def top_tag(self) -> str | None:
+        """The tagger's top label on what it heard (the excerpt, or the mean over the song's taggram)."""
+        tags = self.record.get("top_tags") or []
+        return tags[0][0] if tags else None
+
+
+@attrs.frozen
 class TrackOutcome:
-    """How a task ended: ``status`` is ``explained``, ``skipped`` (its result was there) or ``failed``."""
+    """How a task ended: ``status`` is ``explained``, ``skipped`` (its result was there) or ``failed``;
+    an explained track brings its result back with it (aggregation needs no second read)."""
 
     track: str
     status: str
@@ -59,6 +79,7 @@ class TrackOutcome:
     warnings: tuple[str, ...] = ()
     worker: str = ""  # host:pid of the process that ran it
     peak_rss_mb: float = 0.0  # the worker process's peak resident memory so far, MiB
+    result: TrackResult | None = None  # an explained track's result
 
     def failure_record(self) -> dict[str, Any]:
         """The line of ``failures.jsonl``: track, error type, message."""
@@ -75,36 +96,26 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
-RESULT_FILES = {"explanation": "explanation.json", "scan": "scan.json"}  # a track folder's kind -> its result
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_result(folder: Path) -> TrackResult | None:
+    """A track folder's result (``explanation.json``, or ``scan.json`` and its snippets'), or None
+    when there is no complete, readable result."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        kind = marker_kind(folder)
+        if kind == "explanation":
+            explanation = read_explanation(folder)
+            return TrackResult((explanation,), explanation.dataset)
+        if kind == "scan":
+            scan: ScanRecord = read_scan(folder)
+            return TrackResult(tuple(read_explanation(folder / s.explanation) for s in scan.snippets), scan.dataset)
+    except UsageError:  # unreadable: explained again
         return None
-
-
-def read_result(folder: Path) -> dict[str, Any] | None:
-    """A track folder's result as a dict (``explanation.json``, or ``scan.json`` for snippets), or
-    None when there is no complete result."""
-    name = RESULT_FILES.get(marker_kind(folder) or "")
-    return None if name is None else _read_json(folder / name)
-
-
-def result_explanations(folder: Path, result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The explanations a track's result holds, as ``explanation.json`` dicts: the track's own,
-    or one per snippet (in rank order) when it was scanned."""
-    if "snippets" not in result:
-        return [result]
-    found = [_read_json(folder / snippet["explanation"] / "explanation.json") for snippet in result["snippets"]]
-    return [explanation for explanation in found if explanation is not None]
+    return None
 
 
 def has_result(job: TrackJob) -> bool:
     """Whether the job's folder holds this track's result made with the job's settings."""
     result = read_result(job.folder)
-    record = (result or {}).get("dataset") or {}
+    record = result.record if result is not None else {}
     return record.get("settings_hash") == job.settings_hash and record.get("track") == job.track.name
 
 
@@ -118,7 +129,7 @@ def describe(error: BaseException) -> str:
     return message
 
 
-def load_pipeline(pipeline: Any, options: dict[str, Any]) -> None:
+def load_pipeline(pipeline: "Pipeline", request: ExplainRequest) -> None:
     """Build the pipeline's components (models loaded once) and check what concerns every track
     (labels, checks) before any track runs: a UsageError or StemlimeError here stops the run."""
     from ..checks import parse_checks
@@ -127,8 +138,8 @@ def load_pipeline(pipeline: Any, options: dict[str, Any]) -> None:
     tagger = pipeline.tagger
     for kind in ("separator", "segmenter", "surrogate"):
         getattr(pipeline, kind)
-    check_label_request(pipeline.tagger_labels, options.get("labels"), options.get("top_labels"))
-    parse_checks(options.get("checks"), tagger, pipeline.specs["tagger"])
+    check_label_request(pipeline.tagger_labels, request.labels, request.top_labels)
+    parse_checks(request.checks, tagger, pipeline.specs["tagger"])
 
 
 def _record(job: TrackJob, reference: Any, tagger_labels: list[str], caught: list) -> dict[str, Any]:
@@ -143,21 +154,32 @@ def _record(job: TrackJob, reference: Any, tagger_labels: list[str], caught: lis
     }
 
 
-def _scan_track(pipeline: Any, job: TrackJob, caught: list) -> dict[str, Any]:
+def _scan_track(pipeline: "Pipeline", job: TrackJob, caught: list) -> TrackResult:
     """Scan the track for its label (one given label, or its top label) and save the scan folder."""
-    options = job.options
-    labels = options.get("labels")
-    label = labels[0] if isinstance(labels, (list, tuple)) else labels
-    scan = pipeline.scan(job.track.audio, label=label, snippets=job.snippets, samples=options["samples"],
-                         seed=options["seed"], pad=options["pad"], checks=options.get("checks"), progress=False)
-    record = _record(job, scan.taggram.mean(axis=0), scan.tagger_labels, caught)
+    from ..scanning import scan
+
+    request = job.request
+    label = request.labels[0] if request.labels else None
+    assert job.snippets is not None  # only scan jobs come here
+    found = scan(pipeline, job.track.audio, label=label, snippets=job.snippets, samples=request.samples,
+                 seed=request.seed, pad=request.pad, checks=request.checks, progress=False)
+    record = _record(job, found.taggram.mean(axis=0), found.tagger_labels, caught)
     snippets = [attrs.evolve(s, explanation=attrs.evolve(s.explanation, dataset={
-        "track": job.track.name, "settings_hash": job.settings_hash, "snippet": s.rank})) for s in scan.snippets]
-    attrs.evolve(scan, snippets=snippets, dataset=record).save(job.folder, k=job.top_k)
-    return record
+        "track": job.track.name, "settings_hash": job.settings_hash, "snippet": s.rank})) for s in found.snippets]
+    attrs.evolve(found, snippets=snippets, dataset=record).save(job.folder, k=request.top_k, within=job.root)
+    return TrackResult(tuple(s.explanation.record(request.top_k) for s in snippets), record)
 
 
-def explain_track(pipeline: Any, job: TrackJob) -> TrackOutcome:
+def _explain_track(pipeline: "Pipeline", job: TrackJob, caught: list) -> TrackResult:
+    """Explain the track's excerpt and save the explanation folder."""
+    explanation = pipeline.explain(job.track.audio, progress=False, request=job.request)
+    record = _record(job, explanation.neighbourhood.predictions[0], explanation.tagger_labels, caught)
+    explanation = attrs.evolve(explanation, dataset=record)
+    explanation.save(job.folder, k=job.request.top_k, within=job.root)
+    return TrackResult((explanation.record(job.request.top_k),), record)
+
+
+def explain_track(pipeline: "Pipeline", job: TrackJob) -> TrackOutcome:
     """Explain one track into its folder (see the module); never raises for a failure of the track."""
     began = time.perf_counter()
     if has_result(job):
@@ -165,17 +187,12 @@ def explain_track(pipeline: Any, job: TrackJob) -> TrackOutcome:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if job.snippets is not None:
-                record = _scan_track(pipeline, job, caught)
-            else:
-                explanation = pipeline.explain(job.track.audio, progress=False, **job.options)
-                record = _record(job, explanation.neighbourhood.predictions[0], explanation.tagger_labels, caught)
-                attrs.evolve(explanation, dataset=record).save(job.folder, k=job.top_k)
+            result = (_scan_track if job.snippets is not None else _explain_track)(pipeline, job, caught)
         except Exception as error:  # a failed track is recorded, never the end of the run
             return TrackOutcome(job.track.name, FAILED, time.perf_counter() - began, type(error).__name__, describe(error),
                                 worker=worker_name(), peak_rss_mb=peak_rss_mb())
-    return TrackOutcome(job.track.name, EXPLAINED, time.perf_counter() - began, warnings=tuple(record["warnings"]),
-                        worker=worker_name(), peak_rss_mb=peak_rss_mb())
+    return TrackOutcome(job.track.name, EXPLAINED, time.perf_counter() - began, warnings=tuple(result.record["warnings"]),
+                        worker=worker_name(), peak_rss_mb=peak_rss_mb(), result=result)
 
 
 class TrackWorker:
@@ -190,10 +207,10 @@ class TrackWorker:
 
         self.pipeline = Pipeline(**recipe)
 
-    def ready(self, options: dict[str, Any]) -> tuple[str, str, bool] | None:
+    def ready(self, request: ExplainRequest) -> tuple[str, str, bool] | None:
         """Load the models and check the options: None, or (error type, message, is a usage error)."""
         try:
-            load_pipeline(self.pipeline, options)
+            load_pipeline(self.pipeline, request)
         except Exception as error:
             return type(error).__name__, describe(error), isinstance(error, UsageError)
         return None

@@ -9,78 +9,61 @@ snippets); the tracks' own pages are rendered before this one (nested result fol
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from ..output import marker_kind, safe_name
-from . import Media, page
+from ..fs import marker_kind
+from ..naming import safe_name
+from ..records import (DatasetRun, GlobalExplanation, LabelSummary, TrackFailure, read_dataset_run, read_explanation,
+                       read_failures, read_global_explanation, read_scan)
+from .render import Media, page
 from .charts import grid
-from .pages import _read_json, explanation_card, scan_context
+from .pages import explanation_card, scan_context
 
 TOP_TAGS_SHOWN = 3  # of the five each track's record keeps
 GLOBAL_METRIC = "mean_weight"  # the heatmap's cells, as in global.png
 
 
-def _failures(path: Path) -> list[dict[str, Any]]:
-    """failures.jsonl's records (track, error, message); a line that is not JSON is shown as it is."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                records.append({"track": "?", "error": "unreadable line", "message": line})
-    return records
-
-
-def _counted(entry: Mapping[str, Any]) -> str:
+def _counted(entry: LabelSummary) -> str:
     """How many tracks (and snippets, when they differ) explain a label."""
-    tracks, explanations = entry["tracks"], entry.get("explanations", entry["tracks"])
-    return f"{tracks}" if explanations == tracks else f"{tracks} · {explanations}"
+    return f"{entry.tracks}" if entry.explanations == entry.tracks else f"{entry.tracks} · {entry.explanations}"
 
 
-def global_heatmap(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+def global_heatmap(summary: GlobalExplanation) -> dict[str, Any] | None:
     """Labels (rows, with the tracks explaining each) x stems (columns) of the mean weight."""
-    labels = summary.get("labels", {})
-    if not labels:
+    if not summary.labels:
         return None
     stems: list[str] = []
-    for entry in labels.values():
-        stems.extend(stem for stem in entry["components"] if stem not in stems)
-    rows = [f"{label} ({_counted(entry)})" for label, entry in labels.items()]
-    values = {(row, stem): metrics[GLOBAL_METRIC]
-              for row, entry in zip(rows, labels.values()) for stem, metrics in entry["components"].items()}
+    for entry in summary.labels.values():
+        stems.extend(stem for stem in entry.components if stem not in stems)
+    rows = [f"{label} ({_counted(entry)})" for label, entry in summary.labels.items()]
+    values = {(row, stem): getattr(metrics, GLOBAL_METRIC)
+              for row, entry in zip(rows, summary.labels.values()) for stem, metrics in entry.components.items()}
     return grid(rows, stems, values)
 
 
-def global_tables(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+def global_tables(summary: GlobalExplanation) -> list[dict[str, Any]]:
     """Per label: global.json's numbers of each stem, most important first."""
-    tables = []
-    for label, entry in summary.get("labels", {}).items():
-        ranked = sorted(entry["components"].items(), key=lambda item: -item[1]["importance"])
-        tables.append({"label": label, "tracks": entry["tracks"], "explanations": entry.get("explanations", entry["tracks"]),
-                       "stems": [{"stem": stem, **metrics} for stem, metrics in ranked]})
-    return tables
+    return [{"label": label, "tracks": entry.tracks, "explanations": entry.explanations,
+             "stems": [{"stem": stem, **metrics.to_json()} for stem, metrics in entry.ranked()]}
+            for label, entry in summary.labels.items()]
 
 
-def metadata_tables(summary: Mapping[str, Any], media: Media) -> list[dict[str, Any]]:
+def metadata_tables(summary: GlobalExplanation, media: Media) -> list[dict[str, Any]]:
     """Per metadata column: its values (rows) x the top predicted tags (columns), track counts."""
     tables = []
-    for column, table in (summary.get("metadata") or {}).items():
+    for column, table in (summary.metadata or {}).items():
         tags: list[str] = []
         for counts in table.values():
             tags.extend(tag for tag in counts if tag not in tags)
         values = {(value, tag): count for value, counts in table.items() for tag, count in counts.items()}
         name = f"metadata-{safe_name(column)}"
-        counts = grid(list(table), tags, values, text="{:.0f}", tip="{:.0f} tracks") if table else None
-        tables.append({"column": column, "grid": counts, "csv": media.link(f"{name}.csv"), "png": media.link(f"{name}.png")})
+        heat = grid(list(table), tags, values, text="{:.0f}", tip="{:.0f} tracks") if table else None
+        tables.append({"column": column, "grid": heat, "csv": media.link(f"{name}.csv"), "png": media.link(f"{name}.png")})
     return tables
 
 
-def _top_tags(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _top_tags(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"name": name, "value": value} for name, value in (record.get("top_tags") or [])[:TOP_TAGS_SHOWN]]
 
 
@@ -93,16 +76,16 @@ def track_card(folder: Path, name: str, where: str, media: Media) -> dict[str, A
                             "player": None, "caption": "", "top_tags": []}
     if kind == "scan":
         scan = scan_context(folder / where, inner)
-        record = _read_json(folder / where / "scan.json").get("dataset") or {}
+        record = read_scan(folder / where).dataset
         best = scan["snippets"][0] if scan["snippets"] else None
         card |= {"verdict": scan["verdict"], "label": scan["label"], "snippets": len(scan["snippets"])}
         if best is not None and best["top"]:
             card |= {"player": best["explanation"],
                      "caption": f"best snippet ({best['span']}): {best['top']} explains {scan['label']}"}
     else:
-        data = _read_json(folder / where / "explanation.json")
-        record = data.get("dataset") or {}
-        explained = explanation_card(data, inner)
+        explanation = read_explanation(folder / where)
+        record = explanation.dataset
+        explained = explanation_card(explanation, inner)
         card["labels"] = [{"name": label["name"], "prediction": label["prediction"], "top": label["top"]}
                           for label in explained["labels"]]
         first = next((label for label in explained["labels"] if label["top"]), None)
@@ -116,21 +99,19 @@ def track_card(folder: Path, name: str, where: str, media: Media) -> dict[str, A
 
 @page("dataset", "dataset.html")
 def dataset_context(folder: Path, media: Media) -> dict[str, Any]:
-    run = _read_json(folder / "run.json")
-    summary = _read_json(folder / "global.json") if (folder / "global.json").is_file() else {"tracks": 0, "labels": {}}
-    settings = run.get("settings", {})
-    explain = settings.get("explain", {})
-    workers = run.get("workers", [])
-    name = Path(run.get("data", folder.name)).name
-    tracks = [track_card(folder, track, where, media) for track, where in run.get("results", {}).items()]
-    explanations = summary.get("explanations", summary.get("tracks", 0))
+    run: DatasetRun = read_dataset_run(folder)
+    has_global = (folder / GlobalExplanation.FILE).is_file()
+    summary = read_global_explanation(folder) if has_global else GlobalExplanation(0, 0, {})
+    failures: list[TrackFailure] = read_failures(folder / "failures.jsonl")
+    name = Path(run.data or folder.name).name
+    tracks = [track_card(folder, track, where, media) for track, where in run.results.items()]
     return {
-        "title": f"{name}: explained dataset", "name": name, "run": run, "counts": run.get("tracks", {}),
-        "pipeline": run.get("pipeline", {}), "explain": explain, "snippets": settings.get("snippets"),
-        "top_k": settings.get("top_k"), "workers": len(workers),
-        "peak_mb": max((w.get("peak_rss_mb", 0.0) for w in workers), default=None),
-        "failures": _failures(folder / "failures.jsonl"), "tracks": tracks,
-        "global_tracks": summary.get("tracks", 0), "global_explanations": explanations,
+        "title": f"{name}: explained dataset", "name": name, "run": run, "counts": run.tracks,
+        "pipeline": run.pipeline, "explain": run.settings.get("explain", {}), "snippets": run.settings.get("snippets"),
+        "top_k": run.settings.get("top_k"), "workers": len(run.workers),
+        "peak_mb": max((w.get("peak_rss_mb", 0.0) for w in run.workers), default=None),
+        "failures": [failure.to_json() for failure in failures], "tracks": tracks,
+        "global_tracks": summary.tracks, "global_explanations": summary.explanations,
         "heatmap": global_heatmap(summary), "tables": global_tables(summary), "metadata": metadata_tables(summary, media),
         "files": {file: media.link(file) for file in ("global.json", "global.csv", "global.png", "run.json", "failures.jsonl")},
     }

@@ -8,8 +8,9 @@ import attrs
 import numpy as np
 
 from ..errors import UsageError
+from ..declarations import OPTION_METADATA, option
 from .fit import SurrogateFit
-from .lime import select_features
+from .lime import FEATURE_SELECTIONS, select_features
 
 
 def _linear_fit(model: Any, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray, selected: np.ndarray) -> SurrogateFit:
@@ -21,19 +22,26 @@ def _linear_fit(model: Any, masks: np.ndarray, targets: np.ndarray, sample_weigh
     return SurrogateFit(weights, float(model.intercept_), float(score), float(local), np.asarray(selected))
 
 
+def _at_least_zero(instance: Any, attribute: Any, value: Any) -> None:
+    if not value >= 0:
+        raise UsageError(f"{instance.owner}: {attribute.name} must be at least 0, got {value}")
+
+
+def _at_least_one(instance: Any, attribute: Any, value: Any) -> None:
+    if value < 1:
+        raise UsageError(f"{instance.owner}: {attribute.name} must be at least 1 ({attribute.metadata[OPTION_METADATA][0]}), "
+                         f"got {value}")
+
+
 @attrs.frozen
 class RidgeSurrogate:
     """LIME's default: feature selection, then Ridge(alpha) with intercept, weighted by the kernel."""
 
-    alpha: float = 1.0
-    feature_selection: str = "auto"
-    num_features: int = 100000  # LIME's "all"
-
-    def __attrs_post_init__(self) -> None:
-        if self.num_features < 1:
-            raise UsageError(f"ridge: num_features must be at least 1 (the most components the fit may use), got {self.num_features}")
-        if not self.alpha >= 0:
-            raise UsageError(f"ridge: alpha must be at least 0, got {self.alpha}")
+    owner = "ridge"
+    alpha: float = option(1.0, "Ridge regularization strength", validator=_at_least_zero)
+    feature_selection: str = option("auto", "how components are chosen before the fit", choices=FEATURE_SELECTIONS)
+    num_features: int = option(100000, "the most components the fit may use (default: all)",  # LIME's "all"
+                               validator=_at_least_one)
 
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
         masks = np.asarray(masks)
@@ -51,15 +59,10 @@ class LassoSurrogate:
     the tagger's probability); every component stays listed, the unused ones with weight 0.
     """
 
-    alpha: float = 0.001
-
-    def __attrs_post_init__(self) -> None:
-        if not self.alpha >= 0:
-            raise UsageError(f"lasso: alpha must be at least 0, got {self.alpha}")
+    owner = "lasso"
+    alpha: float = option(0.001, "L1 penalty on the weights (in units of the tagger's probability)", validator=_at_least_zero)
 
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
-        if self.alpha < 0:
-            raise UsageError(f"lasso: alpha must be at least 0, got {self.alpha}")
         masks = np.asarray(masks, dtype=np.float64)
         # coordinate descent is deterministic with the default cyclic selection
         from sklearn.linear_model import Lasso

@@ -103,8 +103,9 @@ class Ridge:
     def _fit_with_sklearn(self, X, y, weights) -> "Ridge":
         from sklearn.linear_model import Ridge as SklearnRidge
 
-        self._fallback = SklearnRidge(alpha=self.alpha, fit_intercept=True).fit(X, y, sample_weight=weights)
-        self.coef_, self.intercept_ = self._fallback.coef_, self._fallback.intercept_
+        fallback = SklearnRidge(alpha=self.alpha, fit_intercept=True).fit(X, y, sample_weight=weights)
+        self._fallback = fallback
+        self.coef_, self.intercept_ = fallback.coef_, fallback.intercept_
         return self
 
     def predict(self, X) -> np.ndarray:

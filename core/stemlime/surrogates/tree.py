@@ -8,10 +8,13 @@ linear surrogate's.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import numpy as np
 
 from ..errors import UsageError
+from ..declarations import option
 from .fit import SurrogateFit
 
 
@@ -41,16 +44,19 @@ def describe_rules(rules: tuple, names: list[str]) -> list[str]:
     return lines
 
 
+def _at_least_one(instance: Any, attribute: Any, value: Any) -> None:
+    if value < 1:
+        raise UsageError(f"tree: {attribute.name} must be at least 1, got {value}")
+
+
 @attrs.frozen
 class TreeSurrogate:
     """A weighted regression tree of depth ``max_depth`` (at most 2^depth rules)."""
 
-    max_depth: int = 3
-    min_weight_fraction_leaf: float = 0.0
+    max_depth: int = option(3, "depth of the tree (at most 2^depth rules)", validator=_at_least_one)
+    min_weight_fraction_leaf: float = option(0.0, "smallest share of the kernel weight in a rule")
 
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
-        if self.max_depth < 1:
-            raise UsageError(f"tree: max_depth must be at least 1, got {self.max_depth}")
         from sklearn.tree import DecisionTreeRegressor
 
         masks = np.asarray(masks, dtype=np.float64)

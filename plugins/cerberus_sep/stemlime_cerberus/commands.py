@@ -47,7 +47,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _loss_weights(text: str) -> tuple[float, float, float]:
-    from stemlime.errors import UsageError
+    from stemlime.plugin import UsageError
 
     try:
         weights = tuple(float(w) for w in text.split(","))

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from stemlime.errors import ModelFilesError
+from stemlime.plugin import ModelFilesError
 
 from .instruments import DRUM_CLASSES, DRUMS, REST, SHORT_NAMES, pitched, variant_name
 
@@ -161,7 +161,7 @@ def check_folder(folder: Path, hint: str = "") -> tuple[CerberusConfig, dict[str
     every tensor's name, shape and dtype (from the safetensors header; no tensor is read)."""
     from safetensors import SafetensorError, safe_open
 
-    from stemlime.verified_copy import sha256_of
+    from stemlime.plugin import sha256_of
 
     config, document = read_config(folder, hint)
     weights = Path(folder) / WEIGHTS
@@ -188,8 +188,8 @@ def write_config(folder: Path, config: CerberusConfig, weights_sha256: str, trai
                  metrics: dict[str, Any], transcription: dict[str, Any] | None = None) -> None:
     """Write ``config.json`` (atomically) for the weights already in ``folder``; ``transcription``
     holds the decoding thresholds chosen on validation ({"thresholds": {instrument: t}, ...})."""
-    from stemlime.verified_copy import replace_atomically
+    from stemlime.plugin import write_atomically
 
     document = {"format": FORMAT, "variant": config.variant, "model": config.to_dict(), "weights_sha256": weights_sha256,
                 "training": training, "metrics": metrics, **({"transcription": transcription} if transcription else {})}
-    replace_atomically(Path(folder) / CONFIG, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))
+    write_atomically(Path(folder) / CONFIG, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))

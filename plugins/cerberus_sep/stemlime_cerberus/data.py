@@ -22,8 +22,8 @@ from typing import Any, Iterable, Sequence
 import attrs
 import numpy as np
 
-from stemlime.audio import load_audio
-from stemlime.errors import StemlimeError, UsageError
+from stemlime.plugin import load_audio
+from stemlime.plugin import StemlimeError, UsageError
 
 from .instruments import class_of_program
 

@@ -9,8 +9,8 @@ of a few General MIDI drum classes.
 
 from __future__ import annotations
 
-from stemlime.errors import UsageError
-from stemlime.registry import closest_match
+from stemlime.plugin import UsageError
+from stemlime.plugin import closest_match
 
 REST = "rest"
 # Every instrument a model may separate, and its short name in variant names. Pitched classes

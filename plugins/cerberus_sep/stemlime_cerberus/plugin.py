@@ -8,15 +8,15 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from stemlime import Factory, Option, hookimpl
-from stemlime.devices import DEVICE_OPTION
-from stemlime.errors import ModelFilesError
-from stemlime.models import ModelFiles, Recipe
-from stemlime.registry import Command
+from stemlime.plugin import Factory, hookimpl, options_of
+from stemlime.plugin import ModelFilesError
+from stemlime.plugin import ModelFiles, Recipe
+from stemlime.plugin import Command
 
 from .commands import add_train_arguments, run_train
 from .config import FILES, WEIGHTS, check_folder
 from .instruments import NAMED_VARIANTS, parse_instruments
+from .options import CerberusOptions
 
 
 def _build(variant: str | None, **options):
@@ -34,11 +34,7 @@ def stemlime_separators(register):
         build=_build,
         variants=NAMED_VARIANTS,
         default_variant=None,  # with model_dir: the model's own set; without: pno-gtr-bss-drm
-        options=[
-            Option("model_dir", "a trained model's folder (stemlime train cerberus --out DIR); default: the built model", "path"),
-            DEVICE_OPTION,
-            Option("rest", "add the stem rest = mix - sum of the estimates, so the stems add up to the mix", "bool", True),
-        ],
+        options=options_of(CerberusOptions),
     ))
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import attrs
 
-from stemlime.errors import StemlimeError
-from stemlime.verified_copy import replace_atomically
+from stemlime.plugin import StemlimeError
+from stemlime.plugin import write_atomically
 
 from .config import CONFIG, FILES
 from .instruments import NAMED_VARIANTS, parse_instruments
@@ -71,4 +71,4 @@ def build(plan: Plan, folder: Path, work: Path, device: str = "auto", progress: 
         shutil.copy2(model / name, folder / name)
     document = json.loads((folder / CONFIG).read_text())
     document["recipe"] = plan.to_dict()
-    replace_atomically(folder / CONFIG, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))
+    write_atomically(folder / CONFIG, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import attrs
 import numpy as np
 
-from stemlime.midi import Part
+from stemlime.plugin import Part
 
 from .data import Track
 from .inference import run

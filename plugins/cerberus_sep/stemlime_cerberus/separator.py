@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from stemlime import ModelFilesError, UsageError
-from stemlime import audio as audio_io
-from stemlime.devices import check_device, torch_device
-from stemlime.midi import Part
-from stemlime.stemcache import array_digest
+from stemlime.plugin import ModelFilesError, UsageError
+from stemlime.plugin import as_mix, as_sample_rate, fit_length, resample
+from stemlime.plugin import torch_device
+from stemlime.plugin import Part
+from stemlime.plugin import array_digest
 
 from .config import WEIGHTS, CerberusConfig, check_folder, read_config
+from .options import CerberusOptions
 from .instruments import DEFAULT, NAMED_VARIANTS, REST, parse_instruments, variant_name
 
 
@@ -41,7 +42,7 @@ def load_model(model_dir: Path | None, variant: str | None) -> tuple[CerberusCon
     from safetensors.numpy import load_file
 
     if model_dir is None:
-        from stemlime.models import load_tensors, model_path
+        from stemlime.plugin import load_tensors, model_path
 
         name = f"cerberus/{variant or variant_name(DEFAULT)}"
         folder = model_path(name)  # verified at build time (and again if its files changed)
@@ -65,12 +66,12 @@ class CerberusSeparator:
 
     sample_rate = None  # any rate: the model's own is used inside, stems come back at the input's
 
-    def __init__(self, variant: str | None = None, model_dir: Path | None = None, device: str = "auto", rest: bool = True):
-        check_device(device, "cerberus")
+    def __init__(self, variant: str | None = None, **options: Any):
+        given = CerberusOptions(**options)  # the options: model_dir, device, rest (see .options)
         self.variant = variant
-        self.model_dir = None if model_dir is None else Path(model_dir)
-        self.device = device
-        self.rest = bool(rest)
+        self.model_dir = given.model_dir
+        self.device = given.device
+        self.rest = given.rest
         self.name = f"cerberus:{variant}" if variant else "cerberus"
         self._network = None
         self._document: dict[str, Any] | None = None
@@ -91,7 +92,7 @@ class CerberusSeparator:
             if self.model_dir is not None:
                 self._document = read_config(self.model_dir)[1]
             else:
-                from stemlime.models import model_path
+                from stemlime.plugin import model_path
 
                 self._document = read_config(model_path(f"cerberus/{self.variant or variant_name(DEFAULT)}"))[1]
         return str(self._document.get("weights_sha256"))
@@ -119,10 +120,10 @@ class CerberusSeparator:
         """The mix (mono float32 at ``sample_rate``) and the network's output on it (computed once per input)."""
         from .inference import run
 
-        mix = audio_io.as_mix(audio, sample_rate)
+        mix = as_mix(audio, sample_rate)
         network = self.network
         model_rate = network.config.sample_rate
-        resampled = audio_io.resample(mix, int(sample_rate), model_rate)
+        resampled = resample(mix, int(sample_rate), model_rate)
         digest = array_digest(resampled, model_rate)
         if self._last is None or self._last[0] != digest:
             self._last = (digest, run(network, resampled))
@@ -131,15 +132,15 @@ class CerberusSeparator:
     def separate(self, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
         """{stem: mono float32} at ``sample_rate`` Hz, as long as ``audio``: the instruments, and
         ``rest`` (with ``rest=True``) = audio - their sum."""
-        sample_rate = audio_io.as_sample_rate(sample_rate)
+        sample_rate = as_sample_rate(sample_rate)
         mix, output = self._output(audio, sample_rate)
         model_rate = self.network.config.sample_rate
         stems = {}
         for name in self.instruments:
-            back = audio_io.resample(output.estimates[name], model_rate, sample_rate)
-            stems[name] = np.ascontiguousarray(audio_io.fit_length(back, len(mix)), dtype=np.float32)
+            back = resample(output.estimates[name], model_rate, sample_rate)
+            stems[name] = np.ascontiguousarray(fit_length(back, len(mix)), dtype=np.float32)
         if self.rest:
-            from stemlime.residual import rest_stem
+            from stemlime.plugin import rest_stem
 
             stems[REST] = rest_stem(mix, stems)
         return stems
@@ -150,7 +151,7 @@ class CerberusSeparator:
         thresholds (chosen on its validation tracks; 0.5 for a model without them)."""
         from .transcription import decode
 
-        _, output = self._output(audio, audio_io.as_sample_rate(sample_rate))
+        _, output = self._output(audio, as_sample_rate(sample_rate))
         if output.roll is None:
             raise UsageError(f"{self.name}: this model was trained without its transcription head; it separates only")
         return decode(self.network.config, output.roll, self.thresholds)

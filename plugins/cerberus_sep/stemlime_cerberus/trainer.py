@@ -30,9 +30,10 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from stemlime.errors import StemlimeError, UsageError
-from stemlime.verified_copy import replace_atomically, sha256_of
-from stemlime.workers import torch_threads
+from stemlime.plugin import StemlimeError, UsageError
+from stemlime.plugin import LOCK_NAME, write_atomically
+from stemlime.plugin import sha256_of
+from stemlime.plugin import torch_threads
 
 from .config import FILES, WEIGHTS, CerberusConfig, write_config
 from .data import Track, read_tracks
@@ -148,8 +149,8 @@ def check_output(out: Path, inputs: Sequence[Path], resume: bool, force: bool) -
                              "data: choose another --out")
     if target.exists() and not target.is_dir():
         raise UsageError(f"the output folder {out} is a file; choose a folder (--out)")
-    present = sorted(p.name for p in target.iterdir()) if target.is_dir() else []
-    foreign = [name for name in present if name not in TRAINER_FILES and not name.endswith(".tmp")]
+    present = sorted(p.name for p in target.iterdir() if p.name != LOCK_NAME) if target.is_dir() else []
+    foreign = [name for name in present if name not in TRAINER_FILES and name != LOCK_NAME and not name.endswith(".tmp")]
     if foreign:
         shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
         raise UsageError(f"the output folder {out} holds files the trainer did not write ({shown}); choose a new or empty folder (--out)")
@@ -195,14 +196,14 @@ class _Run:
         from safetensors.numpy import save_file
 
         self.out.mkdir(parents=True, exist_ok=True)
-        replace_atomically(self.out / CHECKPOINT, lambda path: save_file(self._tensors(), str(path)))
+        write_atomically(self.out / CHECKPOINT, lambda path: save_file(self._tensors(), str(path)))
         import torch
 
         document = {"format": CHECKPOINT_FORMAT, "settings": self.settings.to_dict(), "data_sha256": digest,
                     "threads": torch.get_num_threads(),
                     "position": self.position, "history": self.history, "best": self.best, "elapsed": self.elapsed,
                     "tensors_sha256": sha256_of(self.out / CHECKPOINT)}
-        replace_atomically(self.out / CHECKPOINT_JSON, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))
+        write_atomically(self.out / CHECKPOINT_JSON, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))
 
     def load_checkpoint(self, digest: str) -> None:
         import torch
@@ -270,7 +271,7 @@ class _Run:
         from safetensors.numpy import save_file
 
         weights = {k: v.detach().cpu().numpy() for k, v in self.network.state_dict().items()}
-        replace_atomically(self.out / WEIGHTS, lambda path: save_file(weights, str(path), metadata={"written_by": "stemlime-cerberus"}))
+        write_atomically(self.out / WEIGHTS, lambda path: save_file(weights, str(path), metadata={"written_by": "stemlime-cerberus"}))
         write_config(self.out, self.config, sha256_of(self.out / WEIGHTS), training, metrics)
 
     # ------------------------------------------------------------------ one step
@@ -356,102 +357,165 @@ def train(
     """
     import torch
 
-    from stemlime.devices import torch_device
-
-    from .batches import Batches
-    from .scoring import evaluate
+    from stemlime.plugin import folder_lock, torch_device
 
     settings = (attrs.evolve(settings, **options) if settings is not None else Settings(**options)).check()
-    if isinstance(data, (str, Path)):
-        data = [data]
-    if not data:
-        raise UsageError("give at least one data folder (--data DIR)")
+    data = _data_folders(data)
     out = Path(out).expanduser()
     check_output(out, [*map(Path, data), *map(Path, validation or [])], resume, force)
     torch_dev = torch_device(device, "the Cerberus trainer")
+    train_tracks, validation_tracks, held = _tracks(data, validation, settings, progress)
+    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "the training folder"):
+        check_output(out, [], resume, force)  # again under the lock: what another run may have left meanwhile
+        if force and not resume:
+            for name in TRAINER_FILES:
+                (out / name).unlink(missing_ok=True)
+        if torch_dev.type == "cuda":  # CPU kernels are deterministic already; strict mode would import torch's compiler (seconds)
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        with torch_threads(threads) if threads is not None else nullcontext(), torch.random.fork_rng(devices=[]):
+            run = _Run(settings, out, torch_dev)
+            loop = _Loop(run, train_tracks, validation_tracks, data_digest(train_tracks + validation_tracks),
+                         {"settings": settings.to_dict(), "data": data_summary(data, train_tracks, settings.instruments),
+                          "validation": {"tracks": len(validation_tracks), "what": held}},
+                         checkpoint_every, on_step, progress)
+            if resume:
+                run.load_checkpoint(loop.digest)
+            loop.run(score_transcription)
+    return Result(out, run.best, run.history)
+
+
+def _data_folders(data: Sequence[str | Path] | str | Path) -> list[str | Path]:
+    """The training data folders: at least one, none given twice (each track would count twice)."""
+    folders = [data] if isinstance(data, (str, Path)) else list(data)
+    if not folders:
+        raise UsageError("give at least one data folder (--data DIR)")
+    seen: dict[Path, str | Path] = {}
+    for folder in folders:
+        resolved = Path(folder).expanduser().resolve()
+        if resolved in seen:
+            raise UsageError(f"the data folder {folder} is given twice (--data {seen[resolved]} and --data {folder}): every "
+                             "track in it would be trained on twice; give each folder once")
+        inside = next((other for path, other in seen.items() if path in resolved.parents or resolved in path.parents), None)
+        if inside is not None:
+            raise UsageError(f"the data folders {inside} and {folder} overlap (one holds the other): its tracks would be "
+                             "trained on twice; give each folder once")
+        seen[resolved] = folder
+    return folders
+
+
+def _tracks(data: Sequence[str | Path], validation: Sequence[str | Path] | None, settings: Settings,
+            progress: bool) -> tuple[list[Track], list[Track], str]:
+    """The training tracks, the validation tracks and what the latter are (in words); says on
+    stderr when the training validates on its own tracks."""
     tracks = read_tracks(data, settings.instruments, settings.sample_rate, progress=progress)
     if validation:
-        train_tracks, validation_tracks, held = tracks, read_tracks(validation, settings.instruments, settings.sample_rate), "the --validation folders"
-    else:
-        train_tracks, validation_tracks, held = _split(tracks, settings.seed)
-    digest = data_digest(train_tracks + validation_tracks)
-    if force and not resume:
-        for name in TRAINER_FILES:
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    chunk = int(round(settings.chunk_seconds * settings.sample_rate))
-    batches = Batches(train_tracks, settings.model_config(), settings.batch_size, chunk, settings.seed, settings.remix, settings.gain_db)
-    steps_per_epoch = batches.steps_per_epoch
-    total = steps_per_epoch * settings.epochs
+        return tracks, read_tracks(validation, settings.instruments, settings.sample_rate), "the --validation folders"
+    train_tracks, validation_tracks, held = _split(tracks, settings.seed)
+    if validation_tracks is train_tracks:
+        print(f"note: no --validation folder and only {len(tracks)} training track(s) (fewer than 10): the model is "
+              "validated on its own training tracks, so its validation scores measure fit, not separation of unseen "
+              "music; give --validation DIR (validation= in Python) for a fair score", file=sys.stderr)
+    return train_tracks, validation_tracks, held
 
-    if torch_dev.type == "cuda":  # CPU kernels are deterministic already; strict mode would import torch's compiler (seconds)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    with torch_threads(threads) if threads is not None else nullcontext(), torch.random.fork_rng(devices=[]):
-        run = _Run(settings, out, torch_dev)
-        if resume:
-            run.load_checkpoint(digest)
-        summary = {"settings": settings.to_dict(), "data": data_summary(data, train_tracks, settings.instruments),
-                   "validation": {"tracks": len(validation_tracks), "what": held}, "steps_per_epoch": steps_per_epoch}
+
+class _Loop:
+    """The epochs of one run: steps, a checkpoint every ``checkpoint_every`` steps and after each
+    epoch, validation after each epoch (the best model kept), a checkpoint on an interruption."""
+
+    def __init__(self, run: _Run, train_tracks: list[Track], validation_tracks: list[Track], digest: str,
+                 summary: dict[str, Any], checkpoint_every: int, on_step: Callable[[dict[str, Any]], None] | None,
+                 progress: bool):
+        from .batches import Batches
+
+        settings = run.settings
+        self.run_, self.validation_tracks, self.digest = run, validation_tracks, digest
+        self.batches = Batches(train_tracks, settings.model_config(), settings.batch_size,
+                               int(round(settings.chunk_seconds * settings.sample_rate)), settings.seed, settings.remix,
+                               settings.gain_db)
+        self.steps_per_epoch = self.batches.steps_per_epoch
+        self.total = self.steps_per_epoch * settings.epochs
+        self.summary = summary | {"steps_per_epoch": self.steps_per_epoch}
+        self.checkpoint_every, self.on_step, self.progress = checkpoint_every, on_step, progress
+        self.consistent = True  # False inside a step: half-updated weights are never saved
+
+    def run(self, score_transcription: bool) -> None:
         from tqdm.auto import tqdm
 
-        done = run.position["epoch"] * steps_per_epoch + run.position["step"]
-        bar = tqdm(total=total, initial=done, desc="training cerberus", unit="step", disable=not progress, file=sys.stderr)
-        started_wall, started_cpu = time.perf_counter(), _cpu_seconds()
-        consistent = True
-        elapsed_before = dict(run.elapsed)
-
-        def account() -> None:
-            run.elapsed = {"wall_seconds": round(elapsed_before["wall_seconds"] + time.perf_counter() - started_wall, 1),
-                           "cpu_seconds": round(elapsed_before["cpu_seconds"] + _cpu_seconds() - started_cpu, 1)}
-
+        run, settings = self.run_, self.run_.settings
+        done = run.position["epoch"] * self.steps_per_epoch + run.position["step"]
+        self.bar = tqdm(total=self.total, initial=done, desc="training cerberus", unit="step", disable=not self.progress,
+                        file=sys.stderr)
+        self.started = (time.perf_counter(), _cpu_seconds(), dict(run.elapsed))
         try:
             while run.position["epoch"] < settings.epochs:
-                epoch = run.position["epoch"]
-                while run.position["step"] < steps_per_epoch:
-                    step = run.position["step"]
-                    global_step = epoch * steps_per_epoch + step
-                    torch.manual_seed(int(np.random.default_rng([settings.seed, epoch, step, 2]).integers(2**62)))
-                    consistent = False  # an interruption inside a step leaves half-updated weights: not saved
-                    loss, parts = run.step(batches.batch(epoch, step), learning_rate(settings, global_step, total))
-                    if not math.isfinite(loss):
-                        raise StemlimeError(f"the training loss became {loss} at epoch {epoch + 1}, step {step + 1}; "
-                                            "try a lower learning rate (--learning-rate)")
-                    run.position = {"epoch": epoch, "step": step + 1, "loss_sum": run.position["loss_sum"] + loss,
-                                    "loss_count": run.position["loss_count"] + 1}
-                    consistent = True
-                    bar.update(1)
-                    bar.set_postfix(epoch=f"{epoch + 1}/{settings.epochs}", loss=f"{loss:.4f}", refresh=False)
-                    if on_step is not None:
-                        on_step({"epoch": epoch, "step": step, "global_step": global_step, "loss": loss, **parts})
-                    if checkpoint_every and (global_step + 1) % checkpoint_every == 0 and run.position["step"] < steps_per_epoch:
-                        account()
-                        run.save_checkpoint(digest)
-                evaluation = evaluate(run.network, validation_tracks, torch_dev, transcription=False)
-                medians = evaluation.medians()
-                score = evaluation.score()
-                account()
-                record = {"epoch": epoch + 1, "loss": run.position["loss_sum"] / max(run.position["loss_count"], 1),
-                          "validation_score": score, "validation": medians, **run.elapsed}  # time so far: training curves
-                run.history.append(record)
-                improved = run.best["score"] is None or score > run.best["score"]
-                if improved:
-                    run.best = {"score": score, "epoch": epoch + 1}
-                    run.save_model(summary | {"epochs_done": epoch + 1, "history": run.history, "elapsed": run.elapsed},
-                                   {"validation": evaluation.to_dict(), "epoch": epoch + 1})
-                bar.write(f"epoch {epoch + 1}/{settings.epochs}: loss {record['loss']:.4f}; validation {_format_metrics(medians)}"
-                          + ("  (best so far: saved)" if improved else ""), file=sys.stderr)
-                run.position = {"epoch": epoch + 1, "step": 0, "loss_sum": 0.0, "loss_count": 0}
-                run.save_checkpoint(digest)
-            account()
-            run.finish(summary | {"epochs_done": settings.epochs, "history": run.history, "elapsed": run.elapsed},
-                       validation_tracks if score_transcription else None)
+                self.steps()
+                self.close_epoch()
+            self.account()
+            run.finish(self.summary | {"epochs_done": settings.epochs, "history": run.history, "elapsed": run.elapsed},
+                       self.validation_tracks if score_transcription else None)
         except BaseException:
-            if consistent and (run.position["step"] or run.position["epoch"]):
-                account()
-                run.save_checkpoint(digest)
-                bar.write(f"training stopped at epoch {run.position['epoch'] + 1}, step {run.position['step']}; the checkpoint in "
-                          f"{out} is saved: run again with --resume (resume=True) to continue", file=sys.stderr)
+            if self.consistent and (run.position["step"] or run.position["epoch"]):
+                self.account()
+                run.save_checkpoint(self.digest)
+                self.bar.write(f"training stopped at epoch {run.position['epoch'] + 1}, step {run.position['step']}; the "
+                               f"checkpoint in {run.out} is saved: run again with --resume (resume=True) to continue",
+                               file=sys.stderr)
             raise
         finally:
-            bar.close()
-    return Result(out, run.best, run.history)
+            self.bar.close()
+
+    def account(self) -> None:
+        """Add this session's wall and CPU seconds to the run's."""
+        wall, cpu, before = self.started
+        self.run_.elapsed = {"wall_seconds": round(before["wall_seconds"] + time.perf_counter() - wall, 1),
+                             "cpu_seconds": round(before["cpu_seconds"] + _cpu_seconds() - cpu, 1)}
+
+    def steps(self) -> None:
+        """The rest of the current epoch's steps."""
+        import torch
+
+        run, settings = self.run_, self.run_.settings
+        epoch = run.position["epoch"]
+        while run.position["step"] < self.steps_per_epoch:
+            step = run.position["step"]
+            global_step = epoch * self.steps_per_epoch + step
+            torch.manual_seed(int(np.random.default_rng([settings.seed, epoch, step, 2]).integers(2**62)))
+            self.consistent = False
+            loss, parts = run.step(self.batches.batch(epoch, step), learning_rate(settings, global_step, self.total))
+            if not math.isfinite(loss):
+                raise StemlimeError(f"the training loss became {loss} at epoch {epoch + 1}, step {step + 1}; "
+                                    "try a lower learning rate (--learning-rate)")
+            run.position = {"epoch": epoch, "step": step + 1, "loss_sum": run.position["loss_sum"] + loss,
+                            "loss_count": run.position["loss_count"] + 1}
+            self.consistent = True
+            self.bar.update(1)
+            self.bar.set_postfix(epoch=f"{epoch + 1}/{settings.epochs}", loss=f"{loss:.4f}", refresh=False)
+            if self.on_step is not None:
+                self.on_step({"epoch": epoch, "step": step, "global_step": global_step, "loss": loss, **parts})
+            if (self.checkpoint_every and (global_step + 1) % self.checkpoint_every == 0
+                    and run.position["step"] < self.steps_per_epoch):
+                self.account()
+                run.save_checkpoint(self.digest)
+
+    def close_epoch(self) -> None:
+        """Validate, keep the model if it is the best so far, record the epoch, checkpoint."""
+        from .scoring import evaluate
+
+        run, settings = self.run_, self.run_.settings
+        epoch = run.position["epoch"]
+        evaluation = evaluate(run.network, self.validation_tracks, run.device, transcription=False)
+        medians, score = evaluation.medians(), evaluation.score()
+        self.account()
+        record = {"epoch": epoch + 1, "loss": run.position["loss_sum"] / max(run.position["loss_count"], 1),
+                  "validation_score": score, "validation": medians, **run.elapsed}  # time so far: training curves
+        run.history.append(record)
+        improved = run.best["score"] is None or score > run.best["score"]
+        if improved:
+            run.best = {"score": score, "epoch": epoch + 1}
+            run.save_model(self.summary | {"epochs_done": epoch + 1, "history": run.history, "elapsed": run.elapsed},
+                           {"validation": evaluation.to_dict(), "epoch": epoch + 1})
+        self.bar.write(f"epoch {epoch + 1}/{settings.epochs}: loss {record['loss']:.4f}; validation {_format_metrics(medians)}"
+                       + ("  (best so far: saved)" if improved else ""), file=sys.stderr)
+        run.position = {"epoch": epoch + 1, "step": 0, "loss_sum": 0.0, "loss_count": 0}
+        run.save_checkpoint(self.digest)

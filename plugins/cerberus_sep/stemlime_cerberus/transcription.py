@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stemlime.midi import Note, Part
+from stemlime.plugin import Note, Part
 
 from .config import CerberusConfig
 from .instruments import DRUM_CLASS_OF_KEY, DRUM_CLASSES, DRUMS

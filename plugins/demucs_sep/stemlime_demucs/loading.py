@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import yaml
 
-from stemlime.errors import ModelFilesError, UsageError
+from stemlime.plugin import ModelFilesError, UsageError
 
 MODEL_CLASSES = ("demucs.htdemucs.HTDemucs", "demucs.hdemucs.HDemucs", "demucs.demucs.Demucs")
 

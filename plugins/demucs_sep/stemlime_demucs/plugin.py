@@ -6,8 +6,9 @@ loading anything.
 
 from __future__ import annotations
 
-from stemlime import Factory, Option, hookimpl
-from stemlime.devices import DEVICE_OPTION
+from stemlime.plugin import Factory, hookimpl, options_of
+
+from .options import DemucsOptions
 
 FOUR_STEMS = ("drums", "bass", "other", "vocals")
 # the stems of each pretrained model, in demucs's order (its models' ``sources``)
@@ -38,14 +39,6 @@ def stemlime_separators(register):
             build=_build,
             variants=tuple(VARIANTS),
             default_variant=DEFAULT_VARIANT,
-            options=[
-                DEVICE_OPTION,
-                Option("model_dir", "folder with the variant's files: NAME.yaml and SIG.safetensors (its Hugging Face "
-                       "repository), or demucs's SIG-CHECKSUM.th downloads (default: the Hugging Face hub and cache)", "path"),
-                Option("shifts", "random time shifts averaged (demucs's --shifts; seeded, so repeatable)", "int", 1),
-                Option("overlap", "overlap of consecutive segments, as a fraction (demucs's --overlap)", "float", 0.25),
-                Option("rest", "add a stem 'rest' = mix - sum of the stems, so that they add up to the mix", "bool", False),
-                Option("seed", "seed of the random shifts", "int", 0),
-            ],
+            options=options_of(DemucsOptions),
         )
     )

@@ -25,10 +25,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from stemlime import AudioError, ModelFilesError, UsageError
-from stemlime import audio as audio_io
-from stemlime.devices import check_device, torch_device
+from stemlime.plugin import AudioError, ModelFilesError, UsageError
+from stemlime.plugin import as_sample_rate, check_finite, fit_length, resample
+from stemlime.plugin import torch_device
 
+from .options import DemucsOptions
 from .plugin import VARIANTS
 
 SAMPLE_RATE = 44100  # every pretrained Demucs runs at 44.1 kHz
@@ -51,22 +52,17 @@ class DemucsSeparator:
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, variant: str = "htdemucs", device: str = "auto", model_dir: Path | None = None, shifts: int = 1,
-                 overlap: float = 0.25, rest: bool = False, seed: int = 0):
+    def __init__(self, variant: str = "htdemucs", **options: Any):
         if variant not in VARIANTS:
             raise UsageError(f"demucs has no variant {variant!r}; variants: {', '.join(VARIANTS)}")
-        if isinstance(shifts, bool) or int(shifts) != shifts or not 0 <= shifts <= 20:
-            raise UsageError(f"demucs: shifts must be a whole number from 0 to 20, got {shifts!r}")
-        if not 0 <= overlap < 1:
-            raise UsageError(f"demucs: overlap is a fraction of a segment, at least 0 and below 1, got {overlap}")
-        check_device(device, "demucs")
+        given = DemucsOptions(**options)  # the options: device, model_dir, shifts, overlap, rest, seed (see .options)
         self.variant = variant
-        self.device = device
-        self.model_dir = None if model_dir is None else Path(model_dir).expanduser()
-        self.shifts = int(shifts)
-        self.overlap = float(overlap)
-        self.rest = bool(rest)
-        self.seed = int(seed)
+        self.device = given.device
+        self.model_dir = given.model_dir
+        self.shifts = given.shifts
+        self.overlap = float(given.overlap)
+        self.rest = given.rest
+        self.seed = int(given.seed)
         self.stems = list(VARIANTS[variant]) + (["rest"] if self.rest else [])
         self.name = f"demucs:{variant}"
         self._model = None
@@ -92,8 +88,8 @@ class DemucsSeparator:
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim not in (1, 2) or (audio.ndim == 2 and not 1 <= audio.shape[1] <= _MAX_CHANNELS):
             raise AudioError(f"{self.name} takes audio shaped (samples,) or (samples, channels) (channels last), got {audio.shape}")
-        sample_rate = audio_io.as_sample_rate(sample_rate)
-        audio_io.check_finite(audio, f"the audio given to {self.name}")
+        sample_rate = as_sample_rate(sample_rate)
+        check_finite(audio, f"the audio given to {self.name}")
         n = audio.shape[0]
         mono = audio if audio.ndim == 1 else audio.mean(axis=1, dtype=np.float32)
         if n == 0:
@@ -103,12 +99,12 @@ class DemucsSeparator:
             stereo = audio
         else:  # mono, or more channels than the model takes: their average, on every channel
             stereo = np.repeat(mono[:, None], model.audio_channels, axis=1)
-        stereo = audio_io.resample(stereo, sample_rate, model.samplerate)
+        stereo = resample(stereo, sample_rate, model.samplerate)
         estimates = self.apply(stereo.T)  # (stems, channels, samples) at the model's rate
         out = {}
         for name, estimate in zip(model.sources, estimates):
-            stem = audio_io.resample(estimate.mean(axis=0, dtype=np.float32), model.samplerate, sample_rate)
-            out[name] = np.ascontiguousarray(audio_io.fit_length(stem, n), dtype=np.float32)
+            stem = resample(estimate.mean(axis=0, dtype=np.float32), model.samplerate, sample_rate)
+            out[name] = np.ascontiguousarray(fit_length(stem, n), dtype=np.float32)
         if self.rest:
             out["rest"] = mono - np.sum(list(out.values()), axis=0, dtype=np.float32)
         return out

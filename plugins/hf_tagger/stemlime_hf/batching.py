@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from stemlime.errors import AudioError
-from stemlime.tagging import cut_windows, mean_over_windows
+from stemlime.plugin import AudioError
+from stemlime.plugin import cut_windows, mean_over_windows
 
-from .plugin import TORCH_OUTPUTS as ACTIVATIONS
+from .options import TORCH_OUTPUTS as ACTIVATIONS
 
 
 def activate(logits: torch.Tensor, output: str) -> torch.Tensor:

@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from stemlime.devices import torch_device
-from stemlime.engine import check_batch_size
-from stemlime.errors import ModelFilesError, StemlimeError, UsageError
+from stemlime.plugin import torch_device
+from stemlime.plugin import whole_number
+from stemlime.plugin import ModelFilesError, StemlimeError, UsageError
 
 from .batching import WindowedTagger, activate
-from .plugin import HF_OUTPUTS as OUTPUTS
+from .options import HF_OUTPUTS as OUTPUTS
+from .options import HFOptions
 
 AST_FRAME_SECONDS = 0.010  # ASTFeatureExtractor: Kaldi fbank frames every 10 ms
 
@@ -103,14 +104,13 @@ def _classifier_architecture(config: Any, model: str) -> None:
 class HFTagger(WindowedTagger):
     """A Hugging Face audio classifier as a stemlime tagger (see the module docstring)."""
 
-    def __init__(self, model: str | None = None, device: str = "auto", batch_size: int = 8,
-                 revision: str | None = None, output: str = "auto"):
+    def __init__(self, **options: Any):
+        given = HFOptions(**options)  # the options: model, device, batch_size, revision, output (see .options)
+        model, device, revision, output = given.model, given.device, given.revision, given.output
         if not model:
             raise UsageError("tagger hf needs model=NAME_OR_FOLDER, e.g. 'hf,model=MIT/ast-finetuned-audioset-10-10-0.4593' "
                              "or 'hf,model=path/to/saved_model'")
-        if output not in OUTPUTS:
-            raise UsageError(f"tagger hf: output must be one of {', '.join(OUTPUTS)}, got {output!r}")
-        self.batch_size = check_batch_size(batch_size)
+        self.batch_size = given.batch_size
         self.model = str(model)
         self.revision = revision
         self.name = f"hf:{self.model}"

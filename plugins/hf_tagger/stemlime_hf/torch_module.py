@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from stemlime.audio import as_sample_rate
-from stemlime.builtins.python_tagger import import_attribute, parse_labels
-from stemlime.devices import torch_device
-from stemlime.engine import check_batch_size
-from stemlime.errors import ModelFilesError, StemlimeError, UsageError
+from stemlime.plugin import as_sample_rate
+from stemlime.plugin import import_attribute, parse_labels
+from stemlime.plugin import torch_device
+from stemlime.plugin import whole_number
+from stemlime.plugin import ModelFilesError, StemlimeError, UsageError
 
+from .options import TorchModuleOptions
 from .batching import ACTIVATIONS, WindowedTagger, activate, window_samples
 
 OWNER = "tagger torch"
@@ -123,7 +124,7 @@ class TorchModuleTagger(WindowedTagger):
         self.output = output
         # probabilities after an activation; undeclared (None: judged from the values) for raw outputs
         self.outputs = None if output == "none" else "probabilities"
-        self.batch_size = check_batch_size(batch_size)
+        self.batch_size = whole_number(batch_size, "batch_size", minimum=1)
         self.device = torch_device(device, OWNER)
         self.network = network.to(self.device).eval()
         self.labels = self._checked_labels(labels)
@@ -163,11 +164,12 @@ class TorchModuleTagger(WindowedTagger):
         return f"TorchModuleTagger({self.name!r}, sample_rate={self.sample_rate}, output={self.output!r})"
 
 
-def build_torch_tagger(variant: str | None = None, module: str | None = None, path: Path | None = None,
-                       checkpoint: Path | None = None, labels: str | None = None, sample_rate: int | None = None,
-                       input_seconds: float | None = None, output: str = "none", device: str = "auto",
-                       batch_size: int = 16) -> TorchModuleTagger:
-    """The ``torch`` tagger from its spec options (see the module docstring)."""
+def build_torch_tagger(variant: str | None = None, **options: Any) -> TorchModuleTagger:
+    """The ``torch`` tagger from its spec options (:class:`.options.TorchModuleOptions`; see the module docstring)."""
+    given = TorchModuleOptions(**options)
+    module, path, checkpoint, labels = given.module, given.path, given.checkpoint, given.labels
+    sample_rate, input_seconds, output, device, batch_size = (given.sample_rate, given.input_seconds, given.output,
+                                                              given.device, given.batch_size)
     if module is None:
         raise UsageError(f"{OWNER} needs module=MODULE:FACTORY, e.g. 'torch,module=mynet:build,path=.,sample_rate=16000'")
     target = import_attribute(module, path, owner=OWNER, option="module")

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from stemlime.errors import UsageError
+from stemlime.plugin import UsageError
 
 from .instruments import DRUMS, GENERATOR_PROGRAMS, parse_classes
 from .voice import WORDS

@@ -44,7 +44,7 @@ def run_render(args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     if args.midi and args.distinct_parts:
-        from stemlime.errors import UsageError
+        from stemlime.plugin import UsageError
 
         raise UsageError("--distinct-parts shapes generated pieces; a MIDI file is rendered as it is written (leave out one of them)")
     if args.midi:

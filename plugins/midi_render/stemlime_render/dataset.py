@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from stemlime.errors import UsageError
+from stemlime.plugin import UsageError
 
 from .arrange import check_duration
 from .instruments import parse_classes

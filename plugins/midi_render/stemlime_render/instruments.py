@@ -5,8 +5,8 @@ Programs are 0-based (0 = Acoustic Grand Piano), as in pretty_midi and the MIDI 
 
 from __future__ import annotations
 
-from stemlime.errors import UsageError
-from stemlime.registry import closest_match
+from stemlime.plugin import UsageError
+from stemlime.plugin import closest_match
 
 # GM families (16 of 8 programs each), with two departures that make stems people name:
 # the string ensembles 48-51 and the orchestra hit 55 join "strings", and the voice patches

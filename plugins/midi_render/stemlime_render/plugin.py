@@ -6,8 +6,8 @@ the renderer when they run.
 
 from __future__ import annotations
 
-from stemlime import hookimpl
-from stemlime.registry import Command
+from stemlime.plugin import hookimpl
+from stemlime.plugin import Command
 
 from .commands import add_dataset_arguments, add_render_arguments, run_dataset, run_render
 

@@ -15,8 +15,8 @@ from typing import Any, Callable
 import attrs
 import numpy as np
 
-from stemlime.audio import write_wav
-from stemlime.errors import StemlimeError, UsageError
+from stemlime.plugin import write_wav
+from stemlime.plugin import StemlimeError, UsageError
 
 from .instruments import instrument_class
 from .synth import Synthesizer, render_instruments

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import attrs
 import numpy as np
 
-from stemlime.errors import StemlimeError, UsageError
+from stemlime.plugin import StemlimeError, UsageError
 
 DRUM_CHANNEL = 9  # MIDI channel 10, where General MIDI plays the drum kits
 DRUM_BANK = 128  # the bank a SoundFont keeps its drum kits in

@@ -17,8 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 import soundfile
 
-from stemlime.audio import resample
-from stemlime.errors import StemlimeError, UsageError
+from stemlime.plugin import resample
+from stemlime.plugin import StemlimeError, UsageError
 
 DEFAULT_VOICE = "en-us+f3"  # American English, a female variant
 WORDS = ("love", "night", "home", "light", "dream", "fire", "heart", "sky", "rain", "you", "go", "day",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stemlime.errors import ModelFilesError
-from stemlime.models import ModelFiles, TFCheckpoint, WheelSource
-from stemlime.tfcheckpoint import CheckpointError, list_checkpoint
+from stemlime.plugin import ModelFilesError
+from stemlime.plugin import ModelFiles, TFCheckpoint, WheelSource
+from stemlime.plugin import CheckpointError, list_checkpoint
 
 from .variants import VARIANTS, musicnn_variable_names, vgg_variable_names
 

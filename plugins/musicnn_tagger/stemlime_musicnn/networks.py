@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .variants import VARIANTS, Variant, _tf_name, musicnn_variable_names, vgg_variable_names
+from .variants import VARIANTS, Variant, tf_name, musicnn_variable_names, vgg_variable_names
 
 __all__ = [
     "TF_BATCHNORM_EPS",
@@ -303,12 +303,12 @@ class Musicnn(nn.Module):
         net.input_bn.load_tf(w, "batch_normalization")
         blocks = list(net.timbral) + list(net.temporal)
         for i, block in enumerate(blocks):  # conv2d..conv2d_4, batch_normalization_1..5
-            _conv2d_from_tf(block.conv, w, _tf_name("conv2d", i))
-            block.bn.load_tf(w, _tf_name("batch_normalization", i + 1))
+            _conv2d_from_tf(block.conv, w, tf_name("conv2d", i))
+            block.bn.load_tf(w, tf_name("batch_normalization", i + 1))
         mid = net.midend
         for j, (conv, bn) in enumerate([(mid.conv1, mid.bn1), (mid.conv2, mid.bn2), (mid.conv3, mid.bn3)]):
-            _conv1d_from_tf(conv, w, _tf_name("conv2d", len(blocks) + j))
-            bn.load_tf(w, _tf_name("batch_normalization", len(blocks) + 1 + j))
+            _conv1d_from_tf(conv, w, tf_name("conv2d", len(blocks) + j))
+            bn.load_tf(w, tf_name("batch_normalization", len(blocks) + 1 + j))
         back = net.backend
         back.bn_pool.load_tf(w, "batch_normalization_9")
         _linear_from_tf(back.dense, w, "dense")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stemlime import Factory, Option, hookimpl
-from stemlime.devices import DEVICE_OPTION
+from stemlime.plugin import Factory, Option, hookimpl
+from stemlime.plugin import DEVICE_OPTION
 
 from .modelfiles import model_files
 from .variants import DEFAULT_BATCH_SIZE, FRONTENDS, PRECISIONS, VARIANTS

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stemlime.errors import AudioError, ModelFilesError, UsageError
-from stemlime.devices import torch_device
-from stemlime.models import load_tensors, model_path
-from stemlime.workers import one_blas_thread
+from stemlime.plugin import AudioError, ModelFilesError, UsageError
+from stemlime.plugin import torch_device
+from stemlime.plugin import load_tensors, model_path
+from stemlime.plugin import one_blas_thread
 
 from .folded import fold
 from .device_frontend import patches_batch

@@ -44,7 +44,7 @@ VARIANTS: dict[str, Variant] = {
 filters, 500 back-end units) loads too if its checkpoint is supplied."""
 
 
-def _tf_name(base: str, index: int) -> str:
+def tf_name(base: str, index: int) -> str:
     """TF1 layer naming: the first layer of a kind is ``base``, then ``base_1``, ..."""
     return base if index == 0 else f"{base}_{index}"
 
@@ -55,9 +55,9 @@ def musicnn_variable_names(n_timbral: int = 2, n_temporal: int = 3) -> list[str]
     names = []
     n_conv = n_timbral + n_temporal + 3
     for i in range(n_conv):
-        names += [f"{_tf_name('conv2d', i)}/kernel", f"{_tf_name('conv2d', i)}/bias"]
+        names += [f"{tf_name('conv2d', i)}/kernel", f"{tf_name('conv2d', i)}/bias"]
     for i in range(n_conv + 3):
-        names += _bn_names(_tf_name("batch_normalization", i))
+        names += _bn_names(tf_name("batch_normalization", i))
     for d in ("dense", "dense_1"):
         names += [f"{d}/kernel", f"{d}/bias"]
     return names
@@ -69,7 +69,7 @@ def vgg_variable_names(n_blocks: int = 5) -> list[str]:
     for i in range(n_blocks):
         names += [f"{i + 1}CNN/kernel", f"{i + 1}CNN/bias"]
     for i in range(n_blocks + 1):
-        names += _bn_names(_tf_name("batch_normalization", i))
+        names += _bn_names(tf_name("batch_normalization", i))
     return names + ["dense/kernel", "dense/bias"]
 
 

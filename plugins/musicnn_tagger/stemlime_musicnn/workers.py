@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from stemlime.workers import CpuWorkers, cpu_workers, per_thread_widths
+from stemlime.plugin import CpuWorkers, cpu_workers, per_thread_widths
 
 from .folded import FoldedMusicnn
 

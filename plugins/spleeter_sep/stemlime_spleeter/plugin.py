@@ -8,9 +8,9 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from stemlime import Factory, Option, hookimpl
-from stemlime.devices import DEVICE_OPTION
-from stemlime.models import ArchiveSource, ModelFiles, TFCheckpoint, WheelSource
+from stemlime.plugin import ArchiveSource, Factory, ModelFiles, TFCheckpoint, WheelSource, hookimpl, options_of
+
+from .options import SpleeterOptions
 
 from .variants import MODEL_CONFIGS, check_checkpoint, expected_variables
 
@@ -44,12 +44,7 @@ def stemlime_separators(register):
             build=_build,
             variants=VARIANTS,
             default_variant="2stems",
-            options=[
-                DEVICE_OPTION,
-                Option("wiener", "multichannel Wiener filtering of the estimates (spleeter's --mwf)", "bool", False),
-                Option("model_dir", "folder holding this variant's model.index and model.data-00000-of-00001 (default: the model cache)", "path"),
-                Option("threads", "CPU worker threads, each running one stem's U-Net on one core (0: PyTorch's thread count)", "int", 0),
-            ],
+            options=options_of(SpleeterOptions),
         )
     )
 

@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from stemlime import AudioError, ModelFilesError, UsageError
-from stemlime import audio as audio_io
-from stemlime.devices import check_device, torch_device
+from stemlime.plugin import AudioError, ModelFilesError, UsageError
+from stemlime.plugin import check_finite, fit_length, resample
+from stemlime.plugin import torch_device
 
+from .options import SpleeterOptions
 from .variants import MODEL_CONFIGS, check_checkpoint
 
 SAMPLE_RATE = 44100
@@ -37,7 +38,7 @@ _MAX_CHANNELS = 64  # more than this is surely (channels, samples) given the wro
 def model_folder(variant: str, model_dir: Path | None = None) -> Path:
     """The folder of ``variant``'s checkpoint: ``model_dir`` (checked) or the verified cache."""
     if model_dir is None:
-        from stemlime.models import model_path
+        from stemlime.plugin import model_path
 
         return model_path(f"spleeter/{variant}")
     model_dir = Path(model_dir).expanduser()
@@ -57,18 +58,15 @@ class SpleeterSeparator:
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, variant: str = "2stems", device: str = "auto", wiener: bool = False, model_dir: Path | None = None,
-                 threads: int = 0):
+    def __init__(self, variant: str = "2stems", **options: Any):
         if variant not in MODEL_CONFIGS:
             raise UsageError(f"spleeter has no variant {variant!r}; variants: {', '.join(MODEL_CONFIGS)}")
-        check_device(device, "spleeter")
-        if isinstance(threads, bool) or int(threads) != threads or threads < 0:
-            raise UsageError(f"spleeter: threads must be 0 (PyTorch's thread count) or a positive count, got {threads!r}")
-        self.threads = int(threads)
+        given = SpleeterOptions(**options)  # the options: device, wiener, model_dir, threads (see .options)
+        self.threads = given.threads
         self.variant = variant
-        self.device = device
-        self.wiener = bool(wiener)
-        self.model_dir = None if model_dir is None else Path(model_dir)
+        self.device = given.device
+        self.wiener = given.wiener
+        self.model_dir = given.model_dir
         self.stems = list(MODEL_CONFIGS[variant]["stems"])
         self.name = f"spleeter:{variant}"
         self._networks = None
@@ -102,7 +100,7 @@ class SpleeterSeparator:
             )
         if int(sample_rate) <= 0:
             raise AudioError(f"spleeter:{self.variant}: sample_rate must be a positive number of Hz, got {sample_rate}")
-        audio_io.check_finite(audio, "the audio given to spleeter")
+        check_finite(audio, "the audio given to spleeter")
         n = audio.shape[0]
         if n == 0:
             return {stem: np.zeros(0, np.float32) for stem in self.stems}
@@ -112,7 +110,7 @@ class SpleeterSeparator:
             audio = audio.mean(axis=1, keepdims=True, dtype=np.float32)
         if audio.shape[1] == 1:
             audio = np.repeat(audio, 2, axis=1)
-        waveform = audio_io.resample(audio, int(sample_rate), SAMPLE_RATE)
+        waveform = resample(audio, int(sample_rate), SAMPLE_RATE)
 
         self.load()
         from .separation import separate
@@ -121,8 +119,8 @@ class SpleeterSeparator:
         out = {}
         for stem in self.stems:  # each stem's stereo is let go once its mono exists (long songs: half the peak)
             mono = stereo.pop(stem).mean(axis=1, dtype=np.float32)
-            mono = audio_io.resample(mono, SAMPLE_RATE, int(sample_rate))
-            out[stem] = np.ascontiguousarray(audio_io.fit_length(mono, n), dtype=np.float32)
+            mono = resample(mono, SAMPLE_RATE, int(sample_rate))
+            out[stem] = np.ascontiguousarray(fit_length(mono, n), dtype=np.float32)
         return out
 
     def _workers(self):
@@ -130,7 +128,7 @@ class SpleeterSeparator:
         (a GPU, one thread, or a PyTorch whose threads share one pool)."""
         import torch
 
-        from stemlime.workers import cpu_workers, per_thread_widths
+        from stemlime.plugin import cpu_workers, per_thread_widths
 
         count = self.threads or torch.get_num_threads()
         if self._device.type != "cpu" or count < 2 or not per_thread_widths():

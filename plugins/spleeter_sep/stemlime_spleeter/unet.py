@@ -336,7 +336,7 @@ def load_networks(model: str = "2stems", model_dir: Path | None = None) -> StemN
     """The networks of ``model`` ("2stems", "4stems" or "5stems", see :data:`MODEL_CONFIGS`),
     from the model cache's verified copy, or from ``model_dir``'s checkpoint files
     (``model.index``, ``model.data-00000-of-00001``, read with every checksum)."""
-    from stemlime.models import load_tensors
+    from stemlime.plugin import load_tensors
 
     if model not in MODEL_CONFIGS:
         raise ValueError(f"unknown spleeter model {model!r}; expected one of {sorted(MODEL_CONFIGS)}")

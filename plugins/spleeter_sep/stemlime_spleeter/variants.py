@@ -161,8 +161,8 @@ def checkpoint_problem(shapes: Mapping[str, Sequence[int]], stems: Sequence[str]
 def check_checkpoint(folder: str | Path, variant: str) -> None:
     """Raise ModelFilesError unless ``folder/model.{index,data-00000-of-00001}`` holds the
     variables of ``variant`` with the right shapes and a data file long enough for them."""
-    from stemlime import ModelFilesError
-    from stemlime.tfcheckpoint import CheckpointError, list_checkpoint
+    from stemlime.plugin import ModelFilesError
+    from stemlime.plugin import CheckpointError, list_checkpoint
 
     folder = Path(folder)
     try:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from stemlime import UsageError
+from stemlime.plugin import UsageError
 
 _SEPARATORS = re.compile(r"[;,\s\[\]]+")  # brackets too: a TOML list arrives as the text "[0.5, 1.2]"
 

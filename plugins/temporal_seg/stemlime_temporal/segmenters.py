@@ -8,11 +8,12 @@ fall back to one segment, the whole excerpt, and say so with a SegmentationWarni
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Any, Sequence
 
+import attrs
 import numpy as np
 
-from stemlime import Segment, UsageError
+from stemlime.plugin import Segment, UsageError, option
 
 from .boundaries import check_boundaries, merge_short, parse_boundaries, to_samples
 from .detection import beat_samples, onset_samples
@@ -26,12 +27,28 @@ class SegmentationWarning(UserWarning):
     """A segmenter could not do what was asked and did something simpler (e.g. one segment)."""
 
 
+FADE = "cross-fade at each boundary in seconds (0 = hard cuts)"
+START_BPM = "tempo the beat tracker starts from, in beats per minute"
+
+
 def _positive(owner: str, name: str, value: float | None, allow_zero: bool = False) -> None:
     if value is None:
         return
     if value < 0 or (value == 0 and not allow_zero):
         bound = "0 or more" if allow_zero else "more than 0"
         raise UsageError(f"{owner}: {name}={value:g} must be {bound}")
+
+
+def _more_than_zero(instance: Any, attribute: Any, value: float | None) -> None:
+    _positive(instance.owner, attribute.name, value)
+
+
+def _zero_or_more(instance: Any, attribute: Any, value: float | None) -> None:
+    _positive(instance.owner, attribute.name, value, allow_zero=True)
+
+
+def fade_option() -> Any:
+    return option(DEFAULT_FADE, FADE, validator=_zero_or_more)
 
 
 def _whole(owner: str, mix: np.ndarray, sample_rate: int, reason: str) -> list[Segment]:
@@ -44,18 +61,22 @@ def _whole(owner: str, mix: np.ndarray, sample_rate: int, reason: str) -> list[S
     return time_segments([], len(mix), sample_rate, 0.0)
 
 
+@attrs.define
 class UniformSegmenter:
     """``n`` equal segments, or segments of ``seconds`` each (the last one takes the remainder)."""
 
-    def __init__(self, n: int | None = None, seconds: float | None = None, fade: float = DEFAULT_FADE):
-        if n is not None and seconds is not None:
-            raise UsageError(f"uniform: give n (number of segments) or seconds (segment length), not both (n={n}, seconds={seconds:g})")
-        _positive("uniform", "n", n)
-        _positive("uniform", "seconds", seconds)
-        _positive("uniform", "fade", fade, allow_zero=True)
-        self.n = DEFAULT_N if n is None and seconds is None else n
-        self.seconds = seconds
-        self.fade = fade
+    owner = "uniform"
+    n: int | None = option(None, f"number of equal segments (default {DEFAULT_N} unless seconds is given)",
+                           validator=_more_than_zero)
+    seconds: float | None = option(None, "segment length in seconds, instead of n", validator=_more_than_zero)
+    fade: float = fade_option()
+
+    def __attrs_post_init__(self) -> None:
+        if self.n is not None and self.seconds is not None:
+            raise UsageError(f"uniform: give n (number of segments) or seconds (segment length), not both "
+                             f"(n={self.n}, seconds={self.seconds:g})")
+        if self.n is None and self.seconds is None:
+            self.n = DEFAULT_N
 
     def cuts(self, length: int, sample_rate: int) -> list[int]:
         duration = length / sample_rate
@@ -76,29 +97,34 @@ class UniformSegmenter:
         return time_segments(self.cuts(len(mix), sample_rate), len(mix), sample_rate, self.fade)
 
 
+def _boundaries(boundaries: str | Sequence[float] | None) -> list[float]:
+    if boundaries is None:
+        raise UsageError("manual: give boundaries in seconds from the excerpt start, e.g. manual,boundaries=0.5;1.2 or "
+                         "boundaries=@times.txt")
+    return parse_boundaries(boundaries) if isinstance(boundaries, str) else [float(b) for b in boundaries]
+
+
+@attrs.define
 class ManualSegmenter:
     """Boundaries in seconds from the start of the excerpt: ``"0.5;1.2"`` or ``"@FILE"``."""
 
-    def __init__(self, boundaries: str | Sequence[float] | None = None, fade: float = DEFAULT_FADE):
-        if boundaries is None:
-            raise UsageError("manual: give boundaries in seconds from the excerpt start, e.g. manual,boundaries=0.5;1.2 or boundaries=@times.txt")
-        _positive("manual", "fade", fade, allow_zero=True)
-        self.boundaries = parse_boundaries(boundaries) if isinstance(boundaries, str) else [float(b) for b in boundaries]
-        self.fade = fade
+    owner = "manual"
+    boundaries: list[float] = option(None, "seconds separated by ';' (e.g. 0.5;1.2), or @FILE with one number per line",
+                                     type="str", converter=_boundaries)
+    fade: float = fade_option()
 
     def segment(self, mix: np.ndarray, sample_rate: int) -> list[Segment]:
         seconds = check_boundaries(self.boundaries, len(mix) / sample_rate)
         return time_segments(to_samples(seconds, sample_rate, len(mix)), len(mix), sample_rate, self.fade)
 
 
+@attrs.define
 class OnsetSegmenter:
     """Cuts just before detected note onsets, at least ``min_length`` seconds apart."""
 
-    def __init__(self, min_length: float = 0.5, fade: float = DEFAULT_FADE):
-        _positive("onsets", "min_length", min_length, allow_zero=True)
-        _positive("onsets", "fade", fade, allow_zero=True)
-        self.min_length = min_length
-        self.fade = fade
+    owner = "onsets"
+    min_length: float = option(0.5, "shortest segment in seconds; closer onsets are merged", validator=_zero_or_more)
+    fade: float = fade_option()
 
     def segment(self, mix: np.ndarray, sample_rate: int) -> list[Segment]:
         onsets = onset_samples(mix, sample_rate)
@@ -137,14 +163,13 @@ def _beat_period(beats: np.ndarray, sample_rate: int) -> float | None:
     return float(np.median(np.diff(beats))) / sample_rate if len(beats) > 1 else None
 
 
+@attrs.define
 class BeatSegmenter:
     """One segment per beat of librosa's beat tracker: ``beat1``, ``beat2``, ... (``beat0`` = pickup)."""
 
-    def __init__(self, start_bpm: float = 120.0, fade: float = DEFAULT_FADE):
-        _positive("beats", "start_bpm", start_bpm)
-        _positive("beats", "fade", fade, allow_zero=True)
-        self.start_bpm = start_bpm
-        self.fade = fade
+    owner = "beats"
+    start_bpm: float = option(120.0, START_BPM, validator=_more_than_zero)
+    fade: float = fade_option()
 
     def segment(self, mix: np.ndarray, sample_rate: int) -> list[Segment]:
         beats = beat_samples(mix, sample_rate, self.start_bpm)
@@ -153,6 +178,7 @@ class BeatSegmenter:
         return _grid_segments("beats", "beat", beats, _beat_period(beats, sample_rate), mix, sample_rate, self.fade)
 
 
+@attrs.define
 class BarSegmenter:
     """One segment per bar of ``beats_per_bar`` tracked beats: ``bar1``, ``bar2``, ... (``bar0`` = pickup).
 
@@ -160,15 +186,11 @@ class BarSegmenter:
     beat found in the excerpt).
     """
 
-    def __init__(self, beats_per_bar: int = 4, downbeat: int = 1, start_bpm: float = 120.0, fade: float = DEFAULT_FADE):
-        _positive("bars", "beats_per_bar", beats_per_bar)
-        _positive("bars", "downbeat", downbeat)
-        _positive("bars", "start_bpm", start_bpm)
-        _positive("bars", "fade", fade, allow_zero=True)
-        self.beats_per_bar = beats_per_bar
-        self.downbeat = downbeat
-        self.start_bpm = start_bpm
-        self.fade = fade
+    owner = "bars"
+    beats_per_bar: int = option(4, "beats in one bar", validator=_more_than_zero)
+    downbeat: int = option(1, "which tracked beat starts bar 1 (1 = the first one found)", validator=_more_than_zero)
+    start_bpm: float = option(120.0, START_BPM, validator=_more_than_zero)
+    fade: float = fade_option()
 
     def segment(self, mix: np.ndarray, sample_rate: int) -> list[Segment]:
         beats = beat_samples(mix, sample_rate, self.start_bpm)

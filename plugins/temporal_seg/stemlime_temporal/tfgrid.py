@@ -8,27 +8,41 @@ stem (float64 inside; float32 out).
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
 import numpy as np
 
-from stemlime import Segment, UsageError
+from stemlime.plugin import Segment, UsageError, option
 
 SCALES = ("linear", "mel")
 
 
+def _at_least_one(instance: Any, attribute: Any, value: int) -> None:
+    if value < 1:
+        raise UsageError(f"tf_grid: {attribute.name}={value} must be at least 1")
+
+
+def _stft_size(instance: Any, attribute: Any, n_fft: int) -> None:
+    if n_fft < 16 or n_fft % 4:
+        raise UsageError(f"tf_grid: n_fft={n_fft} must be a multiple of 4 and at least 16 (e.g. 1024)")
+
+
+@attrs.define
 class TimeFrequencyGrid:
     """``n_time`` equal time spans x ``n_freq`` frequency bands (equal in Hz, or equal in mel)."""
 
-    def __init__(self, n_time: int = 4, n_freq: int = 4, n_fft: int = 1024, scale: str = "linear"):
-        for name, value in (("n_time", n_time), ("n_freq", n_freq)):
-            if value < 1:
-                raise UsageError(f"tf_grid: {name}={value} must be at least 1")
-        if n_fft < 16 or n_fft % 4:
-            raise UsageError(f"tf_grid: n_fft={n_fft} must be a multiple of 4 and at least 16 (e.g. 1024)")
-        if scale not in SCALES:
-            raise UsageError(f"tf_grid: scale={scale!r} is not one of {', '.join(SCALES)}")
-        self.n_time, self.n_freq, self.n_fft, self.scale = n_time, n_freq, n_fft, scale
-        self.hop = n_fft // 4
-        self._cache: tuple[np.ndarray, np.ndarray] | None = None  # (audio, its STFT): one stem at a time
+    owner = "tf_grid"
+    n_time: int = option(4, "number of equal time spans", validator=_at_least_one)
+    n_freq: int = option(4, "number of frequency bands", validator=_at_least_one)
+    n_fft: int = option(1024, "STFT size in samples (hop n_fft/4)", validator=_stft_size)
+    scale: str = option("linear", "band spacing: equal in Hz or equal in mel", choices=SCALES)
+    _cache: tuple[np.ndarray, np.ndarray] | None = attrs.field(default=None, init=False)  # (audio, its STFT): one stem at a time
+
+    @property
+    def hop(self) -> int:
+        """STFT hop in samples."""
+        return self.n_fft // 4
 
     # ------------------------------------------------------------------ the grid
 

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from stemlime import Segment
+from stemlime.plugin import Segment
 
 
 def rise(cut: int, length: int, fade: int) -> np.ndarray:

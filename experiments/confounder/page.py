@@ -1,4 +1,5 @@
-"""The page of an ``experiment`` result folder: the confounder experiment (experiments/confounder).
+"""The page of an ``experiment`` result folder: the confounder experiment (registered with
+``stemlime report`` through the ``stemlime_pages`` hook of :mod:`confounder.plugin`).
 
 The folder's files (see experiments/confounder/README.md): ``summary.json`` (accuracy,
 predictions, confounder, control), ``run.json`` (settings, training history, timings, and per
@@ -14,11 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import Media, page
-from .charts import count_bars, number
-from .pages import _read_json, explanation_card
+from stemlime.plugin import Media, Page, count_bars, explanation_card, number_text, read_explanation
 
-CONFOUND = "drums"
+from .record import ExperimentRecord, read_experiment
+
+CONFOUND = "drums"  # the stem that only ever came with guitar in training
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _instruments(pieces: list[Mapping[str, Any]], split: str, label: str) -> str:
@@ -48,8 +50,8 @@ def _separator(spec: str, summary: Mapping[str, Any], explained: Mapping[str, An
     example = None
     if confounded:
         first = confounded[0]
-        data = _read_json(folder / first["folder"] / "explanation.json")
-        example = {"piece": first["piece"], "page": first["page"], "card": explanation_card(data, media.under(first["folder"]))}
+        card = explanation_card(read_explanation(folder / first["folder"]), media.under(first["folder"]))
+        example = {"piece": first["piece"], "page": first["page"], "card": card}
     control = summary["control"][spec]
     counted = summary["confounder"][spec]
     return {
@@ -67,19 +69,17 @@ def _page(subfolder: str, media: Media) -> str | None:
 def _verdict(summary: Mapping[str, Any], separators: list[dict[str, Any]]) -> str:
     std = summary["accuracy"]["test_std"]
     bad_piano = summary["accuracy_by_class"]["test_bad"]["piano"]
-    text = (f"On pieces like its training data the classifier is right {number(100 * std, 0)} % of the time; "
-            f"of the pianos that come with drums it gets {number(100 * bad_piano, 0)} % right.")
+    text = (f"On pieces like its training data the classifier is right {number_text(100 * std, 0)} % of the time; "
+            f"of the pianos that come with drums it gets {number_text(100 * bad_piano, 0)} % right.")
     caught = [f"{s['drums_count']} of {s['explained']} with {s['spec']}" for s in separators if s["explained"]]
     if caught:
         text += " Drums are the top component for \u201cguitar\u201d in " + ", ".join(caught) + "."
     return text
 
 
-@page("experiment", "experiment.html")
 def experiment_context(folder: Path, media: Media) -> dict[str, Any]:
-    summary = _read_json(folder / "summary.json")
-    run = _read_json(folder / "run.json")
-    pieces = _read_json(folder / "pieces.json")
+    record: ExperimentRecord = read_experiment(folder)
+    summary, run, pieces = record.summary, record.run, record.pieces
     separators = [_separator(spec, summary, explained, folder, media) for spec, explained in run["explanations"].items()]
     settings = run["settings"]
     return {
@@ -90,3 +90,6 @@ def experiment_context(folder: Path, media: Media) -> dict[str, Any]:
         "history": run.get("history", []), "timings": run.get("timings_seconds", {}),
         "files": {name: media(name) for name in ("summary.json", "run.json", "pieces.json")},
     }
+
+
+PAGE = Page("experiment", "experiment.html", experiment_context, templates=TEMPLATES)

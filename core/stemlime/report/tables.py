@@ -1,4 +1,4 @@
-"""The checks as a small text table (what ``stemlime explain --checks`` and ``stemlime check`` print)."""
+"""The trust checks as a small text table: what `stemlime explain --checks` and `stemlime check` print, and the rows pages show."""
 
 from __future__ import annotations
 

@@ -1,0 +1,175 @@
+"""What a plugin declares: factories of components, their options, and command-line commands.
+
+A component's options are declared once, as the fields of an attrs class (:func:`option`);
+:func:`options_of` turns them into the :class:`Option` list of its :class:`Factory`, which
+``stemlime plugins`` lists and the registry checks specs against.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import attrs
+
+from .errors import UsageError
+from .wording import closest_match
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "str": str,
+    "int": lambda v: int(v) if not isinstance(v, float) or v.is_integer() else int("x"),
+    "float": float,
+    "bool": _to_bool,
+    "path": lambda v: Path(str(v)).expanduser() if str(v).strip() else int("empty path"),
+}
+
+
+@attrs.frozen
+class Option:
+    """One option a factory takes: ``type`` is one of str, int, float, bool, path."""
+
+    name: str
+    description: str
+    type: str = "str"
+    default: Any = None
+    choices: tuple[Any, ...] | None = None
+
+    def convert(self, value: Any, owner: str) -> Any:
+        try:
+            converted = _CONVERTERS[self.type](value)
+        except (ValueError, TypeError):
+            raise UsageError(f"{owner}: option {self.name}={value!r} is not a valid {self.type} ({self.description})") from None
+        if self.choices is not None and converted not in self.choices:
+            raise UsageError(
+                f"{owner}: option {self.name}={value!r} is not one of {', '.join(map(str, self.choices))}"
+                + closest_match(str(value), [str(c) for c in self.choices])
+            )
+        return converted
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"name": self.name, "type": self.type, "default": _jsonable(self.default), "description": self.description}
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        return out
+
+
+@attrs.frozen
+class Factory:
+    """How to build one named separator/segmenter/tagger/surrogate.
+
+    ``build(variant, **options)`` returns the object; it is called with the variant (or the
+    default variant, or None) and the converted options that the user gave.
+    """
+
+    name: str
+    description: str
+    build: Callable[..., Any]
+    variants: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    default_variant: str | None = None
+    options: tuple[Option, ...] = attrs.field(default=(), converter=tuple)
+    package: str = ""  # the distribution that provides it; filled in by the registry
+
+    def option(self, name: str) -> Option | None:
+        return next((o for o in self.options if o.name == name), None)
+
+
+@attrs.frozen
+class Command:
+    """A command-line command that a plugin adds: ``stemlime NAME ...``.
+
+    ``add_arguments(parser)`` declares its arguments on an ``argparse.ArgumentParser``;
+    ``run(args)`` carries it out with the parsed ``argparse.Namespace``. Like the core's
+    commands, it raises ``UsageError`` for bad arguments (exit status 2) and ``StemlimeError``
+    for bad files or missing tools (exit status 1). Both callables should import heavy code
+    lazily: every ``stemlime`` invocation collects the commands.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[Any], None]
+    run: Callable[[Any], None]
+    package: str = ""  # the distribution that provides it; filled in by the registry
+
+
+OPTION_METADATA = "stemlime.option"  # the key of an option field's metadata: (description, type, choices)
+_TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", Path: "path"}
+
+
+def option(default: Any, description: str, *, type: str | None = None, choices: Iterable[Any] | None = None,
+           validator: Callable[[Any, Any, Any], None] | None = None, converter: Callable[[Any], Any] | None = None) -> Any:
+    """A field of a component's options class (an attrs class): its default, the one-line
+    description ``stemlime plugins`` shows, and optionally its choices (checked whenever the class
+    is made, in Python too) and a validator. :func:`options_of` turns the class's option fields
+    into the factory's :class:`Option` list, so each option is declared once::
+
+        @attrs.frozen
+        class RidgeSurrogate:
+            alpha: float = option(1.0, "Ridge regularization strength")
+
+        Factory("ridge", "LIME's local model ...", build=..., options=options_of(RidgeSurrogate))
+
+    ``type`` names the option's type for the command line (``str``, ``int``, ``float``, ``bool``,
+    ``path``); by default it comes from the field's annotation."""
+    choices = None if choices is None else tuple(choices)
+    validators = [] if validator is None else [validator]
+    if choices is not None:
+        def in_choices(instance: Any, attribute: Any, value: Any) -> None:
+            if value not in choices:
+                raise UsageError(f"{type_name_of(instance)}: option {attribute.name}={value!r} is not one of "
+                                 f"{', '.join(map(str, choices))}" + closest_match(str(value), [str(c) for c in choices]))
+
+        validators.insert(0, in_choices)
+    return attrs.field(default=default, validator=validators or None, converter=converter,
+                       metadata={OPTION_METADATA: (description, type, choices)})
+
+
+def type_name_of(instance: Any) -> str:
+    """How messages name a component: its ``owner`` attribute, else its class name in lower case."""
+    return str(getattr(instance, "owner", type(instance).__name__.lower()))
+
+
+def _type_name(annotation: Any) -> str:
+    """``int``, ``float``, ``str``, ``bool`` or ``path`` for an option field's annotation (``int | None``: int)."""
+    import typing
+
+    candidates = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    for candidate in candidates:
+        if candidate in _TYPE_NAMES:
+            return _TYPE_NAMES[candidate]
+    return "str"
+
+
+def options_of(cls: type) -> tuple[Option, ...]:
+    """The :class:`Option` of each option field (:func:`option`) of the attrs class ``cls``, in order."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    found = []
+    for field in attrs.fields(cls):
+        if OPTION_METADATA not in field.metadata:
+            continue
+        description, type_name, choices = field.metadata[OPTION_METADATA]
+        found.append(Option(field.name, description, type_name or _type_name(hints[field.name]), field.default, choices))
+    return tuple(found)
+
+
+def _jsonable(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
+
+
+__all__ = ["OPTION_METADATA", "Command", "Factory", "Option", "option", "options_of", "type_name_of"]
