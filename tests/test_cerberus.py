@@ -257,6 +257,36 @@ def test_the_output_folder_is_never_mixed_with_other_files_or_another_run(pieces
         train([pieces], pieces / "model", progress=False, **TINY)
 
 
+def test_a_data_folder_given_twice_or_inside_another_is_refused(pieces, tmp_path):
+    with pytest.raises(UsageError, match="given twice"):
+        train([pieces, pieces], tmp_path / "out", progress=False, **TINY)
+    with pytest.raises(UsageError, match="overlap"):
+        train([pieces, pieces / "piece-11"], tmp_path / "out", progress=False, **TINY)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_second_run_into_a_folder_that_is_being_trained_is_refused_and_changes_nothing(pieces, tmp_path):
+    out = tmp_path / "out"
+    seen = []
+
+    def meanwhile(step):  # while the first run trains, a second one with --force asks for the same folder
+        if step["global_step"] == 0:
+            with pytest.raises(UsageError, match="another run is writing"):
+                train([pieces], out, force=True, progress=False, epochs=1, **TINY)
+            seen.append(sorted(p.name for p in out.iterdir()))
+
+    train([pieces], out, epochs=1, progress=False, on_step=meanwhile, **TINY)
+    assert seen == [[".stemlime-lock"]]
+    assert not (out / ".stemlime-lock").exists() and (out / "weights.safetensors").is_file()
+
+
+def test_validating_on_the_training_tracks_is_said_on_the_console(pieces, tmp_path, capsys):
+    train([pieces], tmp_path / "out", epochs=1, progress=False, **TINY)
+    assert "validated on its own training tracks" in capsys.readouterr().err
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert "the training tracks" in config["training"]["validation"]["what"]
+
+
 # ----------------------------------------------------------------------------- model folders
 
 
