@@ -52,6 +52,45 @@ def test_the_engine_runs_the_tagger_once_per_distinct_mask_and_remembers_them():
     assert tagger.inputs == 32 and np.array_equal(again, first[::-1])
 
 
+class MixingTagger(CountingTagger):
+    """A tagger that mixes the perturbations itself (the stage / predict_masks slots), here in
+    numpy, as a GPU tagger does on its device; records what the engine sent."""
+
+    mask_batch_size = 10
+
+    def __init__(self, decline: bool = False):
+        super().__init__()
+        self.decline, self.staged, self.calls = decline, 0, []
+
+    def stage(self, component_audio):
+        self.staged += 1
+        return None if self.decline else component_audio.copy()
+
+    def predict_masks(self, staged, masks, empty_value):
+        self.calls.append(masks.shape)
+        audio = masks @ staged
+        audio[masks.sum(axis=1) == 0] = empty_value
+        return self.predict(audio)
+
+
+@pytest.mark.parametrize("empty_mask", ["audiolime", "zeros"])
+def test_a_tagger_that_mixes_the_perturbations_itself_gets_the_components_once_and_gives_the_same_outputs(empty_mask):
+    plain, mixing = CountingTagger(), MixingTagger()
+    masks = Engine(read_stems(), plain, RidgeSurrogate()).masks(1000, seed=0)
+    expected = Engine(read_stems(), plain, RidgeSurrogate(), empty_mask=empty_mask).outputs(masks)
+    engine = Engine(read_stems(), mixing, RidgeSurrogate(), empty_mask=empty_mask, batch_size=4)
+    assert np.array_equal(engine.outputs(masks), expected)  # the same float32 products
+    assert mixing.staged == 1 and [shape[0] for shape in mixing.calls] == [10, 10, 10, 2]  # its batch, not 4
+    assert all(shape[1] == 5 for shape in mixing.calls) and engine.evaluations == 32
+
+
+def test_a_tagger_that_declines_to_stage_is_given_mixed_audio():
+    declining = MixingTagger(decline=True)
+    engine = Engine(read_stems(), declining, RidgeSurrogate(), batch_size=4)
+    engine.outputs(engine.masks(1000, seed=0))
+    assert declining.staged == 1 and declining.calls == [] and declining.inputs == 32
+
+
 def test_a_neighbourhood_too_small_to_fit_is_refused_before_the_tagger_runs():
     tagger = CountingTagger()
     pipeline = stemlime.Pipeline(tagger=tagger, separator="oracle")

@@ -216,7 +216,7 @@ def test_predict_with_the_device_front_end_equals_the_exact_one_within_1e_4(over
     np.testing.assert_allclose(on_device.predict(snippets), exact.predict(snippets), atol=1e-4, rtol=0)
     with pytest.raises(AudioError, match="at least 47616 samples"):
         on_device.predict(snippets[:, :16000])
-    with pytest.raises(UsageError, match="frontend must be one of auto, numpy, torch"):
+    with pytest.raises(UsageError, match="frontend=.gpu. is not one of auto, numpy, torch"):
         MusicnnTagger("MSD_musicnn", device="cpu", frontend="gpu")
 
 
@@ -231,6 +231,61 @@ def test_predict_on_cuda_matches_the_cpu(precision):
     assert gpu.frontend == "torch"
     tolerance = 1e-3 if precision == "fp32" else 2e-2
     np.testing.assert_allclose(gpu.predict(snippets), _tagger("MSD_musicnn").predict(snippets), atol=tolerance, rtol=0)
+
+
+@pytest.mark.parametrize("family", ["MSD_musicnn", "MTT_musicnn"])
+def test_the_gemm_front_end_equals_the_convolution_within_1e_5(family):
+    """The tensor-core formulation (banded matrices for the timbral banks, one product per frame
+    block; the temporal banks as products over every band) against the convolution, on the CPU."""
+    from stemlime_musicnn.folded import gemm_max_over_bands, gemm_weight
+
+    import copy
+
+    network = fold(_with_random_batch_norms(copy.deepcopy(_tagger(family).network)))  # the real filters, BN of both signs
+    patches = torch.from_numpy(_real_patches()[:6])
+    with torch.inference_mode():
+        x, _ = network.prepare(patches)
+        for bank in network.filters:
+            filters, _, length, height = bank.weight.shape
+            rows = x[:, :, :187 + length - 1]
+            convolution = bank.pooled(rows)
+            products = gemm_max_over_bands(rows, gemm_weight(bank.weight, 96), length, height)
+            scale = float(convolution.abs().max())
+            assert products.shape == convolution.shape == (6, filters, 187)
+            assert float((products - convolution).abs().max()) <= 1e-5 * max(scale, 1.0)
+        expected = network(patches)
+        for bank in network.filters:
+            bank.gemm = True
+        np.testing.assert_allclose(network(patches).numpy(), expected.numpy(), rtol=0, atol=EXACT)
+
+
+def test_the_gemm_front_end_gives_the_same_values_in_slices_of_any_size(monkeypatch):
+    from stemlime_musicnn import folded
+
+    network = fold(_tagger("MSD_musicnn").network)
+    patches = torch.from_numpy(_real_patches()[:3])
+    with torch.inference_mode():
+        for bank in network.filters:
+            bank.gemm = True
+        whole = network(patches)
+        monkeypatch.setattr(folded, "GEMM_OUTPUT_ELEMENTS", 5000)  # many small slices: one row, one patch
+        # the same values up to the BLAS kernel's blocking of fewer rows (float32 rounding)
+        np.testing.assert_allclose(network(patches).numpy(), whole.numpy(), rtol=0, atol=1e-6)
+
+
+def test_an_explanation_mixed_on_the_device_equals_the_host_path():
+    import stemlime
+
+    musicnn_folder("MSD_musicnn")
+    piece = Path(__file__).resolve().parent / "data" / "piece1_16k" / "mixture.wav"
+    explained = {}
+    for compose in ("host", "device"):
+        pipeline = stemlime.Pipeline(tagger=f"musicnn,device=cpu,compose={compose}", separator="oracle")
+        explained[compose] = pipeline.explain(piece, duration=4.0, samples=64, seed=0, labels=["rock"])
+    host, device = explained["host"], explained["device"]
+    # the device path computes the log-mel in torch (within 1e-4 of musicnn's numpy front end)
+    np.testing.assert_allclose(device.neighbourhood.predictions, host.neighbourhood.predictions, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(list(device.weights("rock").values()), list(host.weights("rock").values()), rtol=0, atol=1e-4)
 
 
 # ------------------------------------------------------------------ worker threads

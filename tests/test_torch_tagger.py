@@ -121,6 +121,27 @@ def test_the_readme_torch_module_is_explained_as_written(tmp_path, monkeypatch):
     assert len(saved["labels"]["loud"]["weights"]) == 5  # the five true stems of the oracle separator
 
 
+@pytest.mark.parametrize("window", ["0.5", "none"])
+def test_mixing_the_perturbations_on_the_device_gives_the_host_paths_explanation(user_folder, window):
+    """compose=device (C sent once, each batch mixed by the tagger) equals the engine's own
+    mixing within float32 rounding; on a CPU it is tested with the CPU as the device."""
+    import stemlime
+
+    seconds = "" if window == "none" else f",input_seconds={window}"
+    spec = (f"torch,module=energy:build,path={user_folder},checkpoint={user_folder / 'energy.pt'},sample_rate=16000,"
+            f"output=softmax{seconds}")
+    explained = {}
+    for compose in ("host", "device"):
+        pipeline = stemlime.Pipeline(tagger=f"{spec},compose={compose}", separator="oracle")
+        assert (pipeline.tagger.stage(np.zeros((2, 8000), np.float32)) is None) == (compose == "host")
+        explained[compose] = pipeline.explain(PIECE / "mixture.wav", start=1.0, duration=1.7, samples=64, seed=0,
+                                              labels=["2"])
+    host, device = explained["host"], explained["device"]
+    np.testing.assert_allclose(device.neighbourhood.predictions, host.neighbourhood.predictions, rtol=0, atol=1e-6)
+    assert list(device.weights("2")) == list(host.weights("2"))  # the same ranking
+    np.testing.assert_allclose(list(device.weights("2").values()), list(host.weights("2").values()), rtol=0, atol=1e-5)
+
+
 # ------------------------------------------------------------------------------------ bad input
 
 

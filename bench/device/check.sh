@@ -8,9 +8,10 @@ mkdir -p "$out"
 site=/tmp/stemlime-site
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" .device/wheels/*.whl || exit 1
 python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --target "$site" \
-    . plugins/musicnn_tagger plugins/temporal_seg || exit 1
+    . plugins/musicnn_tagger plugins/temporal_seg plugins/spleeter_sep plugins/cerberus_sep plugins/demucs_sep || exit 1
 export PYTHONPATH="$site" STEMLIME_HOME="$PWD/.device/models" STEMLIME_CACHE_DIR=/tmp/stemlime-stems
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$out/gpu.txt"
-python3 -m pytest -q -p no:cacheprovider -k cuda tests/test_musicnn_fast.py tests/test_musicnn_fidelity.py 2>&1 | tee "$out/cuda-tests.txt"
+PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m pytest -q -p no:cacheprovider -k "cuda or gemm or device" tests/test_musicnn_fast.py tests/test_musicnn_fidelity.py \
+    tests/test_engine.py 2>&1 | tee "$out/cuda-tests.txt"
 python3 bench/device/check.py --device "${DEVICE:-cuda}" ${CHECK_ARGS:-} 2>&1 | tee "$out/check.txt"

@@ -12,6 +12,15 @@ rm -rf .device && mkdir -p .device/wheels .device/models/musicnn
 "$python" -m pip download --quiet --no-deps --only-binary=:all: --python-version "${DEVICE_PYTHON:-3.12}" --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .device/wheels soundfile==0.13.1 cffi==1.17.1 pycparser==2.22 soxr==0.5.0.post1 pooch==1.8.2 platformdirs==4.3.8
+"$python" -m pip download --quiet --no-deps --only-binary=:all: --python-version "${DEVICE_PYTHON:-3.12}" --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    -d .device/wheels PyYAML==6.0.2
+# pure-Python packages of the Demucs and Cerberus rows (py3 wheels, built here when PyPI has only a source archive)
+"$python" -m pip wheel --quiet --no-deps -w .device/wheels demucs==4.1.0 einops==0.8.2 julius==0.2.8 mido==1.3.3 \
+    pretty_midi==0.2.11.post0 mir_eval==0.8.2 decorator==5.3.1
 "$python" -m stemlime models fetch musicnn/MSD_musicnn >/dev/null
 cp -r "$("$python" -m stemlime models path musicnn/MSD_musicnn)" .device/models/musicnn/
+# the Cerberus rows' training data: 6 rendered pieces of 8 s at 16 kHz (FluidSynth is here, not there)
+"$python" -m stemlime render-dataset --count 6 --duration 8 --sample-rate 16000 --instruments piano,guitar,bass,drums \
+    --seed 100 --no-progress --out .device/cerberus-data >/dev/null
 du -sh .device

@@ -30,6 +30,22 @@ def device_option() -> Any:
     return option("auto", DEVICE_HELP, choices=DEVICES)
 
 
+COMPOSE = ("auto", "device", "host")
+COMPOSE_HELP = ("where an explanation's perturbations are mixed: device (the components go to the network's device "
+                "once, each batch is mixed there), host (numpy, sent per batch), auto (device on a GPU, host on a CPU)")
+
+
+def compose_option() -> Any:
+    """The ``compose`` field of a torch tagger's options class: where the engine's perturbations
+    are mixed (the tagger's ``stage``/``predict_masks`` slots); one of ``COMPOSE``, default auto."""
+    return option("auto", COMPOSE_HELP, choices=COMPOSE)
+
+
+def composes_on_device(compose: str, device: Any) -> bool:
+    """Whether a tagger with option ``compose`` on the torch ``device`` mixes perturbations there."""
+    return compose == "device" or (compose == "auto" and getattr(device, "type", device) != "cpu")
+
+
 def threads_option(what: str) -> Any:
     """The ``threads`` field of a torch component's options class: 0 (PyTorch's thread count) or
     a count of CPU worker threads, each running ``what`` on one core."""
@@ -70,7 +86,7 @@ def torch_device(device: str = "auto", owner: str = "the model", exact: bool = T
     if device == "cuda":
         if not torch.cuda.is_available():
             raise UsageError(f"{owner}: device=cuda was asked for, but PyTorch {torch.__version__} sees no CUDA GPU here; "
-                             "use device=cpu or device=auto")
+                             "ask for cpu or auto instead (device=cpu in a spec, --device cpu)")
         if exact:
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False

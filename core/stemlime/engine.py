@@ -5,12 +5,19 @@ surrogate's own sampler or LIME's), runs the tagger once per DISTINCT mask it ha
 (in batches; each batch's audio is one ``masks @ C`` product), remembers the outputs, weights
 the masks with LIME's kernel and fits the surrogate per label. ``Pipeline.explain``, every
 trust check and the song-scale features use it; nothing else evaluates a neighbourhood.
+
+On an accelerator the tagger may mix the perturbations itself (its ``stage`` and
+``predict_masks`` slots, :mod:`stemlime.protocols`): C then goes to its device once per
+explanation, each batch sends only its (B, K) masks there, and the batches are as large as the
+tagger asks (``mask_batch_size``). Without those slots (or when ``stage`` declines, as on a CPU)
+the engine mixes in numpy and calls ``predict``.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
+import warnings
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -19,13 +26,14 @@ from .errors import StemlimeError, UsageError
 from .explanation import Explanation, LabelExplanation, Neighbourhood
 from .labels import resolve_labels
 from .protocols import OUTPUT_KINDS, Surrogate, Tagger, optional
-from .request import ExplainRequest
+from .request import ExplainRequest, check_fits_in_memory
 from .surrogates.fit import SurrogateFit
 from .surrogates.lime import cosine_distances_to_all_ones, kernel, sample_masks
 from .surrogates.tree import describe_rules
 from .validators import one_of, positive_number, whole_number
 
 EMPTY_MASK_MODES = ("audiolime", "zeros")
+_NOT_STAGED = object()
 SORTS = ("signed", "absolute")
 
 
@@ -35,15 +43,22 @@ def run_tagger(tagger: Tagger, audio: np.ndarray, name: str = "the tagger", n_la
     A tagger that raises is reported by name with its own message (a StemlimeError it raises,
     e.g. too-short audio, passes through unchanged).
     """
+    return checked_outputs(lambda: tagger.predict(audio), audio.shape, name, n_labels)
+
+
+def checked_outputs(call: Callable[[], Any], shape: tuple[int, ...], name: str = "the tagger",
+                    n_labels: int | None = None) -> np.ndarray:
+    """The tagger's outputs for ``shape[0]`` inputs of ``shape[1]`` samples from ``call()``, checked:
+    (B, L) finite real values, as float64; a failure is reported with the tagger's name."""
     try:
-        out = np.asarray(tagger.predict(audio))
+        out = np.asarray(call())
     except StemlimeError:
         raise
     except Exception as error:
-        raise StemlimeError(f"tagger {name} failed on a batch of {audio.shape[0]} input(s) of {audio.shape[1]} samples: "
+        raise StemlimeError(f"tagger {name} failed on a batch of {shape[0]} input(s) of {shape[1]} samples: "
                             f"{type(error).__name__}: {error}") from error
-    if out.ndim != 2 or out.shape[0] != audio.shape[0]:
-        raise StemlimeError(f"tagger {name} returned an array of shape {out.shape} for {audio.shape[0]} inputs; expected (batch, labels)")
+    if out.ndim != 2 or out.shape[0] != shape[0]:
+        raise StemlimeError(f"tagger {name} returned an array of shape {out.shape} for {shape[0]} inputs; expected (batch, labels)")
     if n_labels is not None and out.shape[1] != n_labels:
         raise StemlimeError(f"tagger {name} has {n_labels} labels but returned {out.shape[1]} outputs per input")
     if not np.issubdtype(out.dtype, np.number) or np.iscomplexobj(out):
@@ -112,6 +127,7 @@ class Engine:
         self.evaluations = 0
         self._memory: dict[bytes, np.ndarray] = {}
         self._empty_value = 0.0 if empty_mask == "zeros" else float(self.component_audio.sum(axis=0).min())
+        self._staged: Any = _NOT_STAGED  # the components where the tagger runs (its ``stage`` slot), on first use
 
     @property
     def n_components(self) -> int:
@@ -129,6 +145,9 @@ class Engine:
         when it declares one, else LIME's uniform masks (audioLIME's draws for ``seed``)."""
         own = optional(self.surrogate, "surrogate", "sample_masks")
         k = self.n_components
+        if isinstance(samples, (int, np.integer)):  # the masks, their outputs and their audio batches
+            per_sample = 8 * k + 8 * (self.n_labels or 1) + 16
+            check_fits_in_memory(int(samples), per_sample, f"samples={samples} over {k} components (--samples)")
         masks = own(k, samples, seed) if own is not None else sample_masks(k, samples, seed)
         masks = np.asarray(masks, dtype=np.int64)
         if masks.ndim != 2 or masks.shape[1] != k or not np.all(masks[0] == 1):
@@ -156,16 +175,42 @@ class Engine:
         missing = {key: mask for key, mask in zip(keys, masks) if key not in self._memory}
         if missing:
             new = np.unique(np.stack(list(missing.values())), axis=0)
+            size = min(len(new), self.batch_size if self._on_host() else max(self.batch_size, self._tagger_batch()))
+            check_fits_in_memory(size, 4 * self.component_audio.shape[1], f"a batch of {size} perturbations of "
+                                 f"{self.component_audio.shape[1]} samples (--batch-size)")
             with _progress(len(new), progress) as bar:
-                for first in range(0, len(new), self.batch_size):
-                    batch = new[first:first + self.batch_size]
-                    audio = compose(batch, self.component_audio)
-                    audio[~batch.any(axis=1)] = self._empty_value
-                    predictions = run_tagger(self.tagger, audio, self.tagger_name, self.n_labels)
+                for first in range(0, len(new), size):
+                    batch = new[first:first + size]
+                    predictions = self._predict(batch)
                     self._memory.update(zip((mask.tobytes() for mask in batch), predictions))
                     self.evaluations += len(batch)
                     bar.update(len(batch))
         return np.stack([self._memory[key] for key in keys])
+
+    def _on_host(self) -> bool:
+        """Whether the perturbations are mixed here (numpy) rather than where the tagger runs:
+        the tagger declares no ``stage``/``predict_masks`` slots, or its ``stage`` declined."""
+        if self._staged is _NOT_STAGED:
+            stage = optional(self.tagger, "tagger", "stage")
+            composes = stage is not None and optional(self.tagger, "tagger", "predict_masks") is not None
+            self._staged = stage(self.component_audio) if composes else None
+        return self._staged is None
+
+    def _tagger_batch(self) -> int:
+        wanted = optional(self.tagger, "tagger", "mask_batch_size")
+        return 0 if wanted is None else check_batch_size(wanted)
+
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
+        """(B, L) tagger outputs for (B, K) masks: mixed here and ``predict``-ed, or mixed where
+        the tagger runs (``predict_masks``). An all-off mask plays the empty-mask value."""
+        shape = (len(batch), self.component_audio.shape[1])
+        if self._on_host():
+            audio = compose(batch, self.component_audio)
+            audio[~batch.any(axis=1)] = self._empty_value
+            return run_tagger(self.tagger, audio, self.tagger_name, self.n_labels)
+        masks = batch.astype(np.float32)
+        return checked_outputs(lambda: self.tagger.predict_masks(self._staged, masks, self._empty_value),  # type: ignore[attr-defined]
+                               shape, self.tagger_name, self.n_labels)
 
     def remember(self, masks: np.ndarray, predictions: np.ndarray) -> None:
         """Take outputs computed earlier (e.g. an explanation's neighbourhood) into the memory."""
@@ -218,9 +263,15 @@ class Engine:
             neighbourhood = self.neighbourhood(masks, progress)
             reference = neighbourhood.predictions[0]
             indices = resolve_labels(tagger_labels, reference, request.labels, request.top_labels)
+        outputs = neighbourhood.predictions
         labels = {tagger_labels[index]: label_explanation(fit, index, tagger_labels[index], float(reference[index]),
-                                                          parts.components, sort)
+                                                          parts.components, sort, float(np.ptp(outputs[:, index])))
                   for index, fit in self.fit(neighbourhood, indices).items()}
+        for label in labels.values():
+            if not label.moves:
+                warnings.warn(f"the tagger's {label.label} stays at {label.prediction:.4g} whichever components are on "
+                              f"(it moves by {label.output_range:.1e}): no component explains it. Is the excerpt silent, "
+                              "or the output saturated?")
         return Explanation(
             audio_path=parts.excerpt.path, start=parts.excerpt.start, duration=parts.excerpt.duration,
             sample_rate=parts.sample_rate, pipeline=dict(pipeline), samples=samples, seed=request.seed, sampling=sampling,
@@ -231,7 +282,7 @@ class Engine:
 
 
 def label_explanation(fit: SurrogateFit, index: int, label: str, prediction: float, components: Sequence[Component],
-                      sort: str = "signed") -> LabelExplanation:
+                      sort: str = "signed", output_range: float | None = None) -> LabelExplanation:
     """One label's explanation from its surrogate fit: the weights of the components the fit
     chose, largest first (``sort="absolute"``: largest magnitude first)."""
     chosen = [int(i) for i in fit.selected]
@@ -239,7 +290,8 @@ def label_explanation(fit: SurrogateFit, index: int, label: str, prediction: flo
     return LabelExplanation(label=label, index=index, prediction=prediction,
                             weights={components[i].name: float(fit.weights[i]) for i in sorted(chosen, key=key)},
                             intercept=fit.intercept, score=fit.score, local_prediction=fit.local_prediction,
-                            rules=describe_rules(getattr(fit, "rules", ()), [c.name for c in components]))
+                            rules=describe_rules(getattr(fit, "rules", ()), [c.name for c in components]),
+                            output_range=output_range)
 
 
 AUTO_FIRST = 128  # samples in the first round of samples="auto"

@@ -25,7 +25,7 @@ from .hookspecs import hookimpl
 from .declarations import Command, Factory, Option, option, options_of
 from .registry import get_registry
 from .validators import boolean, non_negative_number, number, one_of, positive_number, whole_number
-from .wording import closest_match, plural
+from .wording import closest_match, one_line, plain_text, plural
 
 # name -> module it comes from, imported on first use (PEP 562)
 _LAZY = {
@@ -41,7 +41,8 @@ _LAZY = {
     "ExplanationRecord": "records",
     # devices and CPU workers of torch plugins (torch is imported only when these are called)
     "DEVICES": "devices", "DEVICE_OPTION": "devices", "check_device": "devices", "torch_device": "devices",
-    "device_option": "devices", "threads_option": "devices", "path_or_none": "devices",
+    "device_option": "devices", "threads_option": "devices", "compose_option": "devices", "COMPOSE": "devices",
+    "composes_on_device": "devices", "path_or_none": "devices",
     "CpuWorkers": "workers", "cpu_workers": "workers", "one_blas_thread": "workers",
     "per_thread_widths": "workers", "torch_threads": "workers",
     # model files: declared, fetched, built, verified

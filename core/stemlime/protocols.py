@@ -49,6 +49,14 @@ class Tagger(Protocol):
     # optional slots: ``outputs`` ("probabilities" or "scores"; default None: detected from the
     # values), ``randomization_layers`` and ``randomized(layers, seed)`` (the sanity check),
     # ``taggram(audio)`` with ``taggram_hop_seconds`` (its own output over time).
+    # optional slots for a tagger on an accelerator, so that the engine's perturbations are
+    # mixed where the tagger runs: ``stage(component_audio) -> handle or None`` gets C (K x T
+    # float32 at the tagger's rate) once per explanation and returns what ``predict_masks``
+    # needs (e.g. C on the GPU), or None to decline (the engine then mixes on the host and calls
+    # ``predict``); ``predict_masks(handle, masks, empty_value) -> (B, L)`` gets (B, K) float32
+    # masks and the value every sample of an all-off mask takes, and returns what
+    # ``predict(masks @ C)`` would. ``mask_batch_size`` (default None: the engine's batch size):
+    # masks per ``predict_masks`` call the tagger wants.
 
 
 class Surrogate(Protocol):
@@ -64,7 +72,7 @@ OPTIONAL: dict[str, dict[str, Any]] = {
     "separator": {"reads_excerpt": False, "transcribe": None, "fingerprint": None, "inputs": None},
     "segmenter": {},
     "tagger": {"outputs": None, "randomization_layers": (), "randomized": None, "taggram": None,
-               "taggram_hop_seconds": None},
+               "taggram_hop_seconds": None, "stage": None, "predict_masks": None, "mask_batch_size": None},
     "surrogate": {"sample_masks": None},
 }
 

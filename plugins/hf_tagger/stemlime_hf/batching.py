@@ -42,10 +42,58 @@ class WindowedTagger:
     sample_rate: int
     input_seconds: float | None
     batch_size: int
+    device: torch.device
+    compose: str = "host"  # where the engine's perturbations are mixed: "device" or "host" (see stage)
     pad_short = False
+    MASKS_PER_CALL_ON_DEVICE = 1024
 
     def _forward(self, windows: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _forward_tensor(self, windows: torch.Tensor) -> torch.Tensor:
+        """(W, samples) windows on the device -> (W, L) outputs on the device; by default through
+        :meth:`_forward` on the host (a feature extractor that takes numpy)."""
+        return torch.from_numpy(self._forward(windows.cpu().numpy())).to(windows.device)
+
+    # ---------------------------------------------------------------- perturbations mixed on the device
+
+    @property
+    def mask_batch_size(self) -> int | None:
+        """Masks per :meth:`predict_masks` call the engine should send (None: its own batch size)."""
+        return self.MASKS_PER_CALL_ON_DEVICE if self.compose == "device" else None
+
+    def stage(self, component_audio: np.ndarray) -> torch.Tensor | None:
+        """The components C (K x samples float32) on the device, copied once per explanation;
+        None when composing on the host (``compose``)."""
+        if self.compose != "device":
+            return None
+        components = torch.from_numpy(np.ascontiguousarray(component_audio, dtype=np.float32))
+        if not torch.isfinite(components).all():
+            raise AudioError(f"{self.name}: the audio holds NaN or infinite samples")
+        if self.device.type == "cuda":
+            components = components.pin_memory()
+        return components.to(self.device, non_blocking=True)
+
+    def predict_masks(self, staged: torch.Tensor, masks: np.ndarray, empty_value: float) -> np.ndarray:
+        """(B, K) masks -> (B, labels): :meth:`predict` of the mixtures ``masks @ C`` (an all-off mask
+        plays ``empty_value``), mixed and windowed on the device, ``batch_size`` windows per call."""
+        window = window_samples(self.input_seconds, self.sample_rate)
+        length = staged.shape[1]
+        per_input = 1 if window is None or length <= window else length // window
+        step = max(1, self.batch_size // per_input)
+        on_device = torch.from_numpy(np.ascontiguousarray(masks, dtype=np.float32)).to(self.device)
+        outputs = []
+        with torch.inference_mode():
+            for first in range(0, len(on_device), step):
+                chunk = on_device[first:first + step]
+                audio = chunk @ staged
+                audio[chunk.sum(dim=1) == 0] = empty_value
+                if window is not None and length < window and self.pad_short:
+                    audio = torch.nn.functional.pad(audio, (0, window - length))
+                windows = audio if per_input == 1 else audio[:, :per_input * window].reshape(-1, window)
+                result = self._forward_tensor(windows).float()
+                outputs.append(result.view(len(chunk), per_input, -1).mean(dim=1))
+            return torch.cat(outputs).cpu().numpy().astype(np.float32)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """(B, samples) mono audio at ``sample_rate`` -> (B, labels), averaged over each input's windows."""

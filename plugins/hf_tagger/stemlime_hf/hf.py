@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from stemlime.plugin import torch_device
+from stemlime.plugin import composes_on_device, torch_device
 from stemlime.plugin import whole_number
-from stemlime.plugin import ModelFilesError, StemlimeError, UsageError
+from stemlime.plugin import ModelFilesError, StemlimeError, UsageError, one_line
 
 from .batching import WindowedTagger, activate
 from .options import HF_OUTPUTS as OUTPUTS
@@ -44,7 +44,7 @@ def _quiet_transformers() -> None:
 
 def _looks_like_a_path(model: str) -> bool:
     """A hub name is ``NAME`` or ``ORG/NAME``; anything else the user wrote is meant as a folder."""
-    return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+    return model.startswith((".", "/", "~")) or model.endswith("/") or model.count("/") > 1 or "\\" in model
 
 
 def _source_error(model: str, error: Exception, what: str) -> StemlimeError:
@@ -64,6 +64,13 @@ def _source_error(model: str, error: Exception, what: str) -> StemlimeError:
         "Hub names need the network, or the model already in the Hugging Face cache (HF_HUB_OFFLINE=1 uses it "
         "offline); or give a folder written by save_pretrained: model=FOLDER."
     )
+
+
+def _weights_file(model: str) -> str:
+    """The weights file of a model folder (for messages), or the hub name."""
+    folder = Path(model).expanduser()
+    found = [p for p in (folder / "model.safetensors", folder / "pytorch_model.bin") if p.is_file()] if folder.is_dir() else []
+    return str(found[0]) if found else model
 
 
 def model_input_seconds(feature_extractor: Any) -> float | None:
@@ -115,6 +122,7 @@ class HFTagger(WindowedTagger):
         self.revision = revision
         self.name = f"hf:{self.model}"
         self.device = torch_device(device, "tagger hf")
+        self.compose = "device" if composes_on_device(given.compose, self.device) else "host"
         if _looks_like_a_path(self.model) and not Path(self.model).expanduser().exists():
             raise UsageError(f"tagger hf: model={self.model}: no such folder")  # before transformers is imported
         _quiet_transformers()
@@ -151,6 +159,10 @@ class HFTagger(WindowedTagger):
                     self.model, revision=self.revision, output_loading_info=True)
             except (OSError, ValueError, RuntimeError) as error:
                 raise _source_error(self.model, error, "model weights") from None
+            except Exception as error:  # e.g. safetensors' own error for a truncated file: name the file
+                raise ModelFilesError(f"tagger hf: cannot read the model weights of {self.model} ({_weights_file(self.model)}): "
+                                      f"{type(error).__name__}: {one_line(str(error))}. Save the model again "
+                                      "(save_pretrained), or fetch it again") from None
             missing = sorted(info.get("missing_keys") or [])
             if missing:
                 raise UsageError(

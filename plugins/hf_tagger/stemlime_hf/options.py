@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from stemlime.plugin import device_option, option, path_or_none, whole_number
+from stemlime.plugin import compose_option, device_option, option, path_or_none, whole_number
 
 HF_OUTPUTS = ("auto", "sigmoid", "softmax", "none")
 TORCH_OUTPUTS = ("sigmoid", "softmax", "none")
@@ -24,6 +24,7 @@ class HFOptions:
     model: str | None = option(None, "hub name (needs the network) or folder written by save_pretrained (offline)")
     device: str = device_option()
     batch_size: int = option(8, "windows per network call", validator=_batch_size)
+    compose: str = compose_option()
     revision: str | None = option(None, "hub revision (branch, tag or commit) of a hub model")
     output: str = option("auto", "auto: sigmoid for multi-label models (problem_type), else softmax, as transformers' "
                                  "pipeline; or sigmoid, softmax, none (logits)", choices=HF_OUTPUTS)
@@ -44,3 +45,4 @@ class TorchModuleOptions:
     output: str = option("none", "sigmoid, softmax, or none (the module's outputs as they are)", choices=TORCH_OUTPUTS)
     device: str = device_option()
     batch_size: int = option(16, "windows per module call", validator=_batch_size)
+    compose: str = compose_option()

@@ -19,6 +19,7 @@ separation starts.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,8 @@ import torch
 
 from stemlime.plugin import as_sample_rate
 from stemlime.plugin import import_attribute, parse_labels
-from stemlime.plugin import torch_device
-from stemlime.plugin import whole_number
+from stemlime.plugin import COMPOSE, composes_on_device, one_of, torch_device
+from stemlime.plugin import one_line, whole_number
 from stemlime.plugin import ModelFilesError, StemlimeError, UsageError
 
 from .options import TorchModuleOptions
@@ -46,6 +47,17 @@ def read_labels(text: str) -> list[str]:
         return parse_labels(text, OWNER)
     raise UsageError(f"{OWNER}: labels={text}: no such file. Give a file with one label per line, "
                      "or the names separated by ';' (labels=calm;energetic)")
+
+
+def _load_failure(error: Exception) -> str:
+    """What torch.load's error says about the file, without its advice to load with
+    weights_only=False: that runs the file's pickled code, unsafe for a file one did not make."""
+    text = one_line(str(error))
+    if "WeightsUnpickler error:" in text:  # the weights-only unpickler met something that is not a tensor
+        reason = text.split("WeightsUnpickler error:", 1)[1].split(" Check the documentation")[0].strip()
+        return f"it holds more than tensors ({reason})"
+    first = re.split(r"(?<=[.!?]) ", text, maxsplit=1)[0]
+    return first.rstrip(".") if "weights_only" not in first else "it is not a file torch.save wrote"
 
 
 def load_state_dict(checkpoint: Path) -> dict[str, torch.Tensor]:
@@ -67,9 +79,9 @@ def load_state_dict(checkpoint: Path) -> dict[str, torch.Tensor]:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle.UnpicklingError for objects beyond tensors, RuntimeError for a damaged file
         raise ModelFilesError(
-            f"{OWNER}: cannot read {checkpoint} with torch.load(weights_only=True): {str(error).splitlines()[0]}. "
-            "stemlime loads only tensors: save the weights with torch.save(module.state_dict(), FILE) "
-            "or safetensors.torch.save_file(module.state_dict(), FILE)."
+            f"{OWNER}: cannot read {checkpoint} with torch.load(weights_only=True): {_load_failure(error)}. "
+            "stemlime loads only tensors, never pickled code (so it does not load this file any other way): save the "
+            "weights with torch.save(module.state_dict(), FILE) or safetensors.torch.save_file(module.state_dict(), FILE)."
         ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
@@ -113,7 +125,8 @@ class TorchModuleTagger(WindowedTagger):
     pad_short = True  # a module with a fixed input length gets it
 
     def __init__(self, network: torch.nn.Module, labels: list[str] | None, sample_rate: int, input_seconds: float | None,
-                 output: str = "none", device: str = "auto", batch_size: int = 16, name: str = "torch"):
+                 output: str = "none", device: str = "auto", batch_size: int = 16, name: str = "torch",
+                 compose: str = "auto"):
         if output not in ACTIVATIONS:
             raise UsageError(f"{OWNER}: output must be one of {', '.join(ACTIVATIONS)}, got {output!r}")
         if input_seconds is not None and not (isinstance(input_seconds, (int, float)) and 0 < input_seconds < 1e6):
@@ -126,6 +139,7 @@ class TorchModuleTagger(WindowedTagger):
         self.outputs = None if output == "none" else "probabilities"
         self.batch_size = whole_number(batch_size, "batch_size", minimum=1)
         self.device = torch_device(device, OWNER)
+        self.compose = "device" if composes_on_device(one_of(compose, "compose", COMPOSE), self.device) else "host"
         self.network = network.to(self.device).eval()
         self.labels = self._checked_labels(labels)
 
@@ -152,13 +166,16 @@ class TorchModuleTagger(WindowedTagger):
         return labels
 
     def _forward(self, windows: np.ndarray) -> np.ndarray:
+        return self._forward_tensor(torch.from_numpy(np.ascontiguousarray(windows)).to(self.device)).cpu().numpy()
+
+    def _forward_tensor(self, windows: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            out = self.network(torch.from_numpy(np.ascontiguousarray(windows)).to(self.device))
+            out = self.network(windows)
             if not isinstance(out, torch.Tensor):
                 raise StemlimeError(f"{OWNER}: {self.name} returned a {type(out).__name__}, not a tensor")
             if out.ndim == 1:
                 out = out[:, None]  # one output per input: one label
-            return activate(out.float(), self.output).cpu().numpy()
+            return activate(out.float(), self.output)
 
     def __repr__(self) -> str:
         return f"TorchModuleTagger({self.name!r}, sample_rate={self.sample_rate}, output={self.output!r})"
@@ -182,4 +199,4 @@ def build_torch_tagger(variant: str | None = None, **options: Any) -> TorchModul
         raise UsageError(f"{OWNER}: {module} has no sample_rate attribute; give sample_rate=HZ in the spec")
     seconds = input_seconds if input_seconds is not None else _attribute("input_seconds", network, target)
     return TorchModuleTagger(network, label_list, rate, seconds, output=output, device=device, batch_size=batch_size,
-                             name=f"torch:{module}")
+                             name=f"torch:{module}", compose=given.compose)

@@ -51,7 +51,7 @@ from torch import nn
 
 from .networks import N_MELS, FrozenBatchNorm, Musicnn, Vgg
 
-__all__ = ["SignedRelu", "FoldedMusicnn", "FoldedVgg", "fold", "batch_norm_affine"]
+__all__ = ["SignedRelu", "FoldedMusicnn", "FoldedVgg", "fold", "batch_norm_affine", "gemm_weight", "gemm_max_over_bands"]
 
 FRONTEND_OUTPUT_BYTES = 2**22
 """On the CPU, the size of one front-end convolution output, in bytes: the frames per call are
@@ -197,17 +197,89 @@ class _FoldedConv(nn.Module):
 class _FrontEndFilters(_FoldedConv):
     """One of musicnn's front-end filter banks, folded: conv(s * w) over (frames, bands) with
     ``pad_before`` zero frames (of the input's padding) in front, max over the bands, then
-    (by the caller) :attr:`post`."""
+    (by the caller) :attr:`post`.
+
+    ``gemm`` chooses the formulation: the convolution (oneDNN or cuDNN) or large matrix
+    products (:func:`gemm_max_over_bands`, tensor cores on a GPU); None: products on a GPU,
+    the convolution on the CPU."""
 
     def __init__(self, conv: nn.Conv2d, bn: FrozenBatchNorm, pad_before: int):
         super().__init__(conv, bn)
         self.pad_before = pad_before
+        self.gemm: bool | None = None
+        self._gemm_weights: dict = {}  # (device, dtype) -> the weight as one matrix, made on first use
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_gemm_weights"] = {}
+        return state
 
     def pooled(self, rows: torch.Tensor) -> torch.Tensor:
         """(b, 1, t + length - 1, 96) input rows -> (b, filters, t): the folded conv (no bias),
         max over the bands."""
+        if self.gemm or (self.gemm is None and rows.device.type == "cuda"):
+            _, _, length, height = self.weight.shape
+            return gemm_max_over_bands(rows, self._gemm_weight(rows), length, height)
         bands = rows.shape[3] - self.weight.shape[3] + 1
         return self.conv_max_pool(rows, (0, 0), (1, 1), (1, bands), (1, bands))[..., 0]
+
+    def _gemm_weight(self, rows: torch.Tensor) -> torch.Tensor:
+        dtype = _autocast_dtype(rows.device.type) if _autocast_on(rows.device.type) else torch.float32
+        key = (rows.device, dtype)
+        if key not in self._gemm_weights:
+            self._gemm_weights[key] = gemm_weight(self.weight, rows.shape[3]).to(rows.device, dtype)
+        return self._gemm_weights[key]
+
+
+GEMM_OUTPUT_ELEMENTS = 2**27
+"""The most output values one product of :func:`gemm_max_over_bands` makes (256 MiB in bfloat16)."""
+
+
+def gemm_weight(weight: torch.Tensor, bands: int) -> torch.Tensor:
+    """A front-end filter bank's weight (O, 1, length, height) as one matrix for
+    :func:`gemm_max_over_bands`. A timbral bank (height > 1) becomes the banded (Toeplitz)
+    matrix (length * bands, O * positions) whose column (o, f') holds filter o placed at band f'
+    (positions = bands - height + 1): one product then gives every band position of every frame.
+    A temporal bank (height 1) is its (length, O) matrix, applied to every band alike."""
+    filters, _, length, height = weight.shape
+    if height == 1:
+        return weight[:, 0, :, 0].t().contiguous()  # (length, O)
+    positions = bands - height + 1
+    banded = weight.new_zeros(length, bands, filters, positions)
+    for position in range(positions):  # filter o at band offset `position`
+        banded[:, position:position + height, :, position] = weight[:, 0].permute(1, 2, 0)
+    return banded.reshape(length * bands, filters * positions)
+
+
+def gemm_max_over_bands(rows: torch.Tensor, matrix: torch.Tensor, length: int, height: int) -> torch.Tensor:
+    """(b, 1, t + length - 1, bands) rows -> (b, O, t): a front-end bank of filters of
+    ``length`` frames by ``height`` bands (``matrix`` from :func:`gemm_weight`) as matrix
+    products, then the max over the band positions: the convolution + max's values (to float32
+    rounding; in bfloat16 under autocast), in slices of at most :data:`GEMM_OUTPUT_ELEMENTS`
+    output values."""
+    b, _, count, bands = rows.shape
+    frames = count - length + 1
+    windows = rows[:, 0].unfold(1, length, 1)  # (b, t, bands, length): a view
+    if height == 1:  # temporal: every band alike, (b bands t, length) @ (length, O)
+        flat = windows.permute(0, 2, 1, 3).reshape(b * bands * frames, length)
+        positions = bands
+    else:  # timbral: (b t, length bands) @ banded (length bands, O positions)
+        flat = windows.transpose(2, 3).reshape(b * frames, length * bands)
+        positions = bands - height + 1
+    filters = matrix.shape[1] if height == 1 else matrix.shape[1] // positions
+    per_row = filters * (1 if height == 1 else positions)
+    step = max(1, GEMM_OUTPUT_ELEMENTS // per_row)
+    if height == 1:
+        step = max(bands * frames, step - step % (bands * frames))  # whole patches: the max runs over their bands
+    pooled = []
+    for first in range(0, flat.shape[0], step):
+        product = torch.matmul(flat[first:first + step].to(matrix.dtype), matrix)
+        if height == 1:  # (patches bands t, O) -> max over bands
+            pooled.append(product.view(-1, bands, frames, filters).amax(dim=1))  # (patches, t, O)
+        else:  # (rows, O positions) -> max over positions
+            pooled.append(product.view(-1, filters, positions).amax(dim=2))  # (rows, O)
+    out = torch.cat(pooled).reshape(b, frames, filters)
+    return out.transpose(1, 2).float()
 
 
 def _slicing(patches: int, frames: int, frame_bytes: int, device: torch.device) -> tuple[int, int]:
