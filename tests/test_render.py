@@ -89,7 +89,8 @@ def test_rendering_is_the_same_in_another_process_and_from_the_command_line(tmp_
     assert result.returncode == 0, result.stderr
     assert "s of audio per second" in result.stdout
     here = render_song(seed=11, duration=2.0, instruments="piano,guitar,bass,drums,strings", sample_rate=RATE)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{n}.wav" for n in here.stems] + ["mixture.wav", "metadata.json"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{n}.wav" for n in here.stems]
+                                                                + ["mixture.wav", "metadata.json", ".stemlime-output.json"])
     for name in [*here.stems, "mixture"]:
         audio, rate = soundfile.read(tmp_path / f"{name}.wav", dtype="float32")
         expected = here.mixture if name == "mixture" else here.stems[name]

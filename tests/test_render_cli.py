@@ -160,7 +160,8 @@ def test_a_midi_file_renders_one_stem_per_track(tmp_path):
     midi.write(str(tmp_path / "two.mid"))
     result = run("render", str(tmp_path / "two.mid"), "--stems", "track", "--sample-rate", "16000", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["00_left_hand.wav", "01_right_hand.wav", "metadata.json", "mixture.wav"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
+        "00_left_hand.wav", "01_right_hand.wav", "metadata.json", "mixture.wav"]
     assert json.loads((tmp_path / "out" / "metadata.json").read_text())["duration"] == pytest.approx(1.6)  # last note + 1 s
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .errors import StemlimeError, UsageError
+from .wording import one_line, plain_text
 
 
 def _samples(text: str) -> int | str:
@@ -388,7 +389,7 @@ COMMANDS["report"] = cmd_report
 
 
 def _fail(message: str, code: int, program: str = "stemlime") -> int:
-    print(f"{program}: error: {message}", file=sys.stderr)
+    print(f"{program}: error: {plain_text(message)}", file=sys.stderr)
     return code
 
 
@@ -481,7 +482,7 @@ def _closed_pipe() -> int:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one line on stderr, like an error: no source file, no code line."""
-    print(f"stemlime: warning: {message}", file=sys.stderr)
+    print(f"stemlime: warning: {one_line(str(message))}", file=sys.stderr)
 
 
 def run_guarded(run: Callable[[], object], debug: bool = False, program: str = "stemlime") -> int:

@@ -181,6 +181,10 @@ class Explanation:
         kind = "probability" if self.output_kind == "probabilities" else "score"
         for name, label in self.labels.items():
             lines += ["", f"{name}: {kind} {label.prediction:.3f}, surrogate R^2 {label.score:.3f}"]
+            if not label.moves:
+                lines.append(f"  the output does not move when components are switched off (by {label.output_range:.1e}): "
+                             "no component explains it")
+                continue
             lines += weight_lines(label, self.components)
         if self.checks:
             from .report.tables import format_checks

@@ -82,11 +82,22 @@ def marker_kind(folder: PathLike) -> str | None:
         return None
 
 
-def write_marker(folder: PathLike, kind: str) -> None:
-    """Mark ``folder`` as a stemlime result of ``kind`` (with the stemlime version that wrote it)."""
+def write_marker(folder: PathLike, kind: str, data: bool = False) -> None:
+    """Mark ``folder`` as a stemlime result of ``kind`` (with the stemlime version that wrote it);
+    ``data``: it is audio for other runs to read (a render), not derived output."""
     from .version import __version__
 
-    write_text_atomically(Path(folder) / MARKER, json.dumps({"kind": kind, "stemlime": __version__}) + "\n")
+    marker = {"kind": kind, "stemlime": __version__} | ({"data": True} if data else {})
+    write_text_atomically(Path(folder) / MARKER, json.dumps(marker) + "\n")
+
+
+def is_data_folder(folder: PathLike) -> bool:
+    """Whether ``folder`` is a stemlime result marked as data (a rendered song or dataset): a
+    dataset reads its audio, as it skips every other result folder's derived audio."""
+    try:
+        return bool(json.loads((Path(folder) / MARKER).read_text()).get("data"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def enclosing_result(path: PathLike) -> Path | None:
@@ -275,14 +286,14 @@ class ResultFolder(StagedFolder):
     and marked with ``kind`` (and the stemlime version) when it is swapped in."""
 
     def __init__(self, destination: PathLike, kind: str = "explanation", *, inputs: Iterable[PathLike | None] = (),
-                 force: bool = False, within: PathLike | None = None):
+                 force: bool = False, within: PathLike | None = None, data: bool = False):
         self.destination = Path(destination)
         self.kind = kind
         self.inputs = tuple(inputs)
         self.force = force
         self.within = within
         super().__init__(destination, check=lambda: check_destination(self.destination, self.inputs, self.force, self.within),
-                         before_swap=lambda staging: write_marker(staging, kind), what="the output folder")
+                         before_swap=lambda staging: write_marker(staging, kind, data), what="the output folder")
 
 
 # ---------------------------------------------------------------------------- resumable folders
@@ -329,16 +340,20 @@ class ResumableFolder:
     same ``kind``.
 
     On entering, the folder is created and marked with ``kind``, a lock is taken
-    (:func:`folder_lock`) and what interrupted swaps left in ``subfolders`` is removed. Leaving
-    releases the lock and deletes nothing.
+    (:func:`folder_lock`) and what interrupted swaps left in ``subfolders`` (``"."``: the folder
+    itself) is removed. Leaving releases the lock and deletes nothing. ``adopt(folder)`` says
+    whether an unmarked folder is a run of this kind that an earlier stemlime wrote before
+    folders were marked; it is then marked and resumed.
     """
 
     def __init__(self, destination: PathLike, kind: str, *, inputs: Iterable[PathLike | None] = (),
-                 subfolders: Sequence[str] = ()):
+                 subfolders: Sequence[str] = (), adopt: Callable[[Path], bool] | None = None, data: bool = False):
         self.destination = Path(destination)
         self.kind = kind
+        self.data = data
         self.inputs = tuple(inputs)
         self.subfolders = tuple(subfolders)
+        self.adopt = adopt
         self._lock: contextlib.ExitStack | None = None
 
     def check(self) -> Path:
@@ -352,7 +367,8 @@ class ResumableFolder:
                     f"run, and a {self.kind} run adds to its folder instead of replacing it; choose another output "
                     "folder (--out), a new or empty one"
                 )
-            if not is_stemlime_output(target) and any(target.iterdir()):
+            adopted = self.adopt is not None and self.adopt(target)
+            if not is_stemlime_output(target) and not adopted and any(target.iterdir()):
                 raise UsageError(
                     f"the output folder {self.destination} holds files that stemlime did not write ({_listing(target)}); "
                     f"a {self.kind} run adds its results to its folder and never deletes what it did not write, so choose "
@@ -372,7 +388,7 @@ class ResumableFolder:
         self._lock = stack
         try:
             if not is_stemlime_output(target):
-                write_marker(target, self.kind)
+                write_marker(target, self.kind, self.data)
             for name in self.subfolders:
                 (target / name).mkdir(exist_ok=True)
                 remove_staging(target / name)
@@ -390,5 +406,5 @@ class ResumableFolder:
 
 
 __all__ = ["LOCK_NAME", "MARKER", "ResultFolder", "ResumableFolder", "StagedFolder", "check_destination", "enclosing_result",
-           "folder_lock", "is_stemlime_output", "marker_kind", "remove_staging", "write_atomically", "write_marker",
+           "folder_lock", "is_data_folder", "is_stemlime_output", "marker_kind", "remove_staging", "write_atomically", "write_marker",
            "write_text_atomically"]

@@ -45,13 +45,14 @@ def check_label_request(tagger_labels: Sequence[str], labels: Sequence[str | int
     """Validate a request up front: the indices of named labels, or the number K of top labels
     (default 3, at most the number of labels)."""
     if labels is not None and top_labels is not None:
-        raise UsageError("give either labels or top_labels, not both")
+        raise UsageError("give either labels or top_labels (--label or --top-labels), not both")
     if labels is not None:
         return label_indices(tagger_labels, labels)
     if top_labels is None:
         return min(DEFAULT_TOP_LABELS, len(tagger_labels))
     if isinstance(top_labels, bool) or not isinstance(top_labels, (int, np.integer)) or not 1 <= top_labels <= len(tagger_labels):
-        raise UsageError(f"top_labels must be a count between 1 and {len(tagger_labels)} (the tagger's labels), got {top_labels!r}")
+        raise UsageError(f"top_labels must be a count between 1 and {len(tagger_labels)} (the tagger's labels) (--top-labels), "
+                         f"got {top_labels!r}")
     return int(top_labels)
 
 

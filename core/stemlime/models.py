@@ -246,6 +246,17 @@ class ModelFiles:
         return "\n".join(lines)
 
 
+def _check_recipe_device(name: str, device: str) -> None:
+    """Refuse a device the recipe cannot train on here (``cuda`` without a GPU), before any work."""
+    import importlib.util
+
+    from .devices import check_device, torch_device
+
+    check_device(device, f"models build {name} (--device)")
+    if device == "cuda" and importlib.util.find_spec("torch") is not None:
+        torch_device(device, f"models build {name} (--device)")
+
+
 def _refetch_hint(name: str) -> str:
     return f"Fetch the files again with:\n  stemlime models fetch {name} --force"
 
@@ -432,6 +443,7 @@ class ModelStore:
         folder = self.cache_folder(name)
         if not force and self.is_built(name):
             return folder
+        _check_recipe_device(name, device)  # before the recipe's first step (rendering data takes minutes)
         work = self.build_folder(name)
         work.mkdir(parents=True, exist_ok=True)
         folder.parent.mkdir(parents=True, exist_ok=True)

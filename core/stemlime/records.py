@@ -134,6 +134,19 @@ class LabelExplanation:
     score: float  # weighted R^2 of the surrogate on the neighbourhood
     local_prediction: float  # the surrogate's output for the all-ones mask
     rules: list[str] = attrs.field(factory=list)  # rule surrogates (tree): "vocals on and drums off -> 0.73"
+    output_range: float | None = None  # max - min of the tagger's output over the neighbourhood (None: not recorded)
+
+    STILL = 1e-6
+    """An output whose range over the neighbourhood is at most this share of max(1, |prediction|)
+    does not move: switching components off changes nothing (silence, a saturated output), so no
+    component explains it, whatever the surrogate's weights (then about 1e-30) say."""
+
+    @property
+    def moves(self) -> bool:
+        """Whether switching components off changes the tagger's output for this label."""
+        if self.output_range is None or not math.isfinite(self.prediction):
+            return True
+        return self.output_range > self.STILL * max(1.0, abs(self.prediction))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"weights": dict(self.weights), "intercept": self.intercept, "score": self.score,
@@ -142,6 +155,8 @@ class LabelExplanation:
             out["rules"] = list(self.rules)
         if self.index is not None:
             out["index"] = self.index
+        if self.output_range is not None:
+            out["output_range"] = self.output_range
         return out
 
     @classmethod
@@ -150,7 +165,7 @@ class LabelExplanation:
         return cls(label=label, index=data.get("index"), prediction=number(prediction),
                    weights={str(c): number(w) for c, w in data["weights"].items()}, intercept=number(data.get("intercept")),
                    score=number(data.get("score")), local_prediction=number(data.get("local_prediction")),
-                   rules=[str(rule) for rule in data.get("rules", [])])
+                   rules=[str(rule) for rule in data.get("rules", [])], output_range=_float_or_none(data.get("output_range")))
 
 
 def component_from_json(data: Mapping[str, Any]) -> Component:

@@ -48,7 +48,40 @@ def check_samples(samples: Any) -> int | str:
         samples = int(samples)
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
         raise UsageError(f"samples must be a positive count, 'exhaustive' or 'auto' (--samples), got {samples!r}")
+    check_fits_in_memory(int(samples), BYTES_PER_SAMPLE_AT_LEAST, f"samples={samples} (--samples)")
     return int(samples)
+
+
+BYTES_PER_SAMPLE_AT_LEAST = 24  # a mask (8 bytes a component, one at least), its output and its kernel weight
+MEMORY_SHARE = 0.5  # the most of this machine's memory one array of a run may ask for
+
+
+def physical_memory() -> int:
+    """Bytes of memory this machine has (0 where the system does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_fits_in_memory(count: int, bytes_each: int, what: str) -> None:
+    """Refuse, before any work, a size whose arrays (``count`` items of at least ``bytes_each``
+    bytes) would not fit in half of this machine's memory."""
+    total = physical_memory()
+    needed = count * bytes_each
+    if total and needed > MEMORY_SHARE * total:
+        raise UsageError(f"{what} needs at least {_bytes(needed)} of memory for its arrays, and this machine has "
+                         f"{_bytes(total)}; choose a smaller size (audioLIME used 16384 samples for 50 components)")
+
+
+def _bytes(count: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} PiB"
 
 
 def check_seed(seed: Any) -> int:

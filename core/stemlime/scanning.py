@@ -118,7 +118,10 @@ class Snippet:
     explanation: Explanation
 
     def top_component(self, label: str) -> str | None:
-        """The component that raised the label most (None: none raised it)."""
+        """The component that raised the label most (None: none raised it, or the tagger's output
+        does not move in this snippet)."""
+        if not self.explanation.label(label).moves:
+            return None
         top = self.explanation.top(label, 1)
         return top[0][0] if top else None
 
@@ -156,6 +159,10 @@ class Scan:
         """One line: which stem explains the label in how many snippets."""
         n = len(self.snippets)
         counts = self.stem_counts()
+        if n and not any(s.explanation.label(self.label).moves for s in self.snippets):
+            where = "its one snippet" if n == 1 else f"any of the {n} snippets"
+            return (f"no stem explains {self.label}: the tagger's output does not move in {where} when stems are "
+                    "switched off (silence?)")
         if not counts or max(counts.values()) == 0:
             return f"no component raises {self.label} in {'its one snippet' if n == 1 else f'any of the {n} snippets'}"
         best = max(counts.values())

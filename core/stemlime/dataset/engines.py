@@ -11,7 +11,9 @@ failed, a fresh actor takes the dead one's place, and the run goes on.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import deque
+from pathlib import Path
 from typing import Any, Generator, Iterator, Sequence
 
 from ..errors import StemlimeError, UsageError
@@ -36,6 +38,8 @@ def check_engine(engine: str, workers: int | None, address: str | None) -> None:
                          "use the Ray engine (--engine ray, engine='ray')")
     if engine == "local" and address is not None:
         raise UsageError("an address names a Ray cluster: give it with the Ray engine (--engine ray --address ...)")
+    if engine == "ray" and address is not None:
+        check_reachable(address)  # before any model loads: seconds, not the minutes Ray retries for
 
 
 def run_local(pipeline: Any, jobs: Sequence[TrackJob]) -> Generator[TrackOutcome, None, None]:
@@ -62,12 +66,49 @@ def connect(address: str | None) -> bool:
     ray = import_ray()
     if ray.is_initialized():
         return False
+    if address is not None:
+        check_reachable(address)
     try:
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     except ConnectionError as error:
         raise UsageError(f"cannot join the Ray cluster at {address}: {error}. Start one with 'ray start --head' on the "
                          "head machine, or leave out --address to start a local cluster") from None
     return True
+
+
+CONNECT_SECONDS = 5.0  # how long a cluster's address may take to answer before the run is refused
+RAY_CURRENT_CLUSTER = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"  # where `ray start` notes its address
+
+
+def cluster_address(address: str) -> tuple[str, str]:
+    """(HOST:PORT, where it came from) for a Ray address: ``auto`` is ``$RAY_ADDRESS`` or what
+    ``ray start`` noted on this machine (as Ray resolves it); ``ray://HOST:PORT`` its HOST:PORT."""
+    if address == "auto":
+        if os.environ.get("RAY_ADDRESS"):
+            return cluster_address(os.environ["RAY_ADDRESS"])[0], "$RAY_ADDRESS"
+        if RAY_CURRENT_CLUSTER.is_file():
+            return RAY_CURRENT_CLUSTER.read_text().strip(), f"{RAY_CURRENT_CLUSTER}, noted by the last 'ray start' here"
+        raise UsageError("--address auto finds no Ray cluster on this machine (no 'ray start' ran here and $RAY_ADDRESS is "
+                         "not set); start one with 'ray start --head', or leave out --address to start a local cluster")
+    return address.removeprefix("ray://"), "--address"
+
+
+def check_reachable(address: str, seconds: float = CONNECT_SECONDS) -> None:
+    """Refuse, within ``seconds``, a cluster address that nothing answers at (Ray itself retries
+    for minutes, e.g. at the stale address an earlier local cluster left noted)."""
+    import socket
+
+    where, source = cluster_address(address)
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"the Ray address {where} (from {source}) is not HOST:PORT; give --address auto, HOST:PORT or "
+                         "ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as error:
+        raise UsageError(f"no Ray cluster answers at {where} (from {source}) within {seconds:.0f} s: "
+                         f"{error.strerror or error}. Start one with 'ray start --head' (on the head machine), or leave "
+                         "out --address to start a local cluster for this run") from None
 
 
 def _device(pipeline: Any, kind: str) -> str | None:

@@ -20,7 +20,7 @@ import attrs
 
 from ..builtins.separators import AUDIO_SUFFIXES, is_hidden, is_mixture_file
 from ..errors import UsageError
-from ..fs import is_stemlime_output
+from ..fs import is_data_folder, is_stemlime_output
 
 
 @attrs.frozen
@@ -32,13 +32,14 @@ class Track:
 
 
 def _audio_files(folder: Path) -> list[Path]:
-    """Every non-hidden audio file under ``folder``, skipping hidden folders and stemlime outputs, sorted."""
+    """Every non-hidden audio file under ``folder``, skipping hidden folders and stemlime outputs
+    (but not those marked as data: rendered songs), sorted."""
     found = []
     for path in sorted(folder.iterdir()):
         if is_hidden(path):
             continue
         if path.is_dir():
-            if not is_stemlime_output(path):
+            if not is_stemlime_output(path) or is_data_folder(path):
                 found.extend(_audio_files(path))
         elif path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES:
             found.append(path)

@@ -7,6 +7,7 @@ import base64
 import functools
 import json
 import mimetypes
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,6 +16,8 @@ import attrs
 from ..errors import UsageError
 from ..fs import MARKER, write_text_atomically
 from ..wording import plural
+
+AUDIO_FILES = (".wav", ".flac", ".mp3", ".ogg")  # a result's audio: each file a player on its page
 
 PAGE_NAME = "index.html"
 
@@ -68,12 +71,15 @@ class Media:
     folder: Path
     embed: bool = False
     prefix: str = ""
+    missing: list[str] = attrs.field(factory=list)  # audio files the result lists that are not there (no player)
 
     def has(self, path: str | None) -> bool:
         return path is not None and path != "" and (self.folder / path).is_file()
 
     def __call__(self, path: str | None) -> str | None:
         if path is None or not self.has(path):
+            if path and Path(path).suffix.lower() in AUDIO_FILES:
+                self.missing.append(self.prefix + path)
             return None
         if self.embed:
             return data_uri((self.folder / path).read_bytes(), mime_type(path))
@@ -86,9 +92,10 @@ class Media:
             return None
         return self.prefix + "/".join(_quote(part) for part in Path(path).parts)
 
-    def under(self, subfolder: str) -> "Media":
+    def under(self, subfolder: str) -> "Media":  # shares ``missing``
         """The files of ``subfolder`` (relative), as seen from this page."""
-        return Media(self.folder / subfolder, self.embed, self.prefix + "/".join(_quote(p) for p in Path(subfolder).parts) + "/")
+        return Media(self.folder / subfolder, self.embed, self.prefix + "/".join(_quote(p) for p in Path(subfolder).parts) + "/",
+                     self.missing)
 
 
 def _quote(part: str) -> str:
@@ -174,7 +181,13 @@ def render_report(folder: str | Path, kind: str | None = None, embed: bool = Fal
 
 
 def _write_page(folder: Path, chosen: Page, embed: bool) -> Path:
-    html = render_html(chosen.template, chosen.context(folder, Media(folder, embed)))
+    media = Media(folder, embed)
+    html = render_html(chosen.template, chosen.context(folder, media))
+    if media.missing:
+        shown = ", ".join(media.missing[:3]) + (f" and {len(media.missing) - 3} more" if len(media.missing) > 3 else "")
+        warnings.warn(f"{folder}: {plural(len(media.missing), 'audio file')} that the result lists {'is' if len(media.missing) == 1 else 'are'} "
+                      f"missing ({shown}); the page has no player for {'it' if len(media.missing) == 1 else 'them'}. "
+                      "Run the command that made the result again to restore them")
     return write_text_atomically(folder / PAGE_NAME, html)
 
 

@@ -9,6 +9,8 @@ import argparse
 import time
 from pathlib import Path
 
+from stemlime.plugin import plural
+
 DEFAULT_INSTRUMENTS = "piano,guitar,bass,drums"
 
 
@@ -36,13 +38,19 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a MIDI file's stems: one per instrument class (default) or per track")
     _add_arrangement_options(parser)
     _add_sound_options(parser)
-    parser.add_argument("--out", required=True, help="output folder: <stem>.wav, mixture.wav, metadata.json")
+    parser.add_argument("--out", required=True, help="output folder: <stem>.wav, mixture.wav, metadata.json (replaced as a "
+                        "whole by each run)")
+    parser.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
 
 
 def run_render(args: argparse.Namespace) -> None:
     from .render import render_midi, render_song
 
+    from stemlime.plugin import check_destination
+
     started = time.perf_counter()
+    inputs = [args.midi, args.soundfont]
+    check_destination(args.out, inputs, force=args.force)  # before the render: a refusal costs nothing
     if args.midi and args.distinct_parts:
         from stemlime.plugin import UsageError
 
@@ -57,9 +65,9 @@ def run_render(args: argparse.Namespace) -> None:
         what = (f"seed {args.seed}: {piece['tempo']:.0f} BPM, {piece['key']} {piece['mode']}, "
                 f"{' '.join(piece['progression'])}")
     seconds = time.perf_counter() - started
-    out = rendering.save(args.out)
+    out = rendering.save(args.out, force=args.force, inputs=inputs)
     print(f"rendered {rendering.duration:.2f} s at {rendering.sample_rate} Hz ({what}) in {seconds:.2f} s "
-          f"({rendering.duration / seconds:.0f} s of audio per second)")
+          f"({rendering.duration / seconds:.3g} s of audio per second)")
     for name, stem in rendering.metadata["stems"].items():
         sources = ", ".join(i["synth"] for i in stem["instruments"])
         print(f"  {Path(out) / (name + '.wav')}  {stem['rms_db']:6.1f} dB RMS  {len(stem['notes'])} notes  ({sources})")
@@ -87,4 +95,4 @@ def run_dataset(args: argparse.Namespace) -> None:
     folders = render_dataset(args.out, args.count, args.seed, args.duration, args.instruments or [DEFAULT_INSTRUMENTS],
                              args.sample_rate, args.soundfont, args.vocals, args.voice, args.workers, not args.no_progress,
                              args.distinct_parts)
-    print(f"{len(folders)} pieces in {args.out} ({time.perf_counter() - started:.1f} s)")
+    print(f"{plural(len(folders), 'piece')} in {args.out} ({time.perf_counter() - started:.1f} s)")

@@ -16,13 +16,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from stemlime.plugin import UsageError
+from stemlime.plugin import ResumableFolder, UsageError, write_text_atomically
 
 from .arrange import check_duration
 from .instruments import parse_classes
-from .render import render_song, write_atomically
+from .render import render_song
 
 SETTINGS_FILE = "dataset.json"
+KIND = "rendered-dataset"  # the kind of result folder render-dataset fills (stemlime.plugin.ResumableFolder)
 
 
 def piece_folder(out: Path, index: int) -> Path:
@@ -31,14 +32,14 @@ def piece_folder(out: Path, index: int) -> Path:
 
 def _render_piece(job: tuple[int, dict[str, Any], str]) -> tuple[int, float]:
     """Render piece ``index`` into its folder; (index, seconds of audio). Runs in a worker process."""
-    index, settings, out = job
+    index, settings, out = job  # out: the dataset's folder, which holds the piece's
     seed = settings["seed"] + index
     sets = settings["instrument_sets"]
     # which instrument set a piece gets is drawn from its own seed: independent of the worker and order
     instruments = sets[int(np.random.default_rng([seed, 1]).integers(len(sets)))]
     rendering = render_song(seed, settings["duration"], instruments, settings["sample_rate"], settings["soundfont"],
                             settings["vocals"], settings["voice"], settings.get("distinct_parts", False))
-    rendering.save(piece_folder(Path(out), index))
+    rendering.save(piece_folder(Path(out), index), force=True, within=out)  # an unfinished piece of this dataset: replaced
     return index, rendering.duration
 
 
@@ -63,8 +64,6 @@ def render_dataset(
     ``["guitar,drums,bass", "piano,bass"]``: drums only ever play with guitar.
     ``distinct_parts`` gives each pitched part its own role and register (``arrange.generate``).
     """
-    from tqdm import tqdm
-
     if int(count) < 1:
         raise UsageError(f"count must be at least 1, got {count}")
     settings = {
@@ -76,19 +75,36 @@ def render_dataset(
     }
     if not settings["instrument_sets"]:
         raise UsageError("give at least one instrument set")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    folder = ResumableFolder(out, KIND, inputs=[soundfont], subfolders=["."], adopt=_earlier_dataset, data=True)
+    _check_settings(folder.check(), settings)
+    with folder as root:
+        _check_settings(root, settings)  # again under the lock
+        write_text_atomically(root / SETTINGS_FILE, json.dumps(settings, indent=1))
+        _render(root, count, settings, workers, progress)
+    return [piece_folder(Path(out), i) for i in range(int(count))]
+
+
+def _earlier_dataset(folder: Path) -> bool:
+    """A dataset folder rendered before folders were marked: dataset.json and piece folders only."""
+    names = [path.name for path in folder.iterdir() if not path.name.startswith(".")]
+    return SETTINGS_FILE in names and all(name == SETTINGS_FILE or name.startswith("piece-") for name in names)
+
+
+def _check_settings(out: Path, settings: dict[str, Any]) -> None:
+    """Refuse to resume a dataset rendered with other settings (the two would mix)."""
     settings_path = out / SETTINGS_FILE
     if settings_path.is_file():
         previous = json.loads(settings_path.read_text())
         if previous != settings:
             changed = ", ".join(f"{k}: {previous.get(k)!r} -> {v!r}" for k, v in settings.items() if previous.get(k) != v)
             raise UsageError(f"{out} holds a dataset rendered with other settings ({changed}); "
-                             "resume with the same settings or choose another output folder")
-    else:
-        write_atomically(settings_path, lambda path: path.write_text(json.dumps(settings, indent=1)))
-    for stale in out.glob("piece-*/.*.tmp-*"):  # files of an interrupted run
-        stale.unlink()
+                             "resume with the same settings or choose another output folder (--out)")
+
+
+def _render(out: Path, count: int, settings: dict[str, Any], workers: int | None, progress: bool) -> None:
+    """Render the pieces of ``out`` that are not complete (a piece folder is swapped in whole)."""
+    from tqdm import tqdm
+
     todo = [i for i in range(int(count)) if not (piece_folder(out, i) / "metadata.json").is_file()]
     if todo:
         # the first piece renders here: bad settings (soundfont, espeak-ng) fail once, with their own message
@@ -103,4 +119,3 @@ def render_dataset(
                 for _ in pool.imap_unordered(_render_piece, jobs[1:]):
                     bar.update(1)
         bar.close()
-    return [piece_folder(out, i) for i in range(int(count))]

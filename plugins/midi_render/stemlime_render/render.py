@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Sequence
 
 import attrs
 import numpy as np
 
-from stemlime.plugin import write_wav
+from stemlime.plugin import ResultFolder, write_wav
 from stemlime.plugin import StemlimeError, UsageError
 
 from .instruments import instrument_class
@@ -28,6 +28,7 @@ VOCALS = ("espeak", "soundfont")
 STEMS_BY = ("class", "track")
 FADE_OUT_SECONDS = 0.02  # at the very end of the render: no click where notes are cut
 SUNG_GAIN = 0.3  # brings espeak-ng's near-full-scale speech to the level of FluidSynth's instruments (gain 0.2)
+KIND = "song"  # the kind of result folder a render writes (stemlime.plugin.ResultFolder)
 LEVEL_DB = -24.0  # with normalize=True: every stem's RMS over its sounding samples before its gain
 
 
@@ -45,29 +46,19 @@ class Rendering:
         """Length in seconds."""
         return len(self.mixture) / self.sample_rate
 
-    def save(self, folder: str | Path) -> Path:
-        """Write ``<stem>.wav`` (32-bit float), ``mixture.wav`` and ``metadata.json`` into ``folder``.
-
-        Each file is written under a temporary name and renamed, and ``metadata.json`` comes
-        last: a folder with ``metadata.json`` is complete (the dataset command resumes on it).
+    def save(self, folder: str | Path, force: bool = False, *, inputs: Sequence[Any] = (),
+             within: str | Path | None = None) -> Path:
+        """Write ``<stem>.wav`` (32-bit float), ``mixture.wav`` and ``metadata.json`` into ``folder``,
+        replacing it whole as every stemlime result (:class:`stemlime.plugin.ResultFolder`, kind
+        ``song``): no file of an earlier render stays behind. A folder stemlime did not write is
+        replaced only with ``force``; ``inputs`` (the MIDI file, the soundfont) never; ``within``:
+        the dataset folder this piece belongs to. Returns the folder.
         """
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, audio in [*self.stems.items(), ("mixture", self.mixture)]:
-            write_atomically(folder / f"{name}.wav", lambda path: write_wav(path, audio, self.sample_rate))
-        write_atomically(folder / "metadata.json", lambda path: path.write_text(json.dumps(self.metadata, indent=1)))
-        return folder
-
-
-def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    """``write(temporary)`` then rename it to ``path``: a reader never sees a half-written file.
-
-    The temporary ``.<stem>.tmp-<pid><suffix>`` keeps the suffix (soundfile picks the format by
-    it); an interrupted run leaves only such hidden files behind.
-    """
-    temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    write(temporary)
-    os.replace(temporary, path)
+        with ResultFolder(folder, kind=KIND, inputs=inputs, force=force, within=within, data=True) as staging:
+            for name, audio in [*self.stems.items(), ("mixture", self.mixture)]:
+                write_wav(staging / f"{name}.wav", audio, self.sample_rate)
+            (staging / "metadata.json").write_text(json.dumps(self.metadata, indent=1))
+        return Path(folder)
 
 
 def read_midi(source: Any) -> Any:
