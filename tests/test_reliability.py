@@ -1,0 +1,335 @@
+"""Nothing lost, nothing silently wrong, nothing hangs (issue #25): each case as a user met it.
+
+Output folders go through one mechanism (``stemlime.fs``): render replaces its song folder
+whole, render-dataset never nests inside another result nor fills a folder it did not write,
+explain-dataset's summaries are swapped in whole and ``run.json`` comes last, and no lock file
+outlives a run. A verdict needs a prediction that moves; sizes are checked against memory
+before any work; messages name flags, files and remedies, never unsafe advice.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+import stemlime
+from conftest import PIECE
+from dataset_support import render_tracks, write_module
+from stemlime.cli import main
+from stemlime.fs import LOCK_NAME, MARKER, write_marker
+
+RATE = "16000"
+
+
+def _render(out: Path, *arguments: str) -> int:
+    return main(["render", "--duration", "2", "--sample-rate", RATE, *arguments, "--out", str(out)])
+
+
+def _audible(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+# ----------------------------------------------------------------------------- render and render-dataset
+
+
+def test_render_replaces_its_earlier_song_whole(tmp_path, capsys):
+    song = tmp_path / "song"
+    assert _render(song, "--seed", "3", "--instruments", "piano,bass,drums") == 0
+    assert _render(song, "--seed", "99", "--instruments", "piano,drums") == 0
+    assert _audible(song) == ["drums.wav", "metadata.json", "mixture.wav", "piano.wav"]  # no bass.wav of the first run
+    explanation = stemlime.Pipeline(tagger=_loudness(tmp_path), separator="oracle").explain(
+        song / "mixture.wav", samples="exhaustive", progress=False)
+    assert {c.stem for c in explanation.components} == {"piano", "drums"}
+
+
+def test_render_refuses_a_folder_it_did_not_write_before_rendering_and_force_replaces_it(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    started = time.perf_counter()
+    assert _render(mine, "--seed", "1") == 2
+    error = capsys.readouterr().err
+    assert "did not write" in error and "--force" in error and (mine / "notes.txt").read_text() == "keep me"
+    assert time.perf_counter() - started < 5  # refused before rendering
+    assert _render(mine, "--seed", "1", "--force") == 0
+    assert not (mine / "notes.txt").exists() and (mine / "mixture.wav").is_file()
+
+
+def test_render_never_writes_over_its_midi_file(tmp_path, capsys):
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes.append(pretty_midi.Note(velocity=90, pitch=60, start=0.0, end=0.5))
+    midi.instruments.append(piano)
+    midi.write(str(tmp_path / "tune.mid"))
+    assert main(["render", str(tmp_path / "tune.mid"), "--sample-rate", RATE, "--out", str(tmp_path), "--force"]) == 2
+    assert "input" in capsys.readouterr().err and (tmp_path / "tune.mid").is_file()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rendered") / "ds"
+    assert main(["render-dataset", "--count", "1", "--duration", "2", "--sample-rate", RATE, "--instruments", "piano,bass",
+                 "--no-progress", "--out", str(out)]) == 0
+    return out
+
+
+def _render_dataset(out: Path, count: int = 1) -> int:
+    return main(["render-dataset", "--count", str(count), "--duration", "2", "--sample-rate", RATE, "--instruments",
+                 "piano,bass", "--no-progress", "--out", str(out)])
+
+
+def test_render_dataset_never_nests_inside_a_result_nor_fills_another_kind_or_foreign_folder(rendered, tmp_path, capsys):
+    assert _render_dataset(rendered / "piece-00000") == 2
+    assert "lies inside" in capsys.readouterr().err
+    assert _render_dataset(rendered / "piece-00000" / "deeper") == 2
+    assert "lies inside" in capsys.readouterr().err
+    explained = tmp_path / "explained"
+    explained.mkdir()
+    write_marker(explained, "dataset")  # what explain-dataset leaves
+    assert _render_dataset(explained) == 2
+    assert "dataset result" in capsys.readouterr().err
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    assert _render_dataset(foreign) == 2
+    assert "did not write" in capsys.readouterr().err and _audible(foreign) == ["notes.txt"]
+
+
+def test_render_dataset_resumes_a_dataset_an_earlier_stemlime_wrote_without_marks(rendered, tmp_path):
+    legacy = tmp_path / "legacy"
+    shutil.copytree(rendered, legacy)
+    for marker in legacy.rglob(MARKER):
+        marker.unlink()
+    assert _render_dataset(legacy, count=2) == 0
+    assert _audible(legacy) == ["dataset.json", "piece-00000", "piece-00001"]
+    assert (legacy / MARKER).is_file() and not (legacy / LOCK_NAME).exists()
+
+
+# ----------------------------------------------------------------------------- explain-dataset
+
+
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory) -> Path:
+    return render_tracks(tmp_path_factory.mktemp("tracks") / "data", count=2, broken=False)
+
+
+def test_ctrl_c_while_the_summaries_are_written_leaves_run_json_incomplete_and_a_page_can_be_made(tracks, tmp_path,
+                                                                                              monkeypatch):
+    from stemlime.dataset import run as dataset_run
+    from stemlime.report import render_report
+
+    spec = write_module(tmp_path, "rel_loud")
+    pipeline = stemlime.Pipeline(tagger=spec, separator="oracle")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset_run, "_draw", interrupted)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        stemlime.explain_dataset(pipeline, tracks, out, samples=8, progress=False)
+    run = json.loads((out / "run.json").read_text())
+    assert run["complete"] is False and not (out / LOCK_NAME).exists()
+    assert not (out / "global.json").exists()  # the summaries are swapped in together, after the drawing
+    assert not [p for p in out.iterdir() if p.name.startswith(".summary")]
+    monkeypatch.undo()
+    assert render_report(out).is_file()  # the page of an interrupted run
+    rerun = stemlime.explain_dataset(pipeline, tracks, out, samples=8, progress=False)
+    assert len(rerun.skipped) == 2 and json.loads((out / "run.json").read_text())["complete"] is True
+
+
+def test_a_ray_address_that_nothing_answers_at_is_refused_in_seconds(tracks, tmp_path, monkeypatch, capsys):
+    from stemlime.dataset import engines
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stale = tmp_path / "ray_current_cluster"
+    stale.write_text(f"127.0.0.1:{port}")
+    monkeypatch.setattr(engines, "RAY_CURRENT_CLUSTER", stale)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    started = time.perf_counter()
+    status = main(["explain-dataset", str(tracks), "--tagger", write_module(tmp_path, "rel_ray"), "--engine", "ray",
+                   "--address", "auto", "--out", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert status == 2 and f"no Ray cluster answers at 127.0.0.1:{port}" in error and "ray start --head" in error
+    assert time.perf_counter() - started < 30 and not (tmp_path / "out").exists()
+    stale.unlink()
+    assert main(["explain-dataset", str(tracks), "--tagger", write_module(tmp_path, "rel_ray2"), "--engine", "ray",
+                 "--address", "auto", "--out", str(tmp_path / "out")]) == 2
+    assert "no 'ray start' ran here" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- silently wrong
+
+
+def _silence(tmp_path: Path, seconds: float = 5.0) -> Path:
+    path = tmp_path / "silence.wav"
+    soundfile.write(path, np.zeros(int(seconds * 16000), np.float32), 16000)
+    return path
+
+
+LOUDNESS = """import numpy as np
+
+
+class Loud:
+    labels = ["loud"]
+    sample_rate = 16000
+    input_seconds = None
+
+    def predict(self, batch):
+        return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
+
+
+tagger = Loud()
+"""
+
+
+def _loudness(tmp_path: Path) -> str:
+    """The spec of a loudness tagger (a module written into ``tmp_path``)."""
+    return write_module(tmp_path, "rel_loudness", LOUDNESS)
+
+
+def test_an_explanation_of_silence_warns_that_nothing_explains_it(tmp_path):
+    song = tmp_path / "song"
+    shutil.copytree(PIECE, song)
+    for path in song.glob("*.wav"):
+        audio, rate = soundfile.read(path, dtype="float32")
+        soundfile.write(path, np.zeros_like(audio), rate)
+    pipeline = stemlime.Pipeline(tagger=_loudness(tmp_path), separator="oracle")
+    with pytest.warns(UserWarning, match="no component explains it"):
+        explanation = pipeline.explain(song / "mixture.wav", samples="exhaustive", progress=False)
+    assert not explanation.label("loud").moves
+    assert "does not move" in explanation.summary()
+
+
+def test_a_scan_of_silence_gives_no_stem_the_verdict(tmp_path):
+    song = tmp_path / "song"
+    shutil.copytree(PIECE, song)
+    for path in song.glob("*.wav"):
+        audio, rate = soundfile.read(path, dtype="float32")
+        soundfile.write(path, np.zeros_like(audio), rate)
+    pipeline = stemlime.Pipeline(tagger=_loudness(tmp_path), separator="oracle")
+    with pytest.warns(UserWarning):
+        scan = stemlime.scan(pipeline, song / "mixture.wav", label="loud", snippets=1, samples="exhaustive", progress=False)
+    assert scan.verdict().startswith("no stem explains loud: the tagger's output does not move")
+    assert set(scan.stem_counts().values()) == {0}
+
+
+def test_a_page_of_a_result_whose_audio_was_deleted_says_what_is_missing(tmp_path):
+    from stemlime.report import render_report
+
+    pipeline = stemlime.Pipeline(tagger=_loudness(tmp_path), separator="oracle")
+    out = tmp_path / "out"
+    pipeline.explain(PIECE / "mixture.wav", duration=2.0, samples=16, progress=False, out=out)
+    shutil.rmtree(out / "components")
+    with pytest.warns(UserWarning, match=r"5 audio files that the result lists are missing \(components/"):
+        render_report(out)
+
+
+# ----------------------------------------------------------------------------- sizes, devices, files, messages
+
+
+def test_sizes_beyond_memory_are_refused_before_any_work(tmp_path, capsys):
+    for samples in ("99999999999999999999", "100000000000"):
+        status = main(["explain", str(PIECE / "mixture.wav"), "--tagger", _loudness(tmp_path),
+                       "--samples", samples, "--out", str(tmp_path / "o")])
+        error = capsys.readouterr().err
+        assert status == 2 and "of memory" in error and "--samples" in error and "unexpected" not in error
+
+
+def test_a_batch_too_large_for_memory_is_refused(tmp_path):
+    from stemlime.engine import Engine
+    from stemlime.surrogates import RidgeSurrogate
+
+    class Still:
+        labels, sample_rate, input_seconds = ["x"], 16000, None
+
+        def predict(self, batch):
+            return np.zeros((len(batch), 1))
+
+    engine = Engine(np.zeros((2, 16000), np.float32), Still(), RidgeSurrogate(), batch_size=10**12)
+    # components 10^11 samples long, as a view of one zero (nothing allocated): a batch of 3 needs 1.2 TB
+    engine.component_audio = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), (2, 10**11), (0, 0))
+    with pytest.raises(stemlime.UsageError, match="--batch-size"):
+        engine.outputs(np.array([[1, 1], [1, 0], [0, 1]]))
+
+
+def test_a_recipe_that_asks_for_cuda_without_a_gpu_is_refused_before_it_starts(capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    started = time.perf_counter()
+    assert main(["models", "build", "cerberus/pno-gtr-bss-drm", "--device", "cuda", "--force"]) == 2
+    assert "sees no CUDA GPU" in capsys.readouterr().err and time.perf_counter() - started < 20
+
+
+def test_an_hf_folder_that_does_not_exist_is_named(capsys, tmp_path):
+    pytest.importorskip("stemlime_hf")
+    assert main(["tag", str(PIECE / "mixture.wav"), "--tagger", "hf,model=nosuchdir/"]) == 2
+    assert "model=nosuchdir/: no such folder" in capsys.readouterr().err
+
+
+def test_a_garbage_checkpoint_is_refused_without_torchs_unsafe_advice_or_escape_codes(tmp_path, capsys):
+    pytest.importorskip("stemlime_hf")
+    (tmp_path / "net.py").write_text("import torch\n\ndef build():\n    return torch.nn.Linear(4, 2)\n")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(np.random.default_rng(0).bytes(300))
+    status = main(["tag", str(PIECE / "mixture.wav"), "--tagger",
+                   f"torch,module=net:build,path={tmp_path},checkpoint={garbage},sample_rate=16000"])
+    error = capsys.readouterr().err
+    assert status == 1 and str(garbage) in error and "never pickled code" in error
+    assert "weights_only set to False" not in error and "will likely succeed" not in error and "\x1b[" not in error
+
+
+def test_label_and_top_labels_together_name_the_flags(tmp_path, capsys):
+    assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", _loudness(tmp_path), "--label", "loud",
+                 "--top-labels", "1", "--out", str(tmp_path / "o")]) == 2
+    assert "(--label or --top-labels)" in capsys.readouterr().err
+
+
+def test_a_warning_reaches_the_user_as_one_clean_line(tmp_path):
+    truncated = tmp_path / "cut.wav"
+    audio, rate = soundfile.read(PIECE / "mixture.wav", dtype="float32")
+    soundfile.write(truncated, audio, rate)
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])  # the header still says the full length
+    result = subprocess.run([sys.executable, "-m", "stemlime", "explain", str(truncated), "--tagger",
+                             _loudness(tmp_path), "--samples", "16", "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    for line in result.stderr.splitlines():
+        assert line.startswith("stemlime: ") or not line.strip(), line  # no source file, no code line
+    assert ".py:" not in result.stderr
+
+
+def test_check_refuses_its_arguments_before_anything_is_explained(tmp_path, capsys):
+    spec = write_module(tmp_path, "rel_counting", """import numpy as np\nCALLS = []\n
+class Tagger:
+    labels = ["loud"]
+    sample_rate = 16000
+    input_seconds = None
+
+    def predict(self, batch):
+        CALLS.append(len(batch))
+        return np.ones((len(batch), 1))
+
+
+tagger = Tagger()
+""")
+    for arguments, flag in ((["stability", "--seeds", "1"], "--seeds"), (["sanity", "--draws", "0"], "--draws"),
+                            (["fidelity", "--random-orders", "0"], "--random-orders")):
+        assert main(["check", arguments[0], str(PIECE / "mixture.wav"), "--tagger", spec, *arguments[1:]]) == 2
+        assert flag in capsys.readouterr().err
+    counting = sys.modules.get("rel_counting")  # not even imported: refused before the pipeline was built
+    assert counting is None or counting.CALLS == []
