@@ -333,3 +333,32 @@ tagger = Tagger()
         assert flag in capsys.readouterr().err
     counting = sys.modules.get("rel_counting")  # not even imported: refused before the pipeline was built
     assert counting is None or counting.CALLS == []
+
+
+# ----------------------------------------------------------------------------- console noise
+
+
+def test_a_soundfont_fluidsynth_cannot_read_gives_one_line_with_fluidsynths_reason(tmp_path):
+    bad = tmp_path / "bad.sf2"
+    bad.write_text("junk")
+    result = subprocess.run([sys.executable, "-m", "stemlime", "render", "--duration", "1", "--sample-rate", RATE,
+                             "--soundfont", str(bad), "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # no CRITICAL lines of GLib or FluidSynth
+    assert "FluidSynth: " in result.stderr and str(bad) in result.stderr
+
+
+def test_models_list_into_a_closed_pipe_stops_quietly(tmp_path):
+    result = subprocess.run(f"{sys.executable} -m stemlime models list | head -1", shell=True, capture_output=True,
+                            text=True, executable="/bin/bash")
+    assert len(result.stdout.splitlines()) == 1 and result.stderr == ""
+
+
+def test_a_ray_run_prints_no_start_up_notes(tracks, tmp_path):
+    pytest.importorskip("ray")
+    spec = write_module(tmp_path, "rel_ray_quiet", LOUDNESS)
+    result = subprocess.run([sys.executable, "-m", "stemlime", "explain-dataset", str(tracks), "--tagger", spec,
+                             "--engine", "ray", "--workers", "1", "--samples", "8", "--no-progress", "--out",
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Token authentication" not in result.stderr and "WARNING" not in result.stderr

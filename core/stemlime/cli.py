@@ -389,6 +389,8 @@ COMMANDS["report"] = cmd_report
 
 
 def _fail(message: str, code: int, program: str = "stemlime") -> int:
+    if sys.stderr.isatty():  # a progress bar's last fragment: cleared, so that the message starts its own line
+        print("\r\x1b[K", end="", file=sys.stderr)
     print(f"{program}: error: {plain_text(message)}", file=sys.stderr)
     return code
 

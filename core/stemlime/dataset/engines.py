@@ -68,11 +68,17 @@ def connect(address: str | None) -> bool:
         return False
     if address is not None:
         check_reachable(address)
+    # Ray's start-up note on its token authentication (a default it chose, nothing the user can act on here)
+    quiet = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     except ConnectionError as error:
         raise UsageError(f"cannot join the Ray cluster at {address}: {error}. Start one with 'ray start --head' on the "
                          "head machine, or leave out --address to start a local cluster") from None
+    finally:
+        quiet.setLevel(level)
     return True
 
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import attrs
 import numpy as np
 
-from stemlime.plugin import StemlimeError, UsageError
+from stemlime.plugin import StemlimeError, UsageError, captured_stderr
 
 DRUM_CHANNEL = 9  # MIDI channel 10, where General MIDI plays the drum kits
 DRUM_BANK = 128  # the bank a SoundFont keeps its drum kits in
@@ -97,10 +97,14 @@ class Synthesizer:
             gain=SYNTH_GAIN, samplerate=float(self.sample_rate), channels=16,
             **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.cpu-cores": 1, "synth.polyphony": 512},
         )
-        self.sfid = self.synth.sfload(str(self.soundfont))
+        with captured_stderr() as said:  # FluidSynth and GLib print their diagnostics straight to stderr
+            self.sfid = self.synth.sfload(str(self.soundfont))
         if self.sfid < 0:
             self.close()
-            raise StemlimeError(f"FluidSynth cannot load {self.soundfont} as a SoundFont (.sf2); is the file complete?")
+            reasons = [line.removeprefix("fluidsynth: error: ") for line in said.lines("fluidsynth: error:")]
+            reason = f" (FluidSynth: {reasons[0]})" if reasons else ""
+            raise StemlimeError(f"FluidSynth cannot load {self.soundfont} as a SoundFont (.sf2){reason}; is the file "
+                                "complete?")
 
     def close(self) -> None:
         if getattr(self, "synth", None) is not None:
