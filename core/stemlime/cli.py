@@ -461,7 +461,26 @@ def _main(argv: Sequence[str] | None) -> int:
     if unknown:
         return _fail(unknown, 2)
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
+    empty = _empty_argument(argv)
+    if empty:
+        return _fail(empty, 2)
     return run_guarded(lambda: (COMMANDS.get(args.command) or args.plugin_command.run)(args), args.debug)
+
+
+def _empty_argument(argv: Sequence[str]) -> str | None:
+    """What to say when an argument is an empty string (``--out ""``, an unset shell variable):
+    no flag or file of stemlime takes an empty value, and an empty path would mean the current
+    folder."""
+    for index, word in enumerate(argv):
+        if word.strip():
+            continue
+        before = argv[index - 1] if index else ""
+        named = f"{before} was given an empty value" if before.startswith("--") else f"the argument after {before!r} is empty"
+        return f"{named} (an unset shell variable?); give it a value"
+    for word in argv:
+        if word.startswith("--") and "=" in word and not word.partition("=")[2].strip():
+            return f"{word.partition('=')[0]} was given an empty value; give it a value"
+    return None
 
 
 SIGPIPE_STATUS = 141  # what a shell reports for a program ended by SIGPIPE (128 + 13)
