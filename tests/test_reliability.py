@@ -333,3 +333,88 @@ tagger = Tagger()
         assert flag in capsys.readouterr().err
     counting = sys.modules.get("rel_counting")  # not even imported: refused before the pipeline was built
     assert counting is None or counting.CALLS == []
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+def _tagger(tmp_path: Path) -> str:
+    return write_module(tmp_path, "sweep_loud")
+
+
+def test_a_folder_an_empty_name_or_a_loop_of_links_given_as_a_file_is_called_what_it_is(tmp_path, capsys):
+    spec = _tagger(tmp_path)
+    (tmp_path / "dir.wav").mkdir()
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
+    cases = [([str(tmp_path / "dir.wav")], "dir.wav is a folder, not a file"),
+             ([str(PIECE / "mixture.wav"), "--config", str(tmp_path / "dir.wav")], "dir.wav is a folder, not a file (--config)"),
+             ([str(tmp_path / "loop.wav")], "symbolic links form a loop"),
+             ([""], "is empty (an unset shell variable?)")]
+    for arguments, message in cases:
+        status = main(["explain", *arguments, "--tagger", spec, "--separator", "none", "--out", str(tmp_path / "o")])
+        error = capsys.readouterr().err
+        assert status in (1, 2) and message in error and "unexpected" not in error, error
+    assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", spec, "--out", ""]) == 2
+    assert "--out was given an empty value" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_empty_file_a_start_past_the_end_and_a_duration_under_one_sample_are_refused_by_name(tmp_path, capsys):
+    spec = _tagger(tmp_path)
+    empty = tmp_path / "empty.wav"
+    soundfile.write(empty, np.zeros(0, np.float32), 16000)
+    for arguments, status, message in (([str(empty)], 1, "holds no audio (0 samples)"),
+                                       ([str(PIECE / "mixture.wav"), "--start", "1e308"], 2, "(--start)"),
+                                       ([str(PIECE / "mixture.wav"), "--duration", "1e-9"], 2, "shorter than one sample")):
+        assert main(["explain", *arguments, "--tagger", spec, "--separator", "none", "--out", str(tmp_path / "o")]) == status
+        error = capsys.readouterr().err
+        assert message in error and "truncated" not in error, error
+    assert main(["tag", str(empty), "--tagger", spec]) == 1
+    assert "holds no audio" in capsys.readouterr().err
+
+
+def test_check_sizes_beyond_memory_are_refused_before_anything_is_explained(tmp_path, capsys):
+    spec = _tagger(tmp_path)
+    for flag in ("--seeds", "--random-orders", "--draws", "--max-samples"):
+        started = time.perf_counter()
+        assert main(["check", "stability", str(PIECE / "mixture.wav"), "--tagger", spec, flag, "99999999999"]) == 2
+        error = capsys.readouterr().err
+        assert "of memory" in error and flag in error and time.perf_counter() - started < 5, error
+
+
+def test_a_float_option_of_a_spec_must_be_finite(tmp_path, capsys):
+    assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", _tagger(tmp_path), "--surrogate", "ridge,alpha=inf",
+                 "--samples", "16", "--out", str(tmp_path / "o")]) == 2
+    error = capsys.readouterr().err
+    assert "alpha='inf' is not a valid finite float" in error and "unexpected" not in error
+
+
+def test_a_tagger_module_that_fails_while_imported_is_the_users_error_named_with_its_line(tmp_path, capsys):
+    (tmp_path / "sweep_boom.py").write_text("import numpy\n\nraise RuntimeError('boom at import')\n")
+    assert main(["tag", str(PIECE / "mixture.wav"), "--tagger", f"python,object=sweep_boom:tagger,path={tmp_path}"]) == 1
+    error = capsys.readouterr().err
+    assert "importing module 'sweep_boom' failed (in " in error and "sweep_boom.py, line 3): RuntimeError: boom" in error
+    assert "unexpected" not in error and "report it" not in error
+
+
+def test_explain_dataset_never_writes_inside_its_data(tracks, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(tracks, data)
+    assert main(["explain-dataset", str(data), "--tagger", _tagger(tmp_path), "--samples", "8", "--no-progress",
+                 "--out", str(data / "out")]) == 2
+    assert "lies inside" in capsys.readouterr().err and not (data / "out").exists()
+
+
+def test_render_seeds_counts_and_workers_are_checked_before_rendering(tmp_path, capsys):
+    pytest.importorskip("stemlime_render")
+    assert _render(tmp_path / "r", "--seed", "-1") == 2
+    assert "seed must be a whole number from 0 to 4294967295 (--seed), got -1" in capsys.readouterr().err
+    for arguments, message in ((["--count", "1", "--workers", "-1"], "(--workers), got -1"),
+                               (["--count", "2", "--seed", "4294967295"], "seeds past 4294967295"),
+                               (["--count", "4000000000", "--duration", "100"], "of disk")):
+        started = time.perf_counter()
+        assert main(["render-dataset", "--duration", "2", "--sample-rate", RATE, *arguments, "--no-progress",
+                     "--out", str(tmp_path / "ds")]) == 2
+        error = capsys.readouterr().err
+        assert message in error and time.perf_counter() - started < 5, error
+    assert not (tmp_path / "ds").exists() and not (tmp_path / "r").exists()
