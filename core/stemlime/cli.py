@@ -329,6 +329,9 @@ def cmd_tag(args) -> None:
     from .pipeline import Pipeline
     from .tagging import check_plot_path, plot_taggram
 
+    from .validators import whole_number
+
+    whole_number(args.top, "top", minimum=1, flag="--top")
     if args.plot:
         check_plot_path(args.plot)
     pipeline = Pipeline(tagger=args.tagger)
@@ -370,6 +373,8 @@ def cmd_models(args) -> None:
         folder = store.build(args.name, device=args.device, force=args.force)
         print(f"{args.name}: built in {time.perf_counter() - started:.0f} s: {folder}")
     else:
+        if args.names and (args.all or args.defaults):
+            raise UsageError(f"give model names ({' '.join(args.names)}) or {'--all' if args.all else '--defaults'}, not both")
         if args.all or args.defaults:
             names = sorted(n for n, m in store.models.items() if m.sources and (args.all or m.fetch_by_default))
         else:
@@ -423,6 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.set_threshold(*GC_THRESHOLD)
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the plugins' commands load, before a command runs
+        return _fail("interrupted", 130)
     finally:
         gc.set_threshold(*threshold)
 
