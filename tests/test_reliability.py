@@ -418,3 +418,40 @@ def test_render_seeds_counts_and_workers_are_checked_before_rendering(tmp_path, 
         error = capsys.readouterr().err
         assert message in error and time.perf_counter() - started < 5, error
     assert not (tmp_path / "ds").exists() and not (tmp_path / "r").exists()
+
+
+def test_a_model_cache_that_is_a_file_is_named_with_its_variable(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STEMLIME_HOME", str(PIECE / "mixture.wav"))
+    assert main(["models", "fetch", "musicnn/MTT_vgg"]) == 2
+    error = capsys.readouterr().err
+    assert "(from $STEMLIME_HOME) cannot be a folder" in error and "unexpected" not in error
+    monkeypatch.setenv("STEMLIME_HOME", str(PIECE / "mixture.wav" / "below"))
+    assert main(["models", "list"]) == 2
+
+
+def test_models_fetch_refuses_names_with_defaults_and_tag_a_top_below_one(capsys):
+    assert main(["models", "fetch", "nosuch", "--defaults"]) == 2
+    assert "or --defaults, not both" in capsys.readouterr().err
+    for top in ("0", "-3"):  # -3 printed every label but the last three
+        assert main(["tag", str(PIECE / "mixture.wav"), "--tagger", "python", "--top", top]) == 2
+        assert "(--top)" in capsys.readouterr().err
+
+
+def test_ctrl_c_before_a_command_runs_is_interrupted_not_a_traceback(monkeypatch, capsys):
+    from stemlime import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)  # the plugins' commands were loading
+    assert main(["plugins"]) == 130
+    assert capsys.readouterr().err.strip() == "stemlime: error: interrupted"
+
+
+def test_a_soundfont_that_is_not_one_is_refused_before_fluidsynth_reads_it(tmp_path):
+    pytest.importorskip("stemlime_render")
+    result = subprocess.run([sys.executable, "-m", "stemlime", "render", "--seed", "1", "--duration", "1", "--sample-rate",
+                             RATE, "--soundfont", str(PIECE / "mixture.wav"), "--out", str(tmp_path / "r")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "is not a SoundFont (.sf2)" in result.stderr
+    assert "CRITICAL" not in result.stderr and "fluidsynth:" not in result.stderr and not (tmp_path / "r").exists()
