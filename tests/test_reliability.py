@@ -455,3 +455,16 @@ def test_a_soundfont_that_is_not_one_is_refused_before_fluidsynth_reads_it(tmp_p
                             capture_output=True, text=True)
     assert result.returncode == 2 and "is not a SoundFont (.sf2)" in result.stderr
     assert "CRITICAL" not in result.stderr and "fluidsynth:" not in result.stderr and not (tmp_path / "r").exists()
+
+
+def test_the_python_api_refuses_a_component_object_without_its_slots_and_a_source_of_another_type(tmp_path):
+    with pytest.raises(stemlime.UsageError, match=r"object with labels, sample_rate, predict .* without labels"):
+        stemlime.Pipeline(tagger=object())
+    with pytest.raises(stemlime.UsageError, match="the separator must be a spec"):
+        stemlime.Pipeline(tagger=_tagger(tmp_path), separator=None)
+    with pytest.raises(stemlime.UsageError, match=r"has no tagger \(tagger=None\)"):
+        stemlime.Pipeline(tagger=None).explain(PIECE / "mixture.wav", samples=16, progress=False)
+    pipeline = stemlime.Pipeline(tagger=_tagger(tmp_path), separator="none")
+    for source in (str(PIECE / "mixture.wav").encode(), [str(PIECE / "mixture.wav")]):
+        with pytest.raises(stemlime.UsageError, match="must be a file path .* or an array"):
+            pipeline.explain(source, samples=16, progress=False)
