@@ -98,8 +98,11 @@ class Synthesizer:
 
     def __init__(self, soundfont: str | Path | None = None, sample_rate: int = 44100):
         self.soundfont = Path(soundfont).expanduser() if soundfont is not None else default_soundfont()
-        if not self.soundfont.is_file():
-            raise StemlimeError(f"soundfont {self.soundfont} does not exist; give an existing .sf2 file "
+        from stemlime.plugin import file_problem
+
+        problem = file_problem(self.soundfont, "soundfont")
+        if problem:
+            raise StemlimeError(f"{problem}; give an existing .sf2 file "
                                 f"({OTHER_SOUNDFONTS}) or leave it out for TimGM6mb.sf2")
         _check_soundfont_header(self.soundfont)
         if not 8000 <= int(sample_rate) <= 96000:
