@@ -58,6 +58,9 @@ def _add_explain_arguments(parser: argparse.ArgumentParser, what: str = "audio",
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stemlime", description="Listenable explanations for music models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    from .version import __version__
+
+    parser.add_argument("--version", action="version", version=f"stemlime {__version__}")
     commands = parser.commands = parser.add_subparsers(dest="command", metavar="COMMAND")  # type: ignore[attr-defined]
     commands.required = True
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from stemlime.plugin import StemlimeError, UsageError
+from stemlime.plugin import StemlimeError, UsageError, whole_number
 from stemlime.plugin import LOCK_NAME, write_atomically
 from stemlime.plugin import sha256_of
 from stemlime.plugin import torch_threads
@@ -360,6 +360,8 @@ def train(
     from stemlime.plugin import folder_lock, torch_device
 
     settings = (attrs.evolve(settings, **options) if settings is not None else Settings(**options)).check()
+    if threads is not None:  # before any track is read
+        whole_number(threads, "threads", minimum=1, flag="--threads", hint="; 0 on the command line: torch's own count")
     data = _data_folders(data)
     out = Path(out).expanduser()
     check_output(out, [*map(Path, data), *map(Path, validation or [])], resume, force)
