@@ -468,3 +468,17 @@ def test_the_python_api_refuses_a_component_object_without_its_slots_and_a_sourc
     for source in (str(PIECE / "mixture.wav").encode(), [str(PIECE / "mixture.wav")]):
         with pytest.raises(stemlime.UsageError, match="must be a file path .* or an array"):
             pipeline.explain(source, samples=16, progress=False)
+
+
+def test_version_a_boundaries_folder_and_train_threads_before_any_track_is_read(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.startswith("stemlime ")
+    if pytest.importorskip("stemlime_temporal"):
+        assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", _tagger(tmp_path), "--segmenter",
+                     f"manual,boundaries=@{tmp_path}", "--out", str(tmp_path / "o")]) == 2
+        assert "is a folder, not a file" in capsys.readouterr().err
+    pytest.importorskip("stemlime_cerberus")
+    assert main(["train", "cerberus", "--data", str(tmp_path / "nodata"), "--threads", "-1", "--out", str(tmp_path / "t")]) == 2
+    error = capsys.readouterr().err
+    assert "(--threads), got -1" in error and "nodata" not in error  # refused before the data was looked at
