@@ -403,6 +403,9 @@ def test_explain_dataset_never_writes_inside_its_data(tracks, tmp_path, capsys):
     assert main(["explain-dataset", str(data), "--tagger", _tagger(tmp_path), "--samples", "8", "--no-progress",
                  "--out", str(data / "out")]) == 2
     assert "lies inside" in capsys.readouterr().err and not (data / "out").exists()
+    song = tmp_path / "song"  # a song's own folder is no dataset: its stems are read from it, not from its subfolders
+    shutil.copytree(PIECE, song)
+    assert main(["separate", str(song / "mixture.wav"), "--separator", "oracle", "--out", str(song / "stems")]) == 0
 
 
 def test_render_seeds_counts_and_workers_are_checked_before_rendering(tmp_path, capsys):

@@ -154,12 +154,13 @@ def _resolved(path: PathLike, what: str) -> Path:
 
 
 def check_destination(destination: PathLike, inputs: Iterable[PathLike | None] = (), force: bool = False,
-                      within: PathLike | None = None) -> Path:
+                      within: PathLike | None = None, read_inside: Iterable[PathLike | None] = ()) -> Path:
     """Refuse, with a UsageError that says what to do, a destination a result may not replace.
 
     Call it before any expensive work; :class:`ResultFolder` calls it again when it swaps the
     result in. Refused: a folder holding any of ``inputs`` (files or folders of this run: the
-    audio, its stems), even with ``force``, or lying inside an input folder (a dataset); the current folder or one above it; an existing
+    audio, its stems), even with ``force``, or lying inside a folder of ``read_inside`` (a dataset,
+    read with its subfolders); the current folder or one above it; an existing
     file; a folder with a parent that is a file or not writable; a folder inside another
     stemlime result (a track of a dataset, a snippet of a scan), unless that result is
     ``within``, the one this run is building; and, unless ``force``, a non-empty folder that is
@@ -178,7 +179,8 @@ def check_destination(destination: PathLike, inputs: Iterable[PathLike | None] =
                 f"the output folder {destination} {relation} {given}, an input of this run, and stemlime never "
                 "replaces its own input; choose another output folder (--out), e.g. a new folder next to it"
             )
-        if path.is_dir() and _holds(path, target):  # a data folder: its next reading would take the results for data
+    for given in read_inside:  # data folders, read with all their subfolders: the next run would take the results for data
+        if given is not None and str(given).strip() and _holds(_resolved(given, "input"), target):
             raise UsageError(
                 f"the output folder {destination} lies inside {given}, an input folder of this run, and stemlime never "
                 "writes into its input (the next run would read the results as input); choose an output folder (--out) "
@@ -384,22 +386,25 @@ class ResumableFolder:
     (:func:`folder_lock`) and what interrupted swaps left in ``subfolders`` (``"."``: the folder
     itself) is removed. Leaving releases the lock and deletes nothing. ``adopt(folder)`` says
     whether an unmarked folder is a run of this kind that an earlier stemlime wrote before
-    folders were marked; it is then marked and resumed.
+    folders were marked; it is then marked and resumed. ``read_inside``: input folders read with
+    all their subfolders (a dataset); the folder may not lie inside one of them.
     """
 
     def __init__(self, destination: PathLike, kind: str, *, inputs: Iterable[PathLike | None] = (),
-                 subfolders: Sequence[str] = (), adopt: Callable[[Path], bool] | None = None, data: bool = False):
+                 subfolders: Sequence[str] = (), adopt: Callable[[Path], bool] | None = None, data: bool = False,
+                 read_inside: Iterable[PathLike | None] = ()):
         self.destination = Path(destination)
         self.kind = kind
         self.data = data
         self.inputs = tuple(inputs)
+        self.read_inside = tuple(read_inside)
         self.subfolders = tuple(subfolders)
         self.adopt = adopt
         self._lock: contextlib.ExitStack | None = None
 
     def check(self) -> Path:
         """Refuse a destination this run may not fill (a UsageError that says what to do); the resolved path."""
-        target = check_destination(self.destination, self.inputs, force=True)
+        target = check_destination(self.destination, self.inputs, force=True, read_inside=self.read_inside)
         if target.is_dir():
             kind = marker_kind(target)
             if is_stemlime_output(target) and kind != self.kind:
