@@ -485,3 +485,13 @@ def test_version_a_boundaries_folder_and_train_threads_before_any_track_is_read(
     assert main(["train", "cerberus", "--data", str(tmp_path / "nodata"), "--threads", "-1", "--out", str(tmp_path / "t")]) == 2
     error = capsys.readouterr().err
     assert "(--threads), got -1" in error and "nodata" not in error  # refused before the data was looked at
+
+
+def test_train_settings_name_their_flags_and_a_seed_beyond_torchs_range_is_refused_before_reading(tmp_path, capsys):
+    pytest.importorskip("stemlime_cerberus")
+    for arguments, message in ((["--seed", "99999999999999999999999"], "(--seed)"), (["--remix", "2"], "(--remix)"),
+                               (["--dropout", "1.5"], "(--dropout)"), (["--learning-rate", "nan"], "(--learning-rate)"),
+                               (["--chunk-seconds", "0"], "(--chunk-seconds)")):
+        assert main(["train", "cerberus", "--data", str(tmp_path / "nodata"), *arguments, "--out", str(tmp_path / "t")]) == 2
+        error = capsys.readouterr().err
+        assert message in error and "unexpected" not in error and "nodata" not in error, error
