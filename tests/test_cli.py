@@ -94,7 +94,7 @@ def test_explain_from_a_pipeline_file_with_flags_overriding_it(model_dir, tmp_pa
         (["explain", "X", "--tagger", "python", "--samples", "many", "--out", "o"], 2, "expected a positive count, 'exhaustive' or 'auto'"),
         (["explain", "missing.wav", "--tagger", "python,object=mymodel:tagger", "--out", "o"], 1, "missing.wav does not exist"),
         (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--label", "lod", "--out", "o"], 2, "Did you mean 'loud'"),
-        (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--start", "9", "--out", "o"], 1, "past the end of"),
+        (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--start", "9", "--out", "o"], 2, "past the end of"),
         (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--config", "nope.toml", "--out", "o"], 2, "nope.toml does not exist"),
         (["models", "path", "nonexistent"], 2, "unknown model 'nonexistent'"),
         (["bogus"], 2, "'stemlime bogus' is not a command"),

@@ -362,3 +362,164 @@ def test_a_ray_run_prints_no_start_up_notes(tracks, tmp_path):
                              str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "Token authentication" not in result.stderr and "WARNING" not in result.stderr
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+def _tagger(tmp_path: Path) -> str:
+    return write_module(tmp_path, "sweep_loud")
+
+
+def test_a_folder_an_empty_name_or_a_loop_of_links_given_as_a_file_is_called_what_it_is(tmp_path, capsys):
+    spec = _tagger(tmp_path)
+    (tmp_path / "dir.wav").mkdir()
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
+    cases = [([str(tmp_path / "dir.wav")], "dir.wav is a folder, not a file"),
+             ([str(PIECE / "mixture.wav"), "--config", str(tmp_path / "dir.wav")], "dir.wav is a folder, not a file (--config)"),
+             ([str(tmp_path / "loop.wav")], "symbolic links form a loop"),
+             ([""], "is empty (an unset shell variable?)")]
+    for arguments, message in cases:
+        status = main(["explain", *arguments, "--tagger", spec, "--separator", "none", "--out", str(tmp_path / "o")])
+        error = capsys.readouterr().err
+        assert status in (1, 2) and message in error and "unexpected" not in error, error
+    assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", spec, "--out", ""]) == 2
+    assert "--out was given an empty value" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_empty_file_a_start_past_the_end_and_a_duration_under_one_sample_are_refused_by_name(tmp_path, capsys):
+    spec = _tagger(tmp_path)
+    empty = tmp_path / "empty.wav"
+    soundfile.write(empty, np.zeros(0, np.float32), 16000)
+    for arguments, status, message in (([str(empty)], 1, "holds no audio (0 samples)"),
+                                       ([str(PIECE / "mixture.wav"), "--start", "1e308"], 2, "(--start)"),
+                                       ([str(PIECE / "mixture.wav"), "--duration", "1e-9"], 2, "shorter than one sample")):
+        assert main(["explain", *arguments, "--tagger", spec, "--separator", "none", "--out", str(tmp_path / "o")]) == status
+        error = capsys.readouterr().err
+        assert message in error and "truncated" not in error, error
+    assert main(["tag", str(empty), "--tagger", spec]) == 1
+    assert "holds no audio" in capsys.readouterr().err
+
+
+def test_check_sizes_beyond_memory_are_refused_before_anything_is_explained(tmp_path, capsys):
+    spec = _tagger(tmp_path)
+    for flag in ("--seeds", "--random-orders", "--draws", "--max-samples"):
+        started = time.perf_counter()
+        assert main(["check", "stability", str(PIECE / "mixture.wav"), "--tagger", spec, flag, "99999999999"]) == 2
+        error = capsys.readouterr().err
+        assert "of memory" in error and flag in error and time.perf_counter() - started < 5, error
+
+
+def test_a_float_option_of_a_spec_must_be_finite(tmp_path, capsys):
+    assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", _tagger(tmp_path), "--surrogate", "ridge,alpha=inf",
+                 "--samples", "16", "--out", str(tmp_path / "o")]) == 2
+    error = capsys.readouterr().err
+    assert "alpha='inf' is not a valid finite float" in error and "unexpected" not in error
+
+
+def test_a_tagger_module_that_fails_while_imported_is_the_users_error_named_with_its_line(tmp_path, capsys):
+    (tmp_path / "sweep_boom.py").write_text("import numpy\n\nraise RuntimeError('boom at import')\n")
+    assert main(["tag", str(PIECE / "mixture.wav"), "--tagger", f"python,object=sweep_boom:tagger,path={tmp_path}"]) == 1
+    error = capsys.readouterr().err
+    assert "importing module 'sweep_boom' failed (in " in error and "sweep_boom.py, line 3): RuntimeError: boom" in error
+    assert "unexpected" not in error and "report it" not in error
+
+
+def test_explain_dataset_never_writes_inside_its_data(tracks, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(tracks, data)
+    assert main(["explain-dataset", str(data), "--tagger", _tagger(tmp_path), "--samples", "8", "--no-progress",
+                 "--out", str(data / "out")]) == 2
+    assert "lies inside" in capsys.readouterr().err and not (data / "out").exists()
+    song = tmp_path / "song"  # a song's own folder is no dataset: its stems are read from it, not from its subfolders
+    shutil.copytree(PIECE, song)
+    assert main(["separate", str(song / "mixture.wav"), "--separator", "oracle", "--out", str(song / "stems")]) == 0
+
+
+def test_render_seeds_counts_and_workers_are_checked_before_rendering(tmp_path, capsys):
+    pytest.importorskip("stemlime_render")
+    assert _render(tmp_path / "r", "--seed", "-1") == 2
+    assert "seed must be a whole number from 0 to 4294967295 (--seed), got -1" in capsys.readouterr().err
+    for arguments, message in ((["--count", "1", "--workers", "-1"], "(--workers), got -1"),
+                               (["--count", "2", "--seed", "4294967295"], "seeds past 4294967295"),
+                               (["--count", "4000000000", "--duration", "100"], "of disk")):
+        started = time.perf_counter()
+        assert main(["render-dataset", "--duration", "2", "--sample-rate", RATE, *arguments, "--no-progress",
+                     "--out", str(tmp_path / "ds")]) == 2
+        error = capsys.readouterr().err
+        assert message in error and time.perf_counter() - started < 5, error
+    assert not (tmp_path / "ds").exists() and not (tmp_path / "r").exists()
+
+
+def test_a_model_cache_that_is_a_file_is_named_with_its_variable(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STEMLIME_HOME", str(PIECE / "mixture.wav"))
+    assert main(["models", "fetch", "musicnn/MTT_vgg"]) == 2
+    error = capsys.readouterr().err
+    assert "(from $STEMLIME_HOME) cannot be a folder" in error and "unexpected" not in error
+    monkeypatch.setenv("STEMLIME_HOME", str(PIECE / "mixture.wav" / "below"))
+    assert main(["models", "list"]) == 2
+
+
+def test_models_fetch_refuses_names_with_defaults_and_tag_a_top_below_one(capsys):
+    assert main(["models", "fetch", "nosuch", "--defaults"]) == 2
+    assert "or --defaults, not both" in capsys.readouterr().err
+    for top in ("0", "-3"):  # -3 printed every label but the last three
+        assert main(["tag", str(PIECE / "mixture.wav"), "--tagger", "python", "--top", top]) == 2
+        assert "(--top)" in capsys.readouterr().err
+
+
+def test_ctrl_c_before_a_command_runs_is_interrupted_not_a_traceback(monkeypatch, capsys):
+    from stemlime import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)  # the plugins' commands were loading
+    assert main(["plugins"]) == 130
+    assert capsys.readouterr().err.strip() == "stemlime: error: interrupted"
+
+
+def test_a_soundfont_that_is_not_one_is_refused_before_fluidsynth_reads_it(tmp_path):
+    pytest.importorskip("stemlime_render")
+    result = subprocess.run([sys.executable, "-m", "stemlime", "render", "--seed", "1", "--duration", "1", "--sample-rate",
+                             RATE, "--soundfont", str(PIECE / "mixture.wav"), "--out", str(tmp_path / "r")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "is not a SoundFont (.sf2)" in result.stderr
+    assert "CRITICAL" not in result.stderr and "fluidsynth:" not in result.stderr and not (tmp_path / "r").exists()
+
+
+def test_the_python_api_refuses_a_component_object_without_its_slots_and_a_source_of_another_type(tmp_path):
+    with pytest.raises(stemlime.UsageError, match=r"object with labels, sample_rate, predict .* without labels"):
+        stemlime.Pipeline(tagger=object())
+    with pytest.raises(stemlime.UsageError, match="the separator must be a spec"):
+        stemlime.Pipeline(tagger=_tagger(tmp_path), separator=None)
+    with pytest.raises(stemlime.UsageError, match=r"has no tagger \(tagger=None\)"):
+        stemlime.Pipeline(tagger=None).explain(PIECE / "mixture.wav", samples=16, progress=False)
+    pipeline = stemlime.Pipeline(tagger=_tagger(tmp_path), separator="none")
+    for source in (str(PIECE / "mixture.wav").encode(), [str(PIECE / "mixture.wav")]):
+        with pytest.raises(stemlime.UsageError, match="must be a file path .* or an array"):
+            pipeline.explain(source, samples=16, progress=False)
+
+
+def test_version_a_boundaries_folder_and_train_threads_before_any_track_is_read(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.startswith("stemlime ")
+    if pytest.importorskip("stemlime_temporal"):
+        assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", _tagger(tmp_path), "--segmenter",
+                     f"manual,boundaries=@{tmp_path}", "--out", str(tmp_path / "o")]) == 2
+        assert "is a folder, not a file" in capsys.readouterr().err
+    pytest.importorskip("stemlime_cerberus")
+    assert main(["train", "cerberus", "--data", str(tmp_path / "nodata"), "--threads", "-1", "--out", str(tmp_path / "t")]) == 2
+    error = capsys.readouterr().err
+    assert "(--threads), got -1" in error and "nodata" not in error  # refused before the data was looked at
+
+
+def test_train_settings_name_their_flags_and_a_seed_beyond_torchs_range_is_refused_before_reading(tmp_path, capsys):
+    pytest.importorskip("stemlime_cerberus")
+    for arguments, message in ((["--seed", "99999999999999999999999"], "(--seed)"), (["--remix", "2"], "(--remix)"),
+                               (["--dropout", "1.5"], "(--dropout)"), (["--learning-rate", "nan"], "(--learning-rate)"),
+                               (["--chunk-seconds", "0"], "(--chunk-seconds)")):
+        assert main(["train", "cerberus", "--data", str(tmp_path / "nodata"), *arguments, "--out", str(tmp_path / "t")]) == 2
+        error = capsys.readouterr().err
+        assert message in error and "unexpected" not in error and "nodata" not in error, error

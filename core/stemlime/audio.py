@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from .errors import AudioError, UsageError
+from .errors import AudioError, ExcerptError, UsageError
 
 RESAMPLER = "soxr_hq"  # the resampler musicnn's and audioLIME's librosa.load used
 
@@ -68,9 +68,12 @@ def audio_info(path: str | Path) -> tuple[int, int, float]:
     The duration is the header's frame count: a truncated MP3 says the length it was encoded
     with, not what decodes. :func:`decoded_duration` decodes the file to find out.
     """
+    from .fs import file_problem
+
+    problem = file_problem(path, "audio file")
+    if problem:
+        raise AudioError(problem)
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"audio file {path} does not exist")
     try:
         info = soundfile.info(str(path))
     except Exception as error:  # libsndfile's message says what is wrong
@@ -149,15 +152,21 @@ def load_audio(
     native_rate, _, total = audio_info(path)
     if start < 0 or (duration is not None and duration <= 0):
         raise AudioError(f"excerpt start={start} s, duration={duration} s of {path}: start must be >= 0 and duration > 0")
+    if total == 0:
+        raise AudioError(f"{path} holds no audio (0 samples); give a file with sound in it")
     if start >= total:
-        raise AudioError(f"excerpt start={start} s is past the end of {path} ({total:.3f} s long); choose start < {total:.3f}")
+        raise ExcerptError(f"excerpt start={start:g} s is past the end of {path} ({total:.3f} s long); "
+                           f"choose a start before {total:.3f} s (--start)")
     if duration is not None and start + duration > total + 1e-6:
-        raise AudioError(
-            f"excerpt {start}-{start + duration} s runs past the end of {path} ({total:.3f} s long); "
-            f"choose start + duration <= {total:.3f}"
+        raise ExcerptError(
+            f"excerpt {start:g}-{start + duration:g} s runs past the end of {path} ({total:.3f} s long); "
+            f"choose start + duration <= {total:.3f} s (--start, --duration)"
         )
     first = int(round(start * native_rate))
     frames = -1 if duration is None else int(round(duration * native_rate))
+    if frames == 0:
+        raise ExcerptError(f"an excerpt of {duration:g} s of {path} is shorter than one sample at {native_rate} Hz; "
+                           "choose a longer --duration")
     try:
         audio, _ = soundfile.read(str(path), start=first, frames=frames, dtype="float32", always_2d=True)
     except Exception as error:

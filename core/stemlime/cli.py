@@ -58,6 +58,9 @@ def _add_explain_arguments(parser: argparse.ArgumentParser, what: str = "audio",
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stemlime", description="Listenable explanations for music models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    from .version import __version__
+
+    parser.add_argument("--version", action="version", version=f"stemlime {__version__}")
     commands = parser.commands = parser.add_subparsers(dest="command", metavar="COMMAND")  # type: ignore[attr-defined]
     commands.required = True
 
@@ -329,6 +332,9 @@ def cmd_tag(args) -> None:
     from .pipeline import Pipeline
     from .tagging import check_plot_path, plot_taggram
 
+    from .validators import whole_number
+
+    whole_number(args.top, "top", minimum=1, flag="--top")
     if args.plot:
         check_plot_path(args.plot)
     pipeline = Pipeline(tagger=args.tagger)
@@ -370,6 +376,8 @@ def cmd_models(args) -> None:
         folder = store.build(args.name, device=args.device, force=args.force)
         print(f"{args.name}: built in {time.perf_counter() - started:.0f} s: {folder}")
     else:
+        if args.names and (args.all or args.defaults):
+            raise UsageError(f"give model names ({' '.join(args.names)}) or {'--all' if args.all else '--defaults'}, not both")
         if args.all or args.defaults:
             names = sorted(n for n, m in store.models.items() if m.sources and (args.all or m.fetch_by_default))
         else:
@@ -425,6 +433,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.set_threshold(*GC_THRESHOLD)
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while the plugins' commands load, before a command runs
+        return _fail("interrupted", 130)
     finally:
         gc.set_threshold(*threshold)
 
@@ -463,7 +473,26 @@ def _main(argv: Sequence[str] | None) -> int:
     if unknown:
         return _fail(unknown, 2)
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
+    empty = _empty_argument(argv)
+    if empty:
+        return _fail(empty, 2)
     return run_guarded(lambda: (COMMANDS.get(args.command) or args.plugin_command.run)(args), args.debug)
+
+
+def _empty_argument(argv: Sequence[str]) -> str | None:
+    """What to say when an argument is an empty string (``--out ""``, an unset shell variable):
+    no flag or file of stemlime takes an empty value, and an empty path would mean the current
+    folder."""
+    for index, word in enumerate(argv):
+        if word.strip():
+            continue
+        before = argv[index - 1] if index else ""
+        named = f"{before} was given an empty value" if before.startswith("--") else f"the argument after {before!r} is empty"
+        return f"{named} (an unset shell variable?); give it a value"
+    for word in argv:
+        if word.startswith("--") and "=" in word and not word.partition("=")[2].strip():
+            return f"{word.partition('=')[0]} was given an empty value; give it a value"
+    return None
 
 
 SIGPIPE_STATUS = 141  # what a shell reports for a program ended by SIGPIPE (128 + 13)

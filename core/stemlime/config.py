@@ -59,9 +59,12 @@ def split_components(text: Any, path: str | Path = "the pipeline file") -> dict[
 
 def read_config(path: str | Path) -> dict[str, Any]:
     """Read and check a pipeline file; returns {component: spec, 'explain': {...}}."""
+    from .fs import file_problem
+
+    problem = file_problem(path, "pipeline file")
+    if problem:
+        raise UsageError(f"{problem} (--config)")
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"pipeline file {path} does not exist")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:

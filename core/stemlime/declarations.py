@@ -7,6 +7,8 @@ A component's options are declared once, as the fields of an attrs class (:func:
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -30,10 +32,18 @@ def _to_bool(value: Any) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def _to_finite_float(value: Any) -> float:
+    """A float option's value: any finite number (inf and nan would reach the numerics unchecked)."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "str": str,
     "int": lambda v: int(v) if not isinstance(v, float) or v.is_integer() else int("x"),
-    "float": float,
+    "float": _to_finite_float,
     "bool": _to_bool,
     "path": lambda v: Path(str(v)).expanduser() if str(v).strip() else int("empty path"),
 }
@@ -53,7 +63,8 @@ class Option:
         try:
             converted = _CONVERTERS[self.type](value)
         except (ValueError, TypeError):
-            raise UsageError(f"{owner}: option {self.name}={value!r} is not a valid {self.type} ({self.description})") from None
+            wanted = "finite float" if self.type == "float" else self.type
+            raise UsageError(f"{owner}: option {self.name}={value!r} is not a valid {wanted} ({self.description})") from None
         if self.choices is not None and converted not in self.choices:
             raise UsageError(
                 f"{owner}: option {self.name}={value!r} is not one of {', '.join(map(str, self.choices))}"

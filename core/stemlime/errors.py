@@ -18,5 +18,10 @@ class AudioError(StemlimeError):
     """Audio that cannot be read, is too short, or holds NaN/inf samples."""
 
 
+class ExcerptError(AudioError, UsageError):
+    """An excerpt (--start, --duration) that the audio file does not hold: a usage error (exit
+    status 2) about audio, so that callers catching AudioError still catch it."""
+
+
 class ModelFilesError(StemlimeError):
     """Model files that are missing, incomplete or do not match what the model needs."""

@@ -44,6 +44,30 @@ SWAP_ATTEMPTS = 50  # concurrent runs into one folder take turns; each turn is t
 PathLike = str | os.PathLike
 
 
+# ---------------------------------------------------------------------------- files given to read
+
+
+def file_problem(path: PathLike, what: str = "file") -> str | None:
+    """Why ``path`` cannot be read as a file, as a sentence that names it (``what`` says what
+    it should be: "audio file", "pipeline file"): "audio file x.wav is a folder, not a file";
+    None when it is a readable regular file. Every "give a file" check words its refusal with
+    it, so that a folder, an empty name or a broken link is never called missing."""
+    if isinstance(path, str) and not path.strip():
+        return f"the {what} name is empty"
+    path = Path(path)
+    try:
+        if path.is_file():
+            return None if os.access(path, os.R_OK) else f"{what} {path} cannot be read (no permission)"
+        if path.is_dir():
+            return f"{what} {path} is a folder, not a file"
+    except OSError as error:  # a loop of symbolic links, a name too long
+        return f"{what} {path} cannot be opened ({error.strerror or error})"
+    if os.path.lexists(path):
+        return (f"{what} {path} is a symbolic link that leads nowhere (a broken link, or a loop of links)"
+                if path.is_symlink() else f"{what} {path} is not a regular file")
+    return f"{what} {path} does not exist"
+
+
 # ---------------------------------------------------------------------------- one file
 
 
@@ -120,28 +144,47 @@ def _listing(folder: Path) -> str:
     return ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
 
 
+def _resolved(path: PathLike, what: str) -> Path:
+    """``path`` made absolute with its links followed; a UsageError naming it when they loop."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (RuntimeError, OSError) as error:  # a loop of symbolic links (RuntimeError before Python 3.13)
+        raise UsageError(f"the {what} {path} cannot be followed to a file or folder: its symbolic links form a loop "
+                         f"({error}); give a real path") from None
+
+
 def check_destination(destination: PathLike, inputs: Iterable[PathLike | None] = (), force: bool = False,
-                      within: PathLike | None = None) -> Path:
+                      within: PathLike | None = None, read_inside: Iterable[PathLike | None] = ()) -> Path:
     """Refuse, with a UsageError that says what to do, a destination a result may not replace.
 
     Call it before any expensive work; :class:`ResultFolder` calls it again when it swaps the
     result in. Refused: a folder holding any of ``inputs`` (files or folders of this run: the
-    audio, its stems), even with ``force``; the current folder or one above it; an existing
+    audio, its stems), even with ``force``, or lying inside a folder of ``read_inside`` (a dataset,
+    read with its subfolders); the current folder or one above it; an existing
     file; a folder with a parent that is a file or not writable; a folder inside another
     stemlime result (a track of a dataset, a snippet of a scan), unless that result is
     ``within``, the one this run is building; and, unless ``force``, a non-empty folder that is
     not a stemlime output. Returns the destination, resolved.
     """
-    target = Path(destination).expanduser().resolve()
+    if not str(destination).strip():
+        raise UsageError("the output folder name is empty; name a new folder (--out), e.g. out/")
+    target = _resolved(destination, "output folder")
     for given in inputs:
-        if given is None:
+        if given is None or not str(given).strip():  # an empty name: the reader of that input refuses it
             continue
-        path = Path(given).expanduser().resolve()
+        path = _resolved(given, "input")
         if _holds(target, path):
             relation = "is" if path == target else "holds"
             raise UsageError(
                 f"the output folder {destination} {relation} {given}, an input of this run, and stemlime never "
                 "replaces its own input; choose another output folder (--out), e.g. a new folder next to it"
+            )
+    for given in read_inside:  # data folders, read with all their subfolders: the next run would take the results for data
+        if given is not None and str(given).strip() and _holds(_resolved(given, "input"), target):
+            raise UsageError(
+                f"the output folder {destination} lies inside {given}, an input folder of this run, and stemlime never "
+                "writes into its input (the next run would read the results as input); choose an output folder (--out) "
+                "outside it"
             )
     if _holds(target, Path.cwd().resolve()):
         raise UsageError(
@@ -343,22 +386,25 @@ class ResumableFolder:
     (:func:`folder_lock`) and what interrupted swaps left in ``subfolders`` (``"."``: the folder
     itself) is removed. Leaving releases the lock and deletes nothing. ``adopt(folder)`` says
     whether an unmarked folder is a run of this kind that an earlier stemlime wrote before
-    folders were marked; it is then marked and resumed.
+    folders were marked; it is then marked and resumed. ``read_inside``: input folders read with
+    all their subfolders (a dataset); the folder may not lie inside one of them.
     """
 
     def __init__(self, destination: PathLike, kind: str, *, inputs: Iterable[PathLike | None] = (),
-                 subfolders: Sequence[str] = (), adopt: Callable[[Path], bool] | None = None, data: bool = False):
+                 subfolders: Sequence[str] = (), adopt: Callable[[Path], bool] | None = None, data: bool = False,
+                 read_inside: Iterable[PathLike | None] = ()):
         self.destination = Path(destination)
         self.kind = kind
         self.data = data
         self.inputs = tuple(inputs)
+        self.read_inside = tuple(read_inside)
         self.subfolders = tuple(subfolders)
         self.adopt = adopt
         self._lock: contextlib.ExitStack | None = None
 
     def check(self) -> Path:
         """Refuse a destination this run may not fill (a UsageError that says what to do); the resolved path."""
-        target = check_destination(self.destination, self.inputs, force=True)
+        target = check_destination(self.destination, self.inputs, force=True, read_inside=self.read_inside)
         if target.is_dir():
             kind = marker_kind(target)
             if is_stemlime_output(target) and kind != self.kind:
@@ -406,5 +452,6 @@ class ResumableFolder:
 
 
 __all__ = ["LOCK_NAME", "MARKER", "ResultFolder", "ResumableFolder", "StagedFolder", "check_destination", "enclosing_result",
+           "file_problem",
            "folder_lock", "is_data_folder", "is_stemlime_output", "marker_kind", "remove_staging", "write_atomically", "write_marker",
            "write_text_atomically"]

@@ -49,9 +49,22 @@ if TYPE_CHECKING:
 def model_home() -> Path:
     """The cache folder: ``$STEMLIME_HOME``, else ``$XDG_CACHE_HOME/stemlime``, else ``~/.cache/stemlime``."""
     if os.environ.get("STEMLIME_HOME"):
-        return Path(os.environ["STEMLIME_HOME"]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "stemlime"
+        return _a_folder(Path(os.environ["STEMLIME_HOME"]).expanduser(), "STEMLIME_HOME")
+    if os.environ.get("XDG_CACHE_HOME"):
+        return _a_folder(Path(os.environ["XDG_CACHE_HOME"]) / "stemlime", "XDG_CACHE_HOME")
+    return _a_folder(Path.home() / ".cache" / "stemlime", "HOME")
+
+
+def _a_folder(home: Path, variable: str) -> Path:
+    """``home`` if it is, or can become, a folder; else a UsageError naming the variable that
+    chose it (a file where the cache should be would fail deep inside a fetch)."""
+    for path in (home, *home.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise UsageError(f"the model cache {home} (from ${variable}) cannot be a folder: {path} is a file; "
+                                 f"point STEMLIME_HOME at a folder (e.g. export STEMLIME_HOME=~/.cache/stemlime)")
+            break
+    return home
 
 
 class Source(Protocol):

@@ -38,6 +38,24 @@ def _is_spec(value: Any) -> bool:
     return isinstance(value, (str, Spec, Mapping))
 
 
+# what a ready-made component object must have (protocols.py), checked when the pipeline is made
+REQUIRED = {"tagger": ("labels", "sample_rate", "predict"), "separator": ("separate",), "segmenter": ("segment",),
+            "surrogate": ("fit",)}
+
+
+def _check_object(kind: str, value: Any) -> None:
+    """Refuse a component that is neither a spec nor an object with the protocol's slots (a
+    None or a wrong object would fail much later as an AttributeError)."""
+    missing = [slot for slot in REQUIRED[kind] if not hasattr(value, slot)]
+    if value is None or missing:
+        what = "None" if value is None else f"an object of type {type(value).__name__} without {', '.join(missing)}"
+        raise UsageError(f"the {kind} must be a spec (a string such as {DEFAULT_EXAMPLES[kind]!r}; see 'stemlime plugins') "
+                         f"or an object with {', '.join(REQUIRED[kind])} (stemlime.protocols.{kind.title()}), got {what}")
+
+
+DEFAULT_EXAMPLES = {"tagger": "musicnn:MSD_musicnn", "separator": "oracle", "segmenter": "whole", "surrogate": "ridge"}
+
+
 class Pipeline:
     """The four components of an explanation. Each is a spec (string or table) or a ready object.
 
@@ -80,7 +98,10 @@ class Pipeline:
         for kind, value in self._given.items():
             if _is_spec(value):
                 self.specs[kind] = str(self.given_spec(kind))  # resolving it fails early on bad specs
+            elif value is None and kind == "tagger":  # a pipeline that only separates (stemlime separate)
+                self.specs[kind] = "none"
             else:
+                _check_object(kind, value)
                 self._built[kind] = value
                 self.specs[kind] = getattr(value, "name", type(value).__name__)
 
@@ -99,6 +120,9 @@ class Pipeline:
         return pipeline
 
     def _component(self, kind: str) -> Any:
+        if self._given[kind] is None:
+            raise UsageError(f"this pipeline has no {kind} ({kind}=None): give Pipeline({kind}=SPEC), e.g. "
+                             f"{kind}={DEFAULT_EXAMPLES[kind]!r}, to explain or tag")
         if kind not in self._built:
             self._built[kind] = self.registry.build(kind, self._given[kind])
         return self._built[kind]
@@ -157,6 +181,9 @@ class Pipeline:
         if isinstance(source, (str, Path)):
             mix, _ = audio_io.load_audio(source, rate, start, duration)
             return mix, Excerpt(str(source), start, len(mix) / rate if duration is None else duration)
+        if not isinstance(source, np.ndarray) and not hasattr(source, "__array__"):
+            raise UsageError(f"the audio must be a file path (str or Path) or an array of samples with its sample_rate=HZ, "
+                             f"got a {type(source).__name__}")
         if sample_rate is None:
             raise UsageError("explaining an array needs its sample_rate=HZ")
         sample_rate = audio_io.as_sample_rate(sample_rate)

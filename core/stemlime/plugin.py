@@ -34,8 +34,8 @@ _LAZY = {
     "as_mix": "audio", "as_sample_rate": "audio", "check_finite": "audio", "audio_info": "audio",
     # files and folders written whole (stemlime.fs) and safe names
     "ResultFolder": "fs", "ResumableFolder": "fs", "StagedFolder": "fs", "check_destination": "fs",
-    "folder_lock": "fs", "LOCK_NAME": "fs", "write_atomically": "fs", "write_text_atomically": "fs", "safe_name": "naming",
-    "safe_names": "naming", "captured_stderr": "console",
+    "folder_lock": "fs", "LOCK_NAME": "fs", "write_atomically": "fs", "write_text_atomically": "fs",
+    "file_problem": "fs", "safe_name": "naming", "safe_names": "naming", "captured_stderr": "console",
     # records of result folders, and strict JSON
     "read_json": "records", "write_json": "records", "json_text": "records", "read_explanation": "records",
     "ExplanationRecord": "records",

@@ -66,14 +66,17 @@ def physical_memory() -> int:
         return 0
 
 
-def check_fits_in_memory(count: int, bytes_each: int, what: str) -> None:
+SAMPLES_HINT = "audioLIME used 16384 samples for 50 components"
+
+
+def check_fits_in_memory(count: int, bytes_each: int, what: str, hint: str = SAMPLES_HINT) -> None:
     """Refuse, before any work, a size whose arrays (``count`` items of at least ``bytes_each``
     bytes) would not fit in half of this machine's memory."""
     total = physical_memory()
     needed = count * bytes_each
     if total and needed > MEMORY_SHARE * total:
         raise UsageError(f"{what} needs at least {_bytes(needed)} of memory for its arrays, and this machine has "
-                         f"{_bytes(total)}; choose a smaller size (audioLIME used 16384 samples for 50 components)")
+                         f"{_bytes(total)}; choose a smaller size" + (f" ({hint})" if hint else ""))
 
 
 def _bytes(count: float) -> str:

@@ -41,6 +41,16 @@ class PythonTagger:
         return np.asarray(self._predict(batch))
 
 
+def _where(error: BaseException) -> str:
+    """" (in FILE, line N)": the last line of user code that ``error`` passed through."""
+    import traceback
+
+    if isinstance(error, SyntaxError) and error.filename:
+        return f" (in {error.filename}, line {error.lineno})"
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if "importlib" not in frame.filename]
+    return f" (in {frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+
+
 def import_attribute(target: str, path: Path | None, owner: str = "tagger python", option: str = "object") -> Any:
     """The attribute named by ``MODULE:ATTRIBUTE`` (dotted attributes allowed), importing MODULE
     after putting ``path`` first on the import path. ``owner`` and ``option`` name the spec in
@@ -57,6 +67,9 @@ def import_attribute(target: str, path: Path | None, owner: str = "tagger python
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise UsageError(f"{owner}: cannot import module {module_name!r} ({error}); add path=FOLDER if it is not installed") from None
+    except Exception as error:  # the user's module failed while it ran: its own error, where it happened, not a stemlime bug
+        raise StemlimeError(f"{owner}: importing module {module_name!r} failed{_where(error)}: {type(error).__name__}: "
+                            f"{error}; fix the module (run 'python -c \"import {module_name}\"' to see the traceback)") from None
     try:
         value = module
         for part in attribute.split("."):
@@ -70,8 +83,11 @@ def parse_labels(text: str, owner: str = "tagger python") -> list[str]:
     """Label names from ``a;b;c`` or ``@FILE`` (one label per line)."""
     if text.startswith("@"):
         path = Path(text[1:]).expanduser()
-        if not path.is_file():
-            raise UsageError(f"{owner}: labels file {path} does not exist")
+        from ..fs import file_problem
+
+        problem = file_problem(path, "labels file")
+        if problem:
+            raise UsageError(f"{owner}: {problem}")
         return [line.strip() for line in path.read_text().splitlines() if line.strip()]
     return [label.strip() for label in text.split(";") if label.strip()]
 

@@ -78,10 +78,18 @@ class CheckOptions:
     def __attrs_post_init__(self) -> None:
         from ..validators import number, whole_number
 
+        from ..request import BYTES_PER_SAMPLE_AT_LEAST, check_fits_in_memory
+
         whole_number(self.seeds, "seeds", minimum=2, flag="--seeds")
         whole_number(self.random_orders, "random_orders", minimum=1, flag="--random-orders")
         whole_number(self.max_samples, "max_samples", minimum=1, flag="--max-samples")
         whole_number(self.draws, "draws", minimum=1, flag="--draws")
+        # sizes against memory, before anything is explained: each pair of seeds is compared, each
+        # random order and draw keeps a ranking, the stability search keeps its samples' masks
+        check_fits_in_memory(self.seeds * (self.seeds - 1) // 2, 3 * 8, f"seeds={self.seeds} (--seeds)", hint="a few are enough: the defaults are 5 seeds, 20 orders, 3 draws")
+        check_fits_in_memory(self.random_orders, 8 * 8, f"random_orders={self.random_orders} (--random-orders)", hint="a few are enough: the defaults are 5 seeds, 20 orders, 3 draws")
+        check_fits_in_memory(self.draws, 8 * 8, f"draws={self.draws} (--draws)", hint="a few are enough: the defaults are 5 seeds, 20 orders, 3 draws")
+        check_fits_in_memory(self.max_samples, BYTES_PER_SAMPLE_AT_LEAST, f"max_samples={self.max_samples} (--max-samples)")
         _optional_whole(self.steps, "steps (--steps)", 1)
         if self.target is not None and not -1 <= number(self.target, "target", flag="--target") <= 1:
             raise UsageError(f"the stability target (--target) is a Kendall tau between -1 and 1, got {self.target}")

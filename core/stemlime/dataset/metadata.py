@@ -26,9 +26,12 @@ def read_metadata(path: str | Path) -> dict[str, dict[str, str]]:
     Refused with a UsageError before any track is explained: a missing file, text that is not
     UTF-8, no ``track`` column, no other column, or a track named twice.
     """
+    from ..fs import file_problem
+
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise UsageError(f"metadata file {path} does not exist; give a CSV file with a '{TRACK_COLUMN}' column")
+    problem = file_problem(path, "metadata file")
+    if problem:
+        raise UsageError(f"{problem}; give a CSV file with a '{TRACK_COLUMN}' column (--metadata)")
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))

@@ -285,7 +285,7 @@ def explain_dataset(
     check_engine(engine, workers, address)
     tracks = find_tracks(data)
     table = read_metadata(metadata) if metadata is not None else None
-    folder = ResumableFolder(out, KIND, inputs=[data, metadata], subfolders=[TRACKS])
+    folder = ResumableFolder(out, KIND, inputs=[data, metadata], subfolders=[TRACKS], read_inside=[data])
     folder.check()  # before any model loads
     if engine == "local":
         load_pipeline(pipeline, request)

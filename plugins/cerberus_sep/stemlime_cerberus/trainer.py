@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from stemlime.plugin import StemlimeError, UsageError
+from stemlime.plugin import StemlimeError, UsageError, number, positive_number, whole_number
 from stemlime.plugin import LOCK_NAME, write_atomically
 from stemlime.plugin import sha256_of
 from stemlime.plugin import torch_threads
@@ -45,6 +45,9 @@ TRAINER_FILES = (*FILES, CHECKPOINT, CHECKPOINT_JSON)
 CHECKPOINT_FORMAT = "stemlime-cerberus-training/1"
 HOLDOUT_SHARE = 0.1  # of the training tracks, when no validation data is given (and there are >= 10)
 FINAL_LR_SHARE = 0.1  # the cosine schedule ends at this share of the learning rate
+
+
+MAX_TORCH_SEED = 2**64 - 1  # torch.manual_seed takes seeds up to this
 
 
 @attrs.frozen
@@ -70,23 +73,20 @@ class Settings:
     sample_rate: int = 16000
 
     def check(self) -> "Settings":
-        counts = {"epochs": self.epochs, "batch_size": self.batch_size, "hidden": self.hidden, "layers": self.layers}
-        for name, value in counts.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UsageError(f"{name} must be a whole number >= 1, got {value!r}")
+        """The settings, checked with the shared validators (each message names its flag)."""
+        for name in ("epochs", "batch_size", "hidden", "layers"):
+            whole_number(getattr(self, name), name, minimum=1, flag="--" + name.replace("_", "-"))
         for name in ("chunk_seconds", "learning_rate"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise UsageError(f"{name} must be a number > 0, got {value!r}")
-        if not 0 <= self.dropout < 1 or not 0 <= self.remix <= 1:
-            raise UsageError(f"dropout must be in [0, 1) and remix in [0, 1], got {self.dropout}, {self.remix}")
-        if isinstance(self.embedding, bool) or not isinstance(self.embedding, int) or self.embedding < 0:
-            raise UsageError(f"embedding must be a whole number >= 0 (0: no deep-clustering head), got {self.embedding!r}")
+            positive_number(getattr(self, name), name, flag="--" + name.replace("_", "-"))
+        if not 0 <= number(self.dropout, "dropout", flag="--dropout") < 1:
+            raise UsageError(f"dropout must be at least 0 and below 1 (--dropout), got {self.dropout!r}")
+        if not 0 <= number(self.remix, "remix", flag="--remix") <= 1:
+            raise UsageError(f"remix must be a share from 0 to 1 (--remix), got {self.remix!r}")
+        whole_number(self.embedding, "embedding", minimum=0, flag="--embedding", hint=" (0: no deep-clustering head)")
         if len(self.loss_weights) != 3 or min(self.loss_weights) < 0 or self.loss_weights[1] == 0:
             raise UsageError(f"loss_weights are (deep clustering, mask inference, transcription) >= 0 with mask inference > 0, "
                              f"got {self.loss_weights}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise UsageError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        whole_number(self.seed, "seed", 0, MAX_TORCH_SEED, flag="--seed")
         return self
 
     def model_config(self) -> CerberusConfig:
@@ -360,6 +360,8 @@ def train(
     from stemlime.plugin import folder_lock, torch_device
 
     settings = (attrs.evolve(settings, **options) if settings is not None else Settings(**options)).check()
+    if threads is not None:  # before any track is read
+        whole_number(threads, "threads", minimum=1, flag="--threads", hint="; 0 on the command line: torch's own count")
     data = _data_folders(data)
     out = Path(out).expanduser()
     check_output(out, [*map(Path, data), *map(Path, validation or [])], resume, force)

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from stemlime.plugin import UsageError
+from stemlime.plugin import UsageError, whole_number
 
 from .instruments import DRUMS, GENERATOR_PROGRAMS, parse_classes
 from .voice import WORDS
@@ -75,10 +75,18 @@ class Arrangement:
         return facts | ({"distinct_parts": True} if self.distinct_parts else {})  # the default's metadata stays as it was
 
 
+MAX_SEED = 2**32 - 1  # as stemlime's own seeds (--seed of explain)
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """A piece's seed: a whole number from 0 to 2^32 - 1 (numpy refuses negative seeds)."""
+    return whole_number(seed, "seed", 0, MAX_SEED, flag=flag)
+
+
 def check_duration(duration: float) -> float:
     duration = float(duration)
     if not np.isfinite(duration) or duration <= 0:
-        raise UsageError(f"duration must be a positive number of seconds, got {duration:g}")
+        raise UsageError(f"duration must be a positive number of seconds (--duration), got {duration:g}")
     return duration
 
 
@@ -110,6 +118,7 @@ def generate(seed: int, duration: float, instruments: str | tuple[str, ...] = ("
     """
     import pretty_midi
 
+    seed = check_seed(seed)
     duration = check_duration(duration)
     classes = parse_classes(instruments)
     rng = np.random.default_rng(int(seed))

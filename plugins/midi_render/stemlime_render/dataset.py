@@ -16,9 +16,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from stemlime.plugin import ResumableFolder, UsageError, write_text_atomically
+from stemlime.plugin import ResumableFolder, UsageError, whole_number, write_text_atomically
 
-from .arrange import check_duration
+from .arrange import MAX_SEED, check_duration, check_seed
 from .instruments import parse_classes
 from .render import render_song
 
@@ -64,8 +64,12 @@ def render_dataset(
     ``["guitar,drums,bass", "piano,bass"]``: drums only ever play with guitar.
     ``distinct_parts`` gives each pitched part its own role and register (``arrange.generate``).
     """
-    if int(count) < 1:
-        raise UsageError(f"count must be at least 1, got {count}")
+    whole_number(count, "count", minimum=1, flag="--count")
+    check_seed(seed)
+    if seed + count - 1 > MAX_SEED:  # piece i has the seed seed + i
+        raise UsageError(f"--seed {seed} with --count {count} gives pieces seeds past {MAX_SEED}; choose a smaller --seed or --count")
+    if workers is not None:
+        whole_number(workers, "workers", minimum=1, flag="--workers")
     settings = {
         "seed": int(seed), "duration": check_duration(duration),
         "instrument_sets": [",".join(parse_classes(s)) for s in instrument_sets],
@@ -75,6 +79,7 @@ def render_dataset(
     }
     if not settings["instrument_sets"]:
         raise UsageError("give at least one instrument set")
+    _check_disk(Path(out), int(count), settings)
     folder = ResumableFolder(out, KIND, inputs=[soundfont], subfolders=["."], adopt=_earlier_dataset, data=True)
     _check_settings(folder.check(), settings)
     with folder as root:
@@ -82,6 +87,29 @@ def render_dataset(
         write_text_atomically(root / SETTINGS_FILE, json.dumps(settings, indent=1))
         _render(root, count, settings, workers, progress)
     return [piece_folder(Path(out), i) for i in range(int(count))]
+
+
+BYTES_PER_SAMPLE_ON_DISK = 2  # the least a WAV sample takes (16-bit)
+
+
+def _check_disk(out: Path, count: int, settings: dict[str, Any]) -> None:
+    """Refuse, before any rendering, a dataset that cannot fit on the disk of ``out`` (an
+    absurd --count would otherwise spend hours listing and rendering until the disk is full)."""
+    import shutil
+
+    signals = 1 + max(len(classes.split(",")) for classes in settings["instrument_sets"])  # the mixture and its stems
+    needed = count * settings["duration"] * settings["sample_rate"] * BYTES_PER_SAMPLE_ON_DISK * signals
+    existing = out.expanduser().absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return
+    if needed > free:
+        raise UsageError(f"--count {count} pieces of {settings['duration']:g} s at {settings['sample_rate']} Hz need at least "
+                         f"{needed / 2**30:.1f} GiB of disk, and {existing} has {free / 2**30:.1f} GiB free; choose a smaller "
+                         "--count or --duration, or another --out")
 
 
 def _earlier_dataset(folder: Path) -> bool:

@@ -67,9 +67,12 @@ def read_midi(source: Any) -> Any:
 
     if isinstance(source, pretty_midi.PrettyMIDI):
         return source
+    from stemlime.plugin import file_problem
+
     path = Path(source)
-    if not path.is_file():
-        raise StemlimeError(f"MIDI file {path} does not exist")
+    problem = file_problem(path, "MIDI file")
+    if problem:
+        raise StemlimeError(problem)
     try:
         return pretty_midi.PrettyMIDI(str(path))
     except Exception as error:  # mido and pretty_midi raise many kinds (OSError, EOFError, KeyError, ValueError)

@@ -80,16 +80,33 @@ def instrument_events(instrument: Any, sample_rate: int, n_samples: int) -> list
     return sorted(events, key=lambda e: (e.sample, e.order))
 
 
+SOUNDFONT_FORMS = (b"sfbk", b"DLS ")  # the RIFF forms FluidSynth loads: SoundFont 2, and DLS with libinstpatch
+
+
+def _check_soundfont_header(path: Path) -> None:
+    """Refuse a file that is not a SoundFont before FluidSynth reads it: FluidSynth prints
+    CRITICAL lines and errors of its own (from C, past any Python warning filter) first."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+    if header[:4] != b"RIFF" or header[8:12] not in SOUNDFONT_FORMS:
+        raise UsageError(f"soundfont {path} is not a SoundFont (.sf2): it does not start as one (RIFF....sfbk); "
+                         f"give a .sf2 file ({OTHER_SOUNDFONTS}) or leave --soundfont out for TimGM6mb.sf2")
+
+
 class Synthesizer:
     """A FluidSynth instance with one soundfont loaded, rendering one instrument at a time."""
 
     def __init__(self, soundfont: str | Path | None = None, sample_rate: int = 44100):
         self.soundfont = Path(soundfont).expanduser() if soundfont is not None else default_soundfont()
-        if not self.soundfont.is_file():
-            raise StemlimeError(f"soundfont {self.soundfont} does not exist; give an existing .sf2 file "
+        from stemlime.plugin import file_problem
+
+        problem = file_problem(self.soundfont, "soundfont")
+        if problem:
+            raise StemlimeError(f"{problem}; give an existing .sf2 file "
                                 f"({OTHER_SOUNDFONTS}) or leave it out for TimGM6mb.sf2")
+        _check_soundfont_header(self.soundfont)
         if not 8000 <= int(sample_rate) <= 96000:
-            raise UsageError(f"sample rate {sample_rate} Hz: FluidSynth renders at 8000 to 96000 Hz")
+            raise UsageError(f"sample rate {sample_rate} Hz: FluidSynth renders at 8000 to 96000 Hz (--sample-rate)")
         self.sample_rate = int(sample_rate)
         fluidsynth = _fluidsynth()
         self._write_float = fluidsynth.stemlime_write_float

@@ -21,8 +21,11 @@ def parse_boundaries(text: str) -> list[float]:
     text = str(text).strip()
     if text.startswith("@"):
         path = Path(text[1:]).expanduser()
-        if not path.is_file():
-            raise UsageError(f"manual: boundaries file {path} does not exist (boundaries=@FILE reads seconds from FILE)")
+        from stemlime.plugin import file_problem
+
+        problem = file_problem(path, "boundaries file")
+        if problem:
+            raise UsageError(f"manual: {problem} (boundaries=@FILE reads seconds from FILE)")
         lines = [line.split("#", 1)[0] for line in path.read_text().splitlines()]
         where = f"in {path}"
     else:
