@@ -120,9 +120,13 @@ def test_the_oracle_refuses_a_stem_file_without_five_streams(tmp_path):
         pipeline.explain(three, samples=4, seed=0)
 
 
-def test_the_oracle_never_writes_into_its_stem_file(stem_mp4):
+def test_the_oracle_never_writes_into_the_folder_of_its_stem_file(stem_mp4, tmp_path):
+    song = Path(shutil.copy(stem_mp4, tmp_path / "song.stem.mp4"))
     pipeline = stemlime.Pipeline(tagger=LowEnergy(), separator="oracle")
-    assert pipeline.separator.inputs(stem_mp4) == [stem_mp4]
+    assert pipeline.separator.inputs(song) == [song]
+    with pytest.raises(UsageError, match=r"holds .*song\.stem\.mp4, an input of this run"):
+        pipeline.explain(song, duration=2.0, samples=4, out=tmp_path, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.stem.mp4"]
 
 
 def test_missing_ffmpeg_says_what_to_install(stem_mp4, monkeypatch, tmp_path):

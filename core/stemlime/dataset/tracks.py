@@ -55,7 +55,7 @@ def find_tracks(data: str | Path) -> list[Track]:
     if not root.is_dir():
         what = "is a file" if root.exists() else "does not exist"
         raise UsageError(f"the dataset {data} {what}: give a folder of tracks (folders with mixture.* or mix.*, "
-                         "or audio files); to explain one file, use 'stemlime explain'")
+                         ".stem.mp4 files, or audio files); to explain one file, use 'stemlime explain'")
     files = _audio_files(root)
     mixtures: dict[Path, Path] = {}
     stem_files = [(path, path) for path in files if is_stem_file(path)]
@@ -67,8 +67,8 @@ def find_tracks(data: str | Path) -> list[Track]:
     else:
         chosen = [(path, path) for path in files]
     if not chosen:
-        raise UsageError(f"no tracks in {data}: no folder holds a mixture.* or mix.* file, and there are no audio files "
-                         f"({', '.join(sorted(AUDIO_SUFFIXES))})")
+        raise UsageError(f"no tracks in {data}: no folder holds a mixture.* or mix.* file, and there are no .stem.mp4 "
+                         f"or other audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
     names = [where.name if where.is_dir() else stem_file_name(where) if is_stem_file(where) else where.stem
              for where, _ in chosen]
     repeated = {name for name, count in Counter(names).items() if count > 1}
