@@ -4,7 +4,6 @@ read through ffmpeg, by load_audio, the oracle separator and explain-dataset."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -133,6 +132,14 @@ def test_missing_ffmpeg_says_what_to_install(stem_mp4, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(AudioError, match=r"needs the 'ffprobe' program.*apt-get install ffmpeg"):
         stemlime.load_audio(stem_mp4)
+
+
+def test_missing_ffmpeg_on_the_command_line_exits_with_status_1_and_says_what_to_install(stem_mp4, monkeypatch,
+                                                                                         tmp_path, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    status = main(["separate", str(stem_mp4), "--separator", "oracle", "--out", str(tmp_path / "out")])
+    assert status == 1 and "apt-get install ffmpeg" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_broken_stem_file_says_so(tmp_path):

@@ -1,4 +1,5 @@
-"""Built-in separators: ``oracle`` (stems you already have) and ``none`` (the mix itself)."""
+"""Built-in separators: ``oracle`` (stems you already have: a stem folder or a MUSDB18
+``.stem.mp4``) and ``none`` (the mix itself)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from ..audio import fit_length, load_audio, resample, to_mono
 from ..components import Excerpt
 from ..errors import UsageError
 from ..declarations import option
-from ..stemfile import MUSDB18_STEMS, decode, is_stem_file, probe
 from ..residual import RESIDUAL_WARNING_DB, rest_stem, stems_residual_db
+from ..stemfile import MUSDB18_STEMS, decode, is_stem_file, probe
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff"}
 REST = "rest"
@@ -88,6 +89,10 @@ def _some_stems(instance: object, attribute: object, stems: str | None) -> None:
 @attrs.define
 class OracleSeparator:
     """Reads the true stems from a folder: one audio file per stem, named after the file.
+
+    A MUSDB18 ``.stem.mp4`` input (without ``dir``) holds its own stems: streams 1-4, named
+    ``drums``, ``bass``, ``other``, ``vocals`` (:data:`stemlime.stemfile.MUSDB18_STEMS`); a
+    stem file with other than 5 streams is a UsageError (its stems have no names).
 
     Without ``dir``, the folder comes from the input's stem-folder layout (see
     :func:`default_stem_folder`): an input named ``mixture.*`` or ``mix.*`` whose folder
