@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml experiments/*/pyproject.toml))
 STAMP := $(VENV)/.stemlime-installed
-DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium
+DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium ffmpeg
 
 .PHONY: install system-deps models test typecheck demo bench clean
 

@@ -1,6 +1,7 @@
 """Every command-line block of the README runs as written (on a short real song), so the front
 door never shows a command that fails. The render, 30-second example, pipeline-file and
-temporal pipeline blocks run in their own tests (test_render_cli, test_cli, test_temporal_pipeline)."""
+temporal pipeline blocks run in their own tests (test_render_cli, test_cli, test_temporal_pipeline); the MUSDB18
+block runs on .stem.mp4 files built here with ffmpeg."""
 
 from __future__ import annotations
 
@@ -90,3 +91,26 @@ def test_the_readme_page_and_scan_commands_run(ten_second_song, monkeypatch):
     namespace: dict = {}
     exec(code_block_after("## Listening pages", "python", 0), namespace)
     assert namespace["scan"].verdict() == scan["verdict"], "Python and the command line scan alike"
+
+
+@needs_musicnn
+def test_the_readme_musdb18_stem_file_commands_run(tmp_path):
+    """The 'MUSDB18 as it ships' block on two .stem.mp4 tracks built from piece1_16k, named as its CSV names them."""
+    import csv
+    import io
+    import json
+
+    from stemfile_support import make_stem_file
+
+    require_model("musicnn/MTT_musicnn")
+    table = code_block_after("### MUSDB18 as it ships", "csv")
+    (tmp_path / "genres.csv").write_text(table)
+    tracks = [row["track"] for row in csv.DictReader(io.StringIO(table))]
+    first = make_stem_file(tmp_path / "musdb18" / f"{tracks[0]}.stem.mp4")
+    for track in tracks[1:]:
+        shutil.copy(first, tmp_path / "musdb18" / f"{track}.stem.mp4")
+    run_commands(code_block_after("### MUSDB18 as it ships", "bash"), tmp_path, in_process=("explain-dataset",))
+    out = tmp_path / "musdb18-explained"
+    assert json.loads((out / "run.json").read_text())["tracks"]["explained"] == len(tracks)
+    assert json.loads((out / "global.json").read_text())["metadata"]["genre"].keys() == {"Pop/Rock", "Jazz"}
+    assert (out / "metadata-genre.png").is_file() and "metadata-genre.png" in (out / "index.html").read_text()

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from . import stemfile
 from .errors import AudioError, ExcerptError, UsageError
 
 RESAMPLER = "soxr_hq"  # the resampler musicnn's and audioLIME's librosa.load used
@@ -74,6 +75,9 @@ def audio_info(path: str | Path) -> tuple[int, int, float]:
     if problem:
         raise AudioError(problem)
     path = Path(path)
+    if stemfile.is_stem_file(path):  # a .stem.mp4: its mixture, stream 0
+        stem_info = stemfile.probe(path)
+        return stem_info.sample_rate, stem_info.channels, stem_info.duration
     try:
         info = soundfile.info(str(path))
     except Exception as error:  # libsndfile's message says what is wrong
@@ -88,6 +92,8 @@ def decoded_duration(path: str | Path) -> float:
     """
     path = Path(path)
     rate, _, _ = audio_info(path)
+    if stemfile.is_stem_file(path):
+        return len(stemfile.decode(path, 0)[0]) / rate
     frames = 0
     try:
         with soundfile.SoundFile(str(path)) as sound:
@@ -134,7 +140,8 @@ def load_audio(
 
     Parameters
     ----------
-    path : an audio file libsndfile reads (WAV, FLAC, OGG, MP3).
+    path : an audio file libsndfile reads (WAV, FLAC, OGG, MP3), or a ``.stem.mp4`` stem
+        file (its mixture, stream 0, decoded by ffmpeg: see :mod:`stemlime.stemfile`).
     sample_rate : resample to this rate in Hz (None: keep the file's rate).
     start : excerpt start in seconds.
     duration : excerpt length in seconds (None: to the end of the file).
@@ -167,10 +174,14 @@ def load_audio(
     if frames == 0:
         raise ExcerptError(f"an excerpt of {duration:g} s of {path} is shorter than one sample at {native_rate} Hz; "
                            "choose a longer --duration")
-    try:
-        audio, _ = soundfile.read(str(path), start=first, frames=frames, dtype="float32", always_2d=True)
-    except Exception as error:
-        raise AudioError(f"cannot read {path} ({error})") from None
+    if stemfile.is_stem_file(path):
+        audio = stemfile.decode(path, 0, start, duration)[0]
+        audio = audio[:frames] if frames >= 0 else audio
+    else:
+        try:
+            audio, _ = soundfile.read(str(path), start=first, frames=frames, dtype="float32", always_2d=True)
+        except Exception as error:
+            raise AudioError(f"cannot read {path} ({error})") from None
     if len(audio) == 0:
         raise AudioError(
             f"{path} holds no samples from {start} s on, although its header says {total:.3f} s: "

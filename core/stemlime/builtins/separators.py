@@ -1,4 +1,5 @@
-"""Built-in separators: ``oracle`` (stems you already have) and ``none`` (the mix itself)."""
+"""Built-in separators: ``oracle`` (stems you already have: a stem folder or a MUSDB18
+``.stem.mp4``) and ``none`` (the mix itself)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from ..audio import fit_length, load_audio, to_mono
+from ..audio import fit_length, load_audio, resample, to_mono
 from ..components import Excerpt
 from ..errors import UsageError
 from ..declarations import option
 from ..residual import RESIDUAL_WARNING_DB, rest_stem, stems_residual_db
+from ..stemfile import MUSDB18_STEMS, decode, is_stem_file, probe
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff"}
 REST = "rest"
@@ -88,6 +90,10 @@ def _some_stems(instance: object, attribute: object, stems: str | None) -> None:
 class OracleSeparator:
     """Reads the true stems from a folder: one audio file per stem, named after the file.
 
+    A MUSDB18 ``.stem.mp4`` input (without ``dir``) holds its own stems: streams 1-4, named
+    ``drums``, ``bass``, ``other``, ``vocals`` (:data:`stemlime.stemfile.MUSDB18_STEMS`); a
+    stem file with other than 5 streams is a UsageError (its stems have no names).
+
     Without ``dir``, the folder comes from the input's stem-folder layout (see
     :func:`default_stem_folder`): an input named ``mixture.*`` or ``mix.*`` whose folder
     holds its stems, or a Slakh track whose stems are in ``stems/``. Slakh stems keep
@@ -126,9 +132,11 @@ class OracleSeparator:
     def inputs(self, source: object) -> list[Path]:
         """The folder of true stems this separator reads for ``source`` (protocol slot): an
         output folder must never replace it. None known (an array without dir=, a file that is
-        not a mixture): nothing."""
+        not a mixture): nothing. A ``.stem.mp4`` holds its own stems: the file itself."""
         if self.dir is not None:
             return [self.dir]
+        if isinstance(source, (str, Path)) and is_stem_file(source):
+            return [Path(source)]
         if isinstance(source, (str, Path)) and is_mixture_file(Path(source)):
             return [default_stem_folder(Path(source))]
         return []
@@ -152,6 +160,8 @@ class OracleSeparator:
 
     def separate(self, audio: np.ndarray, sample_rate: int, excerpt: Excerpt | None = None) -> dict[str, np.ndarray]:
         """The stems' excerpts, mono, at ``sample_rate`` Hz, each as long as ``audio``."""
+        if self.dir is None and excerpt is not None and excerpt.path is not None and is_stem_file(excerpt.path):
+            return self._separate_stem_file(Path(excerpt.path), audio, sample_rate, excerpt)
         folder = self.stem_folder(excerpt)
         exclude = Path(excerpt.path) if excerpt is not None and excerpt.path else None
         start = excerpt.start if excerpt is not None else 0.0
@@ -166,6 +176,40 @@ class OracleSeparator:
             stems[REST] = rest_stem(mix, stems)
         elif self.last_residual_db < RESIDUAL_WARNING_DB:
             warnings.warn(residual_warning(folder, self.last_residual_db), stacklevel=2)
+        return stems
+
+
+    def _stem_file_streams(self, path: Path) -> dict[str, int]:
+        """``{MUSDB18 stem name: stream}`` of a ``.stem.mp4`` (streams 1-4), those of ``stems=`` if given."""
+        streams = probe(path).streams
+        if streams != 1 + len(MUSDB18_STEMS):
+            raise UsageError(
+                f"oracle separator: {path} has {streams} audio streams; a MUSDB18 .stem.mp4 has 5 (mixture, "
+                f"{', '.join(MUSDB18_STEMS)}), so its stems cannot be named. Decode its stems to WAV files and give dir=FOLDER"
+            )
+        found = {name: index + 1 for index, name in enumerate(MUSDB18_STEMS)}
+        if self.stem_names is not None:
+            missing = [name for name in self.stem_names if name not in found]
+            if missing:
+                raise UsageError(f"oracle separator: no stem {missing} in {path}; it holds: {', '.join(found)}")
+            found = {name: found[name] for name in self.stem_names}
+        return found
+
+    def _separate_stem_file(self, path: Path, audio: np.ndarray, sample_rate: int, excerpt: Excerpt) -> dict[str, np.ndarray]:
+        """The stems of a MUSDB18 ``.stem.mp4`` (streams 1-4), mono at ``sample_rate`` Hz, as long as ``audio``."""
+        stems = {}
+        for name, stream in self._stem_file_streams(path).items():
+            decoded, rate = decode(path, stream, excerpt.start, excerpt.duration)
+            stems[name] = fit_length(resample(to_mono(decoded), rate, sample_rate), len(audio))
+        return self._finish(path, audio, stems)
+
+    def _finish(self, where: Path, audio: np.ndarray, stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        mix = to_mono(audio)
+        self.last_residual_db = stems_residual_db(mix, stems)
+        if self.rest:
+            stems[REST] = rest_stem(mix, stems)
+        elif self.last_residual_db < RESIDUAL_WARNING_DB:
+            warnings.warn(residual_warning(where, self.last_residual_db), stacklevel=3)
         return stems
 
 
