@@ -343,9 +343,9 @@ def test_a_soundfont_fluidsynth_cannot_read_gives_one_line_with_fluidsynths_reas
     bad.write_text("junk")
     result = subprocess.run([sys.executable, "-m", "stemlime", "render", "--duration", "1", "--sample-rate", RATE,
                              "--soundfont", str(bad), "--out", str(tmp_path / "out")], capture_output=True, text=True)
-    assert result.returncode == 1
+    assert result.returncode in (1, 2)  # 2: its header is no SoundFont's; 1: FluidSynth cannot load it
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # no CRITICAL lines of GLib or FluidSynth
-    assert "FluidSynth: " in result.stderr and str(bad) in result.stderr
+    assert str(bad) in result.stderr and "SoundFont" in result.stderr
 
 
 def test_models_list_into_a_closed_pipe_stops_quietly(tmp_path):
