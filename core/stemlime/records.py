@@ -371,6 +371,11 @@ class StemgramRecord:
     sentences: list[str]  # what the summary says about interactions
     files: dict[str, str] = attrs.field(factory=dict)  # "mixture" and each stem -> its WAV, relative
 
+    @staticmethod
+    def picture(number: int) -> str:
+        """The picture of the ``number``-th label (labels are free text: the files are numbered)."""
+        return f"stemgram-{number}.png"
+
     def to_json(self) -> dict[str, Any]:
         return json_ready({
             SCHEMA: self.VERSION, "audio": self.audio, "pipeline": dict(self.pipeline), "labels": list(self.labels),

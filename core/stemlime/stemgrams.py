@@ -143,7 +143,7 @@ class Stemgram:
                 audio_io.write_wav(staging / files[name], audio, self.sample_rate)
             record = self.record(files)
             for number, label in enumerate(self.labels):
-                plot_stemgram(record, label, staging / picture_name(number))
+                plot_stemgram(record, label, staging / StemgramRecord.picture(number))
             write_stemgram(staging, record)
             render_report(staging, kind="stemgram")
         return Path(folder)
@@ -159,15 +159,10 @@ class Stemgram:
         with tempfile.TemporaryDirectory() as folder:
             record = self.record()
             for number, label in enumerate(self.labels):
-                path = plot_stemgram(record, label, Path(folder) / picture_name(number))
+                path = plot_stemgram(record, label, Path(folder) / StemgramRecord.picture(number))
                 data = base64.b64encode(io.BytesIO(path.read_bytes()).getvalue()).decode("ascii")
                 parts.append(f'<img alt="stemgram of {html.escape(label)}" src="data:image/png;base64,{data}">')
         return "\n".join(parts)
-
-
-def picture_name(number: int) -> str:
-    """The picture of the ``number``-th label (labels are free text: files are numbered)."""
-    return f"stemgram-{number}.png"
 
 
 STEM_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")

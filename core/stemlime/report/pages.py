@@ -125,8 +125,7 @@ def scan_context(folder: Path, media: Media) -> dict[str, Any]:
 
 @page("stemgram", "stemgram.html")
 def stemgram_context(folder: Path, media: Media) -> dict[str, Any]:
-    from ..records import read_stemgram
-    from ..stemgrams import picture_name
+    from ..records import StemgramRecord, read_stemgram
 
     gram = read_stemgram(folder)
     labels = []
@@ -136,7 +135,7 @@ def stemgram_context(folder: Path, media: Media) -> dict[str, Any]:
         frames = [{"start": float(t), "value": float(everything[i]),
                    "stems": ", ".join(f"{s} {v:+.3f}" for s, v in zip(gram.stems, values[i]))}
                   for i, t in enumerate(gram.times)]
-        labels.append({"name": label, "picture": media(picture_name(number)), "frames": frames,
+        labels.append({"name": label, "picture": media(StemgramRecord.picture(number)), "frames": frames,
                        "efficiency": gram.efficiency_error[label]})
     return {
         "title": f"{_source_name(gram.audio)}: stemgram", "source": _source_name(gram.audio), "pipeline": gram.pipeline,
