@@ -244,3 +244,22 @@ def test_the_readme_stemgram_command_runs(tmp_path):
     assert "female vocalists: peaks at" in results[0].stdout
     data = json.loads((tmp_path / "stemgram-out" / "stemgram.json").read_text())
     assert data["stems"] == ["vocals", "accompaniment"] and data["per_label"]["female vocalists"]["efficiency_error"] < 1e-9
+
+
+def test_more_than_eight_stems_are_refused_before_the_tagger_runs(tmp_path):
+    t = np.arange(RATE) / RATE
+    stems = {f"s{n}": 0.05 * np.sin(2 * np.pi * (200 + 100 * n) * t) for n in range(9)}
+    for name, audio in stems.items():
+        soundfile.write(tmp_path / f"{name}.wav", audio.astype(np.float32), RATE, subtype="FLOAT")
+    soundfile.write(tmp_path / "mixture.wav", sum(stems.values()).astype(np.float32), RATE, subtype="FLOAT")
+    calls = []
+
+    class Counting(BandAnd):
+        def predict(self, batch):
+            calls.append(len(batch))
+            return super().predict(batch)
+
+    with pytest.raises(UsageError, match="9 stems.*at most 8.*--separator"):
+        stemlime.stemgram(stemlime.Pipeline(tagger=Counting(), separator="oracle", cache=False), tmp_path / "mixture.wav",
+                          labels="both", out=tmp_path.parent / "never")
+    assert calls == [] and not (tmp_path.parent / "never").exists()
