@@ -136,7 +136,7 @@ class Stemgram:
 
         with ResultFolder(folder, kind="stemgram", inputs=[self.audio_path, *inputs], force=force) as staging:
             files = {"mixture": "mixture.wav"}
-            audio_io.write_wav(staging / "mixture.wav", sum(self.stem_audio.values()), self.sample_rate)
+            audio_io.write_wav(staging / "mixture.wav", np.sum(list(self.stem_audio.values()), axis=0), self.sample_rate)
             (staging / "stems").mkdir()
             for number, (name, audio) in enumerate(self.stem_audio.items()):
                 files[name] = f"stems/{number:02d}.wav"
@@ -238,7 +238,7 @@ def stemgram(pipeline: "Pipeline", source: Any, *, labels: Sequence[str | int] |
     hop_seconds = float(getattr(tagger, "taggram_hop_seconds", None) or (input_seconds or length / rate))
     hop = max(1, int(round(hop_seconds * rate)))
     masks = all_masks(len(stems))
-    games = {name: [] for name in names}
+    games: dict[str, list[np.ndarray]] = {name: [] for name in names}
     runs = 0
     for frame in range(_frames(length, window, hop)):
         first = frame * hop
