@@ -42,6 +42,7 @@ def main() -> int:
     sections = [importlib.import_module("musicnn_bench").run, bench_explainer, importlib.import_module("engine_bench").run]
     if importlib.util.find_spec("spleeter_bench") and importlib.util.find_spec("stemlime_spleeter"):
         sections.append(importlib.import_module("spleeter_bench").run)
+        sections.append(importlib.import_module("stemgram_bench").run)
     if importlib.util.find_spec("stemlime_render"):
         sections.append(importlib.import_module("render_bench").run)
     if importlib.util.find_spec("stemlime_render") and importlib.util.find_spec("ray"):

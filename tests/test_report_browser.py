@@ -154,3 +154,45 @@ def test_a_dataset_page_of_snippets_works_in_chromium(dataset_runs):
     assert set(re.findall(r'href="(tracks/[^"]+)"', page)) == {f"tracks/{track}/index.html" for track in snippets.explained}
     assert all("where is" in (snippets.out / "tracks" / track / "index.html").read_text() for track in snippets.explained), \
         "each track's page is its scan's"
+
+
+@pytest.fixture(scope="module")
+def real_stemgram(song30, tmp_path_factory):
+    pytest.importorskip("stemlime_musicnn", reason="stemlime-musicnn is not installed")
+    pytest.importorskip("stemlime_spleeter", reason="stemlime-spleeter is not installed")
+    musicnn_folder("MSD_musicnn")
+    spleeter_folder("2stems")
+    pipeline = stemlime.Pipeline(tagger="musicnn", separator="spleeter:2stems",
+                                 cache=StemCache(tmp_path_factory.mktemp("stems")))
+    separator = pipeline.separator
+    runs = []
+    separate = separator.separate
+    separator.separate = lambda audio, rate, **kw: runs.append(len(audio)) or separate(audio, rate, **kw)
+    gram = stemlime.stemgram(pipeline, song30, labels=["female vocalists"],
+                             out=tmp_path_factory.mktemp("stemgram") / "stemgram")
+    return gram, tmp_path_factory.getbasetemp(), runs
+
+
+@pytest.mark.parametrize("size, name", [(DESKTOP, "stemgram-desktop.png"), (PHONE, "stemgram-phone.png")], ids=["desktop", "phone"])
+def test_the_stemgram_page_of_a_real_song_works_in_chromium(real_stemgram, size, name):
+    gram, _, runs = real_stemgram
+    assert len(runs) == 1  # the song is separated once, every frame cuts its stems from that
+    assert gram.stems == ["vocals", "accompaniment"] and gram.n_frames == 10
+    taggram, _ = stemlime.Pipeline(tagger="musicnn").taggram(gram.audio_path)
+    # with every stem on, each frame's output is the song's taggram there, up to what the stems miss of the mix
+    index = stemlime.Pipeline(tagger="musicnn").tagger_labels.index("female vocalists")
+    everything = gram.everything("female vocalists")
+    assert np.allclose(everything, taggram[:gram.n_frames, index], atol=0.03)
+    assert np.argmax(everything) == np.argmax(taggram[:gram.n_frames, index])  # the stemgram peaks where the taggram does
+    assert gram.efficiency_error("female vocalists") < 1e-9
+    require_browser()
+    folder = next(p.parent for p in gram_folder_candidates(real_stemgram))
+    seen = look_at(folder, size=size, screenshot=name)
+    assert_page_works(seen)
+    assert len(seen["durations"]) == 3  # the song and its two stems
+    assert all(audio["duration"] == pytest.approx(30.0, abs=0.05) for audio in seen["durations"])
+
+
+def gram_folder_candidates(real_stemgram):
+    _, base, _ = real_stemgram
+    return sorted(base.glob("stemgram*/stemgram/stemgram.json"))

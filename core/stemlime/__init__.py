@@ -12,6 +12,7 @@ from .request import ExplainRequest
 from .specs import Spec, parse_spec
 from .surrogates import SurrogateFit
 from .scanning import Scan, scan
+from .stemgrams import Stemgram, stemgram
 from .dataset import DatasetResult, explain_dataset
 
 from .version import __version__
@@ -20,6 +21,6 @@ from .version import __version__
 __all__ = [
     "AudioError", "Component", "DatasetResult", "Engine", "Excerpt", "ExplainRequest", "Explanation", "Factory", "LabelExplanation",
     "ModelFilesError", "Neighbourhood", "Option", "Pipeline", "Registry", "Scan", "Segment", "Spec", "StemlimeError",
-    "SurrogateFit", "UsageError", "explain_dataset", "get_registry", "hookimpl", "load_audio", "parse_spec", "scan",
+    "Stemgram", "SurrogateFit", "UsageError", "explain_dataset", "get_registry", "hookimpl", "load_audio", "parse_spec", "scan", "stemgram",
     "write_wav",
 ]

@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check_command(commands)
     _add_dataset_command(commands)
     _add_scan_command(commands)
+    _add_stemgram_command(commands)
     _add_report_command(commands)
 
     tag = commands.add_parser("tag", help="run a tagger: taggram and clip-level probabilities")
@@ -314,6 +315,37 @@ def cmd_scan(args) -> None:
         print(f"{result.summary()}\nwrote {out / 'scan.json'}, {out / 'taggram.png'}, {out / 'index.html'}, {out / 'snippets'}/")
 
 
+def _add_stemgram_command(commands) -> None:
+    """``stemlime stemgram AUDIO --label NAME ...``: exact Shapley values of each stem per taggram frame."""
+    gram = commands.add_parser("stemgram", help="each stem's exact Shapley value per taggram frame over a whole song, "
+                                                "with stem interactions; write a page",
+                               description="Separate the song once, and for every tagger frame run all 2^K stem masks: "
+                                           "the exact Shapley value of each stem for each label, f(all on), f(all off) "
+                                           "and pairwise interactions. Writes stemgram.json, stemgram-N.png, the song and "
+                                           "its stems, and index.html.")
+    gram.add_argument("audio", help="audio file (the whole song)")
+    _add_pipeline_arguments(gram)
+    gram.add_argument("--label", action="append", help="label to follow (name or index); repeatable, at least one")
+    gram.add_argument("--batch-size", type=int, help="masks per tagger call (default: all of a frame's, at least 32)")
+    gram.add_argument("--quiet", action="store_true", help="no summary on stdout")
+    gram.add_argument("--no-cache", action="store_true", help="separate the song again instead of using the stem cache")
+    gram.add_argument("--out", required=True, help="output folder (replaced as a whole by each run)")
+    gram.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
+
+
+def cmd_stemgram(args) -> None:
+    from .stemgrams import stemgram
+
+    if not args.label:
+        raise UsageError("stemgram follows labels through the song: give --label NAME (repeatable)")
+    args.sort = None
+    pipeline = _pipeline_arguments(args)
+    result = stemgram(pipeline, args.audio, labels=args.label, out=args.out, force=args.force, batch_size=args.batch_size)
+    if not args.quiet:
+        out = Path(args.out)
+        print(f"{result.summary()}\nwrote {out / 'stemgram.json'}, {out / 'index.html'}")
+
+
 def _add_report_command(commands) -> None:
     report = commands.add_parser("report", help="write the listening page DIR/index.html of a result folder",
                                  description="Turn a result folder (explain, check --out, scan, separate, explain-dataset) "
@@ -393,6 +425,7 @@ COMMANDS = {"plugins": cmd_plugins, "separate": cmd_separate, "explain": cmd_exp
 COMMANDS["check"] = cmd_check
 COMMANDS["explain-dataset"] = cmd_explain_dataset
 COMMANDS["scan"] = cmd_scan
+COMMANDS["stemgram"] = cmd_stemgram
 COMMANDS["report"] = cmd_report
 
 

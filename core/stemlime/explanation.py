@@ -186,11 +186,67 @@ class Explanation:
                              "no component explains it")
                 continue
             lines += weight_lines(label, self.components)
+            lines += [f"  {note}" for note in self.shapley_notes(name)]
         if self.checks:
             from .report.tables import format_checks
 
             lines += ["", format_checks(self.checks)]
         return "\n".join(lines)
+
+    # ------------------------------------------------------------------ exact values (every mask evaluated)
+
+    def games(self) -> np.ndarray | None:
+        """(2^K, L) outputs of every coalition of components (row = bit pattern, bit i: component i
+        on) when the neighbourhood holds all 2^K masks and K <= 10 (``samples="exhaustive"``), else None."""
+        from .shapley import MOST_EXACT
+
+        k = len(self.components)
+        masks = np.asarray(self.neighbourhood.masks, dtype=np.int64)
+        if not 1 <= k <= MOST_EXACT or masks.ndim != 2 or masks.shape[1] != k:
+            return None
+        codes = masks @ (1 << np.arange(k, dtype=np.int64))
+        if len(np.unique(codes)) != 2 ** k:
+            return None
+        table = np.zeros((2 ** k, np.asarray(self.neighbourhood.predictions).shape[1]))
+        table[codes] = np.asarray(self.neighbourhood.predictions, dtype=np.float64)
+        return table
+
+    def shapley(self, label: str | int) -> dict[str, Any] | None:
+        """For an exhaustive explanation (K <= 10): the exact Shapley ``values`` {component: value}
+        and pairwise ``interactions`` {(a, b): index} of ``label``; None otherwise."""
+        from .shapley import interaction_indices, shapley_values
+
+        table = self.games()
+        if table is None:
+            return None
+        index = self.label(label).index
+        k = len(self.components)
+        names = [c.name for c in self.components]
+        values = shapley_values(table[:, index], k)
+        pairs = interaction_indices(table[:, index], k) if k >= 2 else np.zeros((k, k))
+        return {"values": dict(zip(names, map(float, values))), "game": table[:, index],
+                "interactions": {(names[i], names[j]): float(pairs[i, j]) for i in range(k) for j in range(i + 1, k)},
+                "matrix": pairs, "array": values}
+
+    def shapley_notes(self, label: str | int) -> list[str]:
+        """Sentences for the summary: pairs of components whose interaction is large next to their
+        main effects, and a disagreement between the surrogate's and the exact top component."""
+        from .shapley import notable_interactions, together_sentence
+
+        exact = self.shapley(label)
+        if exact is None:
+            return []
+        names = [c.name for c in self.components]
+        notes = [together_sentence(names, i, j, exact["game"])
+                 for i, j, _ in notable_interactions(exact["array"], exact["matrix"], names)[:3]]
+        weights = self.weights(label)
+        if weights:
+            lime_top = max(weights, key=lambda name: weights[name])
+            shapley_top = names[int(np.argmax(exact["array"]))]
+            if lime_top != shapley_top:
+                notes.append(f"the surrogate's top component ({lime_top}) is not the exact Shapley top ({shapley_top} "
+                             f"{exact['values'][shapley_top]:+.3f}; {lime_top} {exact['values'][lime_top]:+.3f})")
+        return notes
 
     # ------------------------------------------------------------------ notebooks
 

@@ -10,6 +10,7 @@ file                      record                      written by
 ``explanation.json``      :class:`ExplanationRecord`  ``Explanation.save`` (explain, check, tracks)
 ``scan.json``             :class:`ScanRecord`         ``Scan.save`` (scan, ``--snippets best:N``)
 ``stems.json``            :class:`StemsRecord`        :func:`stemlime.separation.write_stems`
+``stemgram.json``         :class:`StemgramRecord`     ``Stemgram.save`` (stemgram)
 ``run.json``              :class:`DatasetRun`         ``explain_dataset``
 ``global.json``           :class:`GlobalExplanation`  ``explain_dataset``
 ========================  ==========================  =========================================
@@ -356,6 +357,75 @@ def read_scan(folder: PathLike) -> ScanRecord:
     return _read_record(ScanRecord, Path(folder) / ScanRecord.FILE)
 
 
+# ---------------------------------------------------------------------------- stemgram
+
+@attrs.frozen(eq=False)
+class StemgramRecord:
+    """``stemgram.json``: exact Shapley values of each stem, per taggram frame and label.
+
+    ``values[label]`` is (frames x stems), ``interactions[label]`` (frames x stems x stems);
+    ``everything``/``nothing`` (frames,) are f(all stems on) and f(all off) per label;
+    ``efficiency_error[label]``: the largest |sum of values - (f(all) - f(none))| over frames."""
+
+    VERSION: ClassVar[int] = 1
+    FILE: ClassVar[str] = "stemgram.json"
+
+    audio: str | None
+    pipeline: dict[str, str]
+    labels: list[str]
+    stems: list[str]
+    hop_seconds: float
+    window_seconds: float
+    times: np.ndarray  # (frames,) frame starts in seconds
+    everything: dict[str, np.ndarray]
+    nothing: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
+    interactions: dict[str, np.ndarray]
+    efficiency_error: dict[str, float]
+    method: str  # "exact (all 2^K masks per frame)"
+    sentences: list[str]  # what the summary says about interactions
+    files: dict[str, str] = attrs.field(factory=dict)  # "mixture" and each stem -> its WAV, relative
+
+    @staticmethod
+    def picture(number: int) -> str:
+        """The picture of the ``number``-th label (labels are free text: the files are numbered)."""
+        return f"stemgram-{number}.png"
+
+    def to_json(self) -> dict[str, Any]:
+        return json_ready({
+            SCHEMA: self.VERSION, "audio": self.audio, "pipeline": dict(self.pipeline), "labels": list(self.labels),
+            "stems": list(self.stems), "hop_seconds": self.hop_seconds, "window_seconds": self.window_seconds,
+            "method": self.method, "times": np.asarray(self.times),
+            "per_label": {label: {"everything": self.everything[label], "nothing": self.nothing[label],
+                                  "values": self.values[label], "interactions": self.interactions[label],
+                                  "efficiency_error": self.efficiency_error[label]} for label in self.labels},
+            "sentences": list(self.sentences), "files": dict(self.files),
+        })
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "StemgramRecord":
+        per = data.get("per_label", {})
+        labels = [str(label) for label in data["labels"]]
+
+        def arrays(key: str) -> dict[str, np.ndarray]:
+            return {label: np.asarray(per[label][key], dtype=np.float64) for label in labels}
+
+        return cls(data.get("audio"), dict(data.get("pipeline", {})), labels, [str(s) for s in data["stems"]],
+                   float(data["hop_seconds"]), float(data["window_seconds"]), np.asarray(data["times"], dtype=np.float64),
+                   arrays("everything"), arrays("nothing"), arrays("values"), arrays("interactions"),
+                   {label: math.nan if per[label].get("efficiency_error") is None else float(per[label]["efficiency_error"]) for label in labels}, str(data.get("method", "")),
+                   [str(s) for s in data.get("sentences", [])], dict(data.get("files", {})))
+
+
+def write_stemgram(folder: PathLike, record: StemgramRecord) -> Path:
+    return write_json(Path(folder) / StemgramRecord.FILE, record.to_json())
+
+
+def read_stemgram(folder: PathLike) -> StemgramRecord:
+    """The record of a stemgram folder (``stemgram.json``)."""
+    return _read_record(StemgramRecord, Path(folder) / StemgramRecord.FILE)
+
+
 # ---------------------------------------------------------------------------- stems
 
 
@@ -543,7 +613,7 @@ def failures_text(failures: Sequence[TrackFailure]) -> str:
 
 
 __all__ = ["DatasetRun", "ExplanationFiles", "ExplanationRecord", "GlobalExplanation", "LabelExplanation", "LabelSummary",
-           "SCHEMA", "ScanRecord", "SnippetRecord", "StemMetrics", "StemsRecord", "TrackFailure", "failures_text",
+           "SCHEMA", "ScanRecord", "SnippetRecord", "StemgramRecord", "read_stemgram", "write_stemgram", "StemMetrics", "StemsRecord", "TrackFailure", "failures_text",
            "json_ready", "json_text", "read_dataset_run", "read_explanation", "read_failures", "read_global_explanation",
            "read_json", "read_scan", "read_stems_record", "write_explanation", "write_json", "write_scan",
            "write_stems_record"]

@@ -123,6 +123,30 @@ def scan_context(folder: Path, media: Media) -> dict[str, Any]:
     }
 
 
+@page("stemgram", "stemgram.html")
+def stemgram_context(folder: Path, media: Media) -> dict[str, Any]:
+    from ..records import StemgramRecord, read_stemgram
+
+    gram = read_stemgram(folder)
+    labels = []
+    for number, label in enumerate(gram.labels):
+        everything = gram.everything[label]
+        values = np.asarray(gram.values[label]).reshape(len(gram.times), len(gram.stems))
+        frames = [{"start": float(t), "value": float(everything[i]),
+                   "stems": ", ".join(f"{s} {v:+.3f}" for s, v in zip(gram.stems, values[i]))}
+                  for i, t in enumerate(gram.times)]
+        labels.append({"name": label, "picture": media(StemgramRecord.picture(number)), "frames": frames,
+                       "efficiency": gram.efficiency_error[label]})
+    return {
+        "title": f"{_source_name(gram.audio)}: stemgram", "source": _source_name(gram.audio), "pipeline": gram.pipeline,
+        "method": gram.method, "hop": gram.hop_seconds, "window": gram.window_seconds, "frames": len(gram.times),
+        "stems": ", ".join(gram.stems), "labels": labels, "sentences": gram.sentences,
+        "mixture": media(gram.files.get("mixture")) if gram.files.get("mixture") else None,
+        "players": [{"name": s, "url": media(gram.files[s]) if s in gram.files else None} for s in gram.stems],
+        "json": media("stemgram.json"),
+    }
+
+
 @page("stems", "stems.html")
 def stems_context(folder: Path, media: Media) -> dict[str, Any]:
     stems = read_stems_record(folder)

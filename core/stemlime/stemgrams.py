@@ -1,0 +1,259 @@
+"""The stemgram: exact Shapley values of each stem over a whole song, frame by frame (issue #26).
+
+    gram = stemlime.stemgram(pipeline, "song.wav", labels=["female vocalists"])
+    print(gram.summary())        # frames, where the label peaks, which stems drive it, interactions
+    gram.save("stemgram-out/")   # stemgram.json, stemgram.png, the song and its stems, index.html
+
+The song is separated once (the pipeline's stem cache, as a scan does) and cut into the
+tagger's input windows on the taggram's grid. For every frame all 2^K stem masks run through
+the explanation engine (``Pipeline.engine``: distinct masks once, batched), which gives the
+exact Shapley value of each stem for each label, f(all on), f(all off) and the pairwise Shapley
+interaction indices (:mod:`stemlime.shapley`). A function taking a pipeline, like
+:func:`stemlime.scan` (the pipeline knows nothing of stemgrams).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import attrs
+import numpy as np
+
+from . import audio as audio_io
+from .engine import check_batch_size
+from .errors import UsageError
+from .fs import ResultFolder, check_destination
+from .labels import label_indices
+from .records import StemgramRecord, write_stemgram
+from .shapley import all_masks, interaction_indices, notable_interactions, shapley_values, together_sentence
+from .stemcache import StemCache
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+MOST_STEMS = 8  # 2^8 = 256 masks a frame; more stems are refused (no sampling yet)
+METHOD = "exact: all 2^K stem masks per frame"
+DPI = 150
+
+
+@attrs.frozen(eq=False)
+class Stemgram:
+    """Per taggram frame, the exact Shapley value of each stem for each label.
+
+    ``games[label]`` is (frames x 2^K): the tagger's output for every stem mask of every frame
+    (bit i of the column: stem i on); everything else follows from it."""
+
+    audio_path: str | None
+    labels: list[str]
+    stems: list[str]
+    hop_seconds: float
+    window_seconds: float
+    games: dict[str, np.ndarray]
+    pipeline: dict[str, str]
+    sample_rate: int
+    stem_audio: dict[str, np.ndarray] = attrs.field(repr=False)  # the song's stems at sample_rate
+    tagger_runs: int = 0
+
+    @property
+    def n_frames(self) -> int:
+        return len(next(iter(self.games.values())))
+
+    @property
+    def times(self) -> np.ndarray:
+        return np.arange(self.n_frames) * self.hop_seconds
+
+    def values(self, label: str) -> np.ndarray:
+        """(frames x stems) exact Shapley values."""
+        return np.moveaxis(shapley_values(self.games[label].T, len(self.stems)), 0, -1)
+
+    def interactions(self, label: str) -> np.ndarray:
+        """(frames x stems x stems) pairwise Shapley interaction indices."""
+        return np.moveaxis(interaction_indices(self.games[label].T, len(self.stems)), -1, 0)
+
+    def everything(self, label: str) -> np.ndarray:
+        return self.games[label][:, -1]
+
+    def nothing(self, label: str) -> np.ndarray:
+        return self.games[label][:, 0]
+
+    def efficiency_error(self, label: str) -> float:
+        """The largest |sum of the stems' values - (f(all) - f(none))| over the frames (0 up to rounding)."""
+        gap = self.values(label).sum(axis=1) - (self.everything(label) - self.nothing(label))
+        return float(np.max(np.abs(gap))) if len(gap) else 0.0
+
+    def sentences(self) -> list[str]:
+        """Per label, the frame where a pair of stems interacts most (when that is large next to its main effects)."""
+        out = []
+        for label in self.labels:
+            values, interactions = self.values(label), self.interactions(label)
+            best = None
+            for frame in range(self.n_frames):
+                for i, j, index in notable_interactions(values[frame], interactions[frame], self.stems)[:1]:
+                    if best is None or abs(index) > abs(best[3]):
+                        best = (frame, i, j, index)
+            if best is not None:
+                frame, i, j, _ = best
+                out.append(f"{label}: " + together_sentence(self.stems, i, j, self.games[label][frame],
+                                                             f" at {self.times[frame]:.2f} s"))
+        return out
+
+    def summary(self) -> str:
+        """What ``stemlime stemgram`` prints: per label where it peaks and which stem drives it there; interactions."""
+        lines = [f"stemgram of {self.audio_path or 'an array'}: {self.n_frames} frames of {self.hop_seconds:.3f} s, "
+                 f"{len(self.stems)} stems ({', '.join(self.stems)}), {METHOD} ({self.tagger_runs} tagger runs)"]
+        for label in self.labels:
+            everything = self.everything(label)
+            if not len(everything):
+                continue
+            peak = int(np.argmax(everything))
+            values = self.values(label)[peak]
+            top = int(np.argmax(values))
+            mean = self.values(label).mean(axis=0)
+            lines.append(f"  {label}: peaks at {self.times[peak]:.2f} s ({everything[peak]:.3f}; all off "
+                         f"{self.nothing(label)[peak]:.3f}), driven there by {self.stems[top]} {values[top]:+.3f}; over the song "
+                         + ", ".join(f"{s} {m:+.3f}" for s, m in sorted(zip(self.stems, mean), key=lambda x: -x[1]))
+                         + f"; efficiency error {self.efficiency_error(label):.1e}")
+        return "\n".join(lines + [f"  {s}" for s in self.sentences()])
+
+    def record(self, files: dict[str, str] | None = None) -> StemgramRecord:
+        return StemgramRecord(
+            self.audio_path, dict(self.pipeline), list(self.labels), list(self.stems), self.hop_seconds, self.window_seconds,
+            self.times, {l: self.everything(l) for l in self.labels}, {l: self.nothing(l) for l in self.labels},
+            {l: self.values(l) for l in self.labels}, {l: self.interactions(l) for l in self.labels},
+            {l: self.efficiency_error(l) for l in self.labels}, METHOD, self.sentences(), dict(files or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.record().to_json()
+
+    def plot(self, label: str, path: str | Path) -> Path:
+        return plot_stemgram(self.record(), label, path)
+
+    def save(self, folder: str | Path, force: bool = False, *, inputs: Sequence[Any] = ()) -> Path:
+        """Write the folder ``folder`` whole: ``stemgram.json``, ``stemgram-<n>.png`` per label,
+        ``mixture.wav`` and ``stems/<stem>.wav`` (what the page plays) and ``index.html``."""
+        from .report import render_report
+
+        with ResultFolder(folder, kind="stemgram", inputs=[self.audio_path, *inputs], force=force) as staging:
+            files = {"mixture": "mixture.wav"}
+            audio_io.write_wav(staging / "mixture.wav", np.sum(list(self.stem_audio.values()), axis=0), self.sample_rate)
+            (staging / "stems").mkdir()
+            for number, (name, audio) in enumerate(self.stem_audio.items()):
+                files[name] = f"stems/{number:02d}.wav"
+                audio_io.write_wav(staging / files[name], audio, self.sample_rate)
+            record = self.record(files)
+            for number, label in enumerate(self.labels):
+                plot_stemgram(record, label, staging / StemgramRecord.picture(number))
+            write_stemgram(staging, record)
+            render_report(staging, kind="stemgram")
+        return Path(folder)
+
+    def _repr_html_(self) -> str:
+        """The picture of each label and the summary, for Jupyter."""
+        import base64
+        import html
+        import io
+        import tempfile
+
+        parts = [f"<pre>{html.escape(self.summary())}</pre>"]
+        with tempfile.TemporaryDirectory() as folder:
+            record = self.record()
+            for number, label in enumerate(self.labels):
+                path = plot_stemgram(record, label, Path(folder) / StemgramRecord.picture(number))
+                data = base64.b64encode(io.BytesIO(path.read_bytes()).getvalue()).decode("ascii")
+                parts.append(f'<img alt="stemgram of {html.escape(label)}" src="data:image/png;base64,{data}">')
+        return "\n".join(parts)
+
+
+STEM_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+
+
+def plot_stemgram(record: StemgramRecord, label: str, path: str | Path) -> Path:
+    """The taggram line of ``label`` (f(all on), with f(all off) dashed) above the stems' signed
+    Shapley values stacked per frame (positive up, negative down), time in seconds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    times, width = record.times, record.hop_seconds
+    centres = times + record.window_seconds / 2
+    values = np.asarray(record.values[label]).reshape(len(times), len(record.stems))
+    figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(min(16, max(6, len(times) * 0.15 + 3)), 5),
+                                         gridspec_kw={"height_ratios": [1, 1.6]})
+    top.plot(centres, record.everything[label], color="black", marker=".", label="all stems (the song)")
+    top.plot(centres, record.nothing[label], color="grey", linestyle="--", label="all stems off")
+    top.set_ylabel(label)
+    top.legend(loc="upper right", fontsize="small")
+    top.set_title(f"{Path(record.audio).name if record.audio else 'an array'}: {record.pipeline.get('tagger', '')}, "
+                  f"exact Shapley values per frame")
+    positive, negative = np.zeros(len(times)), np.zeros(len(times))
+    for number, stem in enumerate(record.stems):
+        column = values[:, number]
+        up, down = np.clip(column, 0, None), np.clip(column, None, 0)
+        colour = STEM_COLOURS[number % len(STEM_COLOURS)]
+        bottom.bar(times, up, width=width, bottom=positive, align="edge", color=colour, label=stem)
+        bottom.bar(times, down, width=width, bottom=negative, align="edge", color=colour)
+        positive, negative = positive + up, negative + down
+    bottom.axhline(0, color="black", linewidth=0.5)
+    bottom.set_ylabel("stem's share")
+    bottom.set_xlabel("time (s)")
+    bottom.legend(loc="upper right", fontsize="small", ncol=min(4, len(record.stems)))
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return Path(path)
+
+
+def _frames(n_samples: int, window: int, hop: int) -> int:
+    """Frames of ``window`` samples every ``hop`` samples that fit (at least one)."""
+    return max(1, (n_samples - window) // hop + 1) if n_samples >= window else 1
+
+
+def stemgram(pipeline: "Pipeline", source: Any, *, labels: Sequence[str | int] | str | int, sample_rate: int | None = None,
+             out: str | Path | None = None, force: bool = False, batch_size: int | None = None) -> Stemgram:
+    """The stemgram of the whole of ``source`` (a path, or an array with its ``sample_rate``) for
+    ``labels``: exact Shapley values of each stem per tagger frame (frames every
+    ``taggram_hop_seconds`` of the tagger, else every input window). With ``out`` it is saved
+    there (:meth:`Stemgram.save`). The labels, the stem count and the output folder are checked
+    before the tagger runs; the song is separated once (the pipeline's stem cache)."""
+    if batch_size is not None:
+        check_batch_size(batch_size)
+    indices = label_indices(pipeline.tagger_labels, labels)
+    names = [pipeline.tagger_labels[i] for i in indices]
+    inputs = pipeline.inputs_of(source)
+    if out is not None:
+        check_destination(out, inputs, force=bool(force))
+    tagger = pipeline.tagger
+    rate = audio_io.as_sample_rate(tagger.sample_rate)
+    song = pipeline if pipeline.cache is not None else pipeline.with_cache(StemCache(disk=False))
+    stems = song.stems(source, sample_rate=sample_rate, rate=rate)
+    if len(stems) > MOST_STEMS:
+        raise UsageError(f"separator {pipeline.specs['separator']} gives {len(stems)} stems; the stemgram computes exact "
+                         f"Shapley values for at most {MOST_STEMS} stems (2^{MOST_STEMS} masks a frame): choose a separator "
+                         "with fewer stems (--separator)")
+    length = max(len(s) for s in stems.values())
+    input_seconds = getattr(tagger, "input_seconds", None)
+    window = int(round(input_seconds * rate)) if input_seconds else length
+    hop_seconds = float(getattr(tagger, "taggram_hop_seconds", None) or (input_seconds or length / rate))
+    hop = max(1, int(round(hop_seconds * rate)))
+    masks = all_masks(len(stems))
+    games: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    runs = 0
+    for frame in range(_frames(length, window, hop)):
+        first = frame * hop
+        cut = np.stack([audio_io.fit_length(stem[first:first + window], window) for stem in stems.values()])
+        engine = pipeline.engine(cut, batch_size=batch_size or max(pipeline.batch_size, len(masks)))
+        outputs = engine.outputs(masks)
+        runs += engine.evaluations
+        for name, index in zip(names, indices):
+            games[name].append(outputs[:, index])
+    result = Stemgram(None if not isinstance(source, (str, Path)) else str(source), names, list(stems),
+                      hop_seconds, window / rate, {name: np.asarray(rows, dtype=np.float64) for name, rows in games.items()},
+                      dict(pipeline.specs), rate, {name: np.asarray(s, np.float32) for name, s in stems.items()}, runs)
+    if out is not None:
+        result.save(out, force=force, inputs=inputs)
+    return result
+
+
+__all__ = ["MOST_STEMS", "Stemgram", "plot_stemgram", "stemgram"]
