@@ -10,7 +10,6 @@ import html
 import json
 import re
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -29,8 +28,9 @@ from stemlime.records import ExplanationRecord
 from stemlime.fs import MARKER, ResumableFolder
 
 from conftest import stemlime_cli
-from dataset_support import (BROKEN, LOUD_BRIGHT_WINDOWED, RATE, WINDOW_SECONDS, assert_global_matches, data, render_tracks,
-                             snippet_results, tagger_module, tagger_spec, track_results, windowed_spec, write_module)
+from dataset_support import (BROKEN, LOUD_BRIGHT_WINDOWED, RATE, WINDOW_SECONDS, assert_global_matches, render_tracks, snippet_results,
+                             tagger_module, track_results, write_module)
+from dataset_support import data, tagger_spec, windowed_spec  # noqa: F401 (fixtures)
 
 GOOD = ["song-0", "song-1", "song-2", "song-3"]
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import stemlime_cli
 from readme import code_block_after, run_commands
 
 pytest.importorskip("stemlime_render", reason="stemlime-render is not installed")
