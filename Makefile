@@ -4,9 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml experiments/*/pyproject.toml))
 STAMP := $(VENV)/.stemlime-installed
+# pytest-xdist workers for make test and make check (decided by measurement; see the tests' README section)
+PYTEST_WORKERS ?=
 DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium
 
-.PHONY: install system-deps models test typecheck demo bench clean
+.PHONY: install system-deps models test check lint typecheck demo bench clean
 
 install: $(STAMP)
 
@@ -30,8 +32,16 @@ system-deps:
 models: install
 	$(BIN)/stemlime models fetch --defaults
 
-test: install typecheck
-	$(BIN)/python -m pytest -q
+# Everything CI runs: lint, types, the whole test suite (every tier).
+test: install lint typecheck
+	$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
+
+# The fast tier for iterating: lint and the tests not marked slow, browser or ray (pyproject.toml).
+check: install lint
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not ray" $(PYTEST_WORKERS)
+
+lint: install
+	$(BIN)/ruff check .
 
 # The core's types (mypy; configured in pyproject.toml)
 typecheck: install
