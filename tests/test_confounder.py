@@ -225,6 +225,7 @@ def test_the_page_shows_the_splits_the_numbers_and_the_caught_example(toy_run):
         assert f'href="{name}"' in html
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("size, name", [(DESKTOP, "confounder-desktop.png"), (PHONE, "confounder-phone.png")])
 def test_the_page_works_in_a_real_browser(toy_run, size, name):
     require_browser()

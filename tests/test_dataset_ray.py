@@ -19,6 +19,9 @@ from dataset_support import data, tagger_spec, windowed_spec  # noqa: F401 (fixt
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'stemlime[ray]')")
 
+# one Ray cluster at a time: with pytest-xdist, the Ray modules run on one worker, one after the other
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.xdist_group("ray")]
+
 GOOD = ["song-0", "song-1", "song-2", "song-3"]
 
 
