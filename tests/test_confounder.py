@@ -177,8 +177,21 @@ def test_the_summary_counts_drums_on_top_and_the_control_stems():
     assert summary["control"]["oracle"] == {"explained": 3, "top_counts": {"bass": 0, "drums": 2, "guitar": 1}}
 
 
-def _run_py(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(RUN), *args], capture_output=True, text=True, cwd=cwd)
+@pytest.fixture
+def run_py(monkeypatch, capsys):
+    """``python experiments/confounder/run.py ARGS`` in this process: its ``main(argv)`` returns the status."""
+    spec = importlib.util.spec_from_file_location("confounder_run", RUN)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        status = script.main(list(args))
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess([str(RUN), *args], status, captured.out, captured.err)
+
+    return run
 
 
 @pytest.mark.parametrize("args, message", [
@@ -186,17 +199,17 @@ def _run_py(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     (["--separators", "oracle,nosuchseparator"], "unknown separator 'nosuchseparator'"),
     (["--steps", "0"], "steps and batch size must be >= 1"),
 ])
-def test_bad_settings_are_usage_errors_before_anything_is_rendered(tmp_path, args, message):
-    result = _run_py("--out", "out", *args, cwd=tmp_path)
+def test_bad_settings_are_usage_errors_before_anything_is_rendered(run_py, tmp_path, args, message):
+    result = run_py("--out", "out", *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_the_command_line_refuses_an_output_folder_it_did_not_write(tmp_path):
+def test_the_command_line_refuses_an_output_folder_it_did_not_write(run_py, tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "thesis.tex").write_text("mine")
-    result = _run_py("--out", "out", "--separators", "oracle", cwd=tmp_path)
+    result = run_py("--out", "out", "--separators", "oracle", cwd=tmp_path)
     assert result.returncode == 2 and "stemlime did not write" in result.stderr
     assert (tmp_path / "out" / "thesis.tex").read_text() == "mine" and not (tmp_path / "out-data").exists()
 
