@@ -63,6 +63,7 @@ def _piece(pieces: Path, seed: int = SEED_PIECES[0]) -> tuple[np.ndarray, dict[s
 # ----------------------------------------------------------------------------- training and separation
 
 
+@pytest.mark.slow
 def test_a_short_training_lowers_the_loss_and_its_stems_beat_the_mixture(model, pieces):
     folder, result = model
     losses = [epoch["loss"] for epoch in result.history]

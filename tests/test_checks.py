@@ -187,6 +187,7 @@ class Quarters:
         return segments
 
 
+@pytest.mark.slow
 def test_explanations_of_a_randomized_model_no_longer_agree():
     # The tagger is structured (label a = bass, b = hi-hats, see structured_spectral_net). One
     # random network is a noisy verdict: its explanation of these 20 components roughly follows
@@ -253,6 +254,7 @@ def test_musicnn_randomizes_its_layers_in_a_cascade_from_the_top():
         tagger.randomized(layers=99)
 
 
+@pytest.mark.slow
 def test_musicnn_explanations_no_longer_agree_once_its_top_layers_are_random():
     # Real MSD_musicnn weights; oracle stems x 2 halves = 10 components, 200 samples, the cascade
     # cut at 3 steps (output, dense, midend.conv3) to keep the test near 40 s on 2 cores. Measured

@@ -285,6 +285,7 @@ def test_workers_ask_ray_for_a_gpu_share_when_the_tagger_runs_on_cuda():
 # ----------------------------------------------------------------------------- Ctrl-C
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_finished_tracks_and_the_rerun_completes(data, tmp_path):
     """A slow tagger, SIGINT once the first track is saved: exit 130, finished tracks whole, no
     half-written folder, run.json says incomplete, and the rerun explains only the rest."""

@@ -102,6 +102,7 @@ def test_listing_and_building_import_no_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.slow
 def test_archive_source_fetches_into_the_cache_and_verifies(checkpoint_dir, empty_home, tmp_path):
     # spleeter's downloader extracts the release archive straight into the model folder, so the
     # files lie at the archive's root, as `tar -C 2stems -czf 2stems.tar.gz .` writes them
