@@ -302,7 +302,7 @@ def test_ctrl_c_keeps_the_finished_tracks_and_the_rerun_completes(data, tmp_path
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, error = process.communicate(timeout=60)
-    assert process.returncode == 130 and "interrupted" in error and "Traceback" not in error
+    assert process.returncode == 130 and "interrupted" in error and "Traceback" not in error, error
     finished = track_results(out)
     assert 1 <= len(finished) < 4
     assert [p.name for p in (out / "tracks").iterdir() if p.name.startswith(".")] == []
