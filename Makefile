@@ -4,7 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml experiments/*/pyproject.toml))
 STAMP := $(VENV)/.stemlime-installed
-# pytest-xdist workers for make test and make check (decided by measurement; see the tests' README section)
+# pytest-xdist workers for make test and make check: none by default. Measured on the shared 2-core
+# machine (2026-12-05, load ~6): the whole suite took 283 s in one process and 330 s with -n 2. On a
+# free machine with cores to spare: make test PYTEST_WORKERS="-n auto --dist loadgroup" (the Ray
+# modules share one xdist group, so one Ray cluster runs at a time).
 PYTEST_WORKERS ?=
 DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium
 
