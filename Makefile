@@ -4,9 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml experiments/*/pyproject.toml))
 STAMP := $(VENV)/.stemlime-installed
+# pytest-xdist workers for make test and make check: none by default. Measured on the shared 2-core
+# machine (2026-12-05, load ~6): the whole suite took 283 s in one process and 330 s with -n 2. On a
+# free machine with cores to spare: make test PYTEST_WORKERS="-n auto --dist loadgroup" (the Ray
+# modules share one xdist group, so one Ray cluster runs at a time).
+PYTEST_WORKERS ?=
 DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium ffmpeg
 
-.PHONY: install system-deps models test typecheck demo bench clean
+.PHONY: install system-deps models test check lint typecheck demo bench clean
 
 install: $(STAMP)
 
@@ -30,8 +35,16 @@ system-deps:
 models: install
 	$(BIN)/stemlime models fetch --defaults
 
-test: install typecheck
-	$(BIN)/python -m pytest -q
+# Everything CI runs: lint, types, the whole test suite (every tier).
+test: install lint typecheck
+	$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
+
+# The fast tier for iterating: lint and the tests not marked slow, browser or ray (pyproject.toml).
+check: install lint
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not ray" $(PYTEST_WORKERS)
+
+lint: install
+	$(BIN)/ruff check .
 
 # The core's types (mypy; configured in pyproject.toml)
 typecheck: install

@@ -17,7 +17,7 @@ SECONDS = 30.0
 RATE = 44100
 
 
-def run() -> list[Row]:
+def run() -> list[Row]:  # noqa: F821 (Row is imported below, once bench/ is on the path)
     from table import Row, best_timed
 
     from stemlime_render import default_soundfont, generate, render_song

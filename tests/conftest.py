@@ -88,5 +88,50 @@ def write_loudness_module(folder: Path) -> Path:
 
 
 def stemlime_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``python -m stemlime ARGS`` as a user runs it: exit status, stdout and stderr captured."""
+    """``python -m stemlime ARGS`` as a user runs it: exit status, stdout and stderr captured.
+
+    A new Python process per call (about a second or more): for the contracts of the process
+    itself. Message and exit-status cases use the ``cli`` fixture, which runs in this process."""
     return subprocess.run([sys.executable, "-m", "stemlime", *args], capture_output=True, text=True, cwd=cwd)
+
+
+_STAY = tuple(str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix, Path(__file__).parents[1]})
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """``stemlime ARGS`` through ``stemlime.cli.main`` in this process, as a CompletedProcess.
+
+    What one run may change is put back after each call: the working folder (``cwd``), the
+    import path and modules imported from test folders (``python,object=mymodel:tagger,path=...``
+    imports ``mymodel``; another test writes another ``mymodel.py``), the warning filters; the
+    environment through ``monkeypatch``. stdout and stderr come from capsys."""
+    import importlib
+    import os
+    import warnings
+
+    from stemlime.cli import main
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        before_path, before_modules, before_dir = list(sys.path), set(sys.modules), os.getcwd()
+        capsys.readouterr()  # what the test printed before belongs to no command
+        importlib.invalidate_caches()  # a module file the test has just written is found
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            with warnings.catch_warnings():
+                try:
+                    status = main(list(args))
+                except SystemExit as error:  # a contract break, but reported as the process would
+                    status = error.code if isinstance(error.code, int) else 1
+        finally:
+            os.chdir(before_dir)
+            sys.path[:] = before_path
+            for name in set(sys.modules) - before_modules:
+                origin = getattr(sys.modules[name], "__file__", None)
+                if origin and not str(Path(origin).resolve()).startswith(_STAY):
+                    del sys.modules[name]
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(["stemlime", *args], status, captured.out, captured.err)
+
+    return run

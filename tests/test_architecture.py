@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from architecture import CORE, ROOT, cycles, import_graph, import_nodes, imported_names, module_of, python_files
+from architecture import CORE, ROOT, cycles, import_graph, import_nodes, imported_names, python_files
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -10,7 +10,6 @@ into the cache through ``stemlime models build``; and every bad input says what 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -22,7 +21,6 @@ import soundfile
 pytest.importorskip("stemlime_cerberus", reason="stemlime-cerberus is not installed (make install)")
 pytest.importorskip("stemlime_render", reason="stemlime-render is not installed (make install)")
 
-import stemlime.registry
 from stemlime import ModelFilesError, Pipeline, StemlimeError, UsageError
 from stemlime.audio import resample
 from stemlime.cli import main
@@ -65,6 +63,7 @@ def _piece(pieces: Path, seed: int = SEED_PIECES[0]) -> tuple[np.ndarray, dict[s
 # ----------------------------------------------------------------------------- training and separation
 
 
+@pytest.mark.slow
 def test_a_short_training_lowers_the_loss_and_its_stems_beat_the_mixture(model, pieces):
     folder, result = model
     losses = [epoch["loss"] for epoch in result.history]
@@ -358,7 +357,7 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
     monkeypatch.setitem(recipe.PLANS, "pno-gtr-bss-drm", tiny)  # the real recipe, scaled down
     assert main(["models", "build", "cerberus/pno-gtr-bss-drm", "--device", "cpu"]) == 0
     folder = home / "cerberus" / "pno-gtr-bss-drm"
-    assert f"built in" in capsys.readouterr().out and (folder / "weights.safetensors").is_file()
+    assert "built in" in capsys.readouterr().out and (folder / "weights.safetensors").is_file()
     config = json.loads((folder / "config.json").read_text())
     assert config["recipe"]["pieces"] == 1 and config["recipe"]["validation_seeds"][0] == recipe.VALIDATION_SEED
     assert not (home / ".build" / "cerberus" / "pno-gtr-bss-drm").exists()  # the work folder goes once installed

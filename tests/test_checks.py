@@ -18,7 +18,7 @@ import torch
 from scipy.stats import entropy
 
 import stemlime
-from conftest import PIECE, STEMS, stemlime_cli, write_loudness_module
+from conftest import PIECE, STEMS, write_loudness_module
 from model_support import musicnn_folder
 from readme import code_block_after
 from stemlime import Segment, UsageError
@@ -187,6 +187,7 @@ class Quarters:
         return segments
 
 
+@pytest.mark.slow
 def test_explanations_of_a_randomized_model_no_longer_agree():
     # The tagger is structured (label a = bass, b = hi-hats, see structured_spectral_net). One
     # random network is a noisy verdict: its explanation of these 20 components roughly follows
@@ -253,6 +254,7 @@ def test_musicnn_randomizes_its_layers_in_a_cascade_from_the_top():
         tagger.randomized(layers=99)
 
 
+@pytest.mark.slow
 def test_musicnn_explanations_no_longer_agree_once_its_top_layers_are_random():
     # Real MSD_musicnn weights; oracle stems x 2 halves = 10 components, 200 samples, the cascade
     # cut at 3 steps (output, dense, midend.conv3) to keep the test near 40 s on 2 cores. Measured
@@ -322,8 +324,8 @@ def loudness(tmp_path) -> list[str]:
     return [MIX, "--tagger", f"python,object=mymodel:tagger,path={tmp_path}", "--start", "1", "--duration", "3"]
 
 
-def test_explain_prints_and_saves_the_requested_checks(loudness, tmp_path):
-    result = stemlime_cli("explain", *loudness, "--samples", "300", "--checks", "fidelity,stability,complexity", "--out", str(tmp_path / "out"))
+def test_explain_prints_and_saves_the_requested_checks(cli, loudness, tmp_path):
+    result = cli("explain", *loudness, "--samples", "300", "--checks", "fidelity,stability,complexity", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert "deletion AOPC (random order)" in result.stdout and "top-1 agreement (5 seeds)" in result.stdout
     checks = json.loads((tmp_path / "out" / "explanation.json").read_text())["checks"]
@@ -331,34 +333,34 @@ def test_explain_prints_and_saves_the_requested_checks(loudness, tmp_path):
     assert set(checks["fidelity"]["labels"]["loud"]) == {"r2", "order", "deletion", "insertion", "beats_random"}
 
 
-def test_a_pipeline_file_can_ask_for_checks(loudness, tmp_path):
+def test_a_pipeline_file_can_ask_for_checks(cli, loudness, tmp_path):
     folder = loudness[2].split("path=")[1]
     config = tmp_path / "pipeline.toml"
     config.write_text(f'[tagger]\nname = "python"\nobject = "mymodel:tagger"\npath = "{folder}"\n\n'
                       '[explain]\nsamples = 100\nchecks = ["complexity"]\n')
-    result = stemlime_cli("explain", MIX, "--config", str(config), "--out", str(tmp_path / "out"))
+    result = cli("explain", MIX, "--config", str(config), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert "entropy of |weights|" in result.stdout
     checks = json.loads((tmp_path / "out" / "explanation.json").read_text())["checks"]
     assert set(checks) == {"complexity"}
-    flagged = stemlime_cli("explain", MIX, "--config", str(config), "--checks", "fidelity", "--out", str(tmp_path / "flag"))
+    flagged = cli("explain", MIX, "--config", str(config), "--checks", "fidelity", "--out", str(tmp_path / "flag"))
     assert flagged.returncode == 0, flagged.stderr
     assert set(json.loads((tmp_path / "flag" / "explanation.json").read_text())["checks"]) == {"fidelity"}, "the flag wins"
 
 
-def test_check_stability_searches_the_samples_for_a_target(loudness):
-    result = stemlime_cli("check", "stability", *loudness, "--target", "0.95", "--json")
+def test_check_stability_searches_the_samples_for_a_target(cli, loudness):
+    result = cli("check", "stability", *loudness, "--target", "0.95", "--json")
     assert result.returncode == 0, result.stderr
     search = json.loads(result.stdout)["stability_search"]
     assert search["target"] == 0.95 and search["samples"] == search["steps"][-1]["samples"]
     assert search["steps"][-1]["kendall_tau"] >= 0.95
 
 
-def test_check_sanity_explains_what_a_tagger_lacks(loudness):
-    result = stemlime_cli("check", "sanity", *loudness)
+def test_check_sanity_explains_what_a_tagger_lacks(cli, loudness):
+    result = cli("check", "sanity", *loudness)
     assert result.returncode == 2
     assert "randomization_layers" in result.stderr and "musicnn" in result.stderr and "Traceback" not in result.stderr
-    unknown = stemlime_cli("check", "sanity-ish", *loudness)
+    unknown = cli("check", "sanity-ish", *loudness)
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
 
 

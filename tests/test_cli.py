@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +12,6 @@ import soundfile
 
 from conftest import PIECE, STEMS
 from readme import code_block_after, run_commands
-
-STEMLIME = [sys.executable, "-m", "stemlime"]
 
 LOUDNESS = """
 import numpy as np
@@ -33,19 +29,15 @@ tagger = Loudness()
 """
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(STEMLIME + list(args), capture_output=True, text=True, cwd=cwd)
-
-
 @pytest.fixture
 def model_dir(tmp_path) -> Path:
     (tmp_path / "mymodel.py").write_text(LOUDNESS)
     return tmp_path
 
 
-def test_explain_writes_the_documented_files(model_dir, tmp_path):
+def test_explain_writes_the_documented_files(cli, model_dir, tmp_path):
     out = tmp_path / "out"
-    result = run("explain", str(PIECE / "mixture.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}",
+    result = cli("explain", str(PIECE / "mixture.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}",
                  "--start", "1", "--duration", "3", "--samples", "1000", "--seed", "0", "--label", "quiet/soft", "--label", "loud",
                  "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -72,14 +64,14 @@ def test_explain_writes_the_documented_files(model_dir, tmp_path):
     assert "loud: probability" in result.stdout
 
 
-def test_explain_from_a_pipeline_file_with_flags_overriding_it(model_dir, tmp_path):
+def test_explain_from_a_pipeline_file_with_flags_overriding_it(cli, model_dir, tmp_path):
     config = tmp_path / "pipeline.toml"
     config.write_text(
         f'separator = "oracle"\n\n[tagger]\nname = "python"\nobject = "mymodel:tagger"\npath = "{model_dir}"\n\n'
         '[explain]\nsamples = "exhaustive"\nstart = 1.0\nduration = 3.0\ntop_labels = 1\n'
     )
     out = tmp_path / "out"
-    result = run("explain", str(PIECE / "mixture.wav"), "--config", str(config), "--duration", "2", "--out", str(out))
+    result = cli("explain", str(PIECE / "mixture.wav"), "--config", str(config), "--duration", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr
     data = json.loads((out / "explanation.json").read_text())
     assert data["samples"] == "exhaustive" and data["duration"] == 2.0 and len(data["labels"]) == 1
@@ -100,32 +92,32 @@ def test_explain_from_a_pipeline_file_with_flags_overriding_it(model_dir, tmp_pa
         (["bogus"], 2, "'stemlime bogus' is not a command"),
     ],
 )
-def test_mistakes_give_one_clear_message_and_the_documented_status(model_dir, args, code, message):
+def test_mistakes_give_one_clear_message_and_the_documented_status(cli, model_dir, args, code, message):
     args = [a.replace("{piece}", str(PIECE / "mixture.wav")) for a in args]
     args = [a + f",path={model_dir}" if a.startswith("python,object=mymodel") else a for a in args]
-    result = run(*args, cwd=model_dir)
+    result = cli(*args, cwd=model_dir)
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_unreadable_audio_says_what_was_expected(model_dir):
+def test_unreadable_audio_says_what_was_expected(cli, model_dir):
     (model_dir / "notes.wav").write_text("these are not samples")
-    result = run("explain", str(model_dir / "notes.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}", "--out", "o")
+    result = cli("explain", str(model_dir / "notes.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}", "--out", "o")
     assert result.returncode == 1
     assert "cannot read" in result.stderr and "Supported: WAV, FLAC" in result.stderr
 
 
-def test_nan_samples_are_refused(model_dir):
+def test_nan_samples_are_refused(cli, model_dir):
     audio = np.zeros(16000, np.float32)
     audio[100] = np.nan
     soundfile.write(model_dir / "nan.wav", audio, 16000, subtype="FLOAT")
-    result = run("explain", str(model_dir / "nan.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}", "--separator", "none", "--out", "o")
+    result = cli("explain", str(model_dir / "nan.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}", "--separator", "none", "--out", "o")
     assert result.returncode == 1 and "NaN or infinite" in result.stderr and "first at sample 100" in result.stderr
 
 
-def test_separate_writes_one_file_per_stem(tmp_path):
-    result = run("separate", str(PIECE / "mixture.wav"), "--separator", "oracle", "--start", "1", "--duration", "1", "--out", str(tmp_path))
+def test_separate_writes_one_file_per_stem(cli, tmp_path):
+    result = cli("separate", str(PIECE / "mixture.wav"), "--separator", "oracle", "--start", "1", "--duration", "1", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.glob("*.wav")) == [f"{s}.wav" for s in STEMS]
     assert json.loads((tmp_path / "stems.json").read_text())["sample_rate"] == 16000
@@ -134,18 +126,18 @@ def test_separate_writes_one_file_per_stem(tmp_path):
     assert rate == 16000 and np.array_equal(vocals, original[16000:32000])
 
 
-def test_plugins_lists_every_kind():
-    result = run("plugins", "--json")
+def test_plugins_lists_every_kind(cli):
+    result = cli("plugins", "--json")
     data = json.loads(result.stdout)
     assert set(data) == {"separators", "segmenters", "taggers", "surrogates", "commands"}
     assert any(c["name"] == "render" and c["package"] == "stemlime-render" for c in data["commands"])
-    text = run("plugins").stdout
+    text = cli("plugins").stdout
     assert "oracle  (stemlime)" in text and "alpha=<float, default 1.0>" in text
     assert "stemlime render  (stemlime-render)" in text
 
 
-def test_tag_prints_json_and_plots(model_dir, tmp_path):
-    result = run("tag", str(PIECE / "mixture.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}", "--json",
+def test_tag_prints_json_and_plots(cli, model_dir, tmp_path):
+    result = cli("tag", str(PIECE / "mixture.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}", "--json",
                  "--plot", str(tmp_path / "taggram.png"))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -187,28 +179,6 @@ def test_the_readme_pipeline_file_runs_with_the_readmes_one_label_tagger(tmp_pat
     run_commands(code_block_after("## Configuring pipelines", "bash"), folder)
     data = json.loads((folder / "out" / "explanation.json").read_text())
     assert data["samples"] == 1000 and list(data["labels"]) == ["loud"] and "fidelity" in data["checks"]
-
-
-QUICK_EXIT = """
-import atexit, sys, tempfile, pathlib
-import torch  # loaded: the command line leaves without the interpreter's teardown
-from stemlime.cli import quick_exit
-
-folder = pathlib.Path(tempfile.mkdtemp())
-atexit.register(lambda: (folder / "atexit-ran").write_text("yes"))
-print(folder)
-sys.stdout.write("a line left in the buffer")
-quick_exit(3)
-"""
-
-
-def test_the_command_line_leaves_quickly_with_its_status_its_output_and_its_exit_handlers():
-    result = subprocess.run([sys.executable, "-c", QUICK_EXIT], capture_output=True, text=True)
-    assert result.returncode == 3
-    folder, rest = result.stdout.split("\n", 1)
-    assert rest == "a line left in the buffer"
-    assert (Path(folder) / "atexit-ran").read_text() == "yes"
-    shutil.rmtree(folder)
 
 
 def test_a_mistyped_command_is_a_usage_error_that_suggests_the_command_and_lists_them(capsys):

@@ -52,6 +52,7 @@ def toy_run(tmp_path_factory) -> tuple[Path, dict]:
     return out, json.loads((out / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_the_toy_run_writes_the_whole_result_folder(toy_run):
     out, summary = toy_run
     assert json.loads((out / ".stemlime-output.json").read_text())["kind"] == "experiment"
@@ -71,6 +72,7 @@ def test_the_toy_run_writes_the_whole_result_folder(toy_run):
     assert sorted(p.name for p in (out / "examples" / "test_bad").iterdir()) == ["guitar.wav", "piano.wav"]
 
 
+@pytest.mark.slow
 def test_every_test_std_guitar_piece_is_explained_as_a_control_with_its_true_stems(toy_run):
     out, summary = toy_run
     control = summary["control"]["oracle"]
@@ -89,6 +91,7 @@ def test_every_test_std_guitar_piece_is_explained_as_a_control_with_its_true_ste
     assert summary["confounder"]["oracle"]["explained"] == len(explained) and explained == called_guitar
 
 
+@pytest.mark.slow
 def test_the_classifier_reloads_from_safetensors_and_predicts_the_same(toy_run):
     out, _ = toy_run
     assert sorted(p.name for p in (out / "classifier").iterdir()) == ["config.json", "model.safetensors"]
@@ -99,6 +102,7 @@ def test_the_classifier_reloads_from_safetensors_and_predicts_the_same(toy_run):
     assert windows.tolist() == pieces[0]["windows"] and mean == pieces[0]["p_piano"]
 
 
+@pytest.mark.slow
 def test_the_splits_hold_drums_only_with_guitar_except_test_bad(toy_run):
     out, _ = toy_run
     for piece in json.loads((out / "pieces.json").read_text()):
@@ -107,6 +111,7 @@ def test_the_splits_hold_drums_only_with_guitar_except_test_bad(toy_run):
         assert ("drums" in stems) == ((piece["label"] == "guitar") != (piece["split"] == "test_bad"))
 
 
+@pytest.mark.slow
 def test_the_experiment_readme_python_block_reuses_the_pieces_and_gives_the_same_numbers(toy_run, monkeypatch, capsys):
     out, summary = toy_run
     data = Path(json.loads((out / "run.json").read_text())["data"])
@@ -177,8 +182,21 @@ def test_the_summary_counts_drums_on_top_and_the_control_stems():
     assert summary["control"]["oracle"] == {"explained": 3, "top_counts": {"bass": 0, "drums": 2, "guitar": 1}}
 
 
-def _run_py(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(RUN), *args], capture_output=True, text=True, cwd=cwd)
+@pytest.fixture
+def run_py(monkeypatch, capsys):
+    """``python experiments/confounder/run.py ARGS`` in this process: its ``main(argv)`` returns the status."""
+    spec = importlib.util.spec_from_file_location("confounder_run", RUN)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        status = script.main(list(args))
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess([str(RUN), *args], status, captured.out, captured.err)
+
+    return run
 
 
 @pytest.mark.parametrize("args, message", [
@@ -186,17 +204,17 @@ def _run_py(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     (["--separators", "oracle,nosuchseparator"], "unknown separator 'nosuchseparator'"),
     (["--steps", "0"], "steps and batch size must be >= 1"),
 ])
-def test_bad_settings_are_usage_errors_before_anything_is_rendered(tmp_path, args, message):
-    result = _run_py("--out", "out", *args, cwd=tmp_path)
+def test_bad_settings_are_usage_errors_before_anything_is_rendered(run_py, tmp_path, args, message):
+    result = run_py("--out", "out", *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_the_command_line_refuses_an_output_folder_it_did_not_write(tmp_path):
+def test_the_command_line_refuses_an_output_folder_it_did_not_write(run_py, tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "thesis.tex").write_text("mine")
-    result = _run_py("--out", "out", "--separators", "oracle", cwd=tmp_path)
+    result = run_py("--out", "out", "--separators", "oracle", cwd=tmp_path)
     assert result.returncode == 2 and "stemlime did not write" in result.stderr
     assert (tmp_path / "out" / "thesis.tex").read_text() == "mine" and not (tmp_path / "out-data").exists()
 
@@ -210,6 +228,7 @@ def test_a_separator_spec_names_the_model_files_it_needs():
         assert model_name("spleeter") == "spleeter/2stems"  # the default variant
 
 
+@pytest.mark.slow
 def test_the_page_shows_the_splits_the_numbers_and_the_caught_example(toy_run):
     out, summary = toy_run
     html = (out / "index.html").read_text()
@@ -225,6 +244,8 @@ def test_the_page_shows_the_splits_the_numbers_and_the_caught_example(toy_run):
         assert f'href="{name}"' in html
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 @pytest.mark.parametrize("size, name", [(DESKTOP, "confounder-desktop.png"), (PHONE, "confounder-phone.png")])
 def test_the_page_works_in_a_real_browser(toy_run, size, name):
     require_browser()

@@ -10,7 +10,6 @@ import html
 import json
 import re
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -29,8 +28,9 @@ from stemlime.records import ExplanationRecord
 from stemlime.fs import MARKER, ResumableFolder
 
 from conftest import stemlime_cli
-from dataset_support import (BROKEN, LOUD_BRIGHT_WINDOWED, RATE, WINDOW_SECONDS, assert_global_matches, data, render_tracks,
-                             snippet_results, tagger_module, tagger_spec, track_results, windowed_spec, write_module)
+from dataset_support import (BROKEN, LOUD_BRIGHT_WINDOWED, RATE, WINDOW_SECONDS, assert_global_matches, render_tracks, snippet_results,
+                             tagger_module, track_results, write_module)
+from dataset_support import data, tagger_spec, windowed_spec  # noqa: F401 (fixtures)
 
 GOOD = ["song-0", "song-1", "song-2", "song-3"]
 
@@ -286,6 +286,7 @@ def test_workers_ask_ray_for_a_gpu_share_when_the_tagger_runs_on_cuda():
 # ----------------------------------------------------------------------------- Ctrl-C
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_finished_tracks_and_the_rerun_completes(data, tmp_path):
     """A slow tagger, SIGINT once the first track is saved: exit 130, finished tracks whole, no
     half-written folder, run.json says incomplete, and the rerun explains only the rest."""
@@ -302,7 +303,7 @@ def test_ctrl_c_keeps_the_finished_tracks_and_the_rerun_completes(data, tmp_path
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, error = process.communicate(timeout=60)
-    assert process.returncode == 130 and "interrupted" in error and "Traceback" not in error
+    assert process.returncode == 130 and "interrupted" in error and "Traceback" not in error, error
     finished = track_results(out)
     assert 1 <= len(finished) < 4
     assert [p.name for p in (out / "tracks").iterdir() if p.name.startswith(".")] == []

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import stemlime_cli
 from readme import code_block_after, run_commands
 
 pytest.importorskip("stemlime_render", reason="stemlime-render is not installed")
 pytest.importorskip("stemlime_musicnn", reason="stemlime-musicnn is not installed")
+
+# one Ray cluster at a time: with pytest-xdist, the Ray modules run on one worker, one after the other
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 RAY = Path(sys.executable).parent / "ray"
 

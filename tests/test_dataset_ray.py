@@ -14,10 +14,13 @@ import pytest
 import stemlime
 from stemlime import UsageError
 
-from dataset_support import (BROKEN, assert_global_matches, data, snippet_results, tagger_module, tagger_spec, track_results,
-                             windowed_spec, write_module)
+from dataset_support import BROKEN, assert_global_matches, snippet_results, tagger_module, track_results, write_module
+from dataset_support import data, tagger_spec, windowed_spec  # noqa: F401 (fixtures)
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'stemlime[ray]')")
+
+# one Ray cluster at a time: with pytest-xdist, the Ray modules run on one worker, one after the other
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 GOOD = ["song-0", "song-1", "song-2", "song-3"]
 
@@ -103,7 +106,7 @@ def test_real_musicnn_on_ray_workers_gives_the_local_explanation(data, tmp_path)
 
     musicnn_folder()
     spec = "musicnn:MSD_musicnn,device=cpu"
-    result = stemlime.explain_dataset(stemlime.Pipeline(tagger=spec, separator="oracle"), 
+    result = stemlime.explain_dataset(stemlime.Pipeline(tagger=spec, separator="oracle"),
         data, tmp_path / "out", top_labels=1, samples="exhaustive", engine="ray", workers=2, progress=False)
     assert result.explained == GOOD and result.failed == [BROKEN]
     on_ray = track_results(tmp_path / "out")["song-1"]

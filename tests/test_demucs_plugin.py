@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import PIECE, stemlime_cli
+from conftest import PIECE
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("stemlime_demucs") is None, reason="stemlime-demucs is not installed")
 

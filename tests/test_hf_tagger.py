@@ -112,6 +112,7 @@ def test_output_overrides_the_pipelines_choice(models):
                                rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("stemlime_spleeter") is None, reason="stemlime-spleeter is not installed")
 def test_the_readme_explains_a_song_with_a_hugging_face_folder_and_spleeter(tmp_path):
     from model_support import spleeter_folder
@@ -142,6 +143,7 @@ def build(spec: str):
     return tagger, tagger.predict(np.zeros((1, 16000), np.float32))  # the weights are read on the first call
 
 
+@pytest.mark.slow
 def test_a_folder_that_is_not_a_model_is_refused(tmp_path):
     folder = tmp_path / "notes"
     folder.mkdir()

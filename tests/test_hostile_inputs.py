@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import soundfile
 
 import stemlime
-from conftest import LOUDNESS_MODULE, PIECE, stemlime_cli
+from conftest import LOUDNESS_MODULE, PIECE
 
 MODELS = LOUDNESS_MODULE + """
 class Logits(Loudness):
@@ -48,10 +47,6 @@ def place(tmp_path_factory) -> Path:
     (root / "a-file").write_text("not a folder")
     (root / "empty.wav").write_bytes(b"")
     return root
-
-
-def run(place: Path, *args: str) -> subprocess.CompletedProcess:
-    return stemlime_cli(*args, cwd=place)
 
 
 def explain(*extra: str, tagger: str = "tagger", audio: str = "song/mixture.wav") -> list[str]:
@@ -96,9 +91,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("arguments, status, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_a_hostile_input_gets_a_clear_message_and_loses_nothing(place, arguments, status, message):
+def test_a_hostile_input_gets_a_clear_message_and_loses_nothing(cli, place, arguments, status, message):
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (place / "song").iterdir()}
-    result = run(place, *arguments)
+    result = cli(*arguments, cwd=place)
     assert result.returncode == status, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
@@ -106,17 +101,17 @@ def test_a_hostile_input_gets_a_clear_message_and_loses_nothing(place, arguments
     assert not list(place.glob(".*.tmp-*")), "a temporary result folder was left behind"
 
 
-def test_a_logit_tagger_is_explained_and_its_outputs_called_scores(place):
-    result = run(place, *explain("--out", "logits").__iter__())
+def test_a_logit_tagger_is_explained_and_its_outputs_called_scores(cli, place):
+    result = cli(*explain("--out", "logits"), cwd=place)
     assert result.returncode == 0
-    result = run(place, *[a for a in explain("--out", "logits2", tagger="logits") if a != "--quiet"])
+    result = cli(*[a for a in explain("--out", "logits2", tagger="logits") if a != "--quiet"], cwd=place)
     assert result.returncode == 0, result.stderr
     assert "loud: score" in result.stdout and "probability" not in result.stdout
 
 
 @pytest.mark.skipif(importlib.util.find_spec("stemlime_render") is None, reason="stemlime-render is not installed")
-def test_an_impossible_render_is_refused_up_front(place):
-    result = run(place, "render", "--duration", "1e9", "--out", "huge")
+def test_an_impossible_render_is_refused_up_front(cli, place):
+    result = cli("render", "--duration", "1e9", "--out", "huge", cwd=place)
     assert result.returncode == 2 and "more than this machine can hold" in result.stderr
     assert not (place / "huge").exists()
 

@@ -177,19 +177,19 @@ def test_tensors_from_the_copy_equal_the_tensorflow_checkpoint(name, home, monke
 
 
 @pytest.mark.parametrize("damaged", [".data-00000-of-00001", COPY_NAME])
-def test_models_list_and_path_find_a_damaged_file_of_the_right_size(damaged, home):
+def test_models_list_and_path_find_a_damaged_file_of_the_right_size(cli, damaged, home):
     folder = _copy_originals(MUSICNN, home)
     load_tensors(MUSICNN)  # verified, copy written
-    listed = _cli("models", "list")
+    listed = cli("models", "list")
     assert f"{MUSICNN}: cached: {folder}" in listed.stdout, listed.stdout + listed.stderr
 
     _flip_byte(folder / damaged, (folder / damaged).stat().st_size // 2)
 
-    listed = _cli("models", "list")
+    listed = cli("models", "list")
     assert listed.returncode == 0, listed.stderr
     line = next(line for line in listed.stdout.splitlines() if line.startswith(f"{MUSICNN}:"))
     assert f"damaged: run stemlime models fetch {MUSICNN} --force" in line
-    located = _cli("models", "path", MUSICNN)
+    located = cli("models", "path", MUSICNN)
     assert located.returncode != 0
     assert "damaged" in located.stderr and f"stemlime models fetch {MUSICNN} --force" in located.stderr
 

@@ -259,3 +259,7 @@ def test_features_match_tensorflow(model, piece):
         errors[name] = float(np.abs(got - expected).max())
     bad = {k: v for k, v in errors.items() if not v < FEATURE_TOL}
     assert not bad, f"{model} {piece}: feature max abs diffs over {FEATURE_TOL}: {bad} (all: {errors})"
+
+
+# the real-model fidelity tier: reference numbers of the original models (make test runs it, make check does not)
+pytestmark = pytest.mark.slow

@@ -25,14 +25,11 @@ def tagger():
     return get_registry().build("tagger", "musicnn:MSD_musicnn,device=cpu")
 
 
-def test_reproduces_the_original_audiolime_explanation(tmp_path):
+def test_reproduces_the_original_audiolime_explanation(cli, tmp_path):
     """piece1_16k, 1.0 s + 3 s, five oracle stems, exhaustive: ref_lime.json from TF musicnn + audioLIME."""
     musicnn_folder("MSD_musicnn")
-    result = subprocess.run(
-        STEMLIME + ["explain", str(PIECE / "mixture.wav"), "--tagger", "musicnn:MSD_musicnn,device=cpu", "--separator", "oracle",
-                    "--start", "1.0", "--duration", "3", "--samples", "exhaustive", "--out", str(tmp_path)],
-        capture_output=True, text=True,
-    )
+    result = cli("explain", str(PIECE / "mixture.wav"), "--tagger", "musicnn:MSD_musicnn,device=cpu", "--separator", "oracle",
+                 "--start", "1.0", "--duration", "3", "--samples", "exhaustive", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     got = json.loads((tmp_path / "explanation.json").read_text())
     reference = json.loads((PIECE / "ref_lime.json").read_text())
@@ -57,11 +54,10 @@ def test_distinct_evaluations_and_determinism_with_sampling(tagger):
     assert first.top("female vocalists", 1)[0][0] == "vocals"
 
 
-def test_tag_json_and_plot(tmp_path):
+def test_tag_json_and_plot(cli, tmp_path):
     musicnn_folder("MSD_musicnn")
     plot = tmp_path / "taggram.png"
-    result = subprocess.run(STEMLIME + ["tag", str(DATA / "musicnn" / "piece1_mixture_16k.wav"), "--tagger", "musicnn,device=cpu",
-                                        "--json", "--plot", str(plot)], capture_output=True, text=True)
+    result = cli("tag", str(DATA / "musicnn" / "piece1_mixture_16k.wav"), "--tagger", "musicnn,device=cpu", "--json", "--plot", str(plot))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["tagger"] == "musicnn:MSD_musicnn,device=cpu" and len(data["labels"]) == 50

@@ -132,10 +132,10 @@ def test_bad_render_options_get_one_clear_message(tmp_path, capsys, arguments, s
     assert message in capsys.readouterr().err
 
 
-def test_a_corrupt_midi_file_is_refused_with_one_clear_message(tmp_path):
+def test_a_corrupt_midi_file_is_refused_with_one_clear_message(cli, tmp_path):
     corrupt = tmp_path / "song.mid"
     corrupt.write_bytes(b"MThd\0\0\0\x06\0\x01\0\x02\x01\xe0MTrk\0\0\xff\xff\x90")  # a header, then a truncated track
-    result = run("render", str(corrupt), "--out", str(tmp_path / "out"))
+    result = cli("render", str(corrupt), "--out", str(tmp_path / "out"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"cannot read {corrupt} as a MIDI file" in result.stderr
 
@@ -149,7 +149,7 @@ def test_missing_espeak_is_named_with_its_debian_package(tmp_path):
 # ----------------------------------------------------------------------------- a MIDI file and a dataset
 
 
-def test_a_midi_file_renders_one_stem_per_track(tmp_path):
+def test_a_midi_file_renders_one_stem_per_track(cli, tmp_path):
     import pretty_midi
 
     midi = pretty_midi.PrettyMIDI()
@@ -158,7 +158,7 @@ def test_a_midi_file_renders_one_stem_per_track(tmp_path):
         instrument.notes.append(pretty_midi.Note(90, 60 + program * 12, 0.1, 0.6))
         midi.instruments.append(instrument)
     midi.write(str(tmp_path / "two.mid"))
-    result = run("render", str(tmp_path / "two.mid"), "--stems", "track", "--sample-rate", "16000", "--out", str(tmp_path / "out"))
+    result = cli("render", str(tmp_path / "two.mid"), "--stems", "track", "--sample-rate", "16000", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
         "00_left_hand.wav", "01_right_hand.wav", "metadata.json", "mixture.wav"]
@@ -187,7 +187,7 @@ def test_a_dataset_renders_in_parallel_and_resumes_where_it_stopped(tmp_path):
     assert changed.returncode == 2 and "other settings" in changed.stderr and "sample_rate" in changed.stderr
 
 
-def test_the_readme_render_commands_work(tmp_path):
+def test_the_readme_render_commands_work(cli, tmp_path):
     block = code_block_after("### render", "bash")
     lines = [line.split("#")[0].strip() for line in block.splitlines() if line.startswith("stemlime render ")]
     assert lines
@@ -195,7 +195,7 @@ def test_the_readme_render_commands_work(tmp_path):
 
     generate(3, 2.0, "piano,bass").midi.write(str(tmp_path / "song.mid"))  # the MIDI file the README renders
     for line in lines:
-        result = subprocess.run(STEMLIME + line.split()[1:], capture_output=True, text=True, cwd=tmp_path)
+        result = cli(*line.split()[1:], cwd=tmp_path)
         assert result.returncode == 0, (line, result.stderr)
     assert (tmp_path / "song" / "vocals.wav").is_file() and (tmp_path / "song" / "mixture.wav").is_file()
     assert sorted(p.name for p in (tmp_path / "song-stems").glob("*.wav")) == ["00_piano.wav", "01_bass.wav", "mixture.wav"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 import shutil
 from pathlib import Path
@@ -207,6 +206,8 @@ def test_play_returns_an_ipython_audio_player_of_the_explanation():
         explanation.play("quiet")
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_the_quickstart_notebook_runs_and_shows_the_card(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

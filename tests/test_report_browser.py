@@ -19,6 +19,8 @@ from conftest import DATA, PIECE, STEMS
 from model_support import musicnn_folder, spleeter_folder
 from test_report import explained, loudness_pipeline
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="module")
 def explanation_folder(tmp_path_factory):

@@ -58,7 +58,6 @@ def test_ridge_fit_predict_and_score_equal_scikit_learns_bit_for_bit(k, samples,
 
 def test_cases_outside_the_written_out_one_are_scikit_learns_own():
     masks = sample_masks(6, 5, 0)  # fewer samples than features
-    targets = np.linspace(0, 1, len(masks))
     weights = np.ones(len(masks))
     for alpha, rows in ((1.0, masks), (0.0, sample_masks(3, 200, 1))):  # alpha = 0: unregularized
         y = np.linspace(0, 1, len(rows))

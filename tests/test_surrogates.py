@@ -10,8 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -182,9 +180,8 @@ def test_every_surrogate_is_listed_with_its_options():
     assert {o["name"] for o in surrogates["tree"]["options"]} == {"max_depth", "min_weight_fraction_leaf"}
 
 
-def test_a_bad_surrogate_option_is_a_usage_error(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "stemlime", "explain", MIX, "--tagger", "python,object=numpy:mean",
-                             "--surrogate", "lasso,alpha=strong", "--out", str(tmp_path)], capture_output=True, text=True)
+def test_a_bad_surrogate_option_is_a_usage_error(cli, tmp_path):
+    result = cli("explain", MIX, "--tagger", "python,object=numpy:mean", "--surrogate", "lasso,alpha=strong", "--out", str(tmp_path))
     assert result.returncode == 2
     assert "option alpha='strong' is not a valid float" in result.stderr and "Traceback" not in result.stderr
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import PIECE, stemlime_cli
+from conftest import PIECE
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("stemlime_hf") is None, reason="stemlime-hf is not installed")
 
@@ -145,9 +145,9 @@ def test_mixing_the_perturbations_on_the_device_gives_the_host_paths_explanation
 # ------------------------------------------------------------------------------------ bad input
 
 
-def test_an_output_shape_that_does_not_match_the_labels_is_refused(user_folder, tmp_path):
+def test_an_output_shape_that_does_not_match_the_labels_is_refused(cli, user_folder, tmp_path):
     (tmp_path / "two.txt").write_text("quiet\nloud\n")
-    result = stemlime_cli("tag", str(PIECE / "mixture.wav"), "--tagger",
+    result = cli("tag", str(PIECE / "mixture.wav"), "--tagger",
                           f"torch,module=energy:build,path={user_folder},labels={tmp_path / 'two.txt'},sample_rate=16000")
     assert result.returncode == 2
     assert "returns 3 outputs per input, but its labels name 2 (quiet, loud)" in result.stderr

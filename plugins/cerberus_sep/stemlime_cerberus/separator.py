@@ -33,7 +33,7 @@ def model_hint(variant: str) -> str:
     if variant in NAMED_VARIANTS:
         return (f"Build the default model with\n  stemlime models build cerberus/{variant}\nor train one "
                 f"(stemlime train cerberus ...) and give its folder: --separator cerberus,model_dir=DIR")
-    return f"Train one (stemlime train cerberus --instruments ... --out DIR) and give its folder: --separator cerberus,model_dir=DIR"
+    return "Train one (stemlime train cerberus --instruments ... --out DIR) and give its folder: --separator cerberus,model_dir=DIR"
 
 
 def load_model(model_dir: Path | None, variant: str | None) -> tuple[CerberusConfig, dict[str, Any], dict[str, np.ndarray]]:
