@@ -160,10 +160,8 @@ def _compare(name: str, build, audio: np.ndarray, rate: int, device: str):
 def separation(device: str, seconds: float):
     import importlib.util
 
-    from stemlime import get_registry
     from table import Row
 
-    registry = get_registry()
     audio, rate = _song(seconds)
     rows = [_compare("spleeter 2stems (random weights: its 78 MB checkpoint exceeds what a call carries)",
                      _random_spleeter, audio, rate, device)]

@@ -119,9 +119,9 @@ class Stemgram:
     def record(self, files: dict[str, str] | None = None) -> StemgramRecord:
         return StemgramRecord(
             self.audio_path, dict(self.pipeline), list(self.labels), list(self.stems), self.hop_seconds, self.window_seconds,
-            self.times, {l: self.everything(l) for l in self.labels}, {l: self.nothing(l) for l in self.labels},
-            {l: self.values(l) for l in self.labels}, {l: self.interactions(l) for l in self.labels},
-            {l: self.efficiency_error(l) for l in self.labels}, METHOD, self.sentences(), dict(files or {}))
+            self.times, {name: self.everything(name) for name in self.labels}, {name: self.nothing(name) for name in self.labels},
+            {name: self.values(name) for name in self.labels}, {name: self.interactions(name) for name in self.labels},
+            {name: self.efficiency_error(name) for name in self.labels}, METHOD, self.sentences(), dict(files or {}))
 
     def to_dict(self) -> dict[str, Any]:
         return self.record().to_json()

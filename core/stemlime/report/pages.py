@@ -129,13 +129,13 @@ def stemgram_context(folder: Path, media: Media) -> dict[str, Any]:
 
     gram = read_stemgram(folder)
     labels = []
-    for number, label in enumerate(gram.labels):
+    for index, label in enumerate(gram.labels):
         everything = gram.everything[label]
         values = np.asarray(gram.values[label]).reshape(len(gram.times), len(gram.stems))
         frames = [{"start": float(t), "value": float(everything[i]),
                    "stems": ", ".join(f"{s} {v:+.3f}" for s, v in zip(gram.stems, values[i]))}
                   for i, t in enumerate(gram.times)]
-        labels.append({"name": label, "picture": media(StemgramRecord.picture(number)), "frames": frames,
+        labels.append({"name": label, "picture": media(StemgramRecord.picture(index)), "frames": frames,
                        "efficiency": gram.efficiency_error[label]})
     return {
         "title": f"{_source_name(gram.audio)}: stemgram", "source": _source_name(gram.audio), "pipeline": gram.pipeline,
