@@ -6,7 +6,7 @@ PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml exp
 STAMP := $(VENV)/.stemlime-installed
 DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium
 
-.PHONY: install system-deps models test typecheck demo bench clean
+.PHONY: install system-deps models test typecheck docs demo bench clean
 
 install: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml exp
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,plot,ray]' $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,plot,ray,docs]' $(addprefix -e ,$(PLUGINS))
 	$(BIN)/stemlime models fetch --defaults
 	touch $(STAMP)
 
@@ -30,8 +30,12 @@ system-deps:
 models: install
 	$(BIN)/stemlime models fetch --defaults
 
-test: install typecheck
+test: install typecheck docs
 	$(BIN)/python -m pytest -q
+
+# The documentation site in site/ (open site/index.html); warnings are errors
+docs: install
+	$(BIN)/python -m mkdocs build --strict --quiet
 
 # The core's types (mypy; configured in pyproject.toml)
 typecheck: install
@@ -49,4 +53,4 @@ confounder: install
 	$(BIN)/python experiments/confounder/run.py --seed 0 --out confounder-out
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache site
