@@ -35,7 +35,7 @@ test: install typecheck docs
 
 # The documentation site in site/ (open site/index.html); warnings are errors
 docs: install
-	$(BIN)/python -m mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
 
 # The core's types (mypy; configured in pyproject.toml)
 typecheck: install
