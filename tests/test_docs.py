@@ -67,3 +67,13 @@ def test_plugin_sdk_page_and_gallery(site):
     assert (gallery / "loudness" / "explanation.json").is_file()
     assert (site / "gallery" / "loudness" / "weights.png").is_file()
     assert "fonts.googleapis.com" not in (site / "index.html").read_text(), "the site loads no web fonts"
+
+
+def test_api_reference_lists_every_public_name(site):
+    import stemlime
+    import stemlime.plugin
+
+    for module, page in ((stemlime, "api.html"), (stemlime.plugin, "plugin-sdk.html")):
+        text = (site / "reference" / page).read_text()
+        missing = [name for name in module.__all__ if f"<code>{name}</code>" not in text]
+        assert not missing, f"{module.__name__} names missing from {page}: {missing}"
