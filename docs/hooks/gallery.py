@@ -47,7 +47,7 @@ def _run(name: str, segmenter: str | None, into: Path) -> str:
     explanation.save(into / name, report=True)
     if segmenter is None:
         _plot(explanation.weights("loud"), into / name / "weights.png")
-    return explanation.summary()
+    return explanation.summary().replace(f"{ROOT}/", "")  # paths as in the repository
 
 
 def _plot(weights: dict[str, float], path: Path) -> None:
