@@ -77,3 +77,54 @@ def test_api_reference_lists_every_public_name(site):
         text = (site / "reference" / page).read_text()
         missing = [name for name in module.__all__ if f"<code>{name}</code>" not in text]
         assert not missing, f"{module.__name__} names missing from {page}: {missing}"
+
+
+def _pages(site: Path) -> list[str]:
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+
+
+def test_no_broken_link_between_pages(site):
+    import re
+    from urllib.parse import unquote, urlsplit
+
+    broken = []
+    for page in _pages(site):
+        html = (site / page).read_text()
+        for target in re.findall(r'(?:href|src)="([^"]+)"', html):
+            parts = urlsplit(target)
+            if parts.scheme or target.startswith(("#", "mailto:", "data:")) or not parts.path:
+                continue
+            base = site if parts.path.startswith("/") else (site / page).parent  # 404.html links from the root
+            path = base / unquote(parts.path.lstrip("/"))
+            if not path.exists():
+                broken.append(f"{page} -> {target}")
+    assert not broken, f"broken links: {broken[:20]}"
+
+
+def test_every_page_opens_in_chromium_without_network_or_errors(site):
+    from browser import ARGS, CHROMIUM, require_browser, serve
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with serve(site) as root, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            view = browser.new_context().new_page()
+            current = [""]
+            view.on("pageerror", lambda error: problems.append(f"{current[0]}: {error}"))
+            view.on("console", lambda message: problems.append(f"{current[0]}: {message.text}")
+                    if message.type == "error" else None)
+            view.on("request", lambda request: None if request.url.startswith((root, "data:", "blob:"))
+                    else problems.append(f"{current[0]}: outside request {request.url}"))
+            view.on("response", lambda response: problems.append(f"{current[0]}: {response.status} {response.url}")
+                    if response.status >= 400 else None)
+            for page in _pages(site):
+                if page == "404.html":
+                    continue
+                current[0] = page
+                view.goto(root + page, wait_until="load")
+        finally:
+            browser.close()
+    assert not problems, problems[:20]
