@@ -11,7 +11,7 @@ STAMP := $(VENV)/.stemlime-installed
 PYTEST_WORKERS ?=
 DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium ffmpeg
 
-.PHONY: install system-deps models test check lint typecheck demo bench clean
+.PHONY: install system-deps models test check lint typecheck docs demo bench clean
 
 install: $(STAMP)
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml exp
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,plot,ray]' $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,plot,ray,docs]' $(addprefix -e ,$(PLUGINS))
 	$(BIN)/stemlime models fetch --defaults
 	touch $(STAMP)
 
@@ -35,8 +35,8 @@ system-deps:
 models: install
 	$(BIN)/stemlime models fetch --defaults
 
-# Everything CI runs: lint, types, the whole test suite (every tier).
-test: install lint typecheck
+# Everything CI runs: lint, types, the docs site, the whole test suite (every tier).
+test: install lint typecheck docs
 	$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
 
 # The fast tier for iterating: lint and the tests not marked slow, browser or ray (pyproject.toml).
@@ -45,6 +45,10 @@ check: install lint
 
 lint: install
 	$(BIN)/ruff check .
+
+# The documentation site in site/ (open site/index.html); warnings are errors
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
 
 # The core's types (mypy; configured in pyproject.toml)
 typecheck: install
@@ -62,4 +66,4 @@ confounder: install
 	$(BIN)/python experiments/confounder/run.py --seed 0 --out confounder-out
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache site

@@ -30,9 +30,16 @@ PIECE = ROOT / "tests" / "data" / "piece1_16k"
 
 
 def _blocks():
-    from readme import code_block_after  # tests/readme.py: the README's code blocks
+    from readme import code_block_after  # tests/readme.py: the README's and the docs' code blocks
 
     return code_block_after
+
+
+def doc(page: str) -> Path:
+    """A documentation page under docs/ whose blocks the examples run (tests/readme.py's doc)."""
+    from readme import doc as page_path
+
+    return page_path(page)
 
 
 def _reader_folder(folder: Path) -> None:
@@ -80,14 +87,14 @@ def run(destination: Path) -> None:
     examples: list[tuple[str, list[tuple[str, object]]]] = [
         ("30s-python", [("python", thirty)]),
         ("30s-cli", [("cli", args) for args in _commands(code_block_after("## 30-second example", "bash"))]),
-        ("pipeline-file", [("file", ("pipeline.toml", code_block_after("## Configuring pipelines", "toml")))]
-         + [("cli", args) for args in _commands(code_block_after("## Configuring pipelines", "bash"))]),
-        ("checks-python", [("python", thirty + "\n" + code_block_after("## Checks", "python"))]),
-        ("checks-cli", [("cli", args) for args in _commands(code_block_after("## Checks", "bash"))]),
-        ("spleeter", [("cli", args) for args in _commands(code_block_after("### spleeter", "bash"))]),
-        ("temporal", [("cli", args) for args in _commands(code_block_after("### temporal", "bash"))]),
-        ("temporal-file", [("file", ("pipeline.toml", code_block_after("### temporal", "toml")))]
-         + [("cli", args) for args in _commands(code_block_after("### temporal", "bash", nth=1))]),
+        ("pipeline-file", [("file", ("pipeline.toml", code_block_after("## Configuring pipelines", "toml", readme=doc("how-to/configuring.md"))))]
+         + [("cli", args) for args in _commands(code_block_after("## Configuring pipelines", "bash", readme=doc("how-to/configuring.md")))]),
+        ("checks-python", [("python", thirty + "\n" + code_block_after("## Checks", "python", readme=doc("how-to/configuring.md")))]),
+        ("checks-cli", [("cli", args) for args in _commands(code_block_after("## Checks", "bash", readme=doc("how-to/configuring.md")))]),
+        ("spleeter", [("cli", args) for args in _commands(code_block_after("### spleeter", "bash", readme=doc("how-to/plugins.md")))]),
+        ("temporal", [("cli", args) for args in _commands(code_block_after("### temporal", "bash", readme=doc("how-to/plugins.md")))]),
+        ("temporal-file", [("file", ("pipeline.toml", code_block_after("### temporal", "toml", readme=doc("how-to/plugins.md"))))]
+         + [("cli", args) for args in _commands(code_block_after("### temporal", "bash", nth=1, readme=doc("how-to/plugins.md")))]),
         ("tag-json", [("cli", ["tag", "song.wav", "--tagger", "musicnn", "--json"])]),
     ]
     for name, steps in examples:

@@ -1,4 +1,7 @@
-"""Code blocks of the README, so that the tests run exactly what users read."""
+"""Code blocks of the README and of the documentation pages, so that the tests run exactly what users read.
+
+The README is the front door; most commands live in the docs (``docs/``). A test names the page
+a block is on: ``code_block_after("### musicnn", "bash", readme=doc("how-to/plugins.md"))``."""
 
 from __future__ import annotations
 
@@ -8,11 +11,19 @@ import subprocess
 from pathlib import Path
 
 README = Path(__file__).parents[1] / "README.md"
+DOCS = Path(__file__).parents[1] / "docs"
+
+
+def doc(page: str) -> Path:
+    """A documentation page by its path under ``docs/`` (e.g. ``"how-to/plugins.md"``); it must exist."""
+    path = DOCS / page
+    assert path.is_file(), f"no documentation page {path}"
+    return path
 
 
 def code_block_after(heading_text: str, language: str, nth: int = 0, readme: Path = README) -> str:
     """The nth ``language`` code block after the first line that contains ``heading_text``
-    (in the project's README, or in ``readme``)."""
+    (in the project's README, or in ``readme``: another Markdown file, e.g. :func:`doc`'s)."""
     text = readme.read_text()
     start = text.index(heading_text)
     blocks = re.findall(rf"```{language}\n(.*?)```", text[start:], flags=re.S)

@@ -29,7 +29,7 @@ from stemlime_cerberus import CerberusSeparator, read_tracks, si_sdr, train
 from stemlime_cerberus.config import CerberusConfig, expected_tensors
 from stemlime_render import render_song
 
-from readme import code_block_after, run_commands
+from readme import code_block_after, run_commands, doc
 
 INSTRUMENTS = ("piano", "guitar", "bass", "drums")
 RATE = 16000
@@ -365,7 +365,7 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
 
     shutil.copy(pieces / "piece-11" / "mixture.wav", tmp_path / "song.wav")
     # models build and separate in this process; explain as a user runs it (a new process: the one real CLI run here)
-    run_commands(code_block_after("### cerberus", "bash"), tmp_path, in_process=("models", "separate"))
+    run_commands(code_block_after("### cerberus", "bash", readme=doc("how-to/cerberus.md")), tmp_path, in_process=("models", "separate"))
     written = json.loads((tmp_path / "stems" / "stems.json").read_text())
     assert written["midi"] == {name: f"{name}.mid" for name in INSTRUMENTS}
     import pretty_midi
@@ -377,7 +377,7 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
 
 def test_the_readme_training_commands_run(tmp_path, pieces):
     shutil.copy(pieces / "piece-11" / "mixture.wav", tmp_path / "song.wav")
-    run_commands(code_block_after("### cerberus", "bash", nth=1), tmp_path, in_process=("render-dataset", "train", "separate"))
+    run_commands(code_block_after("### cerberus", "bash", nth=1, readme=doc("how-to/cerberus.md")), tmp_path, in_process=("render-dataset", "train", "separate"))
     assert json.loads((tmp_path / "my-model" / "config.json").read_text())["variant"] == "pno-bss"
     assert sorted(p.name for p in (tmp_path / "my-stems").glob("*.wav")) == ["bass.wav", "piano.wav", "rest.wav"]
 

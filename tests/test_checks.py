@@ -20,7 +20,7 @@ from scipy.stats import entropy
 import stemlime
 from conftest import PIECE, STEMS, write_loudness_module
 from model_support import musicnn_folder
-from readme import code_block_after
+from readme import code_block_after, doc
 from stemlime import Segment, UsageError
 from stemlime.checks import (
     complexity,
@@ -369,7 +369,7 @@ def test_the_readme_checks_example_runs(tmp_path, monkeypatch):
     namespace: dict = {}
     example = code_block_after("## 30-second example", "python").replace('"out/"', repr(str(tmp_path / "out")))
     exec(compile(example, "README", "exec"), namespace)
-    exec(compile(code_block_after("## Checks", "python"), "README", "exec"), namespace)
+    exec(compile(code_block_after("## Checks", "python", readme=doc("how-to/configuring.md")), "README", "exec"), namespace)
     deletion = namespace["deletion"]
     assert deletion["aopc"] == pytest.approx(0.222, abs=1e-3) and deletion["random_aopc"] == pytest.approx(0.0897, abs=1e-3)
     assert set(namespace["explanation"].checks) == {"fidelity", "stability", "complexity"}

@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from conftest import PIECE, STEMS
-from readme import code_block_after, run_commands
+from readme import code_block_after, run_commands, doc
 
 LOUDNESS = """
 import numpy as np
@@ -175,8 +175,8 @@ def test_the_readme_command_line_example_runs_with_the_readmes_mymodel(tmp_path)
 
 def test_the_readme_pipeline_file_runs_with_the_readmes_one_label_tagger(tmp_path):
     folder = _readme_model_folder(tmp_path)
-    (folder / "pipeline.toml").write_text(code_block_after("## Configuring pipelines", "toml"))
-    run_commands(code_block_after("## Configuring pipelines", "bash"), folder)
+    (folder / "pipeline.toml").write_text(code_block_after("## Configuring pipelines", "toml", readme=doc("how-to/configuring.md")))
+    run_commands(code_block_after("## Configuring pipelines", "bash", readme=doc("how-to/configuring.md")), folder)
     data = json.loads((folder / "out" / "explanation.json").read_text())
     assert data["samples"] == 1000 and list(data["labels"]) == ["loud"] and "fidelity" in data["checks"]
 

@@ -27,7 +27,7 @@ from confounder.data import INSTRUMENTS, SEED_BLOCK, SPLITS, block_seed  # noqa:
 from confounder.experiment import SUMMARY_KEYS, Settings, confounded_pieces, summarize_explanations  # noqa: E402
 
 from browser import DESKTOP, PHONE, assert_page_works, look_at, require_browser  # noqa: E402
-from readme import code_block_after  # noqa: E402
+from readme import code_block_after, doc  # noqa: E402
 
 TOY = {"train": 4, "validation": 2, "test_std": 2, "test_bad": 2}
 
@@ -42,7 +42,7 @@ def toy_run(tmp_path_factory) -> tuple[Path, dict]:
     """The whole experiment at toy size, as the README's command runs it: 10 pieces of 4 s, 40
     training steps, the oracle only."""
     root = tmp_path_factory.mktemp("confounder")
-    command = code_block_after("## A confounded classifier", "bash").replace("\\\n", " ").strip()
+    command = code_block_after("# A confounded classifier", "bash", readme=doc("tutorials/confounder.md")).replace("\\\n", " ").strip()
     words = shlex.split(command)
     assert words[:2] == ["python", "experiments/confounder/run.py"], command
     result = subprocess.run([sys.executable, str(RUN), *words[2:], "--no-progress"], capture_output=True, text=True, cwd=root)

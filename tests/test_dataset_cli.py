@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from readme import code_block_after, run_commands
+from readme import code_block_after, run_commands, doc
 
 pytest.importorskip("stemlime_render", reason="stemlime-render is not installed")
 pytest.importorskip("stemlime_musicnn", reason="stemlime-musicnn is not installed")
@@ -55,8 +55,8 @@ def test_the_readme_many_tracks_commands_run_on_a_laptop_and_on_a_ray_cluster(tm
     from model_support import musicnn_folder
 
     musicnn_folder()
-    (tmp_path / "band.csv").write_text(code_block_after("## Many tracks", "csv"))
-    run_commands(code_block_after("## Many tracks", "bash"), tmp_path)
+    (tmp_path / "band.csv").write_text(code_block_after("# Many tracks", "csv", readme=doc("how-to/many-tracks.md")))
+    run_commands(code_block_after("# Many tracks", "bash", readme=doc("how-to/many-tracks.md")), tmp_path)
     out = tmp_path / "data-explained"
     run = json.loads((out / "run.json").read_text())
     assert run["complete"] and run["tracks"]["explained"] == 4 and run["tracks"]["failed"] == 0
@@ -64,7 +64,7 @@ def test_the_readme_many_tracks_commands_run_on_a_laptop_and_on_a_ray_cluster(tm
     assert global_explanation["tracks"] == 4 and global_explanation["metadata"]["band"].keys() == {"duo", "trio"}
     assert (out / "metadata-band.png").is_file() and (out / "global.png").is_file()
 
-    cluster = code_block_after("## Many tracks", "bash", nth=1).splitlines()
+    cluster = code_block_after("# Many tracks", "bash", nth=1, readme=doc("how-to/many-tracks.md")).splitlines()
     assert cluster[0].startswith("ray start --head") and cluster[2].startswith("ray stop")
     head = _start_head(cluster[0], tmp_path)
     try:
@@ -81,7 +81,7 @@ def test_the_readme_snippets_command_scans_every_track_for_its_top_tag_and_write
     from model_support import musicnn_folder
 
     musicnn_folder()
-    run_commands(code_block_after("**Snippets and the page.**", "bash"), tmp_path)
+    run_commands(code_block_after("**Snippets and the page.**", "bash", readme=doc("how-to/many-tracks.md")), tmp_path)
     out = tmp_path / "songs-explained"
     global_explanation = json.loads((out / "global.json").read_text())
     assert global_explanation["snippets"] == "best:2" and global_explanation["tracks"] == 2

@@ -152,12 +152,12 @@ def test_the_readme_demucs_commands_run(folders, tmp_path):
     import shutil
 
     from model_support import musicnn_folder
-    from readme import code_block_after, run_commands
+    from readme import code_block_after, run_commands, doc
 
     musicnn_folder()
     shutil.copy(PIECE / "mixture.wav", tmp_path / "song.wav")
     shutil.copytree(folders["htdemucs"], tmp_path / "htdemucs")
-    run_commands(code_block_after("### demucs", "bash"), tmp_path)
+    run_commands(code_block_after("### demucs", "bash", readme=doc("how-to/plugins.md")), tmp_path)
     saved = json.loads((tmp_path / "stems" / "stems.json").read_text())
     assert saved["sample_rate"] == 16000  # the input's rate
     assert sorted(p.name for p in (tmp_path / "stems").glob("*.wav")) == sorted(f"{s}.wav" for s in FOUR)

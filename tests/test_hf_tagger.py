@@ -116,13 +116,13 @@ def test_output_overrides_the_pipelines_choice(models):
 @pytest.mark.skipif(importlib.util.find_spec("stemlime_spleeter") is None, reason="stemlime-spleeter is not installed")
 def test_the_readme_explains_a_song_with_a_hugging_face_folder_and_spleeter(tmp_path):
     from model_support import spleeter_folder
-    from readme import code_block_after, run_commands
+    from readme import code_block_after, run_commands, doc
     from tiny_models import ast_classifier
 
     spleeter_folder("2stems")
     shutil.copy(PIECE / "mixture.wav", tmp_path / "song.wav")
     ast_classifier(tmp_path / "my-ast")  # as model.save_pretrained("my-ast/") and its feature extractor's write it
-    (result,) = run_commands(code_block_after("**A Hugging Face classifier.**", "bash"), tmp_path)
+    (result,) = run_commands(code_block_after("**A Hugging Face classifier.**", "bash", readme=doc("how-to/your-model.md")), tmp_path)
     saved = json.loads((tmp_path / "out" / "explanation.json").read_text())
     assert [c["name"] for c in saved["components"]] == ["vocals", "accompaniment"]
     assert saved["outputs"] == "probabilities" and saved["pipeline"]["tagger"].startswith("hf,model=my-ast")

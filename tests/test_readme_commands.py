@@ -13,7 +13,7 @@ import pytest
 
 from conftest import PIECE
 from model_support import _model_folder as require_model
-from readme import code_block_after, run_commands
+from readme import code_block_after, run_commands, doc
 
 @pytest.fixture
 def song_folder(tmp_path) -> Path:
@@ -29,7 +29,7 @@ needs_musicnn = pytest.mark.skipif(importlib.util.find_spec("stemlime_musicnn") 
 @needs_musicnn
 def test_the_readme_musicnn_tag_commands_run(song_folder):
     require_model("musicnn/MTT_musicnn")
-    run_commands(code_block_after("### musicnn", "bash"), song_folder)
+    run_commands(code_block_after("### musicnn", "bash", readme=doc("how-to/plugins.md")), song_folder)
     assert (song_folder / "taggram.png").stat().st_size > 1000
 
 
@@ -37,7 +37,7 @@ def test_the_readme_musicnn_tag_commands_run(song_folder):
 @needs_spleeter
 def test_the_readme_spleeter_commands_run(song_folder):
     require_model("spleeter/2stems")
-    run_commands(code_block_after("### spleeter", "bash"), song_folder)
+    run_commands(code_block_after("### spleeter", "bash", readme=doc("how-to/plugins.md")), song_folder)
     assert sorted(p.name for p in (song_folder / "stems").glob("*.wav")) == ["accompaniment.wav", "vocals.wav"]
     import json
 
@@ -50,7 +50,7 @@ def test_the_readme_spleeter_commands_run(song_folder):
 @pytest.mark.skipif(importlib.util.find_spec("stemlime_temporal") is None, reason="stemlime-temporal is not installed")
 def test_the_readme_temporal_commands_run(song_folder):
     require_model("spleeter/2stems")
-    run_commands(code_block_after("### temporal", "bash"), song_folder)
+    run_commands(code_block_after("### temporal", "bash", readme=doc("how-to/plugins.md")), song_folder)
     assert (song_folder / "out" / "explanation.json").is_file()
 
 
@@ -58,14 +58,14 @@ def test_the_readme_temporal_commands_run(song_folder):
 @needs_spleeter
 def test_the_readme_checks_commands_run(song_folder):
     require_model("spleeter/2stems")
-    results = run_commands(code_block_after("## Checks", "bash"), song_folder)
+    results = run_commands(code_block_after("## Checks", "bash", readme=doc("how-to/configuring.md")), song_folder)
     assert "sanity" in results[0].stdout and "samples for Kendall tau >= 0.95" in results[1].stdout
 
 
 @needs_musicnn
 def test_the_readme_model_commands_run(song_folder):
     require_model("musicnn/MSD_musicnn")
-    results = run_commands(code_block_after("### Model files", "bash"), song_folder)
+    results = run_commands(code_block_after("### Model files", "bash", readme=doc("how-to/plugins.md")), song_folder)
     assert "musicnn/MSD_musicnn" in results[0].stdout and results[2].stdout.strip()
 
 
@@ -81,15 +81,15 @@ def test_the_readme_page_and_scan_commands_run(ten_second_song, monkeypatch):
     require_model("spleeter/2stems")
     import json
 
-    run_commands(code_block_after("## Listening pages", "bash", 0), ten_second_song)
+    run_commands(code_block_after("# Tag a song", "bash", 0, readme=doc("tutorials/song-scan.md")), ten_second_song)
     page = (ten_second_song / "out" / "index.html").read_text()
     assert page.count("<audio") == 6 and "data:audio/wav;base64," in page, "the excerpt, 3 labels, 2 stems; the last command embedded them"
-    run_commands(code_block_after("## Listening pages", "bash", 1), ten_second_song)
+    run_commands(code_block_after("# Tag a song", "bash", 1, readme=doc("tutorials/song-scan.md")), ten_second_song)
     scan = json.loads((ten_second_song / "scan" / "scan.json").read_text())
     assert scan["label"] == "female vocalists" and len(scan["snippets"]) == 3  # 10 s: three 3-s frames
     monkeypatch.chdir(ten_second_song)
     namespace: dict = {}
-    exec(code_block_after("## Listening pages", "python", 0), namespace)
+    exec(code_block_after("# Tag a song", "python", 0, readme=doc("tutorials/song-scan.md")), namespace)
     assert namespace["scan"].verdict() == scan["verdict"], "Python and the command line scan alike"
 
 
@@ -103,13 +103,13 @@ def test_the_readme_musdb18_stem_file_commands_run(tmp_path):
     from stemfile_support import make_stem_file
 
     require_model("musicnn/MTT_musicnn")
-    table = code_block_after("### MUSDB18 as it ships", "csv")
+    table = code_block_after("### MUSDB18 as it ships", "csv", readme=doc("how-to/many-tracks.md"))
     (tmp_path / "genres.csv").write_text(table)
     tracks = [row["track"] for row in csv.DictReader(io.StringIO(table))]
     first = make_stem_file(tmp_path / "musdb18" / f"{tracks[0]}.stem.mp4")
     for track in tracks[1:]:
         shutil.copy(first, tmp_path / "musdb18" / f"{track}.stem.mp4")
-    run_commands(code_block_after("### MUSDB18 as it ships", "bash"), tmp_path, in_process=("explain-dataset",))
+    run_commands(code_block_after("### MUSDB18 as it ships", "bash", readme=doc("how-to/many-tracks.md")), tmp_path, in_process=("explain-dataset",))
     out = tmp_path / "musdb18-explained"
     assert json.loads((out / "run.json").read_text())["tracks"]["explained"] == len(tracks)
     assert json.loads((out / "global.json").read_text())["metadata"]["genre"].keys() == {"Pop/Rock", "Jazz"}

@@ -17,7 +17,7 @@ from stemlime import StemlimeError, UsageError
 from stemlime.cli import main
 from stemlime.registry import Command, Registry, plugin_module
 
-from readme import code_block_after
+from readme import code_block_after, doc
 
 STEMLIME = [sys.executable, "-m", "stemlime"]
 
@@ -188,7 +188,7 @@ def test_a_dataset_renders_in_parallel_and_resumes_where_it_stopped(tmp_path):
 
 
 def test_the_readme_render_commands_work(cli, tmp_path):
-    block = code_block_after("### render", "bash")
+    block = code_block_after("### render", "bash", readme=doc("how-to/plugins.md"))
     lines = [line.split("#")[0].strip() for line in block.splitlines() if line.startswith("stemlime render ")]
     assert lines
     from stemlime_render import generate

@@ -18,7 +18,7 @@ import stemlime
 from stemlime.separation import write_stems
 from stemlime.report import render_report
 from conftest import PIECE, STEMS, stemlime_cli, write_loudness_module
-from readme import code_block_after
+from readme import code_block_after, doc
 
 ROOT = Path(__file__).parents[1]
 
@@ -234,6 +234,6 @@ def test_the_readme_jupyter_lines_run_after_the_30_second_example(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(code_block_after("## 30-second example", "python"), namespace)
-    exec(code_block_after("**In Jupyter**", "python"), namespace)
+    exec(code_block_after("**In Jupyter**", "python", readme=doc("tutorials/song-scan.md")), namespace)
     assert "data:audio/wav;base64," in namespace["explanation"]._repr_html_()
     assert (tmp_path / "out" / "index.html").is_file()

@@ -223,9 +223,9 @@ def test_an_exhaustive_explanation_says_when_two_components_act_together(band_so
 
 
 def test_the_readme_stemgram_python_block_runs(capsys):
-    from readme import code_block_after
+    from readme import code_block_after, doc
 
-    exec(compile(code_block_after("## The stemgram", "python"), "README", "exec"), {})
+    exec(compile(code_block_after("# The stemgram", "python", readme=doc("tutorials/stemgram.md")), "README", "exec"), {})
     printed = capsys.readouterr().out
     assert "4 frames" in printed and "5 stems" in printed
 
@@ -236,11 +236,11 @@ def test_the_readme_stemgram_command_runs(tmp_path):
     import shutil
 
     from model_support import _model_folder as require_model
-    from readme import code_block_after, run_commands
+    from readme import code_block_after, doc, run_commands
 
     require_model("spleeter/2stems")
     shutil.copy(PIECE / "mixture.wav", tmp_path / "song.wav")
-    results = run_commands(code_block_after("## The stemgram", "bash"), tmp_path)
+    results = run_commands(code_block_after("# The stemgram", "bash", readme=doc("tutorials/stemgram.md")), tmp_path)
     assert "female vocalists: peaks at" in results[0].stdout
     data = json.loads((tmp_path / "stemgram-out" / "stemgram.json").read_text())
     assert data["stems"] == ["vocals", "accompaniment"] and data["per_label"]["female vocalists"]["efficiency_error"] < 1e-9

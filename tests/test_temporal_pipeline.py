@@ -11,7 +11,7 @@ import pytest
 
 from conftest import PIECE, STEMS, read_stems, stemlime_cli, write_loudness_module
 from model_support import musicnn_folder
-from readme import code_block_after
+from readme import code_block_after, doc
 from stemlime import Pipeline, UsageError
 from stemlime.config import read_config
 
@@ -154,7 +154,7 @@ def test_cli_bad_boundaries_exit_2_with_the_reason(tmp_path):
 
 def test_readme_pipeline_file_switches_segments_of_the_mix_and_true_stems_in_one_line(tmp_path):
     musicnn_folder("MSD_musicnn")
-    text = code_block_after("### temporal", "toml")
+    text = code_block_after("### temporal", "toml", readme=doc("how-to/plugins.md"))
     lines = text.splitlines()
     assert lines[0].startswith('components = "none x uniform,n=3"') and lines[1].startswith('# components = "oracle x whole"')
     switched = "\n".join([lines[1].lstrip("# ").split("#")[0].strip()] + lines[2:]) + "\n"

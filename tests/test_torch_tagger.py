@@ -104,16 +104,16 @@ def test_the_readme_torch_module_is_explained_as_written(tmp_path, monkeypatch):
     import runpy
     import shutil
 
-    from readme import code_block_after, run_commands
+    from readme import code_block_after, run_commands, doc
 
     heading = "**A PyTorch module.**"
-    (tmp_path / "mynet.py").write_text(code_block_after(heading, "python", nth=0))
-    (tmp_path / "save.py").write_text(code_block_after(heading, "python", nth=1))
+    (tmp_path / "mynet.py").write_text(code_block_after(heading, "python", nth=0, readme=doc("how-to/your-model.md")))
+    (tmp_path / "save.py").write_text(code_block_after(heading, "python", nth=1, readme=doc("how-to/your-model.md")))
     shutil.copytree(PIECE, tmp_path / "tests" / "data" / "piece1_16k")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     runpy.run_path("save.py")
-    run_commands(code_block_after(heading, "bash"), tmp_path)
+    run_commands(code_block_after(heading, "bash", readme=doc("how-to/your-model.md")), tmp_path)
     import json
 
     saved = json.loads((tmp_path / "out" / "explanation.json").read_text())

@@ -51,7 +51,21 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 @attrs.frozen
 class Option:
-    """One option a factory takes: ``type`` is one of str, int, float, bool, path."""
+    """One option a factory takes, as ``stemlime plugins`` lists it and a spec gives it (``name=value``).
+
+    Attributes
+    ----------
+    name : str
+        The option's name in a spec.
+    description : str
+        One line for ``stemlime plugins``.
+    type : {"str", "int", "float", "bool", "path"}, default "str"
+        How a spec's text is converted.
+    default : object, optional
+        The value when the spec does not give one.
+    choices : tuple, optional
+        The allowed values (None: any value of the type).
+    """
 
     name: str
     description: str
@@ -81,10 +95,25 @@ class Option:
 
 @attrs.frozen
 class Factory:
-    """How to build one named separator/segmenter/tagger/surrogate.
+    """How to build one named separator/segmenter/tagger/surrogate; registered through a hook.
 
-    ``build(variant, **options)`` returns the object; it is called with the variant (or the
-    default variant, or None) and the converted options that the user gave.
+    Attributes
+    ----------
+    name : str
+        The name in a spec (``NAME[:VARIANT][,OPTION=VALUE...]``).
+    description : str
+        One line for ``stemlime plugins``.
+    build : callable
+        ``build(variant, **options)`` returns the object; it is called with the variant (or the
+        default variant, or None) and the converted options that the user gave.
+    variants : tuple of str, default ()
+        The variants it knows (e.g. ``("2stems", "4stems", "5stems")``).
+    default_variant : str, optional
+        The variant of a spec that names none.
+    options : tuple of Option, default ()
+        The options it takes (:func:`options_of` builds them from an options class).
+    package : str
+        The distribution that provides it; filled in by the registry.
     """
 
     name: str
@@ -103,11 +132,22 @@ class Factory:
 class Command:
     """A command-line command that a plugin adds: ``stemlime NAME ...``.
 
-    ``add_arguments(parser)`` declares its arguments on an ``argparse.ArgumentParser``;
-    ``run(args)`` carries it out with the parsed ``argparse.Namespace``. Like the core's
-    commands, it raises ``UsageError`` for bad arguments (exit status 2) and ``StemlimeError``
-    for bad files or missing tools (exit status 1). Both callables should import heavy code
-    lazily: every ``stemlime`` invocation collects the commands.
+    Like the core's commands, it raises ``UsageError`` for bad arguments (exit status 2) and
+    ``StemlimeError`` for bad files or missing tools (exit status 1). Both callables should import
+    heavy code lazily: every ``stemlime`` invocation collects the commands.
+
+    Attributes
+    ----------
+    name : str
+        The command's name (``stemlime NAME``); a core command of the same name wins.
+    help : str
+        One line for ``stemlime --help``.
+    add_arguments : callable
+        ``add_arguments(parser)`` declares its arguments on an ``argparse.ArgumentParser``.
+    run : callable
+        ``run(args)`` carries it out with the parsed ``argparse.Namespace``.
+    package : str
+        The distribution that provides it; filled in by the registry.
     """
 
     name: str
@@ -123,10 +163,10 @@ _TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", Path: "path
 
 def option(default: Any, description: str, *, type: str | None = None, choices: Iterable[Any] | None = None,
            validator: Callable[[Any, Any, Any], None] | None = None, converter: Callable[[Any], Any] | None = None) -> Any:
-    """A field of a component's options class (an attrs class): its default, the one-line
-    description ``stemlime plugins`` shows, and optionally its choices (checked whenever the class
-    is made, in Python too) and a validator. :func:`options_of` turns the class's option fields
-    into the factory's :class:`Option` list, so each option is declared once::
+    """A field of a component's options class (an attrs class), declared once for Python and the CLI.
+
+    :func:`options_of` turns the class's option fields into the factory's :class:`Option`
+    list::
 
         @attrs.frozen
         class RidgeSurrogate:
@@ -134,8 +174,26 @@ def option(default: Any, description: str, *, type: str | None = None, choices: 
 
         Factory("ridge", "LIME's local model ...", build=..., options=options_of(RidgeSurrogate))
 
-    ``type`` names the option's type for the command line (``str``, ``int``, ``float``, ``bool``,
-    ``path``); by default it comes from the field's annotation."""
+    Parameters
+    ----------
+    default : object
+        The field's default.
+    description : str
+        The one line ``stemlime plugins`` shows.
+    type : {"str", "int", "float", "bool", "path"}, optional
+        The option's type for the command line; by default from the field's annotation.
+    choices : iterable, optional
+        The allowed values, checked whenever the class is made (in Python too).
+    validator : callable, optional
+        An attrs validator ``(instance, attribute, value)``, run after the choices check.
+    converter : callable, optional
+        An attrs converter applied to the value first.
+
+    Returns
+    -------
+    attrs field
+        To assign to the class attribute.
+    """
     choices = None if choices is None else tuple(choices)
     validators = [] if validator is None else [validator]
     if choices is not None:
@@ -166,7 +224,18 @@ def _type_name(annotation: Any) -> str:
 
 
 def options_of(cls: type) -> tuple[Option, ...]:
-    """The :class:`Option` of each option field (:func:`option`) of the attrs class ``cls``, in order."""
+    """The factory's option list, from an options class.
+
+    Parameters
+    ----------
+    cls : type
+        An attrs class whose option fields were declared with :func:`option`.
+
+    Returns
+    -------
+    tuple of Option
+        The :class:`Option` of each option field, in the class's order.
+    """
     import typing
 
     hints = typing.get_type_hints(cls)

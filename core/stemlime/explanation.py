@@ -77,7 +77,20 @@ class Explanation:
         raise UsageError(f"label {label!r} was not explained; explained labels: {', '.join(self.labels)}")
 
     def weights(self, label: str | int) -> dict[str, float]:
-        """Component name -> weight, in the explanation's order."""
+        """The surrogate's weight of every component for one label.
+
+        Parameters
+        ----------
+        label : str or int
+            An explained label, by name or by the tagger's output index.
+
+        Returns
+        -------
+        dict of str to float
+            Component name -> weight (the change of the tagger's output, in its units, that
+            switching the component on contributes in the local linear model), in the
+            explanation's order (by signed or absolute weight, largest first).
+        """
         return dict(self.label(label).weights)
 
     def top(self, label: str | int, k: int | None = None, positive: bool = True) -> list[tuple[str, float]]:
@@ -90,9 +103,22 @@ class Explanation:
         return chosen[:k] if k is not None else chosen
 
     def audio(self, label: str | int, k: int = 1, positive: bool = True) -> np.ndarray:
-        """The listenable explanation: the sum of the top-k components (float32, ``sample_rate``).
+        """The listenable explanation: the sum of the top-k components.
 
-        Silence when no component has a weight of that sign.
+        Parameters
+        ----------
+        label : str or int
+            An explained label, by name or by the tagger's output index.
+        k : int, default 1
+            Number of top components summed.
+        positive : bool, default True
+            The components that pushed the label up most (False: down most).
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 waveform of shape (samples,) at :attr:`sample_rate` Hz; silence when no
+            component has a weight of that sign.
         """
         index = {c.name: i for i, c in enumerate(self.components)}
         rows = [index[name] for name, _ in self.top(label, k, positive)]
@@ -142,18 +168,34 @@ class Explanation:
 
     def save(self, folder: str | Path, k: int = 1, force: bool = False, report: bool = False, *,
              inputs: Iterable[Any] = (), within: str | Path | None = None) -> Path:
-        """Write ``explanation.json``, ``excerpt.wav`` (every component on), ``components/<component>.wav``
-        and ``explanations/<label>.wav`` (the sum of the top-k positive components) as the folder
-        ``folder``, replacing it whole; ``report=True`` adds the page ``index.html``
-        (:mod:`stemlime.report`).
+        """Write the explanation as the folder ``folder``, replacing it whole.
 
-        File names are made safe and distinct (see :func:`stemlime.naming.safe_names`);
-        ``explanation.json`` maps every component and label to its file under ``files`` and
-        records ``top_k``. ``folder`` may be new, empty or an earlier stemlime output;
-        ``force=True`` also replaces another folder (deleting what it holds), but never one that
-        holds the explained audio (or any other of ``inputs``, e.g. the true stems the oracle
-        read). ``within``: the result folder this one is a part of (a dataset's track). ``k`` is a
-        whole number of at least 1.
+        The folder holds ``explanation.json``, ``excerpt.wav`` (every component on),
+        ``components/<component>.wav`` and ``explanations/<label>.wav`` (the sum of the top-k
+        positive components). File names are made safe and distinct (see
+        :func:`stemlime.naming.safe_names`); ``explanation.json`` maps every component and
+        label to its file under ``files`` and records ``top_k``.
+
+        Parameters
+        ----------
+        folder : str or Path
+            New, empty, or an earlier stemlime output.
+        k : int, default 1
+            Components summed in each ``explanations/<label>.wav`` (a whole number of at least 1).
+        force : bool, default False
+            Also replace a folder stemlime did not write (deleting what it holds), but never one
+            that holds the explained audio or any other of ``inputs``.
+        report : bool, default False
+            Add the listening page ``index.html`` (:mod:`stemlime.report`).
+        inputs : iterable, optional
+            Further inputs the folder must not hold (e.g. the true stems the oracle read).
+        within : str or Path, optional
+            The result folder this one is a part of (a dataset's track).
+
+        Returns
+        -------
+        Path
+            ``folder``.
         """
         k = whole_number(k, "top_k", minimum=1, flag="--top-k")
         with ResultFolder(folder, kind="explanation", inputs=[self.audio_path, *inputs], force=force,
@@ -170,8 +212,14 @@ class Explanation:
     # ------------------------------------------------------------------ text
 
     def summary(self) -> str:
-        """What ``stemlime explain`` prints: the run, then per label its output, the surrogate's
-        fit and the weights (with time segments, a table of stems by segments), then the checks."""
+        """What ``stemlime explain`` prints.
+
+        Returns
+        -------
+        str
+            The run, then per label its output, the surrogate's fit (weighted R^2) and the
+            weights (with time segments, a table of stems by segments), then the checks.
+        """
         samples = f"{len(self.neighbourhood.masks)} samples"
         if self.sampling:
             stable = "stable" if self.sampling["stable"] else "NOT stable at the most samples tried"

@@ -57,14 +57,48 @@ DEFAULT_EXAMPLES = {"tagger": "musicnn:MSD_musicnn", "separator": "oracle", "seg
 
 
 class Pipeline:
-    """The four components of an explanation. Each is a spec (string or table) or a ready object.
+    """The four components of an explanation: tagger, separator, segmenter and surrogate.
 
-    Heavy components (taggers, separators) are built on first use, so a Pipeline is cheap to make.
-    ``batch_size`` is the number of perturbations sent to the tagger at once. ``stems_from``:
-    ``song`` separates the whole input once and cuts every excerpt's stems from it (as audioLIME
-    did; cached in memory and on disk, see :mod:`stemlime.stemcache`; ``cache=False`` bypasses the
-    cache), ``excerpt`` separates only the excerpt. Separators that read the excerpt themselves
-    (the oracle) always get the excerpt.
+    Each component is a spec (a string such as ``"spleeter:2stems,device=cpu"`` or a table) or a
+    ready object. Heavy components (taggers, separators) are built on first use, so a Pipeline is
+    cheap to make. Separators that read the excerpt themselves (the oracle) always get the excerpt.
+
+    Parameters
+    ----------
+    tagger : str, dict or object
+        The model being explained: a spec (``"musicnn"``, ``"python,object=mymodel:tagger"``) or
+        any object with ``labels``, ``sample_rate`` (Hz), ``input_seconds`` (s, or None: any
+        length) and ``predict(batch)`` mapping float32 audio of shape (B, samples) to outputs of
+        shape (B, labels).
+    separator : str, dict or object, default "oracle"
+        Splits the mix into stems (``{name: (samples,) float32}``).
+    segmenter : str, dict or object, default "whole"
+        Cuts the excerpt into time segments; components are stems x segments.
+    surrogate : str, dict or object, default "ridge"
+        The interpretable local model fitted on (masks, tagger outputs, kernel weights).
+    batch_size : int, default 32
+        Number of perturbations sent to the tagger at once.
+    kernel_width : float, default 0.25
+        Width of the kernel over the cosine distance of each mask to all-ones (unitless;
+        audioLIME's 0.25).
+    sort : {"signed", "absolute"}, default "signed"
+        Order of the components in each label's weights.
+    empty_mask : {"audiolime", "zeros"}, default "audiolime"
+        What the tagger hears when every component is off: ``"audiolime"`` a constant at the
+        minimum sample of the full composition (as audioLIME does), ``"zeros"`` digital silence.
+    stems_from : {"song", "excerpt"}, default "song"
+        ``"song"`` separates the whole input once and cuts every excerpt's stems from it (as
+        audioLIME did; cached in memory and on disk, see :mod:`stemlime.stemcache`);
+        ``"excerpt"`` separates only the excerpt.
+    cache : bool or StemCache, default True
+        The stem cache: True for the shared one, False to separate again every time, or a
+        ready :class:`~stemlime.stemcache.StemCache`.
+    registry : Registry, optional
+        Where specs are resolved (default: the registry of the installed plugins).
+
+    Examples
+    --------
+    >>> pipeline = stemlime.Pipeline(tagger="musicnn", separator="spleeter:2stems")  # doctest: +SKIP
     """
 
     def __init__(
@@ -391,19 +425,67 @@ class Pipeline:
         progress: bool | None = None,
         request: ExplainRequest | None = None,
     ) -> Explanation:
-        """Explain the tagger's output on an excerpt of ``source`` (a path, or an array with ``sample_rate`` in Hz).
+        """Explain the tagger's output on an excerpt of ``source``.
 
-        ``start``/``duration`` in seconds (default 0 and to the end); ``samples`` a count,
-        ``"exhaustive"`` or ``"auto"`` (default 1000); ``seed`` (default 0); ``labels`` names or
-        output indices (default: ``top_labels``, 3 if neither is given). An excerpt shorter than
-        the tagger's input is refused unless ``pad=True`` (zeros at the end). ``checks`` names
-        trust checks (``fidelity``, ``stability``, ``sanity``, ``complexity``; see
-        :mod:`stemlime.checks`) whose results land in ``explanation.checks``. With ``out`` the
-        explanation is saved there (``explanation.save(out, k=top_k, force=force,
-        report=report)``). Options not given come from the pipeline file's ``[explain]``; a ready
-        ``request`` (:meth:`request`) replaces them all. ``batch_size`` overrides the pipeline's
-        for this call. Everything that can be checked is checked before the tagger runs: the
-        options, the labels, the checks and the output folder.
+        Everything that can be checked is checked before the tagger runs: the options, the
+        labels, the checks and the output folder. Options not given (None) come from the
+        pipeline file's ``[explain]`` table, else stemlime's defaults.
+
+        Parameters
+        ----------
+        source : str, Path or numpy.ndarray
+            An audio file, or a mono waveform of shape (samples,) (float, at ``sample_rate``).
+        sample_rate : int, optional
+            Sample rate of an array ``source``, in Hz (not used for a path).
+        labels : str, int or sequence of them, optional
+            Labels to explain, by name or output index. Default: the ``top_labels`` highest.
+        top_labels : int, optional
+            Explain the K labels with the highest output (3 if neither this nor ``labels``).
+        start : float, optional
+            Start of the excerpt, in seconds (default 0).
+        duration : float, optional
+            Length of the excerpt, in seconds (default: to the end of the input).
+        samples : int or {"exhaustive", "auto"}, optional
+            Number of random masks (default 1000); ``"exhaustive"`` evaluates all 2^K masks,
+            ``"auto"`` adds samples until the ranking of the components is stable.
+        seed : int, optional
+            Seed of the mask sampler (default 0).
+        pad : bool, optional
+            Pad an excerpt shorter than the tagger's input with zeros at the end (default
+            False: such an excerpt is refused).
+        checks : str or sequence of str, optional
+            Trust checks to run (``fidelity``, ``stability``, ``sanity``, ``complexity``; see
+            :mod:`stemlime.checks`); results land in ``explanation.checks``.
+        out : str or Path, optional
+            Save the explanation into this folder, replaced whole (see :meth:`Explanation.save`).
+        top_k : int, optional
+            Number of top positive components summed into ``explanations/<label>.wav`` (default 1).
+        force : bool, optional
+            Replace an ``out`` folder that stemlime did not write.
+        report : bool, optional
+            Also write the listening page ``out/index.html``.
+        batch_size : int, optional
+            Perturbations per tagger call for this call only (default: the pipeline's).
+        progress : bool, optional
+            Show a progress bar.
+        request : ExplainRequest, optional
+            A ready request (:meth:`request`) replacing all the options above; giving both is
+            an error.
+
+        Returns
+        -------
+        Explanation
+            Per explained label, the component weights, intercept, surrogate fit (weighted
+            R^2) and local prediction; the component audio has shape (K, samples) at the
+            tagger's sample rate.
+
+        Raises
+        ------
+        UsageError
+            Bad options, unknown labels, a check that cannot run, or an output folder that may
+            not be replaced.
+        AudioError
+            An unreadable input, or an excerpt shorter than the tagger's input without ``pad``.
         """
         from .checks import parse_checks, run_checks  # checks use the pipeline: imported late
 

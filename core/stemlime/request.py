@@ -94,12 +94,35 @@ def check_seed(seed: Any) -> int:
 
 @attrs.frozen
 class ExplainRequest:
-    """One explanation's settings, checked: which labels (``labels`` names or indices, else the
-    ``top_labels`` most probable), which excerpt (``start``/``duration`` in seconds), how many
-    masks (``samples``: a count, ``"exhaustive"`` or ``"auto"``) drawn with ``seed``, whether a
-    short excerpt is zero-padded (``pad``), which trust ``checks``; and where the result goes:
-    ``out`` (None: nowhere), ``top_k`` components summed in each ``explanations/<label>.wav``,
-    ``force`` to replace a folder stemlime did not write, ``report`` for the page."""
+    """One explanation's settings, checked. Build it with :meth:`make` (or :meth:`stemlime.Pipeline.request`).
+
+    Attributes
+    ----------
+    labels : tuple of str or int, optional
+        Labels to explain, by name or output index (None: the ``top_labels`` most probable).
+    top_labels : int, optional
+        Number of most probable labels to explain when ``labels`` is None.
+    start : float
+        Start of the excerpt, in seconds.
+    duration : float, optional
+        Length of the excerpt, in seconds (None: to the end of the input).
+    samples : int or {"exhaustive", "auto"}
+        Number of random masks, or every mask, or as many as the ranking needs to be stable.
+    seed : int
+        Seed of the mask sampler.
+    pad : bool
+        Zero-pad an excerpt shorter than the tagger's input (else it is refused).
+    checks : str or tuple of str, optional
+        Trust checks to run (``fidelity``, ``stability``, ``sanity``, ``complexity``).
+    top_k : int
+        Components summed in each ``explanations/<label>.wav``.
+    out : Path, optional
+        Where the result is saved (None: nowhere).
+    force : bool
+        Replace an ``out`` folder that stemlime did not write.
+    report : bool
+        Also write the listening page ``out/index.html``.
+    """
 
     labels: tuple[str | int, ...] | None = None
     top_labels: int | None = None

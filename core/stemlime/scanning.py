@@ -258,17 +258,43 @@ def scan(pipeline: "Pipeline", source: Any, *, label: str | int | None = None, s
          pad: bool | None = None, checks: Sequence[str] | str | None = None, out: str | Path | None = None,
          top_k: int | None = None, force: bool | None = None, batch_size: int | None = None,
          progress: bool | None = None) -> Scan:
-    """The song scan: the taggram of the whole of ``source`` (a path, or an array with its
-    ``sample_rate`` in Hz), the ``snippets`` tagger input windows where ``label`` is highest
-    (:func:`best_snippets`), and each explained for ``label`` (``samples``, ``seed``, ``pad``,
-    ``checks``, ``batch_size`` as in ``Pipeline.explain``). ``label=None`` follows the pipeline
-    file's one label, else the song's top label: the highest mean over the taggram's frames
-    (what musicnn reports for a whole song). With ``out`` the scan is saved there
-    (:meth:`Scan.save` with ``top_k`` and ``force``).
+    """The song scan: tag the whole song, pick the snippets where a label is highest, explain each.
 
     The song is separated once: every snippet cuts its stems from the same separation (the
     pipeline's stem cache; without one, a cache in memory for this scan). Every option and the
     output folder are checked before the taggram runs.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        The tagger, separator, segmenter and surrogate to use.
+    source : str, Path or numpy.ndarray
+        An audio file, or a mono waveform of shape (samples,) at ``sample_rate``.
+    label : str or int, optional
+        The label to scan for, by name or output index. Default: the pipeline file's one
+        label, else the song's top label (the highest mean over the taggram's frames, what
+        musicnn reports for a whole song).
+    snippets : int, default 3
+        Number of tagger input windows to explain, those where ``label`` is highest
+        (:func:`best_snippets`).
+    sample_rate : int, optional
+        Sample rate of an array ``source``, in Hz.
+    samples, seed, pad, checks, batch_size, progress
+        As in :meth:`stemlime.Pipeline.explain`, for each snippet.
+    out : str or Path, optional
+        Save the scan there (:meth:`Scan.save` with ``top_k`` and ``force``): ``scan.json``,
+        ``taggram.png``, ``index.html`` and ``snippets/``.
+    top_k : int, optional
+        Top positive components summed into each snippet's listenable explanation (default 1).
+    force : bool, optional
+        Replace an ``out`` folder that stemlime did not write.
+
+    Returns
+    -------
+    Scan
+        The label, the taggram (frames x labels over the whole song, with ``hop_seconds`` and
+        ``window_seconds``) and the snippets: each a window (``start``/``end`` in seconds into
+        the song) with its :class:`~stemlime.Explanation`.
     """
     check_snippets(snippets)
     index = _scan_label(pipeline, label)

@@ -252,27 +252,50 @@ def explain_dataset(
     progress: bool | None = None,
     **explain: Any,
 ) -> DatasetResult:
-    """Explain every track of the dataset folder ``data`` with ``pipeline`` into ``out``, then
-    aggregate the explanations by stem (:mod:`stemlime.dataset.aggregate`).
-
-    Tracks are found by :func:`stemlime.dataset.tracks.find_tracks`; each is explained as
-    ``pipeline.explain(track, **explain)`` would (``explain``: ``labels``, ``top_labels``,
-    ``start``, ``duration``, ``samples``, ``seed``, ``pad``, ``checks``, as there; ``top_k``
-    components summed in each ``explanations/<label>.wav``). ``engine="local"`` explains in this
-    process, ``"ray"`` on ``workers`` Ray actors (default: one per CPU of the cluster): on the
-    cluster at ``address`` (``"auto"``, ``"ray://HOST:PORT"``), else on the Ray already started in
-    this process, else on a local cluster started (and shut down) here. ``metadata``: a CSV with a
-    ``track`` column, whose other columns are tabled against each track's top predicted tag.
-    ``snippets="best:N"`` (or ``N``): explain each track's N best tagger windows for one label
-    instead of one excerpt (see the module). ``report``: write the page ``OUT/index.html`` at the
-    end of the run (``stemlime.report``; the tracks' pages with it). ``progress``: a bar over
-    tracks (default: on a terminal).
+    """Explain every track of a dataset folder, then aggregate the explanations by stem.
 
     A failed track is recorded (``result.failures``, ``OUT/failures.jsonl``) and the run goes on;
     a rerun retries it and skips every finished track. Everything that concerns every track (the
     folders, the options, the labels, the models) is checked before the first track runs.
     Ctrl-C stops the run, keeps every finished track and leaves ``run.json`` saying
-    ``complete: false``.
+    ``complete: false``. Aggregation: :mod:`stemlime.dataset.aggregate`.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        The tagger, separator, segmenter and surrogate to use.
+    data : str or Path
+        The dataset folder; tracks are found by :func:`stemlime.dataset.tracks.find_tracks`.
+    out : str or Path
+        The result folder: one folder per track, ``global.json``, ``global.csv``, ``global.png``.
+    top_k : int, default 1
+        Top positive components summed into each ``explanations/<label>.wav``.
+    engine : {"local", "ray"}, default "local"
+        ``"local"`` explains in this process, ``"ray"`` on Ray actors.
+    address : str, optional
+        The Ray cluster (``"auto"``, ``"ray://HOST:PORT"``); default: the Ray already started in
+        this process, else a local cluster started (and shut down) here.
+    workers : int, optional
+        Number of Ray actors (default: one per CPU of the cluster).
+    metadata : str or Path, optional
+        A CSV with a ``track`` column, whose other columns are tabled against each track's top
+        predicted tag.
+    snippets : str or int, optional
+        ``"best:N"`` (or ``N``): explain each track's N best tagger windows for one label
+        instead of one excerpt.
+    report : bool, default False
+        Write the page ``OUT/index.html`` at the end of the run (with the tracks' pages).
+    progress : bool, optional
+        A progress bar over tracks (default: on a terminal).
+    **explain
+        ``labels``, ``top_labels``, ``start`` (s), ``duration`` (s), ``samples``, ``seed``,
+        ``pad``, ``checks``: as in :meth:`stemlime.Pipeline.explain`, for every track.
+
+    Returns
+    -------
+    DatasetResult
+        The tracks, which were explained, skipped (already done) or failed, the global
+        explanation by stem, the metadata tables, the wall time in seconds and the page.
     """
     from ..scanning import parse_snippets
     from ..validators import boolean
