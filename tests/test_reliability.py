@@ -414,7 +414,7 @@ def test_a_float_option_of_a_spec_must_be_finite(tmp_path, capsys):
     assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", _tagger(tmp_path), "--surrogate", "ridge,alpha=inf",
                  "--samples", "16", "--out", str(tmp_path / "o")]) == 2
     error = capsys.readouterr().err
-    assert "alpha='inf' is not a valid finite float" in error and "unexpected" not in error
+    assert "alpha='inf' is not a valid float (a finite number)" in error and "unexpected" not in error
 
 
 def test_a_tagger_module_that_fails_while_imported_is_the_users_error_named_with_its_line(tmp_path, capsys):

@@ -77,8 +77,8 @@ class Option:
         try:
             converted = _CONVERTERS[self.type](value)
         except (ValueError, TypeError):
-            wanted = "finite float" if self.type == "float" else self.type
-            raise UsageError(f"{owner}: option {self.name}={value!r} is not a valid {wanted} ({self.description})") from None
+            finite = " (a finite number)" if self.type == "float" else ""
+            raise UsageError(f"{owner}: option {self.name}={value!r} is not a valid {self.type}{finite} ({self.description})") from None
         if self.choices is not None and converted not in self.choices:
             raise UsageError(
                 f"{owner}: option {self.name}={value!r} is not one of {', '.join(map(str, self.choices))}"
