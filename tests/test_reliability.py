@@ -174,10 +174,14 @@ def test_a_ray_address_that_nothing_answers_at_is_refused_in_seconds(tracks, tmp
 # ----------------------------------------------------------------------------- silently wrong
 
 
-def _silence(tmp_path: Path, seconds: float = 5.0) -> Path:
-    path = tmp_path / "silence.wav"
-    soundfile.write(path, np.zeros(int(seconds * 16000), np.float32), 16000)
-    return path
+def _silent_song(tmp_path: Path) -> Path:
+    """piece1_16k's folder (mixture and true stems) with every file silent: its mixture.wav."""
+    song = tmp_path / "song"
+    shutil.copytree(PIECE, song)
+    for path in song.glob("*.wav"):
+        audio, rate = soundfile.read(path, dtype="float32")
+        soundfile.write(path, np.zeros_like(audio), rate)
+    return song / "mixture.wav"
 
 
 LOUDNESS = """import numpy as np
@@ -202,27 +206,19 @@ def _loudness(tmp_path: Path) -> str:
 
 
 def test_an_explanation_of_silence_warns_that_nothing_explains_it(tmp_path):
-    song = tmp_path / "song"
-    shutil.copytree(PIECE, song)
-    for path in song.glob("*.wav"):
-        audio, rate = soundfile.read(path, dtype="float32")
-        soundfile.write(path, np.zeros_like(audio), rate)
+    silent = _silent_song(tmp_path)
     pipeline = stemlime.Pipeline(tagger=_loudness(tmp_path), separator="oracle")
     with pytest.warns(UserWarning, match="no component explains it"):
-        explanation = pipeline.explain(song / "mixture.wav", samples="exhaustive", progress=False)
+        explanation = pipeline.explain(silent, samples="exhaustive", progress=False)
     assert not explanation.label("loud").moves
     assert "does not move" in explanation.summary()
 
 
 def test_a_scan_of_silence_gives_no_stem_the_verdict(tmp_path):
-    song = tmp_path / "song"
-    shutil.copytree(PIECE, song)
-    for path in song.glob("*.wav"):
-        audio, rate = soundfile.read(path, dtype="float32")
-        soundfile.write(path, np.zeros_like(audio), rate)
+    silent = _silent_song(tmp_path)
     pipeline = stemlime.Pipeline(tagger=_loudness(tmp_path), separator="oracle")
     with pytest.warns(UserWarning):
-        scan = stemlime.scan(pipeline, song / "mixture.wav", label="loud", snippets=1, samples="exhaustive", progress=False)
+        scan = stemlime.scan(pipeline, silent, label="loud", snippets=1, samples="exhaustive", progress=False)
     assert scan.verdict().startswith("no stem explains loud: the tagger's output does not move")
     assert set(scan.stem_counts().values()) == {0}
 
