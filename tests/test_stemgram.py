@@ -20,6 +20,7 @@ from stemlime.errors import UsageError
 from stemlime.records import StemgramRecord, json_text
 from stemlime.report import render_report
 from stemlime.shapley import all_masks, interaction_indices, shapley_values
+from stemlime.stemgrams import frame_blocks
 
 RATE = 16000
 
@@ -163,6 +164,56 @@ def test_the_stemgram_equals_brute_force_on_real_stems_and_is_efficient(tmp_path
     record = gram.record()
     again = StemgramRecord.from_json(json.loads(json_text(record.to_json())))
     assert np.allclose(again.values["loud"], record.values["loud"]) and again.stems == record.stems
+
+
+def test_each_block_mask_mixes_one_frames_stems_or_that_frames_own_silence():
+    rng = np.random.default_rng(0)
+    cuts = rng.standard_normal((3, 2, 50)).astype(np.float32)
+    floors = np.array([-1.0, -2.0, -3.0], np.float32)
+    masks = all_masks(2)
+    components, blocks = frame_blocks(cuts, floors, masks)
+    assert components.shape == (3 * 3, 50) and blocks.shape == (3 * 4, 3 * 3)
+    mixed = blocks.astype(np.float32) @ components
+    for frame in range(3):
+        for row, mask in enumerate(masks):
+            alone = mask.astype(np.float32) @ cuts[frame] if mask.any() else np.full(50, floors[frame], np.float32)
+            np.testing.assert_allclose(mixed[frame * 4 + row], alone, rtol=0, atol=1e-6)
+    # no mask is all off (the engine's own empty value never applies) and no two frames share a mask
+    assert blocks.any(axis=1).all() and len(np.unique(blocks, axis=0)) == len(blocks)
+
+
+def test_the_masks_of_many_frames_reach_the_tagger_in_one_batch_with_each_frames_values(band_song):
+    calls = []
+
+    class Counting(BandAnd):
+        def predict(self, batch):
+            calls.append(len(batch))
+            return super().predict(batch)
+
+    pipeline = stemlime.Pipeline(tagger=Counting(), separator="oracle", cache=False, batch_size=64)
+    gram = stemlime.stemgram(pipeline, band_song, labels=["both", "low"])
+    assert calls == [3 * 8] and gram.tagger_runs == 24  # 3 frames x 2^3 masks, one tagger call
+    stems = pipeline.stems(band_song, rate=RATE)  # one engine per frame: the definition, frame by frame
+    for frame in range(3):
+        cut = np.stack([s[frame * RATE:(frame + 1) * RATE] for s in stems.values()])
+        alone = pipeline.engine(cut).outputs(all_masks(3))
+        np.testing.assert_allclose(gram.games["both"][frame], alone[:, 0], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(gram.games["low"][frame], alone[:, 1], rtol=0, atol=1e-9)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("stemlime_musicnn") is None, reason="stemlime-musicnn is needed")
+def test_a_tagger_that_mixes_where_it_runs_gives_the_same_stemgram():
+    """musicnn with compose=device (the GPU path: C staged once, each batch of block masks mixed by
+    the tagger) against the engine mixing on the host; on a CPU the CPU is the device."""
+    from model_support import musicnn_folder
+
+    musicnn_folder("MSD_musicnn")
+    grams = {compose: stemlime.stemgram(stemlime.Pipeline(tagger=f"musicnn,device=cpu,compose={compose}", separator="oracle",
+                                                          cache=False), PIECE / "mixture.wav", labels=["rock", "female vocalists"])
+             for compose in ("host", "device")}
+    assert grams["device"].tagger_runs == grams["host"].tagger_runs == 32 * grams["host"].n_frames
+    for label in ("rock", "female vocalists"):  # the device path computes the log-mel in torch (within 1e-4)
+        np.testing.assert_allclose(grams["device"].games[label], grams["host"].games[label], rtol=0, atol=1e-4)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -13,7 +13,9 @@ and calls this; ``prepare.sh`` says how). Prints one table (:mod:`table`):
 - separation on the device against the CPU's output, timed: spleeter 2stems and a Cerberus
   network over a 3-minute song, Cerberus training steps per second (a 4-epoch training on the
   rendered pieces in .device/cerberus-data), and Demucs (a random-weight HTDemucs, as the tests
-  build it).
+  build it);
+- the stemgram (#26) of the 3-minute song with 5 stems (spleeter 5stems with random weights,
+  32 masks a frame) and musicnn, on the device, against the song's taggram there.
 
 ``--device cpu --quick`` runs every step small on a CPU: a rehearsal of the script, not a
 measurement.
@@ -178,21 +180,20 @@ def separation(device: str, seconds: float):
 
 
 def _random_spleeter(device: str):
-    """spleeter 2stems as the plugin runs it, with seeded random U-Nets instead of the trained
-    ones: the same arithmetic on either device (the CPU port's fidelity to TensorFlow is tested
-    with the real weights, ``tests/test_spleeter_fidelity.py``)."""
-    import torch
-    from stemlime.plugin import torch_device
-    from stemlime_spleeter.separator import SpleeterSeparator
-    from stemlime_spleeter.unet import MODEL_CONFIGS, StemNetworks, UNet
+    from stemgram_bench import random_spleeter
 
-    config = MODEL_CONFIGS["2stems"]
-    torch.manual_seed(0)
-    networks = StemNetworks({stem: UNet(config["conv_activation"], config["deconv_activation"]) for stem in config["stems"]},
-                            config["mask"], config["n_bins"]).eval()
-    separator = SpleeterSeparator("2stems", device=device)
-    separator._networks, separator._device = networks.to(torch_device(device)), torch_device(device)
-    return separator
+    return random_spleeter("2stems", device)
+
+
+def stemgram(device: str, seconds: float):
+    """The stemgram of a song with 5 stems (spleeter 5stems, random weights) and musicnn, both on
+    ``device``: every frame's 32 stem masks through the engine, mixed on the device."""
+    from stemgram_bench import random_spleeter, song_file, stemgram_row
+
+    with tempfile.TemporaryDirectory() as folder:
+        tagger = f"musicnn,device={device},batch_size=1024"
+        return [stemgram_row(f"on {device}: spleeter 5stems (random weights)", tagger, random_spleeter("5stems", device),
+                             song_file(Path(folder), seconds))]
 
 
 def _cerberus(device: str, data: Path, audio: np.ndarray, rate: int):
@@ -246,7 +247,8 @@ def main(argv=None) -> int:
                                      else (8192, (256, 1024, 4096), (256, 16384), SONG_SECONDS))
     rows = []
     for section in (lambda: fidelity(args.device), lambda: throughput(args.device, count, batches),
-                    lambda: song_scale(args.device, samples), lambda: separation(args.device, song)):
+                    lambda: song_scale(args.device, samples), lambda: separation(args.device, song),
+                    lambda: stemgram(args.device, song)):
         started = time.perf_counter()
         rows += section()
         print(f"check: a section done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

@@ -126,7 +126,7 @@ class Engine:
         self.n_labels = n_labels
         self.evaluations = 0
         self._memory: dict[bytes, np.ndarray] = {}
-        self._empty_value = 0.0 if empty_mask == "zeros" else float(self.component_audio.sum(axis=0).min())
+        self._empty_value = empty_value(self.component_audio, empty_mask)
         self._staged: Any = _NOT_STAGED  # the components where the tagger runs (its ``stage`` slot), on first use
 
     @property
@@ -343,6 +343,12 @@ def _agreement(kendall_tau, weights: np.ndarray, previous: np.ndarray) -> float:
         return 1.0
     value = kendall_tau(weights, previous)
     return 0.0 if np.isnan(value) else value
+
+
+def empty_value(component_audio: np.ndarray, empty_mask: str) -> float:
+    """The value every sample takes when all of ``component_audio`` (K x T) is off: for
+    ``audiolime`` the minimum sample of the full composition (as audioLIME does), for ``zeros`` 0."""
+    return 0.0 if empty_mask == "zeros" else float(np.asarray(component_audio, np.float32).sum(axis=0).min())
 
 
 def check_empty_mask(empty_mask: str) -> str:

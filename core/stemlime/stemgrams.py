@@ -5,10 +5,11 @@
     gram.save("stemgram-out/")   # stemgram.json, stemgram.png, the song and its stems, index.html
 
 The song is separated once (the pipeline's stem cache, as a scan does) and cut into the
-tagger's input windows on the taggram's grid. For every frame all 2^K stem masks run through
-the explanation engine (``Pipeline.engine``: distinct masks once, batched), which gives the
-exact Shapley value of each stem for each label, f(all on), f(all off) and the pairwise Shapley
-interaction indices (:mod:`stemlime.shapley`). A function taking a pipeline, like
+tagger's input windows on the taggram's grid. All 2^K stem masks of every frame run through
+the explanation engine (``Pipeline.engine``), many frames per engine so that the tagger gets
+large batches (and a tagger on an accelerator mixes them there: :func:`frame_blocks`). That
+gives the exact Shapley value of each stem for each label, f(all on), f(all off) and the
+pairwise Shapley interaction indices (:mod:`stemlime.shapley`). A function taking a pipeline, like
 :func:`stemlime.scan` (the pipeline knows nothing of stemgrams).
 """
 
@@ -21,7 +22,7 @@ import attrs
 import numpy as np
 
 from . import audio as audio_io
-from .engine import check_batch_size
+from .engine import check_batch_size, empty_value
 from .errors import UsageError
 from .fs import ResultFolder, check_destination
 from .labels import label_indices
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 MOST_STEMS = 8  # 2^8 = 256 masks a frame; more stems are refused (no sampling yet)
 METHOD = "exact: all 2^K stem masks per frame"
+MASKS_PER_ENGINE = 2048  # the stem masks of several frames go through one engine together ...
+COLUMNS_PER_ENGINE = 256  # ... with at most this many block components (frames x (stems + 1))
 DPI = 150
 
 
@@ -205,6 +208,25 @@ def plot_stemgram(record: StemgramRecord, label: str, path: str | Path) -> Path:
     return Path(path)
 
 
+def frame_blocks(cuts: np.ndarray, floors: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The block components and masks that evaluate ``masks`` (M x K) on each of G frames in one engine.
+
+    ``cuts`` (G x K x T float32) holds each frame's stems, ``floors`` (G) what each frame plays
+    with every stem off (:func:`stemlime.engine.empty_value` of that frame). Frame g gets K + 1
+    components, its stems and a constant at its floor; its masks switch on only its own block,
+    and the floor only when all of its stems are off. So every mask mixes exactly one frame's
+    stems (or its silence), no mask is all off, and the engine's memory never takes one frame's
+    mask for another's. Returns C' (G(K+1) x T) and the masks (G M x G(K+1)), frame by frame.
+    """
+    g, k, t = cuts.shape
+    floor = np.broadcast_to(np.asarray(floors, np.float32)[:, None, None], (g, 1, t))
+    components = np.concatenate([cuts, floor], axis=1).reshape(g * (k + 1), t)
+    local = np.concatenate([masks, (~masks.any(axis=1))[:, None]], axis=1).astype(np.int64)  # (M, K + 1)
+    blocks = np.zeros((g, len(masks), g, k + 1), np.int64)
+    blocks[np.arange(g), :, np.arange(g), :] = local
+    return components, blocks.reshape(g * len(masks), g * (k + 1))
+
+
 def _frames(n_samples: int, window: int, hop: int) -> int:
     """Frames of ``window`` samples every ``hop`` samples that fit (at least one)."""
     return max(1, (n_samples - window) // hop + 1) if n_samples >= window else 1
@@ -238,22 +260,26 @@ def stemgram(pipeline: "Pipeline", source: Any, *, labels: Sequence[str | int] |
     hop_seconds = float(getattr(tagger, "taggram_hop_seconds", None) or (input_seconds or length / rate))
     hop = max(1, int(round(hop_seconds * rate)))
     masks = all_masks(len(stems))
+    frames = _frames(length, window, hop)
+    group = max(1, min(MASKS_PER_ENGINE // len(masks), COLUMNS_PER_ENGINE // (len(stems) + 1)))
     games: dict[str, list[np.ndarray]] = {name: [] for name in names}
     runs = 0
-    for frame in range(_frames(length, window, hop)):
-        first = frame * hop
-        cut = np.stack([audio_io.fit_length(stem[first:first + window], window) for stem in stems.values()])
-        engine = pipeline.engine(cut, batch_size=batch_size or max(pipeline.batch_size, len(masks)))
-        outputs = engine.outputs(masks)
+    for first in range(0, frames, group):
+        cuts = np.stack([[audio_io.fit_length(stem[frame * hop:frame * hop + window], window) for stem in stems.values()]
+                         for frame in range(first, min(frames, first + group))]).astype(np.float32)
+        floors = np.array([empty_value(cut, pipeline.empty_mask) for cut in cuts], np.float32)
+        components, block_masks = frame_blocks(cuts, floors, masks)
+        engine = pipeline.engine(components, batch_size=batch_size)
+        outputs = engine.outputs(block_masks).reshape(len(cuts), len(masks), -1)
         runs += engine.evaluations
         for name, index in zip(names, indices):
-            games[name].append(outputs[:, index])
+            games[name].append(outputs[:, :, index])
     result = Stemgram(None if not isinstance(source, (str, Path)) else str(source), names, list(stems),
-                      hop_seconds, window / rate, {name: np.asarray(rows, dtype=np.float64) for name, rows in games.items()},
+                      hop_seconds, window / rate, {name: np.concatenate(rows).astype(np.float64) for name, rows in games.items()},
                       dict(pipeline.specs), rate, {name: np.asarray(s, np.float32) for name, s in stems.items()}, runs)
     if out is not None:
         result.save(out, force=force, inputs=inputs)
     return result
 
 
-__all__ = ["MOST_STEMS", "Stemgram", "plot_stemgram", "stemgram"]
+__all__ = ["MOST_STEMS", "Stemgram", "frame_blocks", "plot_stemgram", "stemgram"]
