@@ -271,6 +271,23 @@ def test_an_exhaustive_explanation_says_when_two_components_act_together(band_so
     sampled = pipeline.explain(band_song, start=1.0, duration=1.0, labels=["both"], samples=10, seed=0)
     assert len(np.unique(sampled.neighbourhood.masks, axis=0)) < 8  # not every mask: no exact values claimed
     assert sampled.shapley("both") is None and "act together" not in sampled.summary()
+    assert "exact" not in json.loads(sampled.to_json())
+
+
+def test_the_exact_values_and_their_notes_are_in_explanation_json_and_on_the_page(band_song, tmp_path):
+    pipeline = stemlime.Pipeline(tagger=BandAnd(), separator="oracle", cache=False, empty_mask="zeros")
+    explanation = pipeline.explain(band_song, start=1.0, duration=1.0, labels=["both"], samples="exhaustive")
+    explanation.save(tmp_path / "e", report=True)
+    data = json.loads((tmp_path / "e" / "explanation.json").read_text())
+    exact = data["exact"]["both"]
+    assert exact["values"]["low"] == pytest.approx(0.5) and exact["values"]["other"] == pytest.approx(0, abs=1e-12)
+    pair = next(p for p in exact["interactions"] if sorted(p["components"]) == ["high", "low"])
+    assert pair["index"] == pytest.approx(1.0)
+    assert any("act together: 0.000 and 0.000 alone, 1.000 with both" in note for note in exact["notes"])
+    again = stemlime.records.read_explanation(tmp_path / "e")  # the reader keeps them
+    assert again.exact["both"].notes == exact["notes"] and again.exact["both"].values["low"] == pytest.approx(0.5)
+    page = (tmp_path / "e" / "index.html").read_text()
+    assert "Exact Shapley values" in page and "act together" in page and ("high × low" in page or "low × high" in page)
 
 
 def test_the_readme_stemgram_python_block_runs(capsys):

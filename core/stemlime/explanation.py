@@ -19,7 +19,7 @@ from .components import Component
 from .errors import StemlimeError, UsageError
 from .fs import ResultFolder
 from .naming import safe_names
-from .records import ExplanationFiles, ExplanationRecord, LabelExplanation, json_text, write_explanation
+from .records import ExactShapley, ExplanationFiles, ExplanationRecord, LabelExplanation, json_text, write_explanation
 from .validators import whole_number
 
 SUMMARY_COLUMNS = 8  # more segments than this (and than stems) print as rows, so that lines stay short
@@ -149,6 +149,7 @@ class Explanation:
             checks=dict(self.checks), outputs=self.output_kind, stems_residual_db=self.stems_residual_db,
             sampling=dict(self.sampling), dataset=dict(self.dataset),
             files=None if top_k is None else self.files(), top_k=1 if top_k is None else int(top_k),
+            exact=self.exact(),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -275,6 +276,17 @@ class Explanation:
         return {"values": dict(zip(names, map(float, values))), "game": table[:, index],
                 "interactions": {(names[i], names[j]): float(pairs[i, j]) for i in range(k) for j in range(i + 1, k)},
                 "matrix": pairs, "array": values}
+
+    def exact(self) -> dict[str, ExactShapley]:
+        """Per label, the exact Shapley values, pairwise interaction indices and the summary's notes
+        on them (what ``explanation.json`` holds under ``exact``); empty unless every mask of
+        K <= 10 components was evaluated."""
+        out = {}
+        for name in self.labels:
+            exact = self.shapley(name)
+            if exact is not None:
+                out[name] = ExactShapley(exact["values"], exact["interactions"], self.shapley_notes(name))
+        return out
 
     def shapley_notes(self, label: str | int) -> list[str]:
         """Sentences for the summary: pairs of components whose interaction is large next to their

@@ -198,6 +198,28 @@ def _residual_json(value: float | None) -> float | str | None:
     return "inf" if value == math.inf else (None if not math.isfinite(value) else float(value))
 
 
+@attrs.frozen
+class ExactShapley:
+    """One label's exact Shapley values when every mask of K <= 10 components was evaluated
+    (``samples="exhaustive"``): ``values`` per component, ``interactions`` per pair (Grabisch and
+    Roubens' index) and ``notes``, the sentences the summary prints (pairs that act together, a
+    surrogate whose top component is not the exact top)."""
+
+    values: dict[str, float]
+    interactions: dict[tuple[str, str], float]
+    notes: list[str] = attrs.field(factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"values": dict(self.values), "notes": list(self.notes),
+                "interactions": [{"components": [a, b], "index": index} for (a, b), index in self.interactions.items()]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ExactShapley":
+        return cls({str(c): float(v) for c, v in data["values"].items()},
+                   {(str(p["components"][0]), str(p["components"][1])): float(p["index"]) for p in data.get("interactions", [])},
+                   [str(note) for note in data.get("notes", [])])
+
+
 @attrs.frozen(eq=False)
 class ExplanationRecord:
     """``explanation.json``: one explained excerpt, without its audio (``files`` says where that is)."""
@@ -222,6 +244,7 @@ class ExplanationRecord:
     dataset: dict[str, Any] = attrs.field(factory=dict)  # explain-dataset's record of the track
     files: ExplanationFiles | None = None  # None until saved
     top_k: int = 1  # components summed in each explanations/<label>.wav
+    exact: dict[str, ExactShapley] = attrs.field(factory=dict)  # per label, when every mask was evaluated (K <= 10)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -236,6 +259,8 @@ class ExplanationRecord:
             out["sampling"] = dict(self.sampling)
         if self.dataset:
             out["dataset"] = dict(self.dataset)
+        if self.exact:
+            out["exact"] = {label: exact.to_json() for label, exact in self.exact.items()}
         if self.files is not None:
             out |= {"files": self.files.to_json(), "top_k": self.top_k}
         return json_ready(out)
@@ -256,6 +281,7 @@ class ExplanationRecord:
             sampling=dict(data.get("sampling") or {}), dataset=dict(data.get("dataset") or {}),
             files=ExplanationFiles.from_json(data["files"]) if "files" in data else None,
             top_k=int(data.get("top_k", 1)),
+            exact={str(label): ExactShapley.from_json(exact) for label, exact in (data.get("exact") or {}).items()},
         )
 
     def stem_of(self) -> dict[str, str]:
@@ -612,7 +638,7 @@ def failures_text(failures: Sequence[TrackFailure]) -> str:
     return "".join(json_text(failure.to_json(), indent=None) for failure in failures)
 
 
-__all__ = ["DatasetRun", "ExplanationFiles", "ExplanationRecord", "GlobalExplanation", "LabelExplanation", "LabelSummary",
+__all__ = ["DatasetRun", "ExactShapley", "ExplanationFiles", "ExplanationRecord", "GlobalExplanation", "LabelExplanation", "LabelSummary",
            "SCHEMA", "ScanRecord", "SnippetRecord", "StemgramRecord", "read_stemgram", "write_stemgram", "StemMetrics", "StemsRecord", "TrackFailure", "failures_text",
            "json_ready", "json_text", "read_dataset_run", "read_explanation", "read_failures", "read_global_explanation",
            "read_json", "read_scan", "read_stems_record", "write_explanation", "write_json", "write_scan",

@@ -67,6 +67,7 @@ def explanation_card(record: ExplanationRecord, media: Any) -> dict[str, Any]:
             "bar": None if not probabilities or prediction is None else max(0.0, min(100.0, 100.0 * prediction)),
             "explanation": media(files.explanations.get(name)),
             "top": [c for c, _ in positive], "bars": weight_bars(weights), "heatmap": heatmap(components, weights),
+            "exact": _exact_card(record.exact.get(name)),
         })
     players = []
     for c in record.components:
@@ -86,6 +87,17 @@ def explanation_card(record: ExplanationRecord, media: Any) -> dict[str, Any]:
         "kind": "probability" if probabilities else "score", "top_k": record.top_k, "excerpt": media(files.excerpt),
         "labels": labels, "components": players, "checks": check_rows(record.checks),
     }
+
+
+def _exact_card(exact: Any) -> dict[str, Any] | None:
+    """The exact Shapley values of a label (an exhaustive explanation), the notes on them and the
+    three pairs with the largest interaction index."""
+    if exact is None:
+        return None
+    pairs = sorted(exact.interactions.items(), key=lambda item: -abs(item[1]))[:3]
+    values = dict(sorted(exact.values.items(), key=lambda item: -item[1]))
+    return {"bars": weight_bars(values), "notes": exact.notes,
+            "pairs": [{"a": a, "b": b, "index": index} for (a, b), index in pairs]}
 
 
 def _finite(value: float) -> float | None:
