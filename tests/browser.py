@@ -39,8 +39,47 @@ def require_browser() -> None:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Files as a web server serves them, byte ranges included (``Range: bytes=a-b``, what a
+    player asks for to seek; Python's own handler answers every request whole, so a seek
+    would fall back to 0 s)."""
+
     def log_message(self, *args) -> None:
         pass
+
+    def send_head(self):
+        wanted = self.headers.get("Range", "")
+        path = Path(self.translate_path(self.path))
+        if not wanted.startswith("bytes=") or "," in wanted or not path.is_file():
+            return super().send_head()
+        size = path.stat().st_size
+        first, _, last = wanted[len("bytes="):].partition("-")
+        start, end = (int(first), int(last) if last else size - 1) if first else (max(0, size - int(last)), size - 1)
+        if start >= size:
+            self.send_error(416, "Requested Range Not Satisfiable")
+            return None
+        end = min(end, size - 1)
+        handle = path.open("rb")
+        handle.seek(start)
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        self._remaining = end - start + 1
+        return handle
+
+    def copyfile(self, source, outputfile) -> None:
+        remaining = getattr(self, "_remaining", None)
+        if remaining is None:
+            return super().copyfile(source, outputfile)
+        self._remaining = None
+        while remaining > 0:
+            chunk = source.read(min(65536, remaining))
+            if not chunk:
+                break
+            outputfile.write(chunk)
+            remaining -= len(chunk)
 
 
 @contextlib.contextmanager
@@ -82,13 +121,14 @@ LOOK = """async () => {
 
 
 def look_at(folder: Path, page: str = "index.html", size: tuple[int, int] = DESKTOP,
-            screenshot: str | None = None) -> dict:
+            screenshot: str | None = None, act=None) -> dict:
     """Load ``folder/page`` in Chromium at ``size`` (CSS pixels) and report what it shows.
 
     Returns ``durations`` (each audio element's duration in seconds), ``images`` (natural
     widths), ``errors`` (console errors and page errors), ``requests`` (every URL asked for),
     ``scroll_width`` / ``viewport_width`` and the page's ``text``. ``screenshot``: a file name
-    under $STEMLIME_SCREENSHOTS for a full-page picture (when that variable is set).
+    under $STEMLIME_SCREENSHOTS for a full-page picture (when that variable is set). ``act``:
+    a function given the loaded Playwright page (e.g. to click); what it returns is ``acted``.
     """
     from playwright.sync_api import sync_playwright
 
@@ -107,6 +147,8 @@ def look_at(folder: Path, page: str = "index.html", size: tuple[int, int] = DESK
             view.on("request", lambda request: requests.append(request.url))
             view.goto(root + page, wait_until="load")
             seen = view.evaluate(LOOK)
+            if act is not None:
+                seen["acted"] = act(view)
             if screenshot and SCREENSHOTS is not None:
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 view.screenshot(path=str(SCREENSHOTS / screenshot), full_page=True)

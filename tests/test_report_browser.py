@@ -189,10 +189,24 @@ def test_the_stemgram_page_of_a_real_song_works_in_chromium(real_stemgram, size,
     assert gram.efficiency_error("female vocalists") < 1e-9
     require_browser()
     folder = next(p.parent for p in gram_folder_candidates(real_stemgram))
-    seen = look_at(folder, size=size, screenshot=name)
+    axis = json.loads((folder / "stemgram.json").read_text())["time_axes"]["female vocalists"]
+
+    def click_the_picture(view):
+        """Click the picture where 13.5 s lies on its time axis: every player goes to frame 4's start."""
+        picture = view.locator("img.stemgram").first
+        picture.scroll_into_view_if_needed()
+        box = picture.bounding_box()
+        share = axis[0] + (13.5 - axis[2]) / (axis[3] - axis[2]) * (axis[1] - axis[0])
+        picture.click(position={"x": share * box["width"], "y": box["height"] * 0.8})
+        return view.evaluate("Array.from(document.querySelectorAll('#players audio')).map(a => [a.currentTime, a.paused])")
+
+    seen = look_at(folder, size=size, screenshot=name, act=click_the_picture)
     assert_page_works(seen)
     assert len(seen["durations"]) == 3  # the song and its two stems
     assert all(audio["duration"] == pytest.approx(30.0, abs=0.05) for audio in seen["durations"])
+    (song, _), *stems = seen["acted"]
+    start = 4 * gram.hop_seconds  # 11.968 s: musicnn's frames are 2.992 s apart
+    assert start <= song < start + 0.5 and all(at == pytest.approx(start) and paused for at, paused in stems), seen["acted"]
 
 
 def gram_folder_candidates(real_stemgram):

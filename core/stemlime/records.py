@@ -411,6 +411,8 @@ class StemgramRecord:
     method: str  # "exact (all 2^K masks per frame)"
     sentences: list[str]  # what the summary says about interactions
     files: dict[str, str] = attrs.field(factory=dict)  # "mixture" and each stem -> its WAV, relative
+    # per label, where the picture's time axis lies: [left, right] as shares of its width, [first, last] in seconds
+    time_axes: dict[str, list[float]] = attrs.field(factory=dict)
 
     @staticmethod
     def picture(number: int) -> str:
@@ -426,7 +428,7 @@ class StemgramRecord:
                                   "values": self.values[label], "interactions": self.interactions[label],
                                   "efficiency_error": self.efficiency_error[label]} for label in self.labels},
             "sentences": list(self.sentences), "files": dict(self.files),
-        })
+        } | ({"time_axes": dict(self.time_axes)} if self.time_axes else {}))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "StemgramRecord":
@@ -440,7 +442,8 @@ class StemgramRecord:
                    float(data["hop_seconds"]), float(data["window_seconds"]), np.asarray(data["times"], dtype=np.float64),
                    arrays("everything"), arrays("nothing"), arrays("values"), arrays("interactions"),
                    {label: math.nan if per[label].get("efficiency_error") is None else float(per[label]["efficiency_error"]) for label in labels}, str(data.get("method", "")),
-                   [str(s) for s in data.get("sentences", [])], dict(data.get("files", {})))
+                   [str(s) for s in data.get("sentences", [])], dict(data.get("files", {})),
+                   {str(label): [float(x) for x in axis] for label, axis in (data.get("time_axes") or {}).items()})
 
 
 def write_stemgram(folder: PathLike, record: StemgramRecord) -> Path:

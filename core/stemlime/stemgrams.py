@@ -145,9 +145,9 @@ class Stemgram:
                 files[name] = f"stems/{number:02d}.wav"
                 audio_io.write_wav(staging / files[name], audio, self.sample_rate)
             record = self.record(files)
-            for number, label in enumerate(self.labels):
-                plot_stemgram(record, label, staging / StemgramRecord.picture(number))
-            write_stemgram(staging, record)
+            axes = {label: _draw(record, label, staging / StemgramRecord.picture(number))
+                    for number, label in enumerate(self.labels)}
+            write_stemgram(staging, attrs.evolve(record, time_axes=axes))
             render_report(staging, kind="stemgram")
         return Path(folder)
 
@@ -174,6 +174,14 @@ STEM_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"
 def plot_stemgram(record: StemgramRecord, label: str, path: str | Path) -> Path:
     """The taggram line of ``label`` (f(all on), with f(all off) dashed) above the stems' signed
     Shapley values stacked per frame (positive up, negative down), time in seconds."""
+    _draw(record, label, path)
+    return Path(path)
+
+
+def _draw(record: StemgramRecord, label: str, path: str | Path) -> list[float]:
+    """Draw :func:`plot_stemgram`'s picture; returns where its time axis lies, ``[left, right,
+    first, last]``: the axes' edges as shares of the picture's width and the seconds there (what
+    the page needs to play the frame under a click)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -204,8 +212,9 @@ def plot_stemgram(record: StemgramRecord, label: str, path: str | Path) -> Path:
     bottom.legend(loc="upper right", fontsize="small", ncol=min(4, len(record.stems)))
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
+    box, (first, last) = bottom.get_position(), bottom.get_xlim()
     plt.close(figure)
-    return Path(path)
+    return [float(box.x0), float(box.x1), float(first), float(last)]
 
 
 def frame_blocks(cuts: np.ndarray, floors: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

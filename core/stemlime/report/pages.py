@@ -147,7 +147,9 @@ def stemgram_context(folder: Path, media: Media) -> dict[str, Any]:
         frames = [{"start": float(t), "value": float(everything[i]),
                    "stems": ", ".join(f"{s} {v:+.3f}" for s, v in zip(gram.stems, values[i]))}
                   for i, t in enumerate(gram.times)]
+        axis = gram.time_axes.get(label)
         labels.append({"name": label, "picture": media(StemgramRecord.picture(index)), "frames": frames,
+                       "axis": ",".join(f"{x:.6f}" for x in axis) if axis else None,
                        "efficiency": gram.efficiency_error[label]})
     return {
         "title": f"{_source_name(gram.audio)}: stemgram", "source": _source_name(gram.audio), "pipeline": gram.pipeline,
