@@ -52,7 +52,7 @@ def real_scan(song30, tmp_path_factory):
     runs = []
     separate = separator.separate
     separator.separate = lambda audio, rate, **kw: runs.append(len(audio)) or separate(audio, rate, **kw)
-    scan = stemlime.scan(pipeline, song30, label="female vocalists", snippets=3, samples=300, seed=0)
+    scan = stemlime.scan(pipeline, song30, label="female vocalists", snippets=3, samples=300, seed=0, stemgram=True)
     out = scan.save(tmp_path_factory.mktemp("scan") / "scan")
     return pipeline, scan, out, runs
 
@@ -78,7 +78,8 @@ def test_the_jupyter_card_plays_its_embedded_audio_in_chromium(tmp_path):
 
 def test_a_real_scans_snippets_are_its_taggrams_top_frames_and_its_song_is_separated_once(real_scan, song30):
     pipeline, scan, out, runs = real_scan
-    assert runs == [30 * 44100], "spleeter separated the whole song once (at its 44.1 kHz) for all three snippets"
+    assert runs == [30 * 44100], "spleeter separated the whole song once (at its 44.1 kHz) for the stemgram and all three snippets"
+    assert scan.stemgram.n_frames == len(scan.taggram) == 10
     taggram, hop = pipeline.taggram(song30)
     assert hop == pytest.approx(187 * 256 / 16000)
     np.testing.assert_allclose(scan.taggram, taggram)
@@ -97,7 +98,9 @@ def test_the_scan_page_works_in_chromium(real_scan, size, name):
     _, scan, out, _ = real_scan
     seen = look_at(out, size=size, screenshot=name)
     assert_page_works(seen)
-    assert len(seen["images"]) == 1, "the taggram"
+    assert len(seen["images"]) == 2, "the taggram and the stemgram"
+    assert "Every frame, stem by stem" in seen["text"] and "exact at this frame" in seen["text"]
+    assert_page_works(look_at(out, "stemgram/index.html", size=size))  # the page it links to
     assert len(seen["durations"]) == 2 * len(scan.snippets), "each snippet and its explanation"
     assert scan.verdict() in seen["text"]
 

@@ -216,6 +216,39 @@ def test_a_tagger_that_mixes_where_it_runs_gives_the_same_stemgram():
         np.testing.assert_allclose(grams["device"].games[label], grams["host"].games[label], rtol=0, atol=1e-4)
 
 
+def test_a_scan_with_its_stemgram_links_it_from_the_page(band_song, tmp_path):
+    """(That the song is separated once, for the stemgram and every snippet, is checked on a real
+    scan with spleeter: tests/test_report_browser.py.)"""
+    pipeline = stemlime.Pipeline(tagger=BandAnd(), separator="oracle", cache=False, empty_mask="zeros")
+    scan = stemlime.scan(pipeline, band_song, label="both", snippets=2, samples="exhaustive", stemgram=True,
+                         out=tmp_path / "scan")
+    assert scan.stemgram.n_frames == 3 and scan.stemgram.labels == ["both"]
+    assert "every frame, exactly (the stemgram):" in scan.summary() and "act together" in scan.summary()
+    out = tmp_path / "scan"
+    assert json.loads((out / "scan.json").read_text())["stemgram"] == "stemgram/"
+    assert json.loads((out / "stemgram" / "stemgram.json").read_text())["labels"] == ["both"]
+    page = (out / "index.html").read_text()
+    assert 'href="stemgram/index.html"' in page and 'src="stemgram/stemgram-0.png"' in page
+    frame = scan.snippets[0].window.frame  # each snippet shows the stems' exact values at its frame
+    row = ", ".join(f"{stem} {value:+.3f}" for stem, value in zip(scan.stemgram.stems, scan.stemgram.values("both")[frame]))
+    assert f"exact at this frame (the stemgram): {row}" in page
+    assert (out / "stemgram" / "index.html").is_file()
+    plain = stemlime.scan(pipeline, band_song, label="both", snippets=1, samples="exhaustive", out=tmp_path / "plain")
+    assert plain.stemgram is None and "stemgram" not in json.loads((tmp_path / "plain" / "scan.json").read_text())
+    assert "Every frame, stem by stem" not in (tmp_path / "plain" / "index.html").read_text()
+
+
+def test_the_scan_command_writes_the_stemgram_with_stemgram(cli, tmp_path):
+    (tmp_path / "framed_model.py").write_text(FRAMED)
+    tagger = f"python,object=framed_model:tagger,path={tmp_path}"
+    done = cli("scan", str(PIECE / "mixture.wav"), "--tagger", tagger, "--separator", "oracle", "--label", "loud",
+               "--snippets", "1", "--samples", "64", "--stemgram", "--out", str(tmp_path / "s"))
+    assert done.returncode == 0, done.stderr
+    assert "every frame, exactly (the stemgram):" in done.stdout and f"{tmp_path / 's' / 'stemgram'}/" in done.stdout
+    gram = json.loads((tmp_path / "s" / "stemgram" / "stemgram.json").read_text())
+    assert len(gram["stems"]) == 5 and len(gram["times"]) == 4 and gram["labels"] == ["loud"]
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "stemlime", *args], capture_output=True, text=True)
 
@@ -312,6 +345,44 @@ def test_the_readme_stemgram_command_runs(tmp_path):
     assert "female vocalists: peaks at" in results[0].stdout
     data = json.loads((tmp_path / "stemgram-out" / "stemgram.json").read_text())
     assert data["stems"] == ["vocals", "accompaniment"] and data["per_label"]["female vocalists"]["efficiency_error"] < 1e-9
+    scanned = run_commands(code_block_after("# The stemgram", "bash", 1, readme=doc("tutorials/stemgram.md")), tmp_path)
+    assert "every frame, exactly (the stemgram):" in scanned[0].stdout
+    assert json.loads((tmp_path / "scan-out" / "scan.json").read_text())["stemgram"] == "stemgram/"
+    assert 'href="stemgram/index.html"' in (tmp_path / "scan-out" / "index.html").read_text()
+
+
+EXAMPLE = Path(__file__).resolve().parent / "data" / "audio_example" / "audio_example.mp3"  # spleeter's, CC BY 3.0
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("stemlime_musicnn", "stemlime_spleeter")),
+                    reason="stemlime-musicnn and stemlime-spleeter are needed")
+def test_the_readme_stemgram_of_spleeters_audio_example_flags_vocals_and_accompaniment_at_5_98_s(tmp_path):
+    """The README's block and its printed lines, run as written (from a folder holding tests/data/audio_example)."""
+    import re
+
+    from model_support import _model_folder as require_model
+    from readme import code_block_after, run_commands
+
+    require_model("spleeter/2stems")
+    require_model("musicnn/MSD_musicnn")
+    (tmp_path / "tests" / "data").mkdir(parents=True)
+    (tmp_path / "tests" / "data" / "audio_example").symlink_to(EXAMPLE.parent)
+    printed = run_commands(code_block_after("## The whole song, stem by stem", "bash"), tmp_path)[0].stdout
+    shown = code_block_after("## The whole song, stem by stem", "text")
+    number = re.compile(r"[-+]?\d+\.\d+(?:e[-+]\d+)?")
+    assert len(printed.splitlines()) == len(shown.splitlines()) + 1  # and the line naming the files written
+    for line, expected in zip(printed.splitlines(), shown.splitlines()):
+        assert number.sub("#", line) == number.sub("#", expected), (line, expected)  # the same words ...
+        for got, want in zip(number.findall(line), number.findall(expected)):  # ... and the same numbers
+            assert float(got) == pytest.approx(float(want), abs=2e-3), (line, expected)
+    data = json.loads((tmp_path / "stemgram-out" / "stemgram.json").read_text())
+    frames = data["per_label"]["female vocalists"]
+    peak = int(np.argmax(frames["everything"]))
+    assert data["times"][peak] == pytest.approx(5.984) and frames["everything"][peak] == pytest.approx(0.367, abs=2e-3)
+    vocals, accompaniment = data["stems"].index("vocals"), data["stems"].index("accompaniment")
+    assert frames["interactions"][peak][vocals][accompaniment] > 0.2  # larger than the vocals' own share (0.13)
+    assert len(data["sentences"]) == 1 and "vocals and accompaniment act together at 5.98 s" in data["sentences"][0]
+    assert (tmp_path / "stemgram-out" / "stemgram-0.png").is_file() and (tmp_path / "stemgram-out" / "index.html").is_file()
 
 
 def test_more_than_eight_stems_are_refused_before_the_tagger_runs(tmp_path):

@@ -297,6 +297,8 @@ def _add_scan_command(commands) -> None:
     scan.add_argument("--quiet", action="store_true", help="no summary on stdout")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     scan.add_argument("--no-cache", action="store_true", help="separate the song again instead of using the stem cache")
+    scan.add_argument("--stemgram", action="store_true", help="also the song's stemgram for the label (every frame's exact "
+                      "stem values, see 'stemlime stemgram'), in OUT/stemgram/ and linked from the page")
     scan.add_argument("--out", required=True, help="output folder (replaced as a whole by each run)")
     scan.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
 
@@ -309,10 +311,12 @@ def cmd_scan(args) -> None:
         raise UsageError("scan follows one label through the song: give --label NAME (or a pipeline file with one "
                          "label under [explain])")
     result = scan(pipeline, args.audio, label=args.label, snippets=args.snippets, samples=args.samples,
-                  seed=args.seed, progress=_progress(args), out=args.out, top_k=args.top_k, force=args.force or None)
+                  seed=args.seed, progress=_progress(args), out=args.out, top_k=args.top_k, force=args.force or None,
+                  stemgram=args.stemgram)
     if not args.quiet:
         out = Path(args.out)
-        print(f"{result.summary()}\nwrote {out / 'scan.json'}, {out / 'taggram.png'}, {out / 'index.html'}, {out / 'snippets'}/")
+        also = f", {out / 'stemgram'}/" if args.stemgram else ""
+        print(f"{result.summary()}\nwrote {out / 'scan.json'}, {out / 'taggram.png'}, {out / 'index.html'}, {out / 'snippets'}/{also}")
 
 
 def _add_stemgram_command(commands) -> None:

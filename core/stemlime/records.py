@@ -349,6 +349,7 @@ class ScanRecord:
     tagger_labels: list[str]
     taggram: np.ndarray  # (frames x labels)
     dataset: dict[str, Any] = attrs.field(factory=dict)
+    stemgram: str | None = None  # the folder of the song's stemgram (scan --stemgram), relative
 
     def to_json(self) -> dict[str, Any]:
         return json_ready({
@@ -357,6 +358,7 @@ class ScanRecord:
             "snippets": [s.to_json() for s in self.snippets], "summary": dict(self.summary), "verdict": self.verdict,
             "taggram": {"labels": list(self.tagger_labels), "values": np.asarray(self.taggram)},
             **({"dataset": dict(self.dataset)} if self.dataset else {}),
+            **({"stemgram": self.stemgram} if self.stemgram else {}),
         })
 
     @classmethod
@@ -366,7 +368,8 @@ class ScanRecord:
                    float(data.get("window_seconds", data["hop_seconds"])),
                    [SnippetRecord.from_json(s) for s in data.get("snippets", [])], dict(data.get("summary", {})),
                    str(data.get("verdict", "")), list(taggram.get("labels", [])),
-                   np.asarray(taggram.get("values", []), dtype=np.float64), dict(data.get("dataset") or {}))
+                   np.asarray(taggram.get("values", []), dtype=np.float64), dict(data.get("dataset") or {}),
+                   data.get("stemgram"))
 
     @property
     def duration(self) -> float:

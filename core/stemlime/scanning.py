@@ -33,6 +33,7 @@ from .wording import plural
 
 if TYPE_CHECKING:  # the scan takes a pipeline; the pipeline knows nothing of scans
     from .pipeline import Pipeline
+    from .stemgrams import Stemgram
 
 TAGGRAM_THRESHOLD = 0.3  # the taggram picture shows tags with any frame above this (as audioLIME's notebook did)
 TAGGRAM_DPI = 150  # sharp on a page as wide as a laptop's
@@ -148,6 +149,9 @@ class Scan:
     pipeline: dict[str, str]
     snippets: list[Snippet]
     dataset: dict[str, Any] = attrs.field(factory=dict)  # explain-dataset's record of this track (track, settings hash, ...)
+    stemgram: "Stemgram | None" = None  # the song's stemgram for the label (scan(..., stemgram=True))
+
+    STEMGRAM_FOLDER = "stemgram"  # where :meth:`save` puts it
 
     def stem_counts(self) -> dict[str, int]:
         """Stem -> how many snippets it is the top explanation of, most first (every stem listed)."""
@@ -180,7 +184,11 @@ class Scan:
             weight = "" if top is None else f" {snippet.explanation.weights(self.label)[top]:+.4f}"
             lines.append(f"  {snippet.rank}. {snippet.window.start:8.2f}-{snippet.window.end:.2f} s  {self.label} "
                          f"{snippet.window.probability:.3f}  top: {top or '(none raises it)'}{weight}")
-        return "\n".join(lines + ["", self.verdict()])
+        lines += ["", self.verdict()]
+        if self.stemgram is not None:
+            lines += ["", "every frame, exactly (the stemgram):"] + [f"  {line.strip()}" for line in
+                                                                     self.stemgram.summary().splitlines()[1:]]
+        return "\n".join(lines)
 
     def record(self) -> ScanRecord:
         """What ``scan.json`` holds (each snippet's explanation: its folder, relative)."""
@@ -194,7 +202,7 @@ class Scan:
                 top_stem=snippet.top_stem(self.label), explanation=snippet.folder))
         return ScanRecord(self.audio_path, self.label, dict(self.pipeline), self.hop_seconds, self.window_seconds, snippets,
                           self.stem_counts(), self.verdict(), list(self.tagger_labels), np.asarray(self.taggram),
-                          dict(self.dataset))
+                          dict(self.dataset), None if self.stemgram is None else f"{self.STEMGRAM_FOLDER}/")
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON types."""
@@ -205,8 +213,9 @@ class Scan:
         """Write the scan as the folder ``folder``, replacing it whole: ``scan.json``,
         ``taggram.png`` (the label and the tags with any frame above 0.3, the snippets marked), each snippet's
         explanation (``Explanation.save``, with its own page) under ``snippets/`` and the page
-        ``index.html``. ``k``: components summed in each snippet's ``explanations/<label>.wav``;
-        ``inputs``, ``within``: as for ``Explanation.save``."""
+        ``index.html``, and the song's stemgram under ``stemgram/`` when the scan has one. ``k``:
+        components summed in each snippet's ``explanations/<label>.wav``; ``inputs``, ``within``:
+        as for ``Explanation.save``."""
         from .report import render_report
         from .tagging import plot_taggram
 
@@ -215,6 +224,8 @@ class Scan:
             for snippet in self.snippets:
                 # its page comes with the scan's, below; a dataset's track lies within the dataset's folder
                 snippet.explanation.save(staging / snippet.folder, k=k, within=within)
+            if self.stemgram is not None:
+                self.stemgram.save(staging / self.STEMGRAM_FOLDER, within=within)
             plot_taggram(self.taggram, self.tagger_labels, self.hop_seconds, staging / "taggram.png",
                          threshold=TAGGRAM_THRESHOLD, title=self.pipeline.get("tagger", ""),
                          marks=[(s.window.start, s.window.end) for s in self.snippets],
@@ -257,7 +268,7 @@ def scan(pipeline: "Pipeline", source: Any, *, label: str | int | None = None, s
          sample_rate: int | None = None, samples: int | str | None = None, seed: int | None = None,
          pad: bool | None = None, checks: Sequence[str] | str | None = None, out: str | Path | None = None,
          top_k: int | None = None, force: bool | None = None, batch_size: int | None = None,
-         progress: bool | None = None) -> Scan:
+         progress: bool | None = None, stemgram: bool = False) -> Scan:
     """The song scan: tag the whole song, pick the snippets where a label is highest, explain each.
 
     The song is separated once: every snippet cuts its stems from the same separation (the
@@ -288,6 +299,10 @@ def scan(pipeline: "Pipeline", source: Any, *, label: str | int | None = None, s
         Top positive components summed into each snippet's listenable explanation (default 1).
     force : bool, optional
         Replace an ``out`` folder that stemlime did not write.
+    stemgram : bool, default False
+        Also compute the song's stemgram for the label (:func:`stemlime.stemgram`: every
+        frame's exact stem values, from the same separation), saved under ``stemgram/`` and
+        linked from the scan's page.
 
     Returns
     -------
@@ -313,6 +328,11 @@ def scan(pipeline: "Pipeline", source: Any, *, label: str | int | None = None, s
     window = float(pipeline.tagger.input_seconds or hop)
     windows = best_snippets(values, index, snippets, hop, window, total)
     song = pipeline if pipeline.cache is not None else pipeline.with_cache(StemCache(disk=False))
+    gram = None
+    if stemgram:  # first: it separates the song (and refuses more than 8 stems) before any snippet is explained
+        from .stemgrams import stemgram as song_stemgram
+
+        gram = song_stemgram(song, source, labels=[index], sample_rate=sample_rate, batch_size=batch_size)
     snippet_request = request.replace(labels=(index,), top_labels=None, out=None)
     # a song shorter than one tagger input is one snippet of the whole song (explain pads it, or says to)
     explained = [
@@ -324,7 +344,7 @@ def scan(pipeline: "Pipeline", source: Any, *, label: str | int | None = None, s
     ]
     result = Scan(audio_path=None if not isinstance(source, (str, Path)) else str(source), label=name,
                   tagger_labels=pipeline.tagger_labels, taggram=np.asarray(values), hop_seconds=float(hop),
-                  window_seconds=window, pipeline=dict(pipeline.specs), snippets=explained)
+                  window_seconds=window, pipeline=dict(pipeline.specs), snippets=explained, stemgram=gram)
     if request.out is not None:
         result.save(request.out, k=request.top_k, force=request.force, inputs=inputs)
     return result

@@ -132,12 +132,14 @@ class Stemgram:
     def plot(self, label: str, path: str | Path) -> Path:
         return plot_stemgram(self.record(), label, path)
 
-    def save(self, folder: str | Path, force: bool = False, *, inputs: Sequence[Any] = ()) -> Path:
+    def save(self, folder: str | Path, force: bool = False, *, inputs: Sequence[Any] = (),
+             within: str | Path | None = None) -> Path:
         """Write the folder ``folder`` whole: ``stemgram.json``, ``stemgram-<n>.png`` per label,
-        ``mixture.wav`` and ``stems/<stem>.wav`` (what the page plays) and ``index.html``."""
+        ``mixture.wav`` and ``stems/<stem>.wav`` (what the page plays) and ``index.html``.
+        ``within``: the result folder this one is a part of (a scan's ``stemgram/``)."""
         from .report import render_report
 
-        with ResultFolder(folder, kind="stemgram", inputs=[self.audio_path, *inputs], force=force) as staging:
+        with ResultFolder(folder, kind="stemgram", inputs=[self.audio_path, *inputs], force=force, within=within) as staging:
             files = {"mixture": "mixture.wav"}
             audio_io.write_wav(staging / "mixture.wav", np.sum(list(self.stem_audio.values()), axis=0), self.sample_rate)
             (staging / "stems").mkdir()
@@ -173,7 +175,9 @@ STEM_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"
 
 def plot_stemgram(record: StemgramRecord, label: str, path: str | Path) -> Path:
     """The taggram line of ``label`` (f(all on), with f(all off) dashed) above the stems' signed
-    Shapley values stacked per frame (positive up, negative down), time in seconds."""
+    Shapley values stacked per frame (positive up, negative down), time in seconds. A mark above
+    a frame's bars: two stems interact there (their interaction index is large next to their
+    main effects, :func:`stemlime.shapley.notable_interactions`): they act together, or cancel."""
     _draw(record, label, path)
     return Path(path)
 
@@ -190,14 +194,15 @@ def _draw(record: StemgramRecord, label: str, path: str | Path) -> list[float]:
     times, width = record.times, record.hop_seconds
     centres = times + record.window_seconds / 2
     values = np.asarray(record.values[label]).reshape(len(times), len(record.stems))
-    figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(min(16, max(6, len(times) * 0.15 + 3)), 5),
+    interactions = np.asarray(record.interactions[label]).reshape(len(times), len(record.stems), len(record.stems))
+    figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(min(16, max(7, len(times) * 0.15 + 4)), 5.5),
                                          gridspec_kw={"height_ratios": [1, 1.6]})
     top.plot(centres, record.everything[label], color="black", marker=".", label="all stems (the song)")
     top.plot(centres, record.nothing[label], color="grey", linestyle="--", label="all stems off")
     top.set_ylabel(label)
-    top.legend(loc="upper right", fontsize="small")
-    top.set_title(f"{Path(record.audio).name if record.audio else 'an array'}: {record.pipeline.get('tagger', '')}, "
-                  f"exact Shapley values per frame")
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    top.set_title(f"{Path(record.audio).name if record.audio else 'an array'}: {record.pipeline.get('tagger', '')}\n"
+                  "exact Shapley value of each stem, frame by frame", fontsize="medium")
     positive, negative = np.zeros(len(times)), np.zeros(len(times))
     for number, stem in enumerate(record.stems):
         column = values[:, number]
@@ -206,10 +211,24 @@ def _draw(record: StemgramRecord, label: str, path: str | Path) -> list[float]:
         bottom.bar(times, up, width=width, bottom=positive, align="edge", color=colour, label=stem)
         bottom.bar(times, down, width=width, bottom=negative, align="edge", color=colour)
         positive, negative = positive + up, negative + down
+    together = [(frame, pairs[0]) for frame in range(len(times))
+                for pairs in [notable_interactions(values[frame], interactions[frame], record.stems)] if pairs]
+    if together:  # frames where two stems matter only together, or cancel: a mark above the bars, named when few
+        span = max(float(positive.max() - negative.min()), 1e-12)
+        marks = [positive[frame] + 0.04 * span for frame, _ in together]
+        for sign, marker, colour, what in ((1, "v", "black", "two stems act together"), (-1, "^", "grey", "two stems cancel")):
+            chosen = [(centres[frame], mark) for (frame, (_, _, index)), mark in zip(together, marks) if index * sign > 0]
+            if chosen:
+                bottom.plot(*zip(*chosen), linestyle="none", marker=marker, color=colour, label=what)
+        if len(together) <= 6:
+            for (frame, (i, j, _)), height in zip(together, marks):
+                bottom.annotate(f"{record.stems[i]} × {record.stems[j]}", (centres[frame], height), xytext=(0, 6),
+                                textcoords="offset points", ha="center", fontsize="x-small")
+        bottom.set_ylim(top=max(bottom.get_ylim()[1], max(marks) + 0.15 * span))
     bottom.axhline(0, color="black", linewidth=0.5)
     bottom.set_ylabel("stem's share")
     bottom.set_xlabel("time (s)")
-    bottom.legend(loc="upper right", fontsize="small", ncol=min(4, len(record.stems)))
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     box, (first, last) = bottom.get_position(), bottom.get_xlim()
@@ -230,7 +249,8 @@ def frame_blocks(cuts: np.ndarray, floors: np.ndarray, masks: np.ndarray) -> tup
     g, k, t = cuts.shape
     floor = np.broadcast_to(np.asarray(floors, np.float32)[:, None, None], (g, 1, t))
     components = np.concatenate([cuts, floor], axis=1).reshape(g * (k + 1), t)
-    local = np.concatenate([masks, (~masks.any(axis=1))[:, None]], axis=1).astype(np.int64)  # (M, K + 1)
+    silent = np.all(np.asarray(masks) == 0, axis=1).reshape(-1, 1)  # the all-off mask plays the frame's floor
+    local = np.concatenate([masks, silent], axis=1).astype(np.int64)  # (M, K + 1)
     blocks = np.zeros((g, len(masks), g, k + 1), np.int64)
     blocks[np.arange(g), :, np.arange(g), :] = local
     return components, blocks.reshape(g * len(masks), g * (k + 1))

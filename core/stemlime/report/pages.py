@@ -113,6 +113,7 @@ def explanation_context(folder: Path, media: Media) -> dict[str, Any]:
 @page("scan", "scan.html")
 def scan_context(folder: Path, media: Media) -> dict[str, Any]:
     scan = read_scan(folder)
+    gram = _scan_stemgram(folder, scan, media)
     snippets = []
     for snippet in scan.snippets:
         inner = media.under(snippet.explanation)
@@ -124,6 +125,7 @@ def scan_context(folder: Path, media: Media) -> dict[str, Any]:
             "top_stem": snippet.top_stem, "bars": weight_bars(snippet.weights),
             "excerpt": inner(files.excerpt), "explanation": inner(files.explanations.get(scan.label)),
             "page": (snippet.explanation.rstrip("/") + "/index.html") if media.has(f"{snippet.explanation}/index.html") else None,
+            "exact": gram["frames"].get(snippet.frame) if gram else None,
         })
     return {
         "title": f"{_source_name(scan.audio)}: scan for {scan.label}", "source": _source_name(scan.audio),
@@ -131,8 +133,27 @@ def scan_context(folder: Path, media: Media) -> dict[str, Any]:
         "taggram": media("taggram.png"), "hop": scan.hop_seconds, "window": scan.window_seconds,
         "frames": len(scan.taggram), "snippets": snippets,
         "summary": count_bars(scan.summary), "json": media(ScanRecord.FILE),
-        "duration": scan.duration if len(scan.taggram) else None,
+        "duration": scan.duration if len(scan.taggram) else None, "stemgram": gram,
     }
+
+
+def _scan_stemgram(folder: Path, scan: Any, media: Media) -> dict[str, Any] | None:
+    """The scan's stemgram (``scan --stemgram``) as the scan page shows it: its picture and page,
+    and per frame the stems' exact values for the scanned label."""
+    from ..records import StemgramRecord, read_stemgram
+
+    if not scan.stemgram or not (folder / scan.stemgram / StemgramRecord.FILE).is_file():
+        return None
+    gram = read_stemgram(folder / scan.stemgram)
+    if scan.label not in gram.labels:
+        return None
+    values = np.asarray(gram.values[scan.label]).reshape(len(gram.times), len(gram.stems))
+    inner = media.under(scan.stemgram)
+    return {"picture": inner(StemgramRecord.picture(gram.labels.index(scan.label))),
+            "page": scan.stemgram.rstrip("/") + "/index.html" if media.has(f"{scan.stemgram.rstrip('/')}/index.html") else None,
+            "sentences": [s for s in gram.sentences if s.startswith(f"{scan.label}: ")],
+            "frames": {frame: ", ".join(f"{stem} {value:+.3f}" for stem, value in zip(gram.stems, row))
+                       for frame, row in enumerate(values)}}
 
 
 @page("stemgram", "stemgram.html")
