@@ -385,20 +385,38 @@ def test_the_readme_stemgram_of_spleeters_audio_example_flags_vocals_and_accompa
     assert (tmp_path / "stemgram-out" / "stemgram-0.png").is_file() and (tmp_path / "stemgram-out" / "index.html").is_file()
 
 
-def test_more_than_eight_stems_are_refused_before_the_tagger_runs(tmp_path):
-    t = np.arange(RATE) / RATE
-    stems = {f"s{n}": 0.05 * np.sin(2 * np.pi * (200 + 100 * n) * t) for n in range(9)}
+def test_more_than_eight_stems_get_kernel_shaps_estimate_and_say_so(tmp_path, cli):
+    """Nine stems: 512 sampled masks a frame instead of 2^9. The tagger is the input's power and
+    the stems are sines of whole-hertz frequencies over whole seconds, so the output is additive
+    in the stems (each stem's power) and kernel SHAP's estimate must equal it."""
+    t = np.arange(2 * RATE) / RATE
+    stems = {f"s{n}": (0.1 + 0.02 * n) * np.sin(2 * np.pi * (200 + 100 * n) * t) for n in range(9)}
     for name, audio in stems.items():
         soundfile.write(tmp_path / f"{name}.wav", audio.astype(np.float32), RATE, subtype="FLOAT")
     soundfile.write(tmp_path / "mixture.wav", sum(stems.values()).astype(np.float32), RATE, subtype="FLOAT")
-    calls = []
 
-    class Counting(BandAnd):
+    class Power(BandAnd):
+        labels = ["power"]
+
         def predict(self, batch):
-            calls.append(len(batch))
-            return super().predict(batch)
+            return (batch.astype(np.float64) ** 2).mean(axis=1, keepdims=True)
 
-    with pytest.raises(UsageError, match="9 stems.*at most 8.*--separator"):
-        stemlime.stemgram(stemlime.Pipeline(tagger=Counting(), separator="oracle", cache=False), tmp_path / "mixture.wav",
-                          labels="both", out=tmp_path.parent / "never")
-    assert calls == [] and not (tmp_path.parent / "never").exists()
+    pipeline = stemlime.Pipeline(tagger=Power(), separator="oracle", cache=False, empty_mask="zeros")
+    gram = stemlime.stemgram(pipeline, tmp_path / "mixture.wav", labels="power")
+    assert not gram.exact and gram.n_frames == 2 and gram.tagger_runs == 2 * 512
+    assert "kernel SHAP estimate: 512 sampled stem masks per frame" in gram.summary()
+    power = {name: (0.1 + 0.02 * int(name[1:])) ** 2 / 2 for name in gram.stems}
+    np.testing.assert_allclose(gram.values("power"), [[power[s] for s in gram.stems]] * 2, rtol=0, atol=1e-5)
+    assert gram.efficiency_error("power") < 1e-9 and np.isnan(gram.interactions("power")).all() and gram.sentences() == []
+    assert gram.everything("power") == pytest.approx([sum(power.values())] * 2, abs=1e-5)
+    assert gram.nothing("power") == pytest.approx([0, 0], abs=1e-12)
+    again = stemlime.stemgram(pipeline, tmp_path / "mixture.wav", labels="power", samples=64, seed=3)
+    assert again.tagger_runs <= 2 * 64 and again.method.startswith("kernel SHAP estimate: 64")  # distinct masks run once
+    assert np.array_equal(again.values("power"), stemlime.stemgram(pipeline, tmp_path / "mixture.wav", labels="power",
+                                                                   samples=64, seed=3).values("power"))  # seeded
+    (tmp_path / "framed_model.py").write_text(FRAMED)
+    done = cli("stemgram", str(tmp_path / "mixture.wav"), "--tagger", "python,object=framed_model:tagger,path=" + str(tmp_path),
+               "--separator", "oracle", "--label", "loud", "--samples", "1", "--out", str(tmp_path.parent / "never"))
+    assert done.returncode == 2 and "--samples" in done.stderr and not (tmp_path.parent / "never").exists()
+    data = json.loads(json_text(gram.record().to_json()))
+    assert data["method"].startswith("kernel SHAP") and data["per_label"]["power"]["interactions"][0][0][1] is None

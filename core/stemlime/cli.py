@@ -325,12 +325,16 @@ def _add_stemgram_command(commands) -> None:
                                                 "with stem interactions; write a page",
                                description="Separate the song once, and for every tagger frame run all 2^K stem masks: "
                                            "the exact Shapley value of each stem for each label, f(all on), f(all off) "
-                                           "and pairwise interactions. Writes stemgram.json, stemgram-N.png, the song and "
+                                           "and pairwise interactions (more than 8 stems: kernel SHAP's estimate from "
+                                           "--samples masks a frame, no interactions). Writes stemgram.json, stemgram-N.png, the song and "
                                            "its stems, and index.html.")
     gram.add_argument("audio", help="audio file (the whole song)")
     _add_pipeline_arguments(gram)
     gram.add_argument("--label", action="append", help="label to follow (name or index); repeatable, at least one")
-    gram.add_argument("--batch-size", type=int, help="masks per tagger call (default: all of a frame's, at least 32)")
+    gram.add_argument("--batch-size", type=int, help="masks per tagger call (default 32; the masks of many frames go together)")
+    gram.add_argument("--samples", type=int, help="masks per frame drawn for kernel SHAP's estimate when the separator gives "
+                      "more than 8 stems (default 512); with 8 or fewer every mask runs, exactly")
+    gram.add_argument("--seed", type=int, default=0, help="seed of those drawn masks (default 0)")
     gram.add_argument("--quiet", action="store_true", help="no summary on stdout")
     gram.add_argument("--no-cache", action="store_true", help="separate the song again instead of using the stem cache")
     gram.add_argument("--out", required=True, help="output folder (replaced as a whole by each run)")
@@ -344,7 +348,8 @@ def cmd_stemgram(args) -> None:
         raise UsageError("stemgram follows labels through the song: give --label NAME (repeatable)")
     args.sort = None
     pipeline = _pipeline_arguments(args)
-    result = stemgram(pipeline, args.audio, labels=args.label, out=args.out, force=args.force, batch_size=args.batch_size)
+    result = stemgram(pipeline, args.audio, labels=args.label, out=args.out, force=args.force, batch_size=args.batch_size,
+                      samples=args.samples, seed=args.seed)
     if not args.quiet:
         out = Path(args.out)
         print(f"{result.summary()}\nwrote {out / 'stemgram.json'}, {out / 'index.html'}")

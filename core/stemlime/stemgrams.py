@@ -23,18 +23,20 @@ import numpy as np
 
 from . import audio as audio_io
 from .engine import check_batch_size, empty_value
-from .errors import UsageError
 from .fs import ResultFolder, check_destination
 from .labels import label_indices
 from .records import StemgramRecord, write_stemgram
 from .shapley import all_masks, interaction_indices, notable_interactions, shapley_values, together_sentence
 from .stemcache import StemCache
+from .surrogates.shapley import shapley_masks
+from .validators import whole_number
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-MOST_STEMS = 8  # 2^8 = 256 masks a frame; more stems are refused (no sampling yet)
+MOST_STEMS = 8  # 2^8 = 256 masks a frame; with more stems each frame gets kernel SHAP's sampled masks
 METHOD = "exact: all 2^K stem masks per frame"
+SAMPLED_MASKS = 512  # masks per frame drawn for kernel SHAP when there are more than MOST_STEMS stems
 MASKS_PER_ENGINE = 2048  # the stem masks of several frames go through one engine together ...
 COLUMNS_PER_ENGINE = 256  # ... with at most this many block components (frames x (stems + 1))
 DPI = 150
@@ -42,10 +44,13 @@ DPI = 150
 
 @attrs.frozen(eq=False)
 class Stemgram:
-    """Per taggram frame, the exact Shapley value of each stem for each label.
+    """Per taggram frame, the Shapley value of each stem for each label: exact from all 2^K stem
+    masks (K <= 8), else kernel SHAP's estimate from sampled masks (``method`` says which).
 
-    ``games[label]`` is (frames x 2^K): the tagger's output for every stem mask of every frame
-    (bit i of the column: stem i on); everything else follows from it."""
+    ``games[label]`` is (frames x masks): the tagger's output for every stem mask of every frame.
+    Exact: the columns are all 2^K masks (bit i of the column: stem i on) and ``masks`` is None;
+    sampled: ``masks`` (masks x K) says which stems each column switched on. Everything else
+    follows from it."""
 
     audio_path: str | None
     labels: list[str]
@@ -57,6 +62,19 @@ class Stemgram:
     sample_rate: int
     stem_audio: dict[str, np.ndarray] = attrs.field(repr=False)  # the song's stems at sample_rate
     tagger_runs: int = 0
+    masks: np.ndarray | None = attrs.field(default=None, repr=False)  # sampled masks (more than MOST_STEMS stems)
+
+    @property
+    def exact(self) -> bool:
+        """Whether every frame's values come from all 2^K stem masks (else: kernel SHAP's estimate)."""
+        return self.masks is None
+
+    @property
+    def method(self) -> str:
+        if self.exact:
+            return METHOD
+        return (f"kernel SHAP estimate: {len(self.masks)} sampled stem masks per frame (more than {MOST_STEMS} stems; "  # type: ignore[arg-type]
+                "no interactions)")
 
     @property
     def n_frames(self) -> int:
@@ -67,18 +85,30 @@ class Stemgram:
         return np.arange(self.n_frames) * self.hop_seconds
 
     def values(self, label: str) -> np.ndarray:
-        """(frames x stems) exact Shapley values."""
-        return np.moveaxis(shapley_values(self.games[label].T, len(self.stems)), 0, -1)
+        """(frames x stems) Shapley values: exact, or kernel SHAP's estimate (which keeps efficiency)."""
+        if self.masks is None:
+            return np.moveaxis(shapley_values(self.games[label].T, len(self.stems)), 0, -1)
+        from .surrogates.shapley import shapley_values as kernel_shap
+
+        return np.array([kernel_shap(self.masks, outputs)[0] for outputs in self.games[label]]).reshape(-1, len(self.stems))
 
     def interactions(self, label: str) -> np.ndarray:
-        """(frames x stems x stems) pairwise Shapley interaction indices."""
-        return np.moveaxis(interaction_indices(self.games[label].T, len(self.stems)), -1, 0)
+        """(frames x stems x stems) pairwise Shapley interaction indices (NaN when sampled)."""
+        if self.masks is None:
+            return np.moveaxis(interaction_indices(self.games[label].T, len(self.stems)), -1, 0)
+        return np.full((self.n_frames, len(self.stems), len(self.stems)), np.nan)
+
+    def _column(self, on: int) -> int:
+        """The column of the all-on (``on=1``) or all-off (``on=0``) mask in ``games``."""
+        if self.masks is None:
+            return -1 if on else 0
+        return int(np.flatnonzero(np.all(self.masks == on, axis=1))[0])
 
     def everything(self, label: str) -> np.ndarray:
-        return self.games[label][:, -1]
+        return self.games[label][:, self._column(1)]
 
     def nothing(self, label: str) -> np.ndarray:
-        return self.games[label][:, 0]
+        return self.games[label][:, self._column(0)]
 
     def efficiency_error(self, label: str) -> float:
         """The largest |sum of the stems' values - (f(all) - f(none))| over the frames (0 up to rounding)."""
@@ -86,8 +116,11 @@ class Stemgram:
         return float(np.max(np.abs(gap))) if len(gap) else 0.0
 
     def sentences(self) -> list[str]:
-        """Per label, the frame where a pair of stems interacts most (when that is large next to its main effects)."""
-        out = []
+        """Per label, the frame where a pair of stems interacts most (when that is large next to its
+        main effects); none when the values are sampled."""
+        out: list[str] = []
+        if not self.exact:
+            return out
         for label in self.labels:
             values, interactions = self.values(label), self.interactions(label)
             best = None
@@ -104,7 +137,7 @@ class Stemgram:
     def summary(self) -> str:
         """What ``stemlime stemgram`` prints: per label where it peaks and which stem drives it there; interactions."""
         lines = [f"stemgram of {self.audio_path or 'an array'}: {self.n_frames} frames of {self.hop_seconds:.3f} s, "
-                 f"{len(self.stems)} stems ({', '.join(self.stems)}), {METHOD} ({self.tagger_runs} tagger runs)"]
+                 f"{len(self.stems)} stems ({', '.join(self.stems)}), {self.method} ({self.tagger_runs} tagger runs)"]
         for label in self.labels:
             everything = self.everything(label)
             if not len(everything):
@@ -124,7 +157,7 @@ class Stemgram:
             self.audio_path, dict(self.pipeline), list(self.labels), list(self.stems), self.hop_seconds, self.window_seconds,
             self.times, {name: self.everything(name) for name in self.labels}, {name: self.nothing(name) for name in self.labels},
             {name: self.values(name) for name in self.labels}, {name: self.interactions(name) for name in self.labels},
-            {name: self.efficiency_error(name) for name in self.labels}, METHOD, self.sentences(), dict(files or {}))
+            {name: self.efficiency_error(name) for name in self.labels}, self.method, self.sentences(), dict(files or {}))
 
     def to_dict(self) -> dict[str, Any]:
         return self.record().to_json()
@@ -202,7 +235,8 @@ def _draw(record: StemgramRecord, label: str, path: str | Path) -> list[float]:
     top.set_ylabel(label)
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     top.set_title(f"{Path(record.audio).name if record.audio else 'an array'}: {record.pipeline.get('tagger', '')}\n"
-                  "exact Shapley value of each stem, frame by frame", fontsize="medium")
+                  + ("exact Shapley value" if record.method == METHOD else "Shapley value (kernel SHAP estimate)")
+                  + " of each stem, frame by frame", fontsize="medium")
     positive, negative = np.zeros(len(times)), np.zeros(len(times))
     for number, stem in enumerate(record.stems):
         column = values[:, number]
@@ -262,14 +296,20 @@ def _frames(n_samples: int, window: int, hop: int) -> int:
 
 
 def stemgram(pipeline: "Pipeline", source: Any, *, labels: Sequence[str | int] | str | int, sample_rate: int | None = None,
-             out: str | Path | None = None, force: bool = False, batch_size: int | None = None) -> Stemgram:
+             out: str | Path | None = None, force: bool = False, batch_size: int | None = None,
+             samples: int | None = None, seed: int = 0) -> Stemgram:
     """The stemgram of the whole of ``source`` (a path, or an array with its ``sample_rate``) for
     ``labels``: exact Shapley values of each stem per tagger frame (frames every
     ``taggram_hop_seconds`` of the tagger, else every input window). With ``out`` it is saved
     there (:meth:`Stemgram.save`). The labels, the stem count and the output folder are checked
-    before the tagger runs; the song is separated once (the pipeline's stem cache)."""
+    before the tagger runs; the song is separated once (the pipeline's stem cache). With more
+    than :data:`MOST_STEMS` stems each frame gets ``samples`` masks (default
+    :data:`SAMPLED_MASKS`) drawn by kernel SHAP's sampler with ``seed``, and the values are its
+    estimate (``Stemgram.method`` says so; no interactions); with fewer, ``samples`` is not used."""
     if batch_size is not None:
         check_batch_size(batch_size)
+    samples = SAMPLED_MASKS if samples is None else whole_number(samples, "samples", minimum=2, flag="--samples")
+    seed = whole_number(seed, "seed", minimum=0, maximum=2**32 - 1, flag="--seed")
     indices = label_indices(pipeline.tagger_labels, labels)
     names = [pipeline.tagger_labels[i] for i in indices]
     inputs = pipeline.inputs_of(source)
@@ -279,16 +319,13 @@ def stemgram(pipeline: "Pipeline", source: Any, *, labels: Sequence[str | int] |
     rate = audio_io.as_sample_rate(tagger.sample_rate)
     song = pipeline if pipeline.cache is not None else pipeline.with_cache(StemCache(disk=False))
     stems = song.stems(source, sample_rate=sample_rate, rate=rate)
-    if len(stems) > MOST_STEMS:
-        raise UsageError(f"separator {pipeline.specs['separator']} gives {len(stems)} stems; the stemgram computes exact "
-                         f"Shapley values for at most {MOST_STEMS} stems (2^{MOST_STEMS} masks a frame): choose a separator "
-                         "with fewer stems (--separator)")
     length = max(len(s) for s in stems.values())
     input_seconds = getattr(tagger, "input_seconds", None)
     window = int(round(input_seconds * rate)) if input_seconds else length
     hop_seconds = float(getattr(tagger, "taggram_hop_seconds", None) or (input_seconds or length / rate))
     hop = max(1, int(round(hop_seconds * rate)))
-    masks = all_masks(len(stems))
+    sampled = len(stems) > MOST_STEMS
+    masks = shapley_masks(len(stems), samples, seed) if sampled else all_masks(len(stems))
     frames = _frames(length, window, hop)
     group = max(1, min(MASKS_PER_ENGINE // len(masks), COLUMNS_PER_ENGINE // (len(stems) + 1)))
     games: dict[str, list[np.ndarray]] = {name: [] for name in names}
@@ -305,10 +342,11 @@ def stemgram(pipeline: "Pipeline", source: Any, *, labels: Sequence[str | int] |
             games[name].append(outputs[:, :, index])
     result = Stemgram(None if not isinstance(source, (str, Path)) else str(source), names, list(stems),
                       hop_seconds, window / rate, {name: np.concatenate(rows).astype(np.float64) for name, rows in games.items()},
-                      dict(pipeline.specs), rate, {name: np.asarray(s, np.float32) for name, s in stems.items()}, runs)
+                      dict(pipeline.specs), rate, {name: np.asarray(s, np.float32) for name, s in stems.items()}, runs,
+                      masks if sampled else None)
     if out is not None:
         result.save(out, force=force, inputs=inputs)
     return result
 
 
-__all__ = ["MOST_STEMS", "Stemgram", "frame_blocks", "plot_stemgram", "stemgram"]
+__all__ = ["MOST_STEMS", "SAMPLED_MASKS", "Stemgram", "frame_blocks", "plot_stemgram", "stemgram"]
