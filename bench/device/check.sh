@@ -6,6 +6,7 @@ export PYTHONUNBUFFERED=1
 out=${OUT:-/tmp/device-out}
 mkdir -p "$out"
 site=/tmp/stemlime-site
+rm -rf "$site"  # pip --target keeps what a folder already holds: a rerun (or rehearsal) would test an older tree
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" .device/wheels/*.whl || exit 1
 python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --target "$site" \
     . plugins/musicnn_tagger plugins/temporal_seg plugins/spleeter_sep plugins/cerberus_sep plugins/demucs_sep || exit 1
