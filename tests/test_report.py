@@ -57,7 +57,8 @@ def test_an_explanation_page_has_a_player_for_the_input_every_component_and_the_
     for component, weight in label.weights.items():
         assert f"{weight:+.4f}" in html, component
     assert "the explanation: bass" in html
-    assert html.count("<svg") == len(STEMS), "one inline-SVG bar per weight"
+    # one inline-SVG bar per weight, and (every mask was evaluated) one per exact Shapley value
+    assert html.count("<svg") == 2 * len(STEMS) and "Exact Shapley values" in html
     assert "Checks" not in html and "By stem and segment" not in html
 
 
@@ -72,12 +73,11 @@ def test_a_page_is_self_contained_and_works_offline(tmp_path):
 def test_the_page_shows_the_checks_and_the_stems_by_segments_heatmap(tmp_path):
     pytest.importorskip("stemlime_temporal", reason="stemlime-temporal is not installed")
     pipeline = loudness_pipeline(separator="oracle", segmenter="uniform,n=3")
-    explanation = pipeline.explain(PIECE / "mixture.wav", start=1.0, duration=3.0, samples=500, seed=0,
-                                   checks="fidelity,complexity")
+    explanation = pipeline.explain(PIECE / "mixture.wav", start=1.0, duration=3.0, samples=500, seed=0, checks="fidelity,complexity")
     html = (explanation.save(tmp_path / "out", report=True) / "index.html").read_text()
     assert "By stem and segment" in html
-    heatmap = html[html.index('aria-label="weights by stem and segment"'):]
-    heatmap = heatmap[:heatmap.index("</svg>")]
+    heatmap = html[html.index('aria-label="weights by stem and segment"') :]
+    heatmap = heatmap[: heatmap.index("</svg>")]
     assert heatmap.count("<rect") == len(STEMS) * 3
     for name, weight in explanation.weights("loud").items():
         stem, segment = name.split("@")
@@ -89,8 +89,22 @@ def test_the_page_shows_the_checks_and_the_stems_by_segments_heatmap(tmp_path):
 def test_stemlime_report_renders_explain_check_and_separate_folders(tmp_path):
     model = write_loudness_module(tmp_path)
     out = tmp_path / "explained"
-    assert stemlime_cli("explain", str(PIECE / "mixture.wav"), "--tagger", f"python,object=mymodel:tagger,path={model}",
-                        "--start", "1", "--duration", "3", "--quiet", "--out", str(out)).returncode == 0
+    assert (
+        stemlime_cli(
+            "explain",
+            str(PIECE / "mixture.wav"),
+            "--tagger",
+            f"python,object=mymodel:tagger,path={model}",
+            "--start",
+            "1",
+            "--duration",
+            "3",
+            "--quiet",
+            "--out",
+            str(out),
+        ).returncode
+        == 0
+    )
     assert not (out / "index.html").exists()
     result = stemlime_cli("report", str(out))
     assert result.returncode == 0, result.stderr
@@ -109,8 +123,9 @@ def test_explain_and_check_report_flags_write_the_page_with_the_result(tmp_path)
     song = str(PIECE / "mixture.wav")
     result = stemlime_cli("explain", song, "--tagger", tagger, "--start", "1", "--duration", "3", "--report", "--out", str(tmp_path / "a"))
     assert result.returncode == 0 and f"{tmp_path / 'a' / 'index.html'}" in result.stdout
-    result = stemlime_cli("check", "fidelity", song, "--tagger", tagger, "--start", "1", "--duration", "3", "--report",
-                          "--out", str(tmp_path / "b"))
+    result = stemlime_cli(
+        "check", "fidelity", song, "--tagger", tagger, "--start", "1", "--duration", "3", "--report", "--out", str(tmp_path / "b")
+    )
     assert result.returncode == 0 and "surrogate R^2" in (tmp_path / "b" / "index.html").read_text()
     result = stemlime_cli("check", "fidelity", song, "--tagger", tagger, "--report")
     assert result.returncode == 2 and "give --out DIR too" in result.stderr
@@ -186,7 +201,7 @@ def test_the_jupyter_card_embeds_every_player_as_a_wav(tmp_path):
     page = (explanation.save(tmp_path / "out", report=True) / "index.html").read_text()
 
     def card(text: str) -> str:  # the card without its audio sources
-        text = text[text.index('<div class="explanation">'):text.index("<!-- end of the explanation card -->")]
+        text = text[text.index('<div class="explanation">') : text.index("<!-- end of the explanation card -->")]
         return re.sub(r'src="[^"]*"', 'src=""', text)
 
     assert card(html) == card(page), "one template: the notebook's card is the page's, audio sources aside"
@@ -216,8 +231,7 @@ def test_the_quickstart_notebook_runs_and_shows_the_card(tmp_path):
     assert all(not cell.outputs for cell in code), "the notebook is committed without outputs"
     assert code[0].source in code_block_after("## 30-second example", "python"), "the README's example"
     (tmp_path / "tests").symlink_to(ROOT / "tests")  # the example's relative path to the piece
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [output for cell in code for output in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"], "no warnings either"
