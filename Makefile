@@ -4,11 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml experiments/*/pyproject.toml))
 STAMP := $(VENV)/.stemlime-installed
-# pytest-xdist workers for make test and make check: none by default. Measured on the shared 2-core
-# machine (2026-12-05, load ~6): the whole suite took 283 s in one process and 330 s with -n 2. On a
-# free machine with cores to spare: make test PYTEST_WORKERS="-n auto --dist loadgroup" (the Ray
-# modules share one xdist group, so one Ray cluster runs at a time).
-PYTEST_WORKERS ?=
+# pytest-xdist workers for make test and make check: one per core, at most 4 (each loads torch and
+# the models). Measured on a free 2-core machine (2026-12-05, 778 tests): 263 s in one process,
+# 229 s with -n 2. The Ray modules share one xdist group (--dist loadgroup), so one Ray cluster
+# runs at a time. One process: make test PYTEST_WORKERS=
+WORKERS := $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST_WORKERS ?= -n $(WORKERS) --dist loadgroup
 DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium ffmpeg
 
 .PHONY: install system-deps models test check lint typecheck docs demo bench clean
@@ -45,6 +46,7 @@ check: install lint
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The documentation site in site/ (open site/index.html); warnings are errors
 docs: install

@@ -15,6 +15,7 @@ from conftest import PIECE
 from model_support import _model_folder as require_model
 from readme import code_block_after, run_commands, doc
 
+
 @pytest.fixture
 def song_folder(tmp_path) -> Path:
     shutil.copy(PIECE / "mixture.wav", tmp_path / "song.wav")
@@ -45,6 +46,7 @@ def test_the_readme_spleeter_commands_run(song_folder):
     assert (song_folder / "out" / "explanation.json").is_file()
 
 
+@pytest.mark.slow  # 7-8 s: real musicnn and spleeter, several commands
 @needs_musicnn
 @needs_spleeter
 @pytest.mark.skipif(importlib.util.find_spec("stemlime_temporal") is None, reason="stemlime-temporal is not installed")
@@ -54,6 +56,7 @@ def test_the_readme_temporal_commands_run(song_folder):
     assert (song_folder / "out" / "explanation.json").is_file()
 
 
+@pytest.mark.slow  # 7-8 s: real musicnn and spleeter, several commands
 @needs_musicnn
 @needs_spleeter
 def test_the_readme_checks_commands_run(song_folder):
@@ -109,7 +112,9 @@ def test_the_readme_musdb18_stem_file_commands_run(tmp_path):
     first = make_stem_file(tmp_path / "musdb18" / f"{tracks[0]}.stem.mp4")
     for track in tracks[1:]:
         shutil.copy(first, tmp_path / "musdb18" / f"{track}.stem.mp4")
-    run_commands(code_block_after("### MUSDB18 as it ships", "bash", readme=doc("how-to/many-tracks.md")), tmp_path, in_process=("explain-dataset",))
+    run_commands(
+        code_block_after("### MUSDB18 as it ships", "bash", readme=doc("how-to/many-tracks.md")), tmp_path, in_process=("explain-dataset",)
+    )
     out = tmp_path / "musdb18-explained"
     assert json.loads((out / "run.json").read_text())["tracks"]["explained"] == len(tracks)
     assert json.loads((out / "global.json").read_text())["metadata"]["genre"].keys() == {"Pop/Rock", "Jazz"}
