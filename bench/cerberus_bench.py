@@ -43,8 +43,10 @@ def _spleeter_line(tracks) -> str:
     try:
         model_path("spleeter/4stems")
     except ModelFilesError:
-        return ("  spleeter 4stems: not measured, its model files are not here (they come only from spleeter's GitHub release "
-                "archives: stemlime models fetch spleeter/4stems where GitHub is reachable)")
+        return (
+            "  spleeter 4stems: not measured, its model files are not here (they come only from spleeter's GitHub release "
+            "archives: stemlime models fetch spleeter/4stems where GitHub is reachable)"
+        )
     separator = get_registry().build("separator", "spleeter:4stems,device=cpu")
     scores = {"bass": [], "drums": []}
     for track in tracks:
@@ -62,7 +64,8 @@ def _pieces(distinct_parts: bool):
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(PIECES):
             render_song(BENCH_SEED + index, SECONDS, ",".join(PAPER), 16000, distinct_parts=distinct_parts).save(
-                Path(tmp) / f"piece-{index:05d}")
+                Path(tmp) / f"piece-{index:05d}"
+            )
         return read_tracks([tmp], tuple(PAPER))
 
 
@@ -75,20 +78,25 @@ def _table(network, thresholds, tracks) -> tuple[list[str], float]:
     seconds = time.perf_counter() - started
     medians = evaluate(network, tracks, transcription=True, thresholds=thresholds).medians()
     psm, irm = ideal_mask_si_sdr(tracks, network.config, "psm"), ideal_mask_si_sdr(tracks, network.config, "irm")
-    lines = [f"  {'instrument':<10} {'Cerberus':>9} {'mixture':>9} {'ideal PSM':>10} {'ideal IRM':>10} {'paper':>8}   "
-             f"{'F1':>5} {'paper':>6}"]
+    lines = [
+        f"  {'instrument':<10} {'Cerberus':>9} {'mixture':>9} {'ideal PSM':>10} {'ideal IRM':>10} {'paper':>8}   {'F1':>5} {'paper':>6}"
+    ]
     for name in PAPER:
         m = medians[name]
         paper_sdr, paper_f1 = PAPER[name]
         f1_label = "onset F1" if name == "drums" else "frame F1"
         f1 = "  n/a" if m["f1"] is None else f"{m['f1']:5.2f}"
-        lines.append(f"  {name:<10} {m['si_sdr']:6.1f} dB {m['mixture_si_sdr']:6.1f} dB {psm[name]:7.1f} dB {irm[name]:7.1f} dB "
-                     f"{paper_sdr:5.1f} dB   {f1} {'' if paper_f1 is None else f'{paper_f1:6.2f}':>6}   ({f1_label})")
-    shortfall = [f"{name} {PAPER[name][0] - medians[name]['si_sdr']:.1f} dB" for name in PAPER
-                 if medians[name]["si_sdr"] < PAPER[name][0]]
+        lines.append(
+            f"  {name:<10} {m['si_sdr']:6.1f} dB {m['mixture_si_sdr']:6.1f} dB {psm[name]:7.1f} dB {irm[name]:7.1f} dB "
+            f"{paper_sdr:5.1f} dB   {f1} {'' if paper_f1 is None else f'{paper_f1:6.2f}':>6}   ({f1_label})"
+        )
+    shortfall = [f"{name} {PAPER[name][0] - medians[name]['si_sdr']:.1f} dB" for name in PAPER if medians[name]["si_sdr"] < PAPER[name][0]]
     above_ceiling = [name for name in PAPER if psm[name] < PAPER[name][0]]
-    lines.append("  SI-SDR at or above the paper's for every instrument" if not shortfall
-                 else "  below the paper's SI-SDR by: " + ", ".join(shortfall))
+    lines.append(
+        "  SI-SDR at or above the paper's for every instrument"
+        if not shortfall
+        else "  below the paper's SI-SDR by: " + ", ".join(shortfall)
+    )
     if above_ceiling:
         lines.append(f"  the paper's figure is above even the ideal PSM here for: {', '.join(above_ceiling)}")
     return lines, seconds
@@ -102,8 +110,11 @@ def run() -> list[str]:
     try:
         folder = model_path(MODEL)
     except ModelFilesError:
-        return [title, f"  skipped: the recipe's model is not built. Build it with\n    stemlime models build {MODEL}\n"
-                       "  (see the README's cerberus section for the time it takes)"]
+        return [
+            title,
+            f"  skipped: the recipe's model is not built. Build it with\n    stemlime models build {MODEL}\n"
+            "  (see the README's cerberus section for the time it takes)",
+        ]
     import json
 
     from stemlime_cerberus import CerberusSeparator

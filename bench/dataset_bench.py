@@ -33,8 +33,9 @@ def _run(data: Path, out: Path, **engine) -> tuple[float, float, int]:
     """(tracks per minute, peak MiB of the largest worker, workers) of one whole run."""
     import stemlime
 
-    result = stemlime.explain_dataset(stemlime.Pipeline(tagger=TAGGER, separator="oracle"), data, out, top_labels=3,
-                                      samples=1000, seed=0, progress=False, **engine)
+    result = stemlime.explain_dataset(
+        stemlime.Pipeline(tagger=TAGGER, separator="oracle"), data, out, top_labels=3, samples=1000, seed=0, progress=False, **engine
+    )
     if not result.ok or len(result.explained) != TRACKS:
         raise RuntimeError(f"the bench run did not explain every track: {result.failures[:1]}")
     import json
@@ -63,11 +64,26 @@ def run() -> list[str]:
     what = f"explain-dataset, {TRACKS} rendered {SECONDS:.0f}-s tracks, musicnn + oracle, top 3 labels, 1000 samples"
     local_what = f"local engine, peak {local_peak:.0f} MiB"
     return [
-        Row(f"{what}: ray, 1 worker", one, unit="tracks/min", higher_is_better=True, baseline=local, baseline_what=local_what,
-            note=f"peak memory per worker {one_peak:.0f} MiB; the local Ray cluster took {start:.1f} s to start (not counted)"),
-        Row(f"{what}: ray, {workers} workers", two, unit="tracks/min", higher_is_better=True, baseline=local,
-            baseline_what=local_what, note=f"peak memory per worker {two_peak:.0f} MiB"),
+        Row(
+            f"{what}: ray, 1 worker",
+            one,
+            unit="tracks/min",
+            higher_is_better=True,
+            baseline=local,
+            baseline_what=local_what,
+            note=f"peak memory per worker {one_peak:.0f} MiB; the local Ray cluster took {start:.1f} s to start (not counted)",
+        ),
+        Row(
+            f"{what}: ray, {workers} workers",
+            two,
+            unit="tracks/min",
+            higher_is_better=True,
+            baseline=local,
+            baseline_what=local_what,
+            note=f"peak memory per worker {two_peak:.0f} MiB",
+        ),
     ]
+
 
 if __name__ == "__main__":
     import sys

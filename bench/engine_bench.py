@@ -51,16 +51,33 @@ def every_sample(tagger, masks: np.ndarray, component_audio: np.ndarray) -> None
     from stemlime.components import compose
 
     for first in range(0, len(masks), 10):
-        tagger.predict(compose(masks[first:first + 10], component_audio))
+        tagger.predict(compose(masks[first : first + 10], component_audio))
 
 
 def cold_cli() -> list[Row]:
     """`stemlime explain` in a new process: verified safetensors copies vs reading the TF checkpoints with every CRC."""
     from stemlime.models import model_path
 
-    command = [str(Path(sys.executable).parent / "stemlime"), "explain", str(PIECE / "mixture.wav"), "--tagger", "musicnn",
-               "--separator", "spleeter:2stems", "--start", "1", "--duration", "3", "--samples", "1000", "--seed", "0",
-               "--quiet", "--no-progress", "--force"]
+    command = [
+        str(Path(sys.executable).parent / "stemlime"),
+        "explain",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        "musicnn",
+        "--separator",
+        "spleeter:2stems",
+        "--start",
+        "1",
+        "--duration",
+        "3",
+        "--samples",
+        "1000",
+        "--seed",
+        "0",
+        "--quiet",
+        "--no-progress",
+        "--force",
+    ]
     spleeter, musicnn = model_path("spleeter/2stems"), model_path("musicnn/MSD_musicnn")
     with tempfile.TemporaryDirectory() as tmp:
         unverified = Path(tmp) / "models"
@@ -81,9 +98,20 @@ def cold_cli() -> list[Row]:
         run({})  # the page cache holds the files, as on a machine that has run stemlime before
         fast, fast_cpu, _ = best_timed(lambda: run({}), 3)
         slow, slow_cpu, _ = best_timed(lambda: run({"MODEL_PATH": str(unverified), "STEMLIME_MUSICNN_DIR": str(musicnn_dir)}), 3)
-    return [Row(f"cold CLI: stemlime explain, {SETTING}, empty stem cache", fast, cpu=fast_cpu, baseline=slow, baseline_cpu=slow_cpu,
-                baseline_what="checkpoints read with every CRC", reference=AUDIOLIME["cold"],
-                reference_what="audioLIME + TensorFlow, 2026-12-04", goal=GOALS["cold"], note="a new process each run, best of 3")]
+    return [
+        Row(
+            f"cold CLI: stemlime explain, {SETTING}, empty stem cache",
+            fast,
+            cpu=fast_cpu,
+            baseline=slow,
+            baseline_cpu=slow_cpu,
+            baseline_what="checkpoints read with every CRC",
+            reference=AUDIOLIME["cold"],
+            reference_what="audioLIME + TensorFlow, 2026-12-04",
+            goal=GOALS["cold"],
+            note="a new process each run, best of 3",
+        )
+    ]
 
 
 def warm_api() -> list[Row]:
@@ -113,13 +141,30 @@ def warm_api() -> list[Row]:
         further, further_cpu, _ = best_timed(lambda: pipeline.explain(song, start=0.25, duration=3.0, samples=1000, seed=0), 3)
         naive, naive_cpu, _ = timed(lambda: every_sample(pipeline.tagger, explanation.neighbourhood.masks, explanation.component_audio))
     return [
-        Row(f"warm API: a song not seen before, {SETTING}", new, cpu=new_cpu, baseline=padded, baseline_cpu=padded_cpu,
-            baseline_what="U-Net over its whole 512-frame segment", reference=AUDIOLIME["warm"],
-            reference_what="audioLIME warm", goal=GOALS["warm"], note="models loaded, stem cache emptied, best of 3"),
-        Row(f"warm API: a further excerpt of that song, stems cached, {SETTING}", further, cpu=further_cpu, baseline=naive,
+        Row(
+            f"warm API: a song not seen before, {SETTING}",
+            new,
+            cpu=new_cpu,
+            baseline=padded,
+            baseline_cpu=padded_cpu,
+            baseline_what="U-Net over its whole 512-frame segment",
+            reference=AUDIOLIME["warm"],
+            reference_what="audioLIME warm",
+            goal=GOALS["warm"],
+            note="models loaded, stem cache emptied, best of 3",
+        ),
+        Row(
+            f"warm API: a further excerpt of that song, stems cached, {SETTING}",
+            further,
+            cpu=further_cpu,
+            baseline=naive,
             baseline_cpu=naive_cpu,
-            baseline_what="every sample through the tagger", reference=AUDIOLIME["explain_instance"],
-            reference_what="audioLIME explain_instance", goal=GOALS["further"], note="best of 3"),
+            baseline_what="every sample through the tagger",
+            reference=AUDIOLIME["explain_instance"],
+            reference_what="audioLIME explain_instance",
+            goal=GOALS["further"],
+            note="best of 3",
+        ),
     ]
 
 
@@ -156,12 +201,18 @@ def song_scale(samples: int = 256) -> list[Row]:
             patches = explanation.distinct_evaluations * 10
             gflops = patches * MUSICNN_GFLOP_PER_PATCH / seconds
             peak = matmul_peak_gflops("float32" if precision == "fp32" else "bfloat16")
-            rows.append(Row(
-                measure + ("" if precision == "fp32" else ", precision=bf16"), seconds, cpu=cpu,
-                baseline=rows[0].value if rows else None, baseline_what="fp32" if rows else "",
-                note=f"{1000 * seconds / patches:.1f} ms per 3-s patch ({patches} patches), the tagger at {gflops:.0f} GFLOP/s "
-                     f"of this CPU's {precision} matmul peak {peak:.0f} (measured in this run); 16384 samples (audioLIME's "
-                     f"setting) would take about {16384 * 10 * seconds / patches / 60:.0f} min"))
+            rows.append(
+                Row(
+                    measure + ("" if precision == "fp32" else ", precision=bf16"),
+                    seconds,
+                    cpu=cpu,
+                    baseline=rows[0].value if rows else None,
+                    baseline_what="fp32" if rows else "",
+                    note=f"{1000 * seconds / patches:.1f} ms per 3-s patch ({patches} patches), the tagger at {gflops:.0f} GFLOP/s "
+                    f"of this CPU's {precision} matmul peak {peak:.0f} (measured in this run); 16384 samples (audioLIME's "
+                    f"setting) would take about {16384 * 10 * seconds / patches / 60:.0f} min",
+                )
+            )
     return rows
 
 
@@ -211,15 +262,22 @@ def auto_savings() -> list[Row]:
         mean_tau = {count: float(np.mean([tau[count, s] for s in AUTO_SEEDS])) for count in sorted(set(LADDER) | {fixed})}
         equal = next((count for count in LADDER if mean_tau[count] >= auto_tau - 1e-12), None)
         ladder = ", ".join(f"{count}: {mean_tau[count]:.3f}" for count in LADDER)
-        rows.append(Row(
-            f"samples=auto, K = {k} (additive tagger with pairwise interactions)", float(np.mean(used)), unit="samples",
-            text=f"{np.mean(used):.0f} samples ({', '.join(map(str, used))}), tau {auto_tau:.3f}",
-            baseline=float(fixed), baseline_what=f"fixed {fixed}: tau {mean_tau[fixed]:.3f}",
-            note=f"Kendall tau over all {k} weights against {REFERENCE_SAMPLES} samples, mean of seeds "
-                 f"{AUTO_SEEDS[0]}-{AUTO_SEEDS[-1]}; the fewest fixed samples with auto's tau: {equal}"
-                 + (f" (x{equal / np.mean(used):.1f} auto's)" if equal else "") + f"; tau of fixed counts: {ladder}; "
-                 f"the previous criterion (top 5 in the same order, their weights within 10%) stopped at "
-                 f"{np.mean(top5):.0f} samples ({', '.join(map(str, top5))}), tau {np.mean([tau[n, s] for n, s in zip(top5, AUTO_SEEDS)]):.3f}"))
+        rows.append(
+            Row(
+                f"samples=auto, K = {k} (additive tagger with pairwise interactions)",
+                float(np.mean(used)),
+                unit="samples",
+                text=f"{np.mean(used):.0f} samples ({', '.join(map(str, used))}), tau {auto_tau:.3f}",
+                baseline=float(fixed),
+                baseline_what=f"fixed {fixed}: tau {mean_tau[fixed]:.3f}",
+                note=f"Kendall tau over all {k} weights against {REFERENCE_SAMPLES} samples, mean of seeds "
+                f"{AUTO_SEEDS[0]}-{AUTO_SEEDS[-1]}; the fewest fixed samples with auto's tau: {equal}"
+                + (f" (x{equal / np.mean(used):.1f} auto's)" if equal else "")
+                + f"; tau of fixed counts: {ladder}; "
+                f"the previous criterion (top 5 in the same order, their weights within 10%) stopped at "
+                f"{np.mean(top5):.0f} samples ({', '.join(map(str, top5))}), tau {np.mean([tau[n, s] for n, s in zip(top5, AUTO_SEEDS)]):.3f}",
+            )
+        )
     return rows
 
 
@@ -229,7 +287,9 @@ def _top5_rule(weights: dict, seed: int) -> int:
     for previous, count in zip(LADDER, LADDER[1:]):
         now, before = weights[count, seed], weights[previous, seed]
         top = np.argsort(-now, kind="stable")[:5]
-        if np.array_equal(top, np.argsort(-before, kind="stable")[:5]) and np.max(np.abs(now[top] - before[top])) <= 0.1 * np.max(np.abs(now)):
+        if np.array_equal(top, np.argsort(-before, kind="stable")[:5]) and np.max(np.abs(now[top] - before[top])) <= 0.1 * np.max(
+            np.abs(now)
+        ):
             return count
     return LADDER[-1]
 

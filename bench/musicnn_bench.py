@@ -57,7 +57,7 @@ def _ms_per_patch(function, patches: np.ndarray, batch: int) -> float:
     count = max(8, batch) if batch < 32 else max(32, batch)
     start = time.perf_counter()
     for first in range(0, count, batch):
-        function(patches[first:first + batch])
+        function(patches[first : first + batch])
     return 1000 * (time.perf_counter() - start) / count
 
 
@@ -130,26 +130,52 @@ def run() -> list[Row]:
     rate = lambda ms: GFLOP_PER_PATCH / ms * 1000  # noqa: E731
     peak, bf16_peak = matmul_peak_gflops("float32"), matmul_peak_gflops("bfloat16")
     workers = f"{tagger.threads} one-core workers; trained layers: {THREADS} PyTorch threads"
-    bf16_note = (f"{rate(bf16_ms):.0f} GFLOP/s of the bf16 matmul peak {bf16_peak:.0f} (native bfloat16: oneDNN on the "
-                 f"workers); largest difference from fp32 {np.abs(half - reference).max():.1e} over {bf16_count} patches "
-                 f"(trained layers in bf16: {np.abs(trained_half - reference).max():.1e}), "
-                 f"{bf16_snippets:.1e} at predict on 32 snippets" if native else
-                 f"largest difference from fp32 {np.abs(half - reference).max():.1e} (trained layers in bf16: "
-                 f"{np.abs(trained_half - reference).max():.1e}), {bf16_count} patches; this CPU has no native bfloat16 "
-                 f"(emulated: {bf16_peak:.0f} GFLOP/s matmul peak)")
+    bf16_note = (
+        f"{rate(bf16_ms):.0f} GFLOP/s of the bf16 matmul peak {bf16_peak:.0f} (native bfloat16: oneDNN on the "
+        f"workers); largest difference from fp32 {np.abs(half - reference).max():.1e} over {bf16_count} patches "
+        f"(trained layers in bf16: {np.abs(trained_half - reference).max():.1e}), "
+        f"{bf16_snippets:.1e} at predict on 32 snippets"
+        if native
+        else f"largest difference from fp32 {np.abs(half - reference).max():.1e} (trained layers in bf16: "
+        f"{np.abs(trained_half - reference).max():.1e}), {bf16_count} patches; this CPU has no native bfloat16 "
+        f"(emulated: {bf16_peak:.0f} GFLOP/s matmul peak)"
+    )
     return [
-        Row(f"musicnn fp32 network, best batch ({new_batch})", new_best, unit="ms/patch", baseline=old_best,
-            baseline_what=f"trained layers, best batch {old_batch}", goal=GOAL_MS_PER_PATCH,
+        Row(
+            f"musicnn fp32 network, best batch ({new_batch})",
+            new_best,
+            unit="ms/patch",
+            baseline=old_best,
+            baseline_what=f"trained layers, best batch {old_batch}",
+            goal=GOAL_MS_PER_PATCH,
             note=f"{rate(new_best):.0f} GFLOP/s of this CPU's fp32 matmul peak {peak:.0f} (measured in this run; "
-                 f"{rate(old_best):.0f} before); by batch: "
-                 + ", ".join(f"{b}: {best['new', b]:.1f}" for b in NEW_BATCHES) + f" ms; {workers}"),
-        Row("musicnn fp32 network, batch 1", new_1, unit="ms/patch", baseline=old_1, baseline_what="trained layers",
-            note=f"{rate(new_1):.0f} GFLOP/s; folded vs trained outputs differ by {np.abs(folded - exact).max():.1e} (16 patches)"),
-        Row("musicnn bf16 network (precision=bf16), batch 8", bf16_ms, unit="ms/patch", baseline=new_best,
-            baseline_what="fp32, best batch", note=bf16_note),
-        Row("musicnn predict, 32 three-second snippets, log-mel included", end_to_end["new"], unit="ms/snippet",
-            baseline=end_to_end["old"], baseline_what="trained layers", reference=TF_MS_PER_SNIPPET[0],
-            reference_what=f"TensorFlow musicnn, {TF_MS_PER_SNIPPET[0]:.0f}-{TF_MS_PER_SNIPPET[1]:.0f}"),
+            f"{rate(old_best):.0f} before); by batch: " + ", ".join(f"{b}: {best['new', b]:.1f}" for b in NEW_BATCHES) + f" ms; {workers}",
+        ),
+        Row(
+            "musicnn fp32 network, batch 1",
+            new_1,
+            unit="ms/patch",
+            baseline=old_1,
+            baseline_what="trained layers",
+            note=f"{rate(new_1):.0f} GFLOP/s; folded vs trained outputs differ by {np.abs(folded - exact).max():.1e} (16 patches)",
+        ),
+        Row(
+            "musicnn bf16 network (precision=bf16), batch 8",
+            bf16_ms,
+            unit="ms/patch",
+            baseline=new_best,
+            baseline_what="fp32, best batch",
+            note=bf16_note,
+        ),
+        Row(
+            "musicnn predict, 32 three-second snippets, log-mel included",
+            end_to_end["new"],
+            unit="ms/snippet",
+            baseline=end_to_end["old"],
+            baseline_what="trained layers",
+            reference=TF_MS_PER_SNIPPET[0],
+            reference_what=f"TensorFlow musicnn, {TF_MS_PER_SNIPPET[0]:.0f}-{TF_MS_PER_SNIPPET[1]:.0f}",
+        ),
     ]
 
 
@@ -158,7 +184,7 @@ def _real_snippets() -> np.ndarray:
     import soundfile
 
     audio = [soundfile.read(DATA / f"{name}_mixture_16k.wav", dtype="float32")[0] for name in ("piece1", "piece2")]
-    return np.stack([piece[i * 8000:i * 8000 + 48000] for piece in audio for i in range(14)] + [audio[0][:48000]] * 4)
+    return np.stack([piece[i * 8000 : i * 8000 + 48000] for piece in audio for i in range(14)] + [audio[0][:48000]] * 4)
 
 
 if __name__ == "__main__":

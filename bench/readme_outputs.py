@@ -87,14 +87,23 @@ def run(destination: Path) -> None:
     examples: list[tuple[str, list[tuple[str, object]]]] = [
         ("30s-python", [("python", thirty)]),
         ("30s-cli", [("cli", args) for args in _commands(code_block_after("## 30-second example", "bash"))]),
-        ("pipeline-file", [("file", ("pipeline.toml", code_block_after("## Configuring pipelines", "toml", readme=doc("how-to/configuring.md"))))]
-         + [("cli", args) for args in _commands(code_block_after("## Configuring pipelines", "bash", readme=doc("how-to/configuring.md")))]),
+        (
+            "pipeline-file",
+            [("file", ("pipeline.toml", code_block_after("## Configuring pipelines", "toml", readme=doc("how-to/configuring.md"))))]
+            + [
+                ("cli", args)
+                for args in _commands(code_block_after("## Configuring pipelines", "bash", readme=doc("how-to/configuring.md")))
+            ],
+        ),
         ("checks-python", [("python", thirty + "\n" + code_block_after("## Checks", "python", readme=doc("how-to/configuring.md")))]),
         ("checks-cli", [("cli", args) for args in _commands(code_block_after("## Checks", "bash", readme=doc("how-to/configuring.md")))]),
         ("spleeter", [("cli", args) for args in _commands(code_block_after("### spleeter", "bash", readme=doc("how-to/plugins.md")))]),
         ("temporal", [("cli", args) for args in _commands(code_block_after("### temporal", "bash", readme=doc("how-to/plugins.md")))]),
-        ("temporal-file", [("file", ("pipeline.toml", code_block_after("### temporal", "toml", readme=doc("how-to/plugins.md"))))]
-         + [("cli", args) for args in _commands(code_block_after("### temporal", "bash", nth=1, readme=doc("how-to/plugins.md")))]),
+        (
+            "temporal-file",
+            [("file", ("pipeline.toml", code_block_after("### temporal", "toml", readme=doc("how-to/plugins.md"))))]
+            + [("cli", args) for args in _commands(code_block_after("### temporal", "bash", nth=1, readme=doc("how-to/plugins.md")))],
+        ),
         ("tag-json", [("cli", ["tag", "song.wav", "--tagger", "musicnn", "--json"])]),
     ]
     for name, steps in examples:

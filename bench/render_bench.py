@@ -28,14 +28,28 @@ def run() -> list[Row]:  # noqa: F821 (Row is imported below, once bench/ is on 
     stems, stems_cpu, _ = best_timed(lambda: render_song(0, SECONDS, instruments, RATE))
     midi = generate(0, SECONDS, instruments).midi
     baseline, _, _ = best_timed(lambda: midi.fluidsynth(fs=RATE, synthesizer=str(default_soundfont())))
-    rows = [Row(title + ": 4 stems + mixture", stems, cpu=stems_cpu, baseline=baseline,
-                baseline_what="pretty_midi fluidsynth(), mixture only", note=f"{SECONDS / stems:.1f} s of audio per second")]
+    rows = [
+        Row(
+            title + ": 4 stems + mixture",
+            stems,
+            cpu=stems_cpu,
+            baseline=baseline,
+            baseline_what="pretty_midi fluidsynth(), mixture only",
+            note=f"{SECONDS / stems:.1f} s of audio per second",
+        )
+    ]
     if shutil.which("espeak-ng"):
         sung = instruments + ",vocals"
         render_song(0, SECONDS, sung, RATE)  # warm-up: espeak-ng's pitch table
         with_vocals, vocals_cpu, _ = best_timed(lambda: render_song(0, SECONDS, sung, RATE))
-        rows.append(Row(title + ": 5 stems with espeak-ng vocals", with_vocals, cpu=vocals_cpu,
-                        note=f"{SECONDS / with_vocals:.1f} s of audio per second"))
+        rows.append(
+            Row(
+                title + ": 5 stems with espeak-ng vocals",
+                with_vocals,
+                cpu=vocals_cpu,
+                note=f"{SECONDS / with_vocals:.1f} s of audio per second",
+            )
+        )
     else:
         rows.append(Row(title + ": with vocals", None, text="skipped", note="espeak-ng is not installed"))
     return rows

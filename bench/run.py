@@ -32,8 +32,16 @@ def bench_explainer() -> list:
     explanation = explain()
     distinct, cpu, _ = best_timed(explain, 2)
     naive, naive_cpu, _ = timed(lambda: every_sample(tagger, explanation.neighbourhood.masks, explanation.component_audio))
-    return [Row(f"explainer: musicnn + 5 oracle stems, {samples} samples ({explanation.distinct_evaluations} distinct masks)",
-                distinct, cpu=cpu, baseline=naive, baseline_cpu=naive_cpu, baseline_what="every sample through the tagger")]
+    return [
+        Row(
+            f"explainer: musicnn + 5 oracle stems, {samples} samples ({explanation.distinct_evaluations} distinct masks)",
+            distinct,
+            cpu=cpu,
+            baseline=naive,
+            baseline_cpu=naive_cpu,
+            baseline_what="every sample through the tagger",
+        )
+    ]
 
 
 def main() -> int:

@@ -68,11 +68,18 @@ def run() -> list[Row]:
     finally:
         torch.set_num_threads(threads_before)
     return [
-        Row(title + ", 2 threads", two, cpu=two_cpu, baseline=one, baseline_cpu=one_cpu, baseline_what="1 thread",
+        Row(
+            title + ", 2 threads",
+            two,
+            cpu=two_cpu,
+            baseline=one,
+            baseline_cpu=one_cpu,
+            baseline_what="1 thread",
             reference=TF_SECONDS_FOR_10S,
             reference_what="TensorFlow spleeter",
             note=f"RTF {two / seconds:.3f}; STFT + {len(separator.stems)} inverse STFTs alone {fourier:.3f} s "
-                 f"({100 * fourier / two:.0f}%); torch {torch.__version__}"),
+            f"({100 * fourier / two:.0f}%); torch {torch.__version__}",
+        ),
         Row("spleeter 2stems weights: read and built (once per process)", load, cpu=load_cpu),
     ]
 

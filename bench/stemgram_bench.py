@@ -45,8 +45,8 @@ def random_spleeter(variant: str, device: str):
     config = MODEL_CONFIGS[variant]
     torch.manual_seed(0)
     networks = StemNetworks(
-        {stem: UNet(config["conv_activation"], config["deconv_activation"]) for stem in config["stems"]},
-        config["mask"], config["n_bins"]).eval()
+        {stem: UNet(config["conv_activation"], config["deconv_activation"]) for stem in config["stems"]}, config["mask"], config["n_bins"]
+    ).eval()
     separator = SpleeterSeparator(variant, device=device)
     separator._networks, separator._device = networks.to(torch_device(device)), torch_device(device)
     return separator
@@ -62,10 +62,17 @@ def stemgram_row(what: str, tagger, separator, path: Path, goal: float | None = 
     wall, cpu, gram = timed(lambda: stemgram(pipeline, path, labels=["female vocalists"]))
     base, base_cpu, _ = timed(lambda: pipeline.taggram(path))
     masks = 2 ** len(gram.stems)
-    return Row(f"stemgram: {gram.n_frames * gram.hop_seconds:.0f} s song, {what} + musicnn, {gram.n_frames} frames x "
-               f"{masks} masks, exact, separation included", wall, cpu=cpu, baseline=base, baseline_cpu=base_cpu,
-               baseline_what="the song's taggram alone", goal=goal,
-               note=f"{gram.tagger_runs} tagger runs, {gram.tagger_runs / wall:.0f}/s")
+    return Row(
+        f"stemgram: {gram.n_frames * gram.hop_seconds:.0f} s song, {what} + musicnn, {gram.n_frames} frames x "
+        f"{masks} masks, exact, separation included",
+        wall,
+        cpu=cpu,
+        baseline=base,
+        baseline_cpu=base_cpu,
+        baseline_what="the song's taggram alone",
+        goal=goal,
+        note=f"{gram.tagger_runs} tagger runs, {gram.tagger_runs / wall:.0f}/s",
+    )
 
 
 def run() -> list[Row]:
@@ -75,6 +82,7 @@ def run() -> list[Row]:
     tagger = registry.build("tagger", "musicnn,device=cpu")
     with tempfile.TemporaryDirectory() as folder:
         path = song_file(Path(folder))
-        return [stemgram_row("spleeter 2stems", tagger, registry.build("separator", "spleeter:2stems,device=cpu"), path,
-                             goal=15.0),
-                stemgram_row("spleeter 5stems (random weights)", tagger, random_spleeter("5stems", "cpu"), path)]
+        return [
+            stemgram_row("spleeter 2stems", tagger, registry.build("separator", "spleeter:2stems,device=cpu"), path, goal=15.0),
+            stemgram_row("spleeter 5stems (random weights)", tagger, random_spleeter("5stems", "cpu"), path),
+        ]

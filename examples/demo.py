@@ -24,12 +24,27 @@ def stemlime(*arguments: str) -> int:
 
 def main() -> int:
     song = OUT / "song"
-    status = stemlime("render", "--seed", "7", "--duration", "8", "--instruments", "piano,bass,drums,vocals",
-                      "--out", str(song))
+    status = stemlime("render", "--seed", "7", "--duration", "8", "--instruments", "piano,bass,drums,vocals", "--out", str(song))
     if status == 0:
-        status = stemlime("explain", str(song / "mixture.wav"), "--tagger", "musicnn:MSD_musicnn",
-                          "--separator", "spleeter:2stems", "--start", "1", "--duration", "6", "--samples", "1000",
-                          "--seed", "0", "--report", "--out", str(OUT / "explanation"))
+        status = stemlime(
+            "explain",
+            str(song / "mixture.wav"),
+            "--tagger",
+            "musicnn:MSD_musicnn",
+            "--separator",
+            "spleeter:2stems",
+            "--start",
+            "1",
+            "--duration",
+            "6",
+            "--samples",
+            "1000",
+            "--seed",
+            "0",
+            "--report",
+            "--out",
+            str(OUT / "explanation"),
+        )
     if status != 0:
         return status
     print("\nListen to:")

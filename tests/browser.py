@@ -21,8 +21,14 @@ from typing import Iterator
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
 # full-page pictures to look at by eye in development: STEMLIME_SCREENSHOTS=FOLDER (none by default)
@@ -52,7 +58,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         if not wanted.startswith("bytes=") or "," in wanted or not path.is_file():
             return super().send_head()
         size = path.stat().st_size
-        first, _, last = wanted[len("bytes="):].partition("-")
+        first, _, last = wanted[len("bytes=") :].partition("-")
         start, end = (int(first), int(last) if last else size - 1) if first else (max(0, size - int(last)), size - 1)
         if start >= size:
             self.send_error(416, "Requested Range Not Satisfiable")
@@ -120,8 +126,7 @@ LOOK = """async () => {
 }"""
 
 
-def look_at(folder: Path, page: str = "index.html", size: tuple[int, int] = DESKTOP,
-            screenshot: str | None = None, act=None) -> dict:
+def look_at(folder: Path, page: str = "index.html", size: tuple[int, int] = DESKTOP, screenshot: str | None = None, act=None) -> dict:
     """Load ``folder/page`` in Chromium at ``size`` (CSS pixels) and report what it shows.
 
     Returns ``durations`` (each audio element's duration in seconds), ``images`` (natural
@@ -137,13 +142,14 @@ def look_at(folder: Path, page: str = "index.html", size: tuple[int, int] = DESK
     with serve(folder) as root, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            context = browser.new_context(viewport={"width": size[0], "height": size[1]},
-                                          device_scale_factor=2 if size[0] < 500 else 1)
+            context = browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=2 if size[0] < 500 else 1)
             view = context.new_page()
             view.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
             view.on("pageerror", lambda error: errors.append(str(error)))
-            view.on("requestfailed", lambda request: None if _stopped_preload(request) else
-                    errors.append(f"failed: {request.url} ({request.failure})"))
+            view.on(
+                "requestfailed",
+                lambda request: None if _stopped_preload(request) else errors.append(f"failed: {request.url} ({request.failure})"),
+            )
             view.on("request", lambda request: requests.append(request.url))
             view.goto(root + page, wait_until="load")
             seen = view.evaluate(LOOK)

@@ -56,7 +56,7 @@ def read_stems(start: float = 1.0, duration: float = 3.0) -> np.ndarray:
     rows = []
     for name in STEMS:
         audio, rate = soundfile.read(PIECE / f"{name}.wav", dtype="float32")
-        rows.append(audio[int(start * rate): int((start + duration) * rate)])
+        rows.append(audio[int(start * rate) : int((start + duration) * rate)])
     return np.stack(rows)
 
 

@@ -19,14 +19,15 @@ RATE = 16000
 BROKEN = "broken"
 
 
-
 def tagger_module(predict: str, labels: Sequence[str] = ("loud",), imports: str = "", input_seconds: float | None = None) -> str:
     """The text of a tagger module: a class with ``labels`` at 16 kHz taking any length (or
     ``input_seconds`` windows: its taggram has a frame per window), whose ``predict(batch)`` has
     the body ``predict``, and its instance ``tagger``."""
     body = textwrap.indent(textwrap.dedent(predict).strip(), " " * 8)
-    return (f"import numpy as np\n{imports}\n\nclass Tagger:\n    labels = {list(labels)!r}\n    sample_rate = 16000\n"
-            f"    input_seconds = {input_seconds!r}\n\n    def predict(self, batch):\n{body}\n\ntagger = Tagger()\n")
+    return (
+        f"import numpy as np\n{imports}\n\nclass Tagger:\n    labels = {list(labels)!r}\n    sample_rate = 16000\n"
+        f"    input_seconds = {input_seconds!r}\n\n    def predict(self, batch):\n{body}\n\ntagger = Tagger()\n"
+    )
 
 
 # Two labels that hear different things: how loud, and how much of the energy is above 1 kHz.
@@ -130,9 +131,13 @@ def recompute_global(results: list[dict]) -> dict:
             column = matrix[:, j][~np.isnan(matrix[:, j])]
             if column.size:
                 expected[label, stem] = {
-                    "n": column.size, "mean_weight": column.mean(), "mean_abs_weight": np.abs(column).mean(),
-                    "top1_share": tops.count(stem) / len(matrix), "importance": importance[i, j],
-                    "homogeneity_importance": factor[j] * importance[i, j], "tracks": tracks[label],
+                    "n": column.size,
+                    "mean_weight": column.mean(),
+                    "mean_abs_weight": np.abs(column).mean(),
+                    "top1_share": tops.count(stem) / len(matrix),
+                    "importance": importance[i, j],
+                    "homogeneity_importance": factor[j] * importance[i, j],
+                    "tracks": tracks[label],
                     "explanations": len(matrix),
                 }
     return expected
@@ -141,8 +146,11 @@ def recompute_global(results: list[dict]) -> dict:
 def assert_global_matches(global_explanation: dict, results: list[dict]) -> None:
     """global.json's numbers equal the independent recomputation, label by label and stem by stem."""
     expected = recompute_global(results)
-    found = {(label, stem): metrics | {"tracks": entry["tracks"], "explanations": entry["explanations"]}
-             for label, entry in global_explanation["labels"].items() for stem, metrics in entry["components"].items()}
+    found = {
+        (label, stem): metrics | {"tracks": entry["tracks"], "explanations": entry["explanations"]}
+        for label, entry in global_explanation["labels"].items()
+        for stem, metrics in entry["components"].items()
+    }
     assert found.keys() == expected.keys()
     for key, metrics in expected.items():
         for metric, value in metrics.items():

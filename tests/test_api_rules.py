@@ -24,7 +24,7 @@ class Loudness:
 
     def predict(self, batch):
         self.calls += 1
-        return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
+        return np.tanh(10 * np.sqrt((batch**2).mean(axis=1, keepdims=True)))
 
 
 @pytest.fixture

@@ -27,13 +27,16 @@ def test_the_core_has_no_import_cycle():
     assert found == [], f"modules that import each other (directly or through others): {found}"
 
 
-@pytest.mark.parametrize("lower, upper", [
-    ("stemlime.report", "stemlime.explanation"),  # pages read records, never the values that make them
-    ("stemlime.pipeline", "stemlime.dataset"),  # applications take a pipeline, not the other way round
-    ("stemlime.pipeline", "stemlime.scanning"),
-    ("stemlime.records", "stemlime.explanation"),
-    ("stemlime.records", "stemlime.pipeline"),
-])
+@pytest.mark.parametrize(
+    "lower, upper",
+    [
+        ("stemlime.report", "stemlime.explanation"),  # pages read records, never the values that make them
+        ("stemlime.pipeline", "stemlime.dataset"),  # applications take a pipeline, not the other way round
+        ("stemlime.pipeline", "stemlime.scanning"),
+        ("stemlime.records", "stemlime.explanation"),
+        ("stemlime.records", "stemlime.pipeline"),
+    ],
+)
 def test_a_lower_layer_does_not_import_an_upper_one(lower, upper):
     graph = import_graph()
     seen, todo = set(), [m for m in graph if m == lower or m.startswith(lower + ".")]
@@ -59,8 +62,7 @@ def test_no_private_name_is_imported_across_modules():
     found = []
     for path, root in _sources():
         for base, name, line in imported_names(path, root):
-            private = [part for part in base.split(".") + ([name] if name else []) if part.startswith("_")
-                       and not part.startswith("__")]
+            private = [part for part in base.split(".") + ([name] if name else []) if part.startswith("_") and not part.startswith("__")]
             if private and (base.startswith("stemlime") or base.startswith("confounder") or "." in base):
                 found.append(f"{path.relative_to(ROOT)}:{line} imports {base}{'.' + name if name else ''}")
     assert found == []
@@ -70,13 +72,18 @@ def test_plugins_import_stemlime_only_through_its_sdk():
     """Plugins use ``stemlime.plugin``; applications (experiments) may also use the package's top level."""
     found = []
     for folder, allowed in [(plugin, {"stemlime.plugin"}) for plugin in PLUGINS] + [
-            (experiment, {"stemlime.plugin", "stemlime"}) for experiment in EXPERIMENTS]:
+        (experiment, {"stemlime.plugin", "stemlime"}) for experiment in EXPERIMENTS
+    ]:
         for path in python_files(folder):
             for base, name, line in imported_names(path, folder.parent if folder in EXPERIMENTS else folder):
                 if (base == "stemlime" or base.startswith("stemlime.")) and base not in allowed:
                     found.append(f"{path.relative_to(ROOT)}:{line} imports {base}")
-                if base == "stemlime" and name is not None and folder in EXPERIMENTS and importlib.util.find_spec(
-                        f"stemlime.{name}") is not None:
+                if (
+                    base == "stemlime"
+                    and name is not None
+                    and folder in EXPERIMENTS
+                    and importlib.util.find_spec(f"stemlime.{name}") is not None
+                ):
                     found.append(f"{path.relative_to(ROOT)}:{line} imports the module stemlime.{name}")
     assert found == [], "import these names from stemlime.plugin (add them there if they belong to the SDK)"
 
@@ -115,8 +122,11 @@ def test_plugins_call_hooks_through_pluggy(monkeypatch):
 
 # imported only inside a function, for one feature, with a message that says what to install
 ON_DEMAND = {
-    "stemlime": {"IPython": "Explanation.play in Jupyter", "torch": "torch plugins' devices and workers",
-                 "pretty_midi": "writing .mid files of a separator that transcribes"},
+    "stemlime": {
+        "IPython": "Explanation.play in Jupyter",
+        "torch": "torch plugins' devices and workers",
+        "pretty_midi": "writing .mid files of a separator that transcribes",
+    },
 }
 
 
@@ -140,8 +150,9 @@ def _imports(folders: list[Path]) -> dict[str, bool]:
             tree = ast.parse(path.read_text())
             top_level = {id(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))}
             for node in import_nodes(tree):
-                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
-                    [] if node.level else [node.module or ""])
+                names = (
+                    [alias.name for alias in node.names] if isinstance(node, ast.Import) else ([] if node.level else [node.module or ""])
+                )
                 for name in names:
                     top = name.split(".")[0]
                     if top and top not in sys.stdlib_module_names and top != "__future__":
@@ -149,8 +160,9 @@ def _imports(folders: list[Path]) -> dict[str, bool]:
     return found
 
 
-@pytest.mark.parametrize("pyproject, folders", _distributions(), ids=lambda value: getattr(value, "parent", value).name
-                         if isinstance(value, Path) else "")
+@pytest.mark.parametrize(
+    "pyproject, folders", _distributions(), ids=lambda value: getattr(value, "parent", value).name if isinstance(value, Path) else ""
+)
 def test_each_distribution_declares_what_it_imports_and_imports_what_it_declares(pyproject, folders):
     from importlib.metadata import packages_distributions
 
@@ -170,8 +182,10 @@ def test_each_distribution_declares_what_it_imports_and_imports_what_it_declares
             continue
         if not always and (provided_by & optional or module in on_demand):
             continue
-        problems.append(f"{name} imports {module} ({'at module level' if always else 'on demand'}) but does not declare "
-                        f"{' or '.join(sorted(provided_by))}")
+        problems.append(
+            f"{name} imports {module} ({'at module level' if always else 'on demand'}) but does not declare "
+            f"{' or '.join(sorted(provided_by))}"
+        )
     imported = set().union(*(distributions.get(m, {m.lower()}) for m in _imports(folders)))
     unused = sorted(required - imported - {"stemlime"} - ({"tomli"} if name == "stemlime" else set()))
     problems += [f"{name} declares {requirement} but never imports it" for requirement in unused]

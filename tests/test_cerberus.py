@@ -35,8 +35,7 @@ INSTRUMENTS = ("piano", "guitar", "bass", "drums")
 RATE = 16000
 SEED_PIECES = (11, 12)
 # a tiny network: a few seconds of CPU, enough to learn the two pieces
-TINY = dict(batch_size=4, chunk_seconds=1.0, hidden=24, layers=2, embedding=4, loss_weights=(0.1, 1.0, 1.0),
-            learning_rate=3e-3)
+TINY = dict(batch_size=4, chunk_seconds=1.0, hidden=24, layers=2, embedding=4, loss_weights=(0.1, 1.0, 1.0), learning_rate=3e-3)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +148,10 @@ def test_the_network_holds_exactly_the_tensors_its_config_declares():
 
     from stemlime_cerberus.network import Cerberus
 
-    for config in [CerberusConfig(INSTRUMENTS, hidden=8, layers=2, embedding=3), CerberusConfig(("piano", "bass"), hidden=8, layers=1, embedding=0)]:
+    for config in [
+        CerberusConfig(INSTRUMENTS, hidden=8, layers=2, embedding=3),
+        CerberusConfig(("piano", "bass"), hidden=8, layers=1, embedding=0),
+    ]:
         state = Cerberus(config).state_dict()
         found = {name: (tuple(t.shape), "I64" if t.dtype == torch.int64 else "F32") for name, t in state.items()}
         assert found == expected_tensors(config)
@@ -191,10 +193,19 @@ def _write_slakh_track(folder: Path) -> dict[str, np.ndarray]:
 
     rate, seconds = 44100, 2.0
     t = np.arange(int(rate * seconds)) / rate
-    audio = {"S00": 0.2 * np.sin(2 * np.pi * 440 * t), "S01": 0.2 * np.sin(2 * np.pi * 55 * t),
-             "S02": 0.2 * (np.random.default_rng(0).random(len(t)) - 0.5) * (t % 0.5 < 0.05), "S03": 0.1 * np.sin(2 * np.pi * 660 * t)}
-    programs = {"S00": (0, False, "Piano"), "S01": (33, False, "Bass"), "S02": (0, True, "Drums"), "S03": (48, False, "Strings"),
-                "S04": (26, False, "Guitar")}
+    audio = {
+        "S00": 0.2 * np.sin(2 * np.pi * 440 * t),
+        "S01": 0.2 * np.sin(2 * np.pi * 55 * t),
+        "S02": 0.2 * (np.random.default_rng(0).random(len(t)) - 0.5) * (t % 0.5 < 0.05),
+        "S03": 0.1 * np.sin(2 * np.pi * 660 * t),
+    }
+    programs = {
+        "S00": (0, False, "Piano"),
+        "S01": (33, False, "Bass"),
+        "S02": (0, True, "Drums"),
+        "S03": (48, False, "Strings"),
+        "S04": (26, False, "Guitar"),
+    }
     (folder / "stems").mkdir(parents=True)
     (folder / "MIDI").mkdir()
     for stem, samples in audio.items():
@@ -205,8 +216,10 @@ def _write_slakh_track(folder: Path) -> dict[str, np.ndarray]:
         track.notes.append(pretty_midi.Note(100, 36 if is_drum else 69, 0.5, 1.5))
         midi.instruments.append(track)
         midi.write(str(folder / "MIDI" / f"{stem}.mid"))
-    stems = {stem: {"inst_class": name, "program_num": program, "is_drum": is_drum, "audio_rendered": stem != "S04",
-                    "midi_program_name": name} for stem, (program, is_drum, name) in programs.items()}
+    stems = {
+        stem: {"inst_class": name, "program_num": program, "is_drum": is_drum, "audio_rendered": stem != "S04", "midi_program_name": name}
+        for stem, (program, is_drum, name) in programs.items()
+    }
     (folder / "metadata.yaml").write_text(yaml.safe_dump({"audio_dir": "stems", "midi_dir": "MIDI", "stems": stems}))
     soundfile.write(folder / "mix.flac", sum(audio.values()).astype(np.float32), rate)
     return audio
@@ -222,16 +235,26 @@ def test_the_slakh_reader_classes_stems_by_program_and_reads_their_midi(tmp_path
     np.testing.assert_allclose(track.stems["piano"], resample(audio["S00"].astype(np.float32), 44100, RATE), atol=1e-4)  # 16-bit FLAC
     np.testing.assert_allclose(track.rest, resample(audio["S03"].astype(np.float32), 44100, RATE), atol=1e-4)  # strings
     assert track.notes["piano"].tolist() == [[0.5, 1.5, 69.0]] and track.notes["drums"].tolist() == [[0.5, 1.5, 36.0]]
-    result = train([tmp_path / "slakh"], tmp_path / "model", instruments="piano,bass,drums", epochs=1, progress=False,
-                   score_transcription=False, **dict(TINY, hidden=8, layers=1))
+    result = train(
+        [tmp_path / "slakh"],
+        tmp_path / "model",
+        instruments="piano,bass,drums",
+        epochs=1,
+        progress=False,
+        score_transcription=False,
+        **dict(TINY, hidden=8, layers=1),
+    )
     assert result.history[0]["validation"]["piano"]["si_sdr"] is not None
 
 
 def test_unreadable_or_unsuitable_data_is_refused_with_what_to_do(pieces, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "file.txt").write_text("not a folder")
-    for folder, message in [(tmp_path / "nowhere", "does not exist"), (tmp_path / "file.txt", "is not a folder"),
-                            (tmp_path / "empty", "holds no tracks")]:
+    for folder, message in [
+        (tmp_path / "nowhere", "does not exist"),
+        (tmp_path / "file.txt", "is not a folder"),
+        (tmp_path / "empty", "holds no tracks"),
+    ]:
         with pytest.raises(UsageError, match=message):
             train([folder], tmp_path / "out", progress=False, **TINY)
     with pytest.raises(UsageError, match="no track in .* has strings"):
@@ -352,8 +375,13 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
     from stemlime_cerberus import recipe
     from stemlime_cerberus.trainer import Settings
 
-    tiny = recipe.Plan(INSTRUMENTS, pieces=1, validation_pieces=1, seconds=3.0,
-                       settings=Settings(instruments=INSTRUMENTS, epochs=2, **dict(TINY, hidden=8, layers=1)))
+    tiny = recipe.Plan(
+        INSTRUMENTS,
+        pieces=1,
+        validation_pieces=1,
+        seconds=3.0,
+        settings=Settings(instruments=INSTRUMENTS, epochs=2, **dict(TINY, hidden=8, layers=1)),
+    )
     monkeypatch.setitem(recipe.PLANS, "pno-gtr-bss-drm", tiny)  # the real recipe, scaled down
     assert main(["models", "build", "cerberus/pno-gtr-bss-drm", "--device", "cpu"]) == 0
     folder = home / "cerberus" / "pno-gtr-bss-drm"
@@ -377,7 +405,11 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
 
 def test_the_readme_training_commands_run(tmp_path, pieces):
     shutil.copy(pieces / "piece-11" / "mixture.wav", tmp_path / "song.wav")
-    run_commands(code_block_after("### cerberus", "bash", nth=1, readme=doc("how-to/cerberus.md")), tmp_path, in_process=("render-dataset", "train", "separate"))
+    run_commands(
+        code_block_after("### cerberus", "bash", nth=1, readme=doc("how-to/cerberus.md")),
+        tmp_path,
+        in_process=("render-dataset", "train", "separate"),
+    )
     assert json.loads((tmp_path / "my-model" / "config.json").read_text())["variant"] == "pno-bss"
     assert sorted(p.name for p in (tmp_path / "my-stems").glob("*.wav")) == ["bass.wav", "piano.wav", "rest.wav"]
 

@@ -45,6 +45,7 @@ def explain(tagger, samples="exhaustive", seed=0, segmenter="whole", labels=("li
 
 # ------------------------------------------------------------------------------ fidelity
 
+
 def test_aopc_is_the_mean_change_along_the_curve():
     assert deletion_aopc([0.9, 0.5, 0.3, 0.1]) == pytest.approx((0 + 0.4 + 0.6 + 0.8) / 4)
     assert insertion_aopc([0.1, 0.6, 0.8, 0.9]) == pytest.approx((0 + 0.5 + 0.7 + 0.8) / 4)
@@ -70,8 +71,9 @@ def test_the_explanations_order_beats_random_orders(presence_tagger):
 
 def test_a_reversed_explanation_does_not_beat_random_orders(presence_tagger):
     pipeline, explanation = explain(presence_tagger)
-    reversed_labels = {name: attrs.evolve(label, weights={c: -w for c, w in label.weights.items()})
-                       for name, label in explanation.labels.items()}
+    reversed_labels = {
+        name: attrs.evolve(label, weights={c: -w for c, w in label.weights.items()}) for name, label in explanation.labels.items()
+    }
     wrong = attrs.evolve(explanation, labels=reversed_labels)
     result = fidelity(pipeline, wrong, random_orders=20)["labels"]["linear"]
     assert result["deletion"]["aopc"] < result["deletion"]["random_aopc"]
@@ -80,6 +82,7 @@ def test_a_reversed_explanation_does_not_beat_random_orders(presence_tagger):
 
 
 # ------------------------------------------------------------------------------ stability
+
 
 def test_the_same_neighbourhood_is_perfectly_stable(presence_tagger):
     pipeline, explanation = explain(presence_tagger, samples="exhaustive")
@@ -106,6 +109,7 @@ def test_stability_needs_two_seeds(presence_tagger):
 
 
 # ------------------------------------------------------------------------------ sanity (model randomization)
+
 
 class SpectralNet(torch.nn.Module):
     """Log-magnitude STFT (256 samples, hop 128) -> two 1-D convolutions over time -> mean -> dense -> sigmoid."""
@@ -197,7 +201,9 @@ def test_explanations_of_a_randomized_model_no_longer_agree():
     # seed-to-seed baseline of both labels exceed 0.9 (200 samples: b 0.89; 500: 0.97 / 0.94).
     pipeline, explanation = explain(TorchTagger(), samples=500, segmenter=Quarters(), labels=("a", "b"))
     assert len(explanation.components) == 20
-    assert {name for name, _ in explanation.top("a", 4)} == {f"bass@{segment}" for segment in ("0.00-0.75s", "0.75-1.50s", "1.50-2.25s", "2.25-3.00s")}
+    assert {name for name, _ in explanation.top("a", 4)} == {
+        f"bass@{segment}" for segment in ("0.00-0.75s", "0.75-1.50s", "1.50-2.25s", "2.25-3.00s")
+    }
     assert all(name.startswith("drums@") for name, _ in explanation.top("b", 3)), "the structured model hears what it was built for"
     result = explanation_sanity(pipeline, explanation, seeds=3, draws=5)
     assert result["layers"] == ["output", "conv2", "conv1"]
@@ -236,7 +242,8 @@ def test_musicnn_randomizes_its_layers_in_a_cascade_from_the_top():
     # trained features at step 2
     changed_by_two = {k for k in original if not torch.equal(two_state[k], original[k])}
     assert changed_by_two == {f"backend.{m}.{p}" for m in ("output", "dense") for p in ("weight", "bias")} | {
-        f"backend.bn_dense.{b}" for b in ("weight", "bias", "running_mean", "running_var")}
+        f"backend.bn_dense.{b}" for b in ("weight", "bias", "running_mean", "running_var")
+    }
     fresh = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
     assert all(torch.all(two_state[f"backend.bn_dense.{b}"] == v) for b, v in fresh.items())
     three = tagger.randomized(layers=3, seed=0).network.state_dict()
@@ -285,6 +292,7 @@ def test_musicnn_explanations_no_longer_agree_once_its_top_layers_are_random():
 
 # ------------------------------------------------------------------------------ complexity
 
+
 def test_complexity_is_the_normalized_entropy_of_the_absolute_weights():
     assert complexity([0.0, 0.7, 0.0, 0.0]) == 0.0
     assert complexity([0.2, -0.2, 0.2, -0.2]) == pytest.approx(1.0)
@@ -299,6 +307,7 @@ def test_a_sparse_explanation_is_simpler_than_a_dense_one(presence_tagger):
 
 
 # ------------------------------------------------------------------------------ in the pipeline, the JSON and the CLI
+
 
 def test_checks_land_in_the_explanation_and_are_reproducible(presence_tagger):
     pipeline, explanation = explain(presence_tagger, samples=200, checks="fidelity,stability,complexity")
@@ -336,8 +345,9 @@ def test_explain_prints_and_saves_the_requested_checks(cli, loudness, tmp_path):
 def test_a_pipeline_file_can_ask_for_checks(cli, loudness, tmp_path):
     folder = loudness[2].split("path=")[1]
     config = tmp_path / "pipeline.toml"
-    config.write_text(f'[tagger]\nname = "python"\nobject = "mymodel:tagger"\npath = "{folder}"\n\n'
-                      '[explain]\nsamples = 100\nchecks = ["complexity"]\n')
+    config.write_text(
+        f'[tagger]\nname = "python"\nobject = "mymodel:tagger"\npath = "{folder}"\n\n[explain]\nsamples = 100\nchecks = ["complexity"]\n'
+    )
     result = cli("explain", MIX, "--config", str(config), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert "entropy of |weights|" in result.stdout

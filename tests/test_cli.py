@@ -37,16 +37,47 @@ def model_dir(tmp_path) -> Path:
 
 def test_explain_writes_the_documented_files(cli, model_dir, tmp_path):
     out = tmp_path / "out"
-    result = cli("explain", str(PIECE / "mixture.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}",
-                 "--start", "1", "--duration", "3", "--samples", "1000", "--seed", "0", "--label", "quiet/soft", "--label", "loud",
-                 "--out", str(out))
+    result = cli(
+        "explain",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        f"python,object=mymodel:tagger,path={model_dir}",
+        "--start",
+        "1",
+        "--duration",
+        "3",
+        "--samples",
+        "1000",
+        "--seed",
+        "0",
+        "--label",
+        "quiet/soft",
+        "--label",
+        "loud",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads((out / "explanation.json").read_text())
-    assert {"audio", "start", "duration", "sample_rate", "pipeline", "samples", "distinct_evaluations", "components",
-            "prediction", "labels"} <= set(data)
+    assert {
+        "audio",
+        "start",
+        "duration",
+        "sample_rate",
+        "pipeline",
+        "samples",
+        "distinct_evaluations",
+        "components",
+        "prediction",
+        "labels",
+    } <= set(data)
     assert data["start"] == 1.0 and data["duration"] == 3.0 and data["sample_rate"] == 16000
-    assert data["pipeline"] == {"tagger": f"python,object=mymodel:tagger,path={model_dir}", "separator": "oracle",
-                                "segmenter": "whole", "surrogate": "ridge"}
+    assert data["pipeline"] == {
+        "tagger": f"python,object=mymodel:tagger,path={model_dir}",
+        "separator": "oracle",
+        "segmenter": "whole",
+        "surrogate": "ridge",
+    }
     assert data["samples"] == 1000 and data["distinct_evaluations"] == 32
     assert [c["name"] for c in data["components"]] == list(STEMS)
     assert set(data["components"][0]) == {"name", "stem", "segment", "start", "end"}
@@ -87,7 +118,11 @@ def test_explain_from_a_pipeline_file_with_flags_overriding_it(cli, model_dir, t
         (["explain", "missing.wav", "--tagger", "python,object=mymodel:tagger", "--out", "o"], 1, "missing.wav does not exist"),
         (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--label", "lod", "--out", "o"], 2, "Did you mean 'loud'"),
         (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--start", "9", "--out", "o"], 2, "past the end of"),
-        (["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--config", "nope.toml", "--out", "o"], 2, "nope.toml does not exist"),
+        (
+            ["explain", "{piece}", "--tagger", "python,object=mymodel:tagger", "--config", "nope.toml", "--out", "o"],
+            2,
+            "nope.toml does not exist",
+        ),
         (["models", "path", "nonexistent"], 2, "unknown model 'nonexistent'"),
         (["bogus"], 2, "'stemlime bogus' is not a command"),
     ],
@@ -112,7 +147,16 @@ def test_nan_samples_are_refused(cli, model_dir):
     audio = np.zeros(16000, np.float32)
     audio[100] = np.nan
     soundfile.write(model_dir / "nan.wav", audio, 16000, subtype="FLOAT")
-    result = cli("explain", str(model_dir / "nan.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}", "--separator", "none", "--out", "o")
+    result = cli(
+        "explain",
+        str(model_dir / "nan.wav"),
+        "--tagger",
+        f"python,object=mymodel:tagger,path={model_dir}",
+        "--separator",
+        "none",
+        "--out",
+        "o",
+    )
     assert result.returncode == 1 and "NaN or infinite" in result.stderr and "first at sample 100" in result.stderr
 
 
@@ -137,8 +181,15 @@ def test_plugins_lists_every_kind(cli):
 
 
 def test_tag_prints_json_and_plots(cli, model_dir, tmp_path):
-    result = cli("tag", str(PIECE / "mixture.wav"), "--tagger", f"python,object=mymodel:tagger,path={model_dir}", "--json",
-                 "--plot", str(tmp_path / "taggram.png"))
+    result = cli(
+        "tag",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        f"python,object=mymodel:tagger,path={model_dir}",
+        "--json",
+        "--plot",
+        str(tmp_path / "taggram.png"),
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) == {"tagger", "labels", "hop_seconds", "taggram", "mean"}

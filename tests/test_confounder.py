@@ -85,8 +85,11 @@ def test_every_test_std_guitar_piece_is_explained_as_a_control_with_its_true_ste
     assert explanation["distinct_evaluations"] == 8  # all 2^3 masks
     assert (folder / "explanations" / "guitar.wav").is_file()
     # every test_bad piano called guitar, and only those, is explained (at this size and seed: the one there is)
-    called_guitar = [p["piece"] for p in json.loads((out / "pieces.json").read_text())
-                     if p["split"] == "test_bad" and p["label"] == "piano" and p["p_piano"] < 0.5]
+    called_guitar = [
+        p["piece"]
+        for p in json.loads((out / "pieces.json").read_text())
+        if p["split"] == "test_bad" and p["label"] == "piano" and p["p_piano"] < 0.5
+    ]
     explained = sorted(f"test_bad/{p.name}" for p in (out / "explanations" / "oracle" / "test_bad").glob("piano-*"))
     assert summary["confounder"]["oracle"]["explained"] == len(explained) and explained == called_guitar
 
@@ -127,8 +130,9 @@ def test_the_experiment_readme_python_block_reuses_the_pieces_and_gives_the_same
 
 
 def test_the_classifier_is_a_stemlime_tagger_with_p_guitar_one_minus_p_piano():
-    tagger, _ = cnn.train([np.random.default_rng(0).normal(0, 0.1, 40000).astype(np.float32)] * 2, [0, 1], steps=2,
-                          batch_size=2, device="cpu", progress=False)
+    tagger, _ = cnn.train(
+        [np.random.default_rng(0).normal(0, 0.1, 40000).astype(np.float32)] * 2, [0, 1], steps=2, batch_size=2, device="cpu", progress=False
+    )
     assert (tagger.labels, tagger.sample_rate, tagger.input_seconds, tagger.outputs) == (["guitar", "piano"], 16000, 2.0, "probabilities")
     batch = np.random.default_rng(1).normal(0, 0.1, (3, cnn.WINDOW)).astype(np.float32)
     out = tagger.predict(batch)
@@ -172,11 +176,17 @@ def test_only_test_bad_pianos_called_guitar_are_confounded():
 
 
 def test_the_summary_counts_drums_on_top_and_the_control_stems():
-    explained = {"oracle": {
-        "confounder": [{"top": "drums"}, {"top": "drums"}, {"top": "piano"}, {"top": None}],
-        "control": [{"top": "drums", "stems": ["bass", "drums", "guitar"]}, {"top": "guitar", "stems": ["bass", "drums", "guitar"]},
-                    {"top": "drums", "stems": ["bass", "drums", "guitar"]}],
-    }, "cerberus": {"confounder": [], "control": []}}
+    explained = {
+        "oracle": {
+            "confounder": [{"top": "drums"}, {"top": "drums"}, {"top": "piano"}, {"top": None}],
+            "control": [
+                {"top": "drums", "stems": ["bass", "drums", "guitar"]},
+                {"top": "guitar", "stems": ["bass", "drums", "guitar"]},
+                {"top": "drums", "stems": ["bass", "drums", "guitar"]},
+            ],
+        },
+        "cerberus": {"confounder": [], "control": []},
+    }
     summary = summarize_explanations(explained)
     assert summary["confounder"] == {"oracle": {"explained": 4, "drums_top": 0.5}, "cerberus": {"explained": 0, "drums_top": None}}
     assert summary["control"]["oracle"] == {"explained": 3, "top_counts": {"bass": 0, "drums": 2, "guitar": 1}}
@@ -199,11 +209,14 @@ def run_py(monkeypatch, capsys):
     return run
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--train", "3"], "even number of pieces"),
-    (["--separators", "oracle,nosuchseparator"], "unknown separator 'nosuchseparator'"),
-    (["--steps", "0"], "steps and batch size must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--train", "3"], "even number of pieces"),
+        (["--separators", "oracle,nosuchseparator"], "unknown separator 'nosuchseparator'"),
+        (["--steps", "0"], "steps and batch size must be >= 1"),
+    ],
+)
 def test_bad_settings_are_usage_errors_before_anything_is_rendered(run_py, tmp_path, args, message):
     result = run_py("--out", "out", *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
@@ -269,8 +282,9 @@ def test_a_missing_recipe_model_is_built_before_the_run_and_a_built_one_is_kept(
         built.append(device)
         (folder / "weights.txt").write_text("built here")
 
-    model = ModelFiles(name="cerberus/pno-gtr-bss-drm", description="a stand-in", files={"weights.txt": "weights.txt"},
-                       recipe=Recipe(recipe, "a moment"))
+    model = ModelFiles(
+        name="cerberus/pno-gtr-bss-drm", description="a stand-in", files={"weights.txt": "weights.txt"}, recipe=Recipe(recipe, "a moment")
+    )
     store = ModelStore({model.name: model}, home=tmp_path)
     messages: list[str] = []
     specs = ["oracle", "cerberus:pno-gtr-bss-drm"]

@@ -28,8 +28,18 @@ from stemlime.records import ExplanationRecord
 from stemlime.fs import MARKER, ResumableFolder
 
 from conftest import stemlime_cli
-from dataset_support import (BROKEN, LOUD_BRIGHT_WINDOWED, RATE, WINDOW_SECONDS, assert_global_matches, render_tracks, snippet_results,
-                             tagger_module, track_results, write_module)
+from dataset_support import (
+    BROKEN,
+    LOUD_BRIGHT_WINDOWED,
+    RATE,
+    WINDOW_SECONDS,
+    assert_global_matches,
+    render_tracks,
+    snippet_results,
+    tagger_module,
+    track_results,
+    write_module,
+)
 from dataset_support import data, tagger_spec, windowed_spec  # noqa: F401 (fixtures)
 
 GOOD = ["song-0", "song-1", "song-2", "song-3"]
@@ -112,8 +122,7 @@ def test_every_good_track_is_explained_and_the_broken_one_recorded(data, tagger_
         assert (out / "tracks" / name / "explanations" / "loud.wav").is_file()
         assert json.loads((out / "tracks" / name / MARKER).read_text())["kind"] == "explanation"
     run = json.loads((out / "run.json").read_text())
-    assert run["complete"] and run["tracks"] == {"total": 5, "explained": 4, "skipped": 0, "failed": 1, "not_run": 0,
-                                                 "replaced": 0}
+    assert run["complete"] and run["tracks"] == {"total": 5, "explained": 4, "skipped": 0, "failed": 1, "not_run": 0, "replaced": 0}
     assert run["settings_hash"] == result.settings_hash and run["pipeline"]["separator"] == "oracle"
     assert run["results"] == {name: f"tracks/{name}" for name in GOOD}  # what a report reads
     assert run["workers"][0]["peak_rss_mb"] > 10
@@ -123,15 +132,13 @@ def test_global_numbers_equal_the_tracks_numbers_recomputed(data, tagger_spec, t
     """Stems in two segments each: the global explanation sums each stem's segments per track."""
     pytest.importorskip("stemlime_temporal", reason="stemlime-temporal is not installed")
     out = tmp_path / "out"
-    result = stemlime.explain_dataset(pipeline(tagger_spec, segmenter="uniform,n=2"), data, out, top_labels=2, samples=300,
-                                                                           progress=False)
+    result = stemlime.explain_dataset(pipeline(tagger_spec, segmenter="uniform,n=2"), data, out, top_labels=2, samples=300, progress=False)
     results = list(track_results(out).values())
     assert any("@" in component["name"] for component in results[0]["components"])
     on_disk = json.loads((out / "global.json").read_text())
     assert on_disk["labels"].keys() == {"loud", "bright"} and on_disk == result.global_explanation.to_json()
     assert_global_matches(on_disk, results)
-    factors = [m["homogeneity_importance"] / m["importance"] for e in on_disk["labels"].values()
-               for m in e["components"].values()]
+    factors = [m["homogeneity_importance"] / m["importance"] for e in on_disk["labels"].values() for m in e["components"].values()]
     assert min(factors) == pytest.approx(0) and max(factors) == pytest.approx(1)  # the stems' entropies differ
     with open(out / "global.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -175,11 +182,15 @@ def test_a_repaired_track_is_explained_on_the_rerun(data, tagger_spec, tmp_path)
 
 
 def test_a_tagger_error_fails_its_track_only(tmp_path):
-    spec = write_module(tmp_path, "ds_picky", tagger_module("""
+    spec = write_module(
+        tmp_path,
+        "ds_picky",
+        tagger_module("""
         if batch.shape[1] < 2 * 16000:
             raise ValueError("this tagger wants at least 2 s")
         return np.sqrt((batch ** 2).mean(axis=1, keepdims=True))
-    """))
+    """),
+    )
     data = render_tracks(tmp_path / "data", count=2, broken=False)
     short = data / "short"
     short.mkdir()
@@ -196,8 +207,9 @@ def test_a_tagger_error_fails_its_track_only(tmp_path):
 
 def test_metadata_tables_top_predicted_tag_against_each_column(data, tagger_spec, tmp_path):
     table = tmp_path / "genres.csv"
-    table.write_text("track,genre,decade\nsong-0,rock,1990s\nsong-1,folk,1990s\nsong-2,rock,2000s\nsong-3,folk,2000s\n"
-                     "not-in-data,jazz,1950s\n")
+    table.write_text(
+        "track,genre,decade\nsong-0,rock,1990s\nsong-1,folk,1990s\nsong-2,rock,2000s\nsong-3,folk,2000s\nnot-in-data,jazz,1950s\n"
+    )
     out = tmp_path / "out"
     result = stemlime.explain_dataset(pipeline(tagger_spec), data, out, top_labels=1, samples=64, metadata=table, progress=False)
     top = {name: r["dataset"]["top_tags"][0][0] for name, r in track_results(out).items()}
@@ -290,15 +302,37 @@ def test_workers_ask_ray_for_a_gpu_share_when_the_tagger_runs_on_cuda():
 def test_ctrl_c_keeps_the_finished_tracks_and_the_rerun_completes(data, tmp_path):
     """A slow tagger, SIGINT once the first track is saved: exit 130, finished tracks whole, no
     half-written folder, run.json says incomplete, and the rerun explains only the rest."""
-    spec = write_module(tmp_path, "ds_slow", tagger_module("""
+    spec = write_module(
+        tmp_path,
+        "ds_slow",
+        tagger_module(
+            """
         time.sleep(1.0)  # 8 masks a track: several seconds per track, so that Ctrl-C lands mid-run even under load
         return np.sqrt((batch ** 2).mean(axis=1, keepdims=True))
-    """, imports="import time"))
+    """,
+            imports="import time",
+        ),
+    )
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "stemlime", "explain-dataset", str(data), "--tagger", spec, "--samples", "8",
-               "--batch-size", "1", "--no-progress", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "stemlime",
+        "explain-dataset",
+        str(data),
+        "--tagger",
+        spec,
+        "--samples",
+        "8",
+        "--batch-size",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
+
     def finished_tracks():  # swapped in: a staging folder (.song-0.staging-...) is hidden, and pathlib's * matches it
         return [p for p in (out / "tracks").glob("*/explanation.json") if not p.parent.name.startswith(".")]
 
@@ -320,19 +354,31 @@ def test_ctrl_c_keeps_the_finished_tracks_and_the_rerun_completes(data, tmp_path
 
 
 def _explanation(weights: dict[str, dict[str, float]], components: list[tuple[str, str]]) -> ExplanationRecord:
-    return ExplanationRecord.from_json({
-        "sample_rate": 16000, "components": [{"name": name, "stem": stem, "start": 0.0, "end": 1.0} for name, stem in components],
-        "labels": {label: {"weights": w} for label, w in weights.items()}})
+    return ExplanationRecord.from_json(
+        {
+            "sample_rate": 16000,
+            "components": [{"name": name, "stem": stem, "start": 0.0, "end": 1.0} for name, stem in components],
+            "labels": {label: {"weights": w} for label, w in weights.items()},
+        }
+    )
 
 
 def test_segments_aggregate_by_stem_so_different_segmentations_mix():
-    segmented = _explanation({"rock": {"vocals@a": 0.25, "vocals@b": 0.5, "drums@a": -0.5}},
-                             [("vocals@a", "vocals"), ("vocals@b", "vocals"), ("drums@a", "drums"), ("drums@b", "drums")])
+    segmented = _explanation(
+        {"rock": {"vocals@a": 0.25, "vocals@b": 0.5, "drums@a": -0.5}},
+        [("vocals@a", "vocals"), ("vocals@b", "vocals"), ("drums@a", "drums"), ("drums@b", "drums")],
+    )
     whole = _explanation({"rock": {"vocals": -0.25, "drums": 1.0}}, [("vocals", "vocals"), ("drums", "drums")])
     rock = aggregate([segmented, whole]).to_json()["labels"]["rock"]
     assert rock["tracks"] == 2
-    assert rock["components"]["vocals"] == {"n": 2, "mean_weight": 0.25, "mean_abs_weight": 0.5, "top1_share": 0.5,
-                                            "importance": 1.0, "homogeneity_importance": 1.0}
+    assert rock["components"]["vocals"] == {
+        "n": 2,
+        "mean_weight": 0.25,
+        "mean_abs_weight": 0.5,
+        "top1_share": 0.5,
+        "importance": 1.0,
+        "homogeneity_importance": 1.0,
+    }
     assert rock["components"]["drums"]["mean_weight"] == 0.25 and rock["components"]["drums"]["importance"] == math.sqrt(1.5)
 
 
@@ -421,15 +467,31 @@ def test_snippets_follow_one_given_label_and_refuse_what_does_not_fit(data, wind
     assert {json.loads(p.read_text())["label"] for p in (out / "tracks").glob("*/scan.json")} == {"bright"}
     assert list(result.global_explanation.to_json()["labels"]) == ["bright"] and result.global_explanation.to_json()["explanations"] == 4
     refused = tmp_path / "refused"
-    for wrong, message in [({"labels": ["loud", "bright"]}, "follows one label"), ({"top_labels": 2}, "follows one label"),
-                           ({"start": 1.0}, "not both"), ({"duration": 1.0}, "not both")]:
+    for wrong, message in [
+        ({"labels": ["loud", "bright"]}, "follows one label"),
+        ({"top_labels": 2}, "follows one label"),
+        ({"start": 1.0}, "not both"),
+        ({"duration": 1.0}, "not both"),
+    ]:
         with pytest.raises(UsageError, match=message):
             stemlime.explain_dataset(pipeline(windowed_spec), data, refused, snippets="best:2", progress=False, **wrong)
     for choice in ("best:0", "worst:2", "best:", "best:two", 0, True):
         with pytest.raises(UsageError, match="snippets"):
             stemlime.explain_dataset(pipeline(windowed_spec), data, refused, snippets=choice, progress=False)
-    usage = stemlime_cli("explain-dataset", str(data), "--tagger", windowed_spec, "--snippets", "best:2", "--start", "1",
-                         "--duration", "1", "--out", str(refused))
+    usage = stemlime_cli(
+        "explain-dataset",
+        str(data),
+        "--tagger",
+        windowed_spec,
+        "--snippets",
+        "best:2",
+        "--start",
+        "1",
+        "--duration",
+        "1",
+        "--out",
+        str(refused),
+    )
     assert usage.returncode == 2 and "--start/--duration" in usage.stderr and "Traceback" not in usage.stderr
     assert not refused.exists()
 
@@ -466,21 +528,29 @@ def test_the_dataset_page_shows_the_run_the_global_numbers_the_failures_and_link
     table = tmp_path / "genres.csv"
     table.write_text("track,genre\nsong-0,rock\nsong-1,folk\nsong-2,rock\nsong-3,folk\n")
     out = tmp_path / "out"
-    result = stemlime.explain_dataset(pipeline(tagger_spec), data, out, top_labels=2, samples=64, metadata=table, report=True,
-                                                   progress=False)
+    result = stemlime.explain_dataset(
+        pipeline(tagger_spec), data, out, top_labels=2, samples=64, metadata=table, report=True, progress=False
+    )
     assert result.page == out / "index.html" and "index.html" in result.summary()
     page = result.page.read_text()
     rows = _Tables(page).rows
     failure = json.loads((out / "failures.jsonl").read_text())
     assert [BROKEN, "AudioError", failure["message"]] in rows
     summary = json.loads((out / "global.json").read_text())
-    heatmap = page[page.index('aria-label="mean weight by label and stem"'):]
-    heatmap = heatmap[:heatmap.index("</svg>")]
+    heatmap = page[page.index('aria-label="mean weight by label and stem"') :]
+    heatmap = heatmap[: heatmap.index("</svg>")]
     for label, entry in summary["labels"].items():
         for stem, m in entry["components"].items():
             assert f"<title>{label} ({entry['tracks']}) @ {stem}: {m['mean_weight']:+.4f}</title>" in heatmap
-            assert [stem, str(m["n"]), f"{m['mean_weight']:+.4f}", f"{m['mean_abs_weight']:.4f}", f"{m['top1_share']:.2f}",
-                    f"{m['importance']:.4f}", f"{m['homogeneity_importance']:.4f}"] in rows
+            assert [
+                stem,
+                str(m["n"]),
+                f"{m['mean_weight']:+.4f}",
+                f"{m['mean_abs_weight']:.4f}",
+                f"{m['top1_share']:.2f}",
+                f"{m['importance']:.4f}",
+                f"{m['homogeneity_importance']:.4f}",
+            ] in rows
     assert heatmap.count("<rect") == sum(len(entry["components"]) for entry in summary["labels"].values())
     assert 'aria-label="tracks by genre and top predicted tag"' in page
     links = [html.unescape(link) for link in re.findall(r'href="([^"]+)"', page) if not link.startswith("data:")]
@@ -489,10 +559,12 @@ def test_the_dataset_page_shows_the_run_the_global_numbers_the_failures_and_link
     assert re.search(r'<div class="value">4</div><div class="name">explained by this run</div>', page)
 
     (out / "index.html").unlink()
-    again = stemlime.explain_dataset(pipeline(tagger_spec), data, out, top_labels=2, samples=64, metadata=table, report=True,
-                                                  progress=False)
-    assert again.skipped == GOOD and re.search(r'<div class="value">4</div><div class="name">already done</div>',
-                                               (out / "index.html").read_text()), "a resumed run writes its page too"
+    again = stemlime.explain_dataset(
+        pipeline(tagger_spec), data, out, top_labels=2, samples=64, metadata=table, report=True, progress=False
+    )
+    assert again.skipped == GOOD and re.search(
+        r'<div class="value">4</div><div class="name">already done</div>', (out / "index.html").read_text()
+    ), "a resumed run writes its page too"
     (out / "index.html").unlink()
     (out / "tracks" / "song-0" / "index.html").unlink()
     shown = stemlime_cli("report", str(out))

@@ -37,8 +37,18 @@ def _start_head(line: str, cwd: Path) -> subprocess.Popen:
     free port, 2 CPUs and no dashboard."""
     words = shlex.split(line.split("  #")[0].split("#")[0])
     assert words == ["ray", "start", "--head"], line
-    command = [str(RAY), *words[1:], "--block", "--port", str(_free_port()), "--num-cpus", "2", "--include-dashboard", "false",
-               "--disable-usage-stats"]
+    command = [
+        str(RAY),
+        *words[1:],
+        "--block",
+        "--port",
+        str(_free_port()),
+        "--num-cpus",
+        "2",
+        "--include-dashboard",
+        "false",
+        "--disable-usage-stats",
+    ]
     head = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     for output in head.stdout:

@@ -38,8 +38,9 @@ def pipeline(spec: str, **settings) -> stemlime.Pipeline:
 
 
 def test_ray_workers_explain_every_good_track_as_the_local_engine_does(data, tagger_spec, tmp_path):
-    on_ray = stemlime.explain_dataset(pipeline(tagger_spec), data, tmp_path / "ray", top_labels=2, samples=200, engine="ray", workers=2,
-                                                   progress=False)
+    on_ray = stemlime.explain_dataset(
+        pipeline(tagger_spec), data, tmp_path / "ray", top_labels=2, samples=200, engine="ray", workers=2, progress=False
+    )
     assert on_ray.explained == GOOD and on_ray.failed == [BROKEN] and on_ray.workers == 2
     assert [json.loads(line)["track"] for line in (tmp_path / "ray" / "failures.jsonl").read_text().splitlines()] == [BROKEN]
     run = json.loads((tmp_path / "ray" / "run.json").read_text())
@@ -63,13 +64,16 @@ def test_a_rerun_on_ray_explains_nothing_again(data, tagger_spec, tmp_path):
 
 
 def test_snippets_on_ray_workers_are_the_local_engines(data, windowed_spec, tmp_path):
-    on_ray = stemlime.explain_dataset(pipeline(windowed_spec), data, tmp_path / "ray", snippets="best:2", samples=64, engine="ray",
-                                                     workers=2, progress=False)
+    on_ray = stemlime.explain_dataset(
+        pipeline(windowed_spec), data, tmp_path / "ray", snippets="best:2", samples=64, engine="ray", workers=2, progress=False
+    )
     local = stemlime.explain_dataset(pipeline(windowed_spec), data, tmp_path / "local", snippets="best:2", samples=64, progress=False)
     assert on_ray.explained == local.explained == GOOD and on_ray.failed == [BROKEN]
     assert on_ray.global_explanation == local.global_explanation and on_ray.global_explanation.to_json()["explanations"] == 8
-    scans = {engine: {name: json.loads((tmp_path / engine / "tracks" / name / "scan.json").read_text()) for name in GOOD}
-             for engine in ("ray", "local")}
+    scans = {
+        engine: {name: json.loads((tmp_path / engine / "tracks" / name / "scan.json").read_text()) for name in GOOD}
+        for engine in ("ray", "local")
+    }
     assert scans["ray"] == scans["local"] and snippet_results(tmp_path / "ray") == snippet_results(tmp_path / "local")
 
 
@@ -78,7 +82,11 @@ def test_a_worker_killed_mid_run_still_ends_with_every_good_track_explained(data
     out-of-memory killer would): Ray restarts the actor and retries its track."""
     trigger = tmp_path / "kill-once"
     trigger.write_text("")
-    spec = write_module(tmp_path, "ds_fragile", tagger_module(f"""
+    spec = write_module(
+        tmp_path,
+        "ds_fragile",
+        tagger_module(
+            f"""
         try:
             os.remove({str(trigger)!r})
         except FileNotFoundError:
@@ -88,7 +96,10 @@ def test_a_worker_killed_mid_run_still_ends_with_every_good_track_explained(data
                 handle.write(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)
         return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
-    """, imports="import os\nimport signal"))
+    """,
+            imports="import os\nimport signal",
+        ),
+    )
     result = stemlime.explain_dataset(pipeline(spec), data, tmp_path / "out", samples=64, engine="ray", workers=2, progress=False)
     assert not trigger.exists()  # a worker did die
     assert result.explained == GOOD and result.failed == [BROKEN]
@@ -106,17 +117,27 @@ def test_real_musicnn_on_ray_workers_gives_the_local_explanation(data, tmp_path)
 
     musicnn_folder()
     spec = "musicnn:MSD_musicnn,device=cpu"
-    result = stemlime.explain_dataset(stemlime.Pipeline(tagger=spec, separator="oracle"),
-        data, tmp_path / "out", top_labels=1, samples="exhaustive", engine="ray", workers=2, progress=False)
+    result = stemlime.explain_dataset(
+        stemlime.Pipeline(tagger=spec, separator="oracle"),
+        data,
+        tmp_path / "out",
+        top_labels=1,
+        samples="exhaustive",
+        engine="ray",
+        workers=2,
+        progress=False,
+    )
     assert result.explained == GOOD and result.failed == [BROKEN]
     on_ray = track_results(tmp_path / "out")["song-1"]
-    here = stemlime.Pipeline(tagger=spec, separator="oracle").explain(data / "song-1" / "mixture.wav", top_labels=1,
-                                                                     samples="exhaustive", progress=False)
+    here = stemlime.Pipeline(tagger=spec, separator="oracle").explain(
+        data / "song-1" / "mixture.wav", top_labels=1, samples="exhaustive", progress=False
+    )
     label = next(iter(here.labels))
     assert list(on_ray["labels"]) == [label] and on_ray["dataset"]["top_tags"][0][0] == label
     assert on_ray["labels"][label]["weights"].keys() == here.weights(label).keys()
-    np.testing.assert_allclose(list(on_ray["labels"][label]["weights"].values()), list(here.weights(label).values()),
-                               rtol=0, atol=1e-5)  # the worker's single thread sums in another order
+    np.testing.assert_allclose(
+        list(on_ray["labels"][label]["weights"].values()), list(here.weights(label).values()), rtol=0, atol=1e-5
+    )  # the worker's single thread sums in another order
 
 
 def test_what_ray_cannot_run_is_refused_before_any_track(data, tagger_spec, tmp_path):

@@ -119,8 +119,9 @@ def test_demucs_downloads_load_without_unpickling_code_and_equal_demucs_api(fold
     stems = ours.separate(excerpt, 44100)
     random.seed(0)
     # demucs's own path end to end (its loader unpickles the file we wrote, which is fine for a reference)
-    _, expected = Separator(model="955717e8", repo=folders["th"], shifts=1, overlap=0.25, device="cpu",
-                            progress=False).separate_tensor(torch.from_numpy(np.stack([excerpt, excerpt])), 44100)
+    _, expected = Separator(model="955717e8", repo=folders["th"], shifts=1, overlap=0.25, device="cpu", progress=False).separate_tensor(
+        torch.from_numpy(np.stack([excerpt, excerpt])), 44100
+    )
     for name in FOUR:
         np.testing.assert_allclose(stems[name], expected[name].mean(0).numpy(), rtol=0, atol=1e-6)
 
@@ -171,8 +172,11 @@ def test_the_readme_demucs_commands_run(folders, tmp_path):
 def test_a_folder_without_the_models_files_says_what_it_needs(tmp_path):
     from stemlime import ModelFilesError
 
-    with pytest.raises(ModelFilesError, match=r"lacks the model 955717e8 of htdemucs.yaml: expected 955717e8.safetensors "
-                                              r"\(from the Hugging Face repository adefossez/HTDemucs\)"):
+    with pytest.raises(
+        ModelFilesError,
+        match=r"lacks the model 955717e8 of htdemucs.yaml: expected 955717e8.safetensors "
+        r"\(from the Hugging Face repository adefossez/HTDemucs\)",
+    ):
         separator(f"demucs:htdemucs,model_dir={tmp_path}").load()
 
 
@@ -192,8 +196,11 @@ def test_a_model_file_that_names_other_code_is_refused_before_it_runs(folders, t
     from stemlime import ModelFilesError
 
     source = folders["htdemucs"] / "955717e8.safetensors"
-    save_file(load_file(str(source)), str(tmp_path / "955717e8.safetensors"),
-              metadata={"klass": "os.system", "args": '["echo owned"]', "kwargs": "{}"})
+    save_file(
+        load_file(str(source)),
+        str(tmp_path / "955717e8.safetensors"),
+        metadata={"klass": "os.system", "args": '["echo owned"]', "kwargs": "{}"},
+    )
     (tmp_path / "htdemucs.yaml").write_text("models: ['955717e8']\n")
     with pytest.raises(ModelFilesError, match="names the class 'os.system'; stemlime builds only demucs's networks"):
         separator(f"demucs:htdemucs,model_dir={tmp_path}").load()

@@ -21,8 +21,14 @@ pytest.importorskip("mkdocstrings")
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, env=os.environ | {"NO_MKDOCS_2_WARNING": "1"}, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"NO_MKDOCS_2_WARNING": "1"},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -51,7 +57,7 @@ def test_api_reference_has_the_parameters_of_explain(site):
     page = (site / "reference" / "api.html").read_text()
     assert "stemlime.Pipeline.explain" in page or "Pipeline.explain" in page
     start = page.index('id="stemlime.Pipeline.explain"')
-    explain = page[start:start + 40_000]
+    explain = page[start : start + 40_000]
     assert "Parameters" in explain and "Returns" in explain
     for name in ("source", "sample_rate", "labels", "top_labels", "start", "duration", "samples", "seed", "out"):
         assert f"<code>{name}</code>" in explain, name
@@ -114,12 +120,19 @@ def test_every_page_opens_in_chromium_without_network_or_errors(site):
             view = browser.new_context().new_page()
             current = [""]
             view.on("pageerror", lambda error: problems.append(f"{current[0]}: {error}"))
-            view.on("console", lambda message: problems.append(f"{current[0]}: {message.text}")
-                    if message.type == "error" else None)
-            view.on("request", lambda request: None if request.url.startswith((root, "data:", "blob:"))
-                    else problems.append(f"{current[0]}: outside request {request.url}"))
-            view.on("response", lambda response: problems.append(f"{current[0]}: {response.status} {response.url}")
-                    if response.status >= 400 else None)
+            view.on("console", lambda message: problems.append(f"{current[0]}: {message.text}") if message.type == "error" else None)
+            view.on(
+                "request",
+                lambda request: (
+                    None
+                    if request.url.startswith((root, "data:", "blob:"))
+                    else problems.append(f"{current[0]}: outside request {request.url}")
+                ),
+            )
+            view.on(
+                "response",
+                lambda response: problems.append(f"{current[0]}: {response.status} {response.url}") if response.status >= 400 else None,
+            )
             for page in _pages(site):
                 if page == "404.html":
                     continue

@@ -122,8 +122,7 @@ def test_auto_samples_stop_when_the_ranking_of_all_components_settles_and_equal_
     assert rounds[-1]["kendall_tau"] >= 0.95 and rounds[-1]["max_change"] <= 0.1
     assert not any(r["stable"] for r in rounds[:-1])
     assert [r["samples"] for r in rounds] == [128 * 2**i for i in range(len(rounds))]
-    fixed = pipeline.explain(PIECE / "mixture.wav", labels="linear", start=1.0, duration=3.0,
-                             samples=auto.sampling["samples"], seed=3)
+    fixed = pipeline.explain(PIECE / "mixture.wav", labels="linear", start=1.0, duration=3.0, samples=auto.sampling["samples"], seed=3)
     assert auto.weights("linear") == fixed.weights("linear")
     assert list(auto.weights("linear"))[:2] == ["vocals", "drums"]
     assert json.loads(auto.to_json())["sampling"]["samples"] == auto.sampling["samples"]
@@ -214,11 +213,13 @@ def test_the_explanation_records_how_well_the_stems_add_up_and_what_the_outputs_
             return 20 * super().predict(batch) - 5  # scores, not probabilities
 
     explanation = stemlime.Pipeline(tagger=Logits(), separator="oracle").explain(
-        PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0)
+        PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0
+    )
     data = json.loads(explanation.to_json())
     assert data["outputs"] == "scores" and data["stems_residual_db"] > 100  # oracle stems sum to the mix
     probabilities = stemlime.Pipeline(tagger=CountingTagger(), separator="oracle").explain(
-        PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0)
+        PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0
+    )
     assert json.loads(probabilities.to_json())["outputs"] == "probabilities"
 
 
@@ -228,7 +229,8 @@ def test_explanation_json_is_strict_json_even_for_undefined_numbers():
             return np.full((len(batch), 1), 0.5)
 
     explanation = stemlime.Pipeline(tagger=Constant(), separator="oracle").explain(
-        PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0, checks="complexity")
+        PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0, checks="complexity"
+    )
     text = explanation.to_json()
     assert "NaN" not in text and "Infinity" not in text
     json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
@@ -237,8 +239,10 @@ def test_explanation_json_is_strict_json_even_for_undefined_numbers():
 def test_a_pipeline_files_defaults_yield_to_the_arguments(tmp_path):
     config = tmp_path / "pipeline.toml"
     config.write_text('[tagger]\nname = "python"\nobject = "m:t"\n[explain]\ntop_labels = 1\nsamples = 64\nseed = 4\n')
-    (tmp_path / "m.py").write_text("import numpy as np\nclass T:\n    labels=['a','b']\n    sample_rate=16000\n"
-                                   "    input_seconds=None\n    def predict(self, b):\n        return np.full((len(b),2),0.5)\nt=T()\n")
+    (tmp_path / "m.py").write_text(
+        "import numpy as np\nclass T:\n    labels=['a','b']\n    sample_rate=16000\n"
+        "    input_seconds=None\n    def predict(self, b):\n        return np.full((len(b),2),0.5)\nt=T()\n"
+    )
     import sys
 
     sys.path.insert(0, str(tmp_path))
@@ -256,7 +260,8 @@ def test_a_pipeline_files_defaults_yield_to_the_arguments(tmp_path):
 @pytest.mark.parametrize("stem_names", [STEMS])
 def test_whole_song_oracle_components_keep_their_order(stem_names):
     explanation = stemlime.Pipeline(tagger=CountingTagger(), separator="oracle").explain(
-        PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0)
+        PIECE / "mixture.wav", start=1.0, duration=3.0, samples=64, seed=0
+    )
     assert [c.name for c in explanation.components] == list(stem_names)
 
 

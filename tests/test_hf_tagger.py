@@ -33,8 +33,11 @@ def models(tmp_path_factory) -> dict[str, Path]:
     from tiny_models import ast_classifier, wav2vec2_base, wav2vec2_classifier
 
     root = tmp_path_factory.mktemp("hf-models")
-    return {"ast": ast_classifier(root / "ast"), "wav2vec2": wav2vec2_classifier(root / "wav2vec2"),
-            "base": wav2vec2_base(root / "wav2vec2-base")}
+    return {
+        "ast": ast_classifier(root / "ast"),
+        "wav2vec2": wav2vec2_classifier(root / "wav2vec2"),
+        "base": wav2vec2_base(root / "wav2vec2-base"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +62,8 @@ def heard_mix(tagger_spec: str, song: Path, start: float, duration: float):
     import stemlime
 
     explanation = stemlime.Pipeline(tagger=tagger_spec, separator="none").explain(
-        song, start=start, duration=duration, samples="exhaustive", labels=[0])
+        song, start=start, duration=duration, samples="exhaustive", labels=[0]
+    )
     return explanation.neighbourhood.predictions[0], explanation.component_audio[0], explanation
 
 
@@ -86,7 +90,7 @@ def test_longer_audio_is_cut_into_the_models_windows_and_averaged(models, song):
     tagger = get_registry().build("tagger", f"hf,model={models['ast']},batch_size=2")
     assert tagger.input_seconds == 1.0  # max_length=100 frames of 10 ms
     audio, _ = load_audio(song, sample_rate=16000, start=0.5, duration=3.5)
-    windows = [audio[i * 16000:(i + 1) * 16000] for i in range(3)]  # the last 0.5 s is dropped, as musicnn drops it
+    windows = [audio[i * 16000 : (i + 1) * 16000] for i in range(3)]  # the last 0.5 s is dropped, as musicnn drops it
     expected = np.mean([reference(models["ast"], w, tagger.labels, "sigmoid") for w in windows], axis=0)
     np.testing.assert_allclose(tagger.predict(audio[None]), expected[None], rtol=0, atol=1e-5)
     batch = np.stack([audio, audio[::-1].copy()])
@@ -108,8 +112,7 @@ def test_output_overrides_the_pipelines_choice(models):
     tagger = get_registry().build("tagger", f"hf,model={models['ast']},output=none")
     assert tagger.outputs == "scores"
     audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
-    np.testing.assert_allclose(tagger.predict(audio[None])[0], reference(models["ast"], audio, tagger.labels, "none"),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(tagger.predict(audio[None])[0], reference(models["ast"], audio, tagger.labels, "none"), rtol=0, atol=1e-5)
 
 
 @pytest.mark.slow

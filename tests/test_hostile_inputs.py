@@ -15,7 +15,9 @@ import soundfile
 import stemlime
 from conftest import LOUDNESS_MODULE, PIECE
 
-MODELS = LOUDNESS_MODULE + """
+MODELS = (
+    LOUDNESS_MODULE
+    + """
 class Logits(Loudness):
     def predict(self, batch):
         return 40 * super().predict(batch) - 32
@@ -29,6 +31,7 @@ class NoRate(Loudness):
 
 tagger, logits, broken, norate = Loudness(), Logits(), Broken(), NoRate()
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +53,21 @@ def place(tmp_path_factory) -> Path:
 
 
 def explain(*extra: str, tagger: str = "tagger", audio: str = "song/mixture.wav") -> list[str]:
-    return ["explain", audio, "--tagger", f"python,object=mymodel:{tagger},path=.", "--start", "1", "--duration", "2",
-            "--samples", "64", "--no-progress", "--quiet", *extra]
+    return [
+        "explain",
+        audio,
+        "--tagger",
+        f"python,object=mymodel:{tagger},path=.",
+        "--start",
+        "1",
+        "--duration",
+        "2",
+        "--samples",
+        "64",
+        "--no-progress",
+        "--quiet",
+        *extra,
+    ]
 
 
 CASES = [
@@ -66,7 +82,12 @@ CASES = [
     ("kernel_width=0", ["explain", "song/mixture.wav", "--config", "zero-width.toml", "--out", "o8"], 2, "kernel_width must be a positive"),
     ("non-UTF-8 TOML", ["explain", "song/mixture.wav", "--config", "latin1.toml", "--out", "o9"], 2, "not UTF-8"),
     ("tagger sample_rate=0", explain("--out", "o10", tagger="norate"), 2, "sample_rate=0"),
-    ("tagger raises", explain("--out", "o11", tagger="broken"), 1, "mymodel:broken,path=. failed on a batch of 25 input(s) of 32000 samples: ValueError: boom"),
+    (
+        "tagger raises",
+        explain("--out", "o11", tagger="broken"),
+        1,
+        "mymodel:broken,path=. failed on a batch of 25 input(s) of 32000 samples: ValueError: boom",
+    ),
     ("--out is a file", explain("--out", "a-file"), 2, "is an existing file"),
     ("--out under a file", explain("--out", "a-file/out"), 2, "a-file"),
     ("--out is the input's folder", explain("--out", "song"), 2, "song"),
@@ -82,10 +103,18 @@ CASES = [
     ("empty audio file", explain("--out", "o21", audio="empty.wav"), 1, "empty.wav"),
     ("a folder as audio", explain("--out", "o22", audio="song"), 1, "song"),
     ("missing audio", explain("--out", "o23", audio="nope.wav"), 1, "nope.wav does not exist"),
-    ("tag plot format", ["tag", "song/mixture.wav", "--tagger", "python,object=mymodel:tagger,path=.", "--plot", "x.xyz"], 2,
-     "cannot draw a taggram into x.xyz"),
-    ("separate into its own folder", ["separate", "song/mixture.wav", "--separator", "none", "--duration", "1", "--out", "song"], 2,
-     "song"),
+    (
+        "tag plot format",
+        ["tag", "song/mixture.wav", "--tagger", "python,object=mymodel:tagger,path=.", "--plot", "x.xyz"],
+        2,
+        "cannot draw a taggram into x.xyz",
+    ),
+    (
+        "separate into its own folder",
+        ["separate", "song/mixture.wav", "--separator", "none", "--duration", "1", "--out", "song"],
+        2,
+        "song",
+    ),
     ("separate into true stems", ["separate", "song/mixture.wav", "--separator", "oracle", "--out", "song", "--force"], 2, "song"),
 ]
 

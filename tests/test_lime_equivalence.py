@@ -35,9 +35,7 @@ def test_every_feature_selection_matches_lime(method, num_features, n_components
         intercept, exp, score, local = base.explain_instance_with_data(
             masks, labels, distances, label, num_features, feature_selection=method
         )
-        fit = RidgeSurrogate(feature_selection=method, num_features=num_features).fit(
-            masks, labels[:, label], kernel(distances, 0.25)
-        )
+        fit = RidgeSurrogate(feature_selection=method, num_features=num_features).fit(masks, labels[:, label], kernel(distances, 0.25))
         assert sorted(int(i) for i in fit.selected) == sorted(int(i) for i, _ in exp)
         for index, weight in exp:
             assert abs(fit.weights[index] - weight) < 1e-10

@@ -233,7 +233,9 @@ def _real_audio(channels: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3])
-@pytest.mark.parametrize("rates", [(16000, 44100), (44100, 16000), (16000, 22050), (22050, 16000), (48000, 44100), (16000, 8000), (11025, 16000)])
+@pytest.mark.parametrize(
+    "rates", [(16000, 44100), (44100, 16000), (16000, 22050), (22050, 16000), (48000, 44100), (16000, 8000), (11025, 16000)]
+)
 def test_resample_is_librosas_soxr_hq_bit_for_bit(channels, rates):
     librosa = pytest.importorskip("librosa")
     audio = _real_audio(channels)
@@ -243,7 +245,9 @@ def test_resample_is_librosas_soxr_hq_bit_for_bit(channels, rates):
     assert got.dtype == np.float32 and got.shape == expected.shape
     assert np.array_equal(got, expected)
     short = audio[:1001]  # a length whose resampled size is rounded
-    np.testing.assert_array_equal(resample(short, source, target), librosa.resample(short.T, orig_sr=source, target_sr=target, res_type="soxr_hq", axis=-1).T)
+    np.testing.assert_array_equal(
+        resample(short, source, target), librosa.resample(short.T, orig_sr=source, target_sr=target, res_type="soxr_hq", axis=-1).T
+    )
 
 
 def test_resampling_imports_no_librosa():

@@ -46,8 +46,15 @@ class CountingRecipe:
 
 
 def _store(home: Path, recipe: CountingRecipe) -> ModelStore:
-    model = ModelFiles(name=NAME, description="a toy built here", files={"steps.npy": "steps.npy", "config.json": "config.json"},
-                       verify=_check, read_tensors=_tensors, fetch_by_default=False, recipe=Recipe(recipe, "a second"))
+    model = ModelFiles(
+        name=NAME,
+        description="a toy built here",
+        files={"steps.npy": "steps.npy", "config.json": "config.json"},
+        verify=_check,
+        read_tensors=_tensors,
+        fetch_by_default=False,
+        recipe=Recipe(recipe, "a second"),
+    )
     return ModelStore({NAME: model}, home=home)
 
 

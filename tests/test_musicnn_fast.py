@@ -209,7 +209,7 @@ def test_predict_with_the_device_front_end_equals_the_exact_one_within_1e_4(over
     from stemlime_musicnn.tagger import MusicnnTagger
 
     musicnn_folder("MSD_musicnn")
-    snippets = np.stack([_audio("piece1")[16000 * i:16000 * (i + 6)] for i in (0, 2, 4)])  # 6 s: 2 or 3 patches each
+    snippets = np.stack([_audio("piece1")[16000 * i : 16000 * (i + 6)] for i in (0, 2, 4)])  # 6 s: 2 or 3 patches each
     exact = MusicnnTagger("MSD_musicnn", device="cpu", overlap=overlap)
     on_device = MusicnnTagger("MSD_musicnn", device="cpu", overlap=overlap, frontend="torch")
     assert exact.frontend == "numpy" and on_device.frontend == "torch"
@@ -226,7 +226,7 @@ def test_predict_on_cuda_matches_the_cpu(precision):
     from stemlime_musicnn.tagger import MusicnnTagger
 
     musicnn_folder("MSD_musicnn")
-    snippets = np.stack([_audio(piece)[8000 * i:8000 * i + 48000] for piece in ("piece1", "piece2") for i in range(8)])
+    snippets = np.stack([_audio(piece)[8000 * i : 8000 * i + 48000] for piece in ("piece1", "piece2") for i in range(8)])
     gpu = MusicnnTagger("MSD_musicnn", device="cuda", precision=precision)
     assert gpu.frontend == "torch"
     tolerance = 1e-3 if precision == "fp32" else 2e-2
@@ -247,7 +247,7 @@ def test_the_gemm_front_end_equals_the_convolution_within_1e_5(family):
         x, _ = network.prepare(patches)
         for bank in network.filters:
             filters, _, length, height = bank.weight.shape
-            rows = x[:, :, :187 + length - 1]
+            rows = x[:, :, : 187 + length - 1]
             convolution = bank.pooled(rows)
             products = gemm_max_over_bands(rows, gemm_weight(bank.weight, 96), length, height)
             scale = float(convolution.abs().max())

@@ -118,9 +118,7 @@ def test_log_mel_has_float16_cast():
     import librosa
 
     audio = _audio("piece1")
-    mel = librosa.feature.melspectrogram(
-        y=audio, sr=16000, n_fft=frontend.N_FFT, hop_length=frontend.HOP, n_mels=frontend.N_MELS
-    ).T
+    mel = librosa.feature.melspectrogram(y=audio, sr=16000, n_fft=frontend.N_FFT, hop_length=frontend.HOP, n_mels=frontend.N_MELS).T
     with_cast = np.log10(10000 * mel.astype(np.float16).astype(np.float32) + 1)
     without_cast = np.log10(10000 * mel + 1)
     got = frontend.log_mel(audio)

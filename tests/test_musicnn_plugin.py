@@ -28,8 +28,22 @@ def tagger():
 def test_reproduces_the_original_audiolime_explanation(cli, tmp_path):
     """piece1_16k, 1.0 s + 3 s, five oracle stems, exhaustive: ref_lime.json from TF musicnn + audioLIME."""
     musicnn_folder("MSD_musicnn")
-    result = cli("explain", str(PIECE / "mixture.wav"), "--tagger", "musicnn:MSD_musicnn,device=cpu", "--separator", "oracle",
-                 "--start", "1.0", "--duration", "3", "--samples", "exhaustive", "--out", str(tmp_path))
+    result = cli(
+        "explain",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        "musicnn:MSD_musicnn,device=cpu",
+        "--separator",
+        "oracle",
+        "--start",
+        "1.0",
+        "--duration",
+        "3",
+        "--samples",
+        "exhaustive",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     got = json.loads((tmp_path / "explanation.json").read_text())
     reference = json.loads((PIECE / "ref_lime.json").read_text())
@@ -136,8 +150,12 @@ def test_a_vgg_checkpoint_given_for_musicnn_is_named(tmp_path):
 
 def test_missing_model_files_say_how_to_fetch_them(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "STEMLIME_HOME": str(tmp_path / "empty"), "HOME": str(tmp_path)}
-    result = subprocess.run(STEMLIME + ["tag", str(DATA / "musicnn" / "piece1_mixture_16k.wav"), "--tagger", "musicnn:MTT_vgg"],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        STEMLIME + ["tag", str(DATA / "musicnn" / "piece1_mixture_16k.wav"), "--tagger", "musicnn:MTT_vgg"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 1
     assert "stemlime models fetch musicnn/MTT_vgg" in result.stderr and "musicnn==0.1.0" in result.stderr
     assert "STEMLIME_MUSICNN_DIR" in result.stderr and "Traceback" not in result.stderr

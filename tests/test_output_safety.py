@@ -36,14 +36,13 @@ class Loudness:
         self.labels = list(labels)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        loud = np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
+        loud = np.tanh(10 * np.sqrt((batch**2).mean(axis=1, keepdims=True)))
         return np.repeat(loud, len(self.labels), axis=1)
 
 
 def explain(audio: Path = PIECE / "mixture.wav", separator: str = "oracle", labels: tuple[str, ...] = ("loud",)):
     pipeline = stemlime.Pipeline(tagger=Loudness(labels), separator=separator)
-    return pipeline.explain(str(audio), labels=list(labels), start=1.0, duration=3.0, samples="exhaustive", seed=0,
-                            progress=False)
+    return pipeline.explain(str(audio), labels=list(labels), start=1.0, duration=3.0, samples="exhaustive", seed=0, progress=False)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -68,8 +67,7 @@ def song(tmp_path) -> Path:
 def test_separate_never_writes_into_the_folder_of_its_input(song, capsys):
     before = snapshot(song)
     for force in ([], ["--force"]):
-        status = main(["separate", str(song / "mixture.wav"), "--separator", "none", "--duration", "1",
-                       "--out", str(song), *force])
+        status = main(["separate", str(song / "mixture.wav"), "--separator", "none", "--duration", "1", "--out", str(song), *force])
         assert status == 2
         assert "input" in capsys.readouterr().err
     assert snapshot(song) == before, "the input and its stems are untouched"

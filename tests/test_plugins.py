@@ -27,7 +27,9 @@ def test_builtins_are_registered_through_the_hooks():
 
 def test_unknown_names_variants_and_options_list_what_is_available():
     registry = Registry()
-    with pytest.raises(UsageError, match=r"unknown separator 'orcale' \(did you mean 'oracle'\?\)\. Available separators: .*none \(stemlime\)"):
+    with pytest.raises(
+        UsageError, match=r"unknown separator 'orcale' \(did you mean 'oracle'\?\)\. Available separators: .*none \(stemlime\)"
+    ):
         registry.resolve("separator", "orcale")
     with pytest.raises(UsageError, match=r"has no option 'alpah' \(did you mean 'alpha'\?\)\. Options: alpha \(float\)"):
         registry.resolve("surrogate", "ridge,alpah=2")
@@ -87,9 +89,26 @@ def test_the_core_uses_a_third_party_separator_in_an_explanation(installed_readm
     )
     out = tmp_path / "out"
     result = subprocess.run(
-        STEMLIME + ["explain", str(PIECE / "mixture.wav"), "--tagger", f"python,object=loudness:predict,path={tmp_path},sample_rate=16000,labels=loud",
-                    "--separator", "hpss,margin=2", "--start", "1", "--duration", "3", "--samples", "exhaustive", "--out", str(out)],
-        env=installed_readme_plugin, capture_output=True, text=True,
+        STEMLIME
+        + [
+            "explain",
+            str(PIECE / "mixture.wav"),
+            "--tagger",
+            f"python,object=loudness:predict,path={tmp_path},sample_rate=16000,labels=loud",
+            "--separator",
+            "hpss,margin=2",
+            "--start",
+            "1",
+            "--duration",
+            "3",
+            "--samples",
+            "exhaustive",
+            "--out",
+            str(out),
+        ],
+        env=installed_readme_plugin,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     explanation = json.loads((out / "explanation.json").read_text())
@@ -100,8 +119,9 @@ def test_the_core_uses_a_third_party_separator_in_an_explanation(installed_readm
 
 
 def test_without_the_package_the_separator_is_unknown():
-    result = subprocess.run(STEMLIME + ["separate", str(PIECE / "mixture.wav"), "--separator", "hpss", "--out", "unused"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        STEMLIME + ["separate", str(PIECE / "mixture.wav"), "--separator", "hpss", "--out", "unused"], capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "unknown separator 'hpss'" in result.stderr and "oracle (stemlime)" in result.stderr
 

@@ -29,8 +29,7 @@ def test_a_usage_error_exits_2_with_the_message_alone_on_stderr():
 
 def test_a_failure_exits_1_with_the_message_alone_on_stderr(tmp_path):
     write_loudness_module(tmp_path)
-    result = stemlime_cli("explain", "missing.wav", "--tagger", f"python,object=mymodel:tagger,path={tmp_path}", "--out", "o",
-                          cwd=tmp_path)
+    result = stemlime_cli("explain", "missing.wav", "--tagger", f"python,object=mymodel:tagger,path={tmp_path}", "--out", "o", cwd=tmp_path)
     assert result.returncode == 1
     assert "missing.wav does not exist" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()

@@ -44,8 +44,15 @@ def test_a_file_of_a_newer_schema_is_refused_with_the_version_to_install(tmp_pat
 def test_a_nan_score_is_written_as_null_never_as_the_non_json_token_nan(tmp_path):
     old = read_explanation(DATA / "schema1")
     label = old.labels["loud"]
-    broken = LabelExplanation(label="loud", index=0, prediction=label.prediction, weights=label.weights,
-                              intercept=label.intercept, score=float("nan"), local_prediction=label.local_prediction)
+    broken = LabelExplanation(
+        label="loud",
+        index=0,
+        prediction=label.prediction,
+        weights=label.weights,
+        intercept=label.intercept,
+        score=float("nan"),
+        local_prediction=label.local_prediction,
+    )
     record = _with_label(old, broken)
     write_explanation(tmp_path, record)
     text = (tmp_path / "explanation.json").read_text()

@@ -47,7 +47,8 @@ def test_render_replaces_its_earlier_song_whole(tmp_path, capsys):
     assert _render(song, "--seed", "99", "--instruments", "piano,drums") == 0
     assert _audible(song) == ["drums.wav", "metadata.json", "mixture.wav", "piano.wav"]  # no bass.wav of the first run
     explanation = stemlime.Pipeline(tagger=_loudness(tmp_path), separator="oracle").explain(
-        song / "mixture.wav", samples="exhaustive", progress=False)
+        song / "mixture.wav", samples="exhaustive", progress=False
+    )
     assert {c.stem for c in explanation.components} == {"piano", "drums"}
 
 
@@ -79,14 +80,45 @@ def test_render_never_writes_over_its_midi_file(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("rendered") / "ds"
-    assert main(["render-dataset", "--count", "1", "--duration", "2", "--sample-rate", RATE, "--instruments", "piano,bass",
-                 "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "render-dataset",
+                "--count",
+                "1",
+                "--duration",
+                "2",
+                "--sample-rate",
+                RATE,
+                "--instruments",
+                "piano,bass",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
 def _render_dataset(out: Path, count: int = 1) -> int:
-    return main(["render-dataset", "--count", str(count), "--duration", "2", "--sample-rate", RATE, "--instruments",
-                 "piano,bass", "--no-progress", "--out", str(out)])
+    return main(
+        [
+            "render-dataset",
+            "--count",
+            str(count),
+            "--duration",
+            "2",
+            "--sample-rate",
+            RATE,
+            "--instruments",
+            "piano,bass",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
 
 
 def test_render_dataset_never_nests_inside_a_result_nor_fills_another_kind_or_foreign_folder(rendered, tmp_path, capsys):
@@ -124,8 +156,7 @@ def tracks(tmp_path_factory) -> Path:
     return render_tracks(tmp_path_factory.mktemp("tracks") / "data", count=2, broken=False)
 
 
-def test_ctrl_c_while_the_summaries_are_written_leaves_run_json_incomplete_and_a_page_can_be_made(tracks, tmp_path,
-                                                                                              monkeypatch):
+def test_ctrl_c_while_the_summaries_are_written_leaves_run_json_incomplete_and_a_page_can_be_made(tracks, tmp_path, monkeypatch):
     from stemlime.dataset import run as dataset_run
     from stemlime.report import render_report
 
@@ -160,14 +191,41 @@ def test_a_ray_address_that_nothing_answers_at_is_refused_in_seconds(tracks, tmp
     monkeypatch.setattr(engines, "RAY_CURRENT_CLUSTER", stale)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     started = time.perf_counter()
-    status = main(["explain-dataset", str(tracks), "--tagger", write_module(tmp_path, "rel_ray"), "--engine", "ray",
-                   "--address", "auto", "--out", str(tmp_path / "out")])
+    status = main(
+        [
+            "explain-dataset",
+            str(tracks),
+            "--tagger",
+            write_module(tmp_path, "rel_ray"),
+            "--engine",
+            "ray",
+            "--address",
+            "auto",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     error = capsys.readouterr().err
     assert status == 2 and f"no Ray cluster answers at 127.0.0.1:{port}" in error and "ray start --head" in error
     assert time.perf_counter() - started < 30 and not (tmp_path / "out").exists()
     stale.unlink()
-    assert main(["explain-dataset", str(tracks), "--tagger", write_module(tmp_path, "rel_ray2"), "--engine", "ray",
-                 "--address", "auto", "--out", str(tmp_path / "out")]) == 2
+    assert (
+        main(
+            [
+                "explain-dataset",
+                str(tracks),
+                "--tagger",
+                write_module(tmp_path, "rel_ray2"),
+                "--engine",
+                "ray",
+                "--address",
+                "auto",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     assert "no 'ray start' ran here" in capsys.readouterr().err
 
 
@@ -239,8 +297,9 @@ def test_a_page_of_a_result_whose_audio_was_deleted_says_what_is_missing(tmp_pat
 
 def test_sizes_beyond_memory_are_refused_before_any_work(tmp_path, capsys):
     for samples in ("99999999999999999999", "100000000000"):
-        status = main(["explain", str(PIECE / "mixture.wav"), "--tagger", _loudness(tmp_path),
-                       "--samples", samples, "--out", str(tmp_path / "o")])
+        status = main(
+            ["explain", str(PIECE / "mixture.wav"), "--tagger", _loudness(tmp_path), "--samples", samples, "--out", str(tmp_path / "o")]
+        )
         error = capsys.readouterr().err
         assert status == 2 and "of memory" in error and "--samples" in error and "unexpected" not in error
 
@@ -282,16 +341,32 @@ def test_a_garbage_checkpoint_is_refused_without_torchs_unsafe_advice_or_escape_
     (tmp_path / "net.py").write_text("import torch\n\ndef build():\n    return torch.nn.Linear(4, 2)\n")
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(np.random.default_rng(0).bytes(300))
-    status = main(["tag", str(PIECE / "mixture.wav"), "--tagger",
-                   f"torch,module=net:build,path={tmp_path},checkpoint={garbage},sample_rate=16000"])
+    status = main(
+        ["tag", str(PIECE / "mixture.wav"), "--tagger", f"torch,module=net:build,path={tmp_path},checkpoint={garbage},sample_rate=16000"]
+    )
     error = capsys.readouterr().err
     assert status == 1 and str(garbage) in error and "never pickled code" in error
     assert "weights_only set to False" not in error and "will likely succeed" not in error and "\x1b[" not in error
 
 
 def test_label_and_top_labels_together_name_the_flags(tmp_path, capsys):
-    assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", _loudness(tmp_path), "--label", "loud",
-                 "--top-labels", "1", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "explain",
+                str(PIECE / "mixture.wav"),
+                "--tagger",
+                _loudness(tmp_path),
+                "--label",
+                "loud",
+                "--top-labels",
+                "1",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "(--label or --top-labels)" in capsys.readouterr().err
 
 
@@ -301,16 +376,33 @@ def test_a_warning_reaches_the_user_as_one_clean_line(tmp_path):
     soundfile.write(truncated, audio, rate)
     data = truncated.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])  # the header still says the full length
-    result = subprocess.run([sys.executable, "-m", "stemlime", "explain", str(truncated), "--tagger",
-                             _loudness(tmp_path), "--samples", "16", "--out", str(tmp_path / "o")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stemlime",
+            "explain",
+            str(truncated),
+            "--tagger",
+            _loudness(tmp_path),
+            "--samples",
+            "16",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     for line in result.stderr.splitlines():
         assert line.startswith("stemlime: ") or not line.strip(), line  # no source file, no code line
     assert ".py:" not in result.stderr
 
 
 def test_check_refuses_its_arguments_before_anything_is_explained(tmp_path, capsys):
-    spec = write_module(tmp_path, "rel_counting", """import numpy as np\nCALLS = []\n
+    spec = write_module(
+        tmp_path,
+        "rel_counting",
+        """import numpy as np\nCALLS = []\n
 class Tagger:
     labels = ["loud"]
     sample_rate = 16000
@@ -322,9 +414,13 @@ class Tagger:
 
 
 tagger = Tagger()
-""")
-    for arguments, flag in ((["stability", "--seeds", "1"], "--seeds"), (["sanity", "--draws", "0"], "--draws"),
-                            (["fidelity", "--random-orders", "0"], "--random-orders")):
+""",
+    )
+    for arguments, flag in (
+        (["stability", "--seeds", "1"], "--seeds"),
+        (["sanity", "--draws", "0"], "--draws"),
+        (["fidelity", "--random-orders", "0"], "--random-orders"),
+    ):
         assert main(["check", arguments[0], str(PIECE / "mixture.wav"), "--tagger", spec, *arguments[1:]]) == 2
         assert flag in capsys.readouterr().err
     counting = sys.modules.get("rel_counting")  # not even imported: refused before the pipeline was built
@@ -337,27 +433,65 @@ tagger = Tagger()
 def test_a_soundfont_fluidsynth_cannot_read_gives_one_line_with_fluidsynths_reason(tmp_path):
     bad = tmp_path / "bad.sf2"
     bad.write_text("junk")
-    result = subprocess.run([sys.executable, "-m", "stemlime", "render", "--duration", "1", "--sample-rate", RATE,
-                             "--soundfont", str(bad), "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stemlime",
+            "render",
+            "--duration",
+            "1",
+            "--sample-rate",
+            RATE,
+            "--soundfont",
+            str(bad),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode in (1, 2)  # 2: its header is no SoundFont's; 1: FluidSynth cannot load it
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # no CRITICAL lines of GLib or FluidSynth
     assert str(bad) in result.stderr and "SoundFont" in result.stderr
 
 
 def test_models_list_into_a_closed_pipe_stops_quietly(tmp_path):
-    result = subprocess.run(f"{sys.executable} -m stemlime models list | head -1", shell=True, capture_output=True,
-                            text=True, executable="/bin/bash")
+    result = subprocess.run(
+        f"{sys.executable} -m stemlime models list | head -1", shell=True, capture_output=True, text=True, executable="/bin/bash"
+    )
     assert len(result.stdout.splitlines()) == 1 and result.stderr == ""
 
 
 def test_a_ray_run_prints_no_start_up_notes(tracks, tmp_path):
     pytest.importorskip("ray")
     spec = write_module(tmp_path, "rel_ray_quiet", LOUDNESS)
-    result = subprocess.run([sys.executable, "-m", "stemlime", "explain-dataset", str(tracks), "--tagger", spec,
-                             "--engine", "ray", "--workers", "1", "--samples", "8", "--no-progress", "--out",
-                             str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stemlime",
+            "explain-dataset",
+            str(tracks),
+            "--tagger",
+            spec,
+            "--engine",
+            "ray",
+            "--workers",
+            "1",
+            "--samples",
+            "8",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert "Token authentication" not in result.stderr and "WARNING" not in result.stderr
+
 
 # ----------------------------------------------------------------------------- the sweep
 
@@ -370,10 +504,12 @@ def test_a_folder_an_empty_name_or_a_loop_of_links_given_as_a_file_is_called_wha
     spec = _tagger(tmp_path)
     (tmp_path / "dir.wav").mkdir()
     (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
-    cases = [([str(tmp_path / "dir.wav")], "dir.wav is a folder, not a file"),
-             ([str(PIECE / "mixture.wav"), "--config", str(tmp_path / "dir.wav")], "dir.wav is a folder, not a file (--config)"),
-             ([str(tmp_path / "loop.wav")], "symbolic links form a loop"),
-             ([""], "is empty (an unset shell variable?)")]
+    cases = [
+        ([str(tmp_path / "dir.wav")], "dir.wav is a folder, not a file"),
+        ([str(PIECE / "mixture.wav"), "--config", str(tmp_path / "dir.wav")], "dir.wav is a folder, not a file (--config)"),
+        ([str(tmp_path / "loop.wav")], "symbolic links form a loop"),
+        ([""], "is empty (an unset shell variable?)"),
+    ]
     for arguments, message in cases:
         status = main(["explain", *arguments, "--tagger", spec, "--separator", "none", "--out", str(tmp_path / "o")])
         error = capsys.readouterr().err
@@ -387,9 +523,11 @@ def test_an_empty_file_a_start_past_the_end_and_a_duration_under_one_sample_are_
     spec = _tagger(tmp_path)
     empty = tmp_path / "empty.wav"
     soundfile.write(empty, np.zeros(0, np.float32), 16000)
-    for arguments, status, message in (([str(empty)], 1, "holds no audio (0 samples)"),
-                                       ([str(PIECE / "mixture.wav"), "--start", "1e308"], 2, "(--start)"),
-                                       ([str(PIECE / "mixture.wav"), "--duration", "1e-9"], 2, "shorter than one sample")):
+    for arguments, status, message in (
+        ([str(empty)], 1, "holds no audio (0 samples)"),
+        ([str(PIECE / "mixture.wav"), "--start", "1e308"], 2, "(--start)"),
+        ([str(PIECE / "mixture.wav"), "--duration", "1e-9"], 2, "shorter than one sample"),
+    ):
         assert main(["explain", *arguments, "--tagger", spec, "--separator", "none", "--out", str(tmp_path / "o")]) == status
         error = capsys.readouterr().err
         assert message in error and "truncated" not in error, error
@@ -407,8 +545,23 @@ def test_check_sizes_beyond_memory_are_refused_before_anything_is_explained(tmp_
 
 
 def test_a_float_option_of_a_spec_must_be_finite(tmp_path, capsys):
-    assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", _tagger(tmp_path), "--surrogate", "ridge,alpha=inf",
-                 "--samples", "16", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "explain",
+                str(PIECE / "mixture.wav"),
+                "--tagger",
+                _tagger(tmp_path),
+                "--surrogate",
+                "ridge,alpha=inf",
+                "--samples",
+                "16",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert "alpha='inf' is not a valid float (a finite number)" in error and "unexpected" not in error
 
@@ -424,8 +577,10 @@ def test_a_tagger_module_that_fails_while_imported_is_the_users_error_named_with
 def test_explain_dataset_never_writes_inside_its_data(tracks, tmp_path, capsys):
     data = tmp_path / "data"
     shutil.copytree(tracks, data)
-    assert main(["explain-dataset", str(data), "--tagger", _tagger(tmp_path), "--samples", "8", "--no-progress",
-                 "--out", str(data / "out")]) == 2
+    assert (
+        main(["explain-dataset", str(data), "--tagger", _tagger(tmp_path), "--samples", "8", "--no-progress", "--out", str(data / "out")])
+        == 2
+    )
     assert "lies inside" in capsys.readouterr().err and not (data / "out").exists()
     song = tmp_path / "song"  # a song's own folder is no dataset: its stems are read from it, not from its subfolders
     shutil.copytree(PIECE, song)
@@ -436,12 +591,16 @@ def test_render_seeds_counts_and_workers_are_checked_before_rendering(tmp_path, 
     pytest.importorskip("stemlime_render")
     assert _render(tmp_path / "r", "--seed", "-1") == 2
     assert "seed must be a whole number from 0 to 4294967295 (--seed), got -1" in capsys.readouterr().err
-    for arguments, message in ((["--count", "1", "--workers", "-1"], "(--workers), got -1"),
-                               (["--count", "2", "--seed", "4294967295"], "seeds past 4294967295"),
-                               (["--count", "4000000000", "--duration", "100"], "of disk")):
+    for arguments, message in (
+        (["--count", "1", "--workers", "-1"], "(--workers), got -1"),
+        (["--count", "2", "--seed", "4294967295"], "seeds past 4294967295"),
+        (["--count", "4000000000", "--duration", "100"], "of disk"),
+    ):
         started = time.perf_counter()
-        assert main(["render-dataset", "--duration", "2", "--sample-rate", RATE, *arguments, "--no-progress",
-                     "--out", str(tmp_path / "ds")]) == 2
+        assert (
+            main(["render-dataset", "--duration", "2", "--sample-rate", RATE, *arguments, "--no-progress", "--out", str(tmp_path / "ds")])
+            == 2
+        )
         error = capsys.readouterr().err
         assert message in error and time.perf_counter() - started < 5, error
     assert not (tmp_path / "ds").exists() and not (tmp_path / "r").exists()
@@ -477,9 +636,26 @@ def test_ctrl_c_before_a_command_runs_is_interrupted_not_a_traceback(monkeypatch
 
 def test_a_soundfont_that_is_not_one_is_refused_before_fluidsynth_reads_it(tmp_path):
     pytest.importorskip("stemlime_render")
-    result = subprocess.run([sys.executable, "-m", "stemlime", "render", "--seed", "1", "--duration", "1", "--sample-rate",
-                             RATE, "--soundfont", str(PIECE / "mixture.wav"), "--out", str(tmp_path / "r")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stemlime",
+            "render",
+            "--seed",
+            "1",
+            "--duration",
+            "1",
+            "--sample-rate",
+            RATE,
+            "--soundfont",
+            str(PIECE / "mixture.wav"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and "is not a SoundFont (.sf2)" in result.stderr
     assert "CRITICAL" not in result.stderr and "fluidsynth:" not in result.stderr and not (tmp_path / "r").exists()
 
@@ -502,8 +678,21 @@ def test_version_a_boundaries_folder_and_train_threads_before_any_track_is_read(
         main(["--version"])
     assert stopped.value.code == 0 and capsys.readouterr().out.startswith("stemlime ")
     if pytest.importorskip("stemlime_temporal"):
-        assert main(["explain", str(PIECE / "mixture.wav"), "--tagger", _tagger(tmp_path), "--segmenter",
-                     f"manual,boundaries=@{tmp_path}", "--out", str(tmp_path / "o")]) == 2
+        assert (
+            main(
+                [
+                    "explain",
+                    str(PIECE / "mixture.wav"),
+                    "--tagger",
+                    _tagger(tmp_path),
+                    "--segmenter",
+                    f"manual,boundaries=@{tmp_path}",
+                    "--out",
+                    str(tmp_path / "o"),
+                ]
+            )
+            == 2
+        )
         assert "is a folder, not a file" in capsys.readouterr().err
     pytest.importorskip("stemlime_cerberus")
     assert main(["train", "cerberus", "--data", str(tmp_path / "nodata"), "--threads", "-1", "--out", str(tmp_path / "t")]) == 2
@@ -513,9 +702,13 @@ def test_version_a_boundaries_folder_and_train_threads_before_any_track_is_read(
 
 def test_train_settings_name_their_flags_and_a_seed_beyond_torchs_range_is_refused_before_reading(tmp_path, capsys):
     pytest.importorskip("stemlime_cerberus")
-    for arguments, message in ((["--seed", "99999999999999999999999"], "(--seed)"), (["--remix", "2"], "(--remix)"),
-                               (["--dropout", "1.5"], "(--dropout)"), (["--learning-rate", "nan"], "(--learning-rate)"),
-                               (["--chunk-seconds", "0"], "(--chunk-seconds)")):
+    for arguments, message in (
+        (["--seed", "99999999999999999999999"], "(--seed)"),
+        (["--remix", "2"], "(--remix)"),
+        (["--dropout", "1.5"], "(--dropout)"),
+        (["--learning-rate", "nan"], "(--learning-rate)"),
+        (["--chunk-seconds", "0"], "(--chunk-seconds)"),
+    ):
         assert main(["train", "cerberus", "--data", str(tmp_path / "nodata"), *arguments, "--out", str(tmp_path / "t")]) == 2
         error = capsys.readouterr().err
         assert message in error and "unexpected" not in error and "nodata" not in error, error

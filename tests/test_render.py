@@ -68,14 +68,14 @@ def test_each_stem_sounds_where_its_notes_are_and_is_silent_elsewhere():
         audio = rendering.stems[name]
         spans = _notes(instrument)
         for start, end in spans:  # sounding during every note
-            inside = audio[int(start * RATE): int(end * RATE)]
-            assert np.sqrt(np.mean(inside ** 2)) > 1e-3, (name, start)
+            inside = audio[int(start * RATE) : int(end * RATE)]
+            assert np.sqrt(np.mean(inside**2)) > 1e-3, (name, start)
         first, last = min(s for s, _ in spans), max(e for _, e in spans)
         assert not audio[: int(first * RATE)].any(), name  # exactly silent before the first note
         release = 0.05 if name == "vocals" else 1.0  # the sung word is cut at the note's end; instruments ring on
-        assert np.abs(audio[int((last + release) * RATE):]).max() < 1e-4, name
+        assert np.abs(audio[int((last + release) * RATE) :]).max() < 1e-4, name
     vocals = rendering.stems["vocals"]
-    assert not vocals[int(1.0 * RATE) + 1: int(2.0 * RATE)].any()  # exactly silent between the sung notes
+    assert not vocals[int(1.0 * RATE) + 1 : int(2.0 * RATE)].any()  # exactly silent between the sung notes
     described = rendering.metadata["stems"]
     assert described["vocals"]["instruments"][0]["lyrics"] == ["hello", "moon"]
     assert described["bass"]["notes"] == [[1.5, 2.0, 40, 100]]
@@ -83,14 +83,32 @@ def test_each_stem_sounds_where_its_notes_are_and_is_silent_elsewhere():
 
 
 def test_rendering_is_the_same_in_another_process_and_from_the_command_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "stemlime", "render", "--seed", "11", "--duration", "2",
-                             "--instruments", "piano,guitar,bass,drums,strings", "--sample-rate", str(RATE), "--out", str(tmp_path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stemlime",
+            "render",
+            "--seed",
+            "11",
+            "--duration",
+            "2",
+            "--instruments",
+            "piano,guitar,bass,drums,strings",
+            "--sample-rate",
+            str(RATE),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "s of audio per second" in result.stdout
     here = render_song(seed=11, duration=2.0, instruments="piano,guitar,bass,drums,strings", sample_rate=RATE)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{n}.wav" for n in here.stems]
-                                                                + ["mixture.wav", "metadata.json", ".stemlime-output.json"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{n}.wav" for n in here.stems] + ["mixture.wav", "metadata.json", ".stemlime-output.json"]
+    )
     for name in [*here.stems, "mixture"]:
         audio, rate = soundfile.read(tmp_path / f"{name}.wav", dtype="float32")
         expected = here.mixture if name == "mixture" else here.stems[name]
@@ -158,13 +176,36 @@ def test_distinct_parts_give_piano_guitar_and_bass_their_own_registers_and_roles
 def test_distinct_parts_from_the_command_line_and_in_a_dataset(tmp_path, capsys):
     from stemlime.cli import main
 
-    assert main(["render", "--seed", "4", "--duration", "2", "--sample-rate", "16000", "--distinct-parts", "--out", str(tmp_path / "one")]) == 0
+    assert (
+        main(["render", "--seed", "4", "--duration", "2", "--sample-rate", "16000", "--distinct-parts", "--out", str(tmp_path / "one")])
+        == 0
+    )
     metadata = json.loads((tmp_path / "one" / "metadata.json").read_text())
     assert metadata["arrangement"]["distinct_parts"] is True
     expected = render_song(4, 2.0, sample_rate=16000, distinct_parts=True)
     assert np.array_equal(soundfile.read(tmp_path / "one" / "mixture.wav", dtype="float32")[0], expected.mixture)
-    assert main(["render-dataset", "--count", "1", "--seed", "4", "--duration", "2", "--sample-rate", "16000", "--distinct-parts",
-                 "--workers", "1", "--no-progress", "--out", str(tmp_path / "set")]) == 0
+    assert (
+        main(
+            [
+                "render-dataset",
+                "--count",
+                "1",
+                "--seed",
+                "4",
+                "--duration",
+                "2",
+                "--sample-rate",
+                "16000",
+                "--distinct-parts",
+                "--workers",
+                "1",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "set"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "set" / "dataset.json").read_text())["distinct_parts"] is True
     pretty_midi.PrettyMIDI().write(str(tmp_path / "song.mid"))
     capsys.readouterr()
@@ -188,7 +229,8 @@ def test_a_rendered_piece_is_explained_with_its_true_stems(tmp_path):
     rendering = render_song(seed=2, duration=4.0, instruments="piano,bass,drums,vocals", sample_rate=RATE)
     folder = rendering.save(tmp_path / "song")
     explanation = stemlime.Pipeline(tagger=Loudness(), separator="oracle").explain(
-        folder / "mixture.wav", samples="exhaustive", seed=0, progress=False)
+        folder / "mixture.wav", samples="exhaustive", seed=0, progress=False
+    )
     weights = explanation.weights("loud")
     assert set(weights) == {"piano", "bass", "drums", "vocals"} and explanation.distinct_evaluations == 16
     loudest = max(rendering.stems, key=lambda name: np.mean(rendering.stems[name].astype(np.float64) ** 2))

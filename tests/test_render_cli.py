@@ -76,6 +76,7 @@ def test_the_installed_render_commands_are_registered_by_their_package():
 
 def _tiny_soundfont(path: Path) -> Path:
     """A valid SoundFont 2 with one preset, a sine 'piano' (bank 0, program 0), and no drum kit."""
+
     def chunk(tag: bytes, data: bytes) -> bytes:
         return tag + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
 
@@ -89,8 +90,9 @@ def _tiny_soundfont(path: Path) -> Path:
     info = riff_list(b"INFO", chunk(b"ifil", struct.pack("<HH", 2, 1)), chunk(b"isng", b"EMU8000\0"), chunk(b"INAM", b"tiny\0\0"))
     pdta = riff_list(
         b"pdta",
-        chunk(b"phdr", name("Tiny Piano") + struct.pack("<HHHIII", 0, 0, 0, 0, 0, 0)
-              + name("EOP") + struct.pack("<HHHIII", 0, 0, 1, 0, 0, 0)),
+        chunk(
+            b"phdr", name("Tiny Piano") + struct.pack("<HHHIII", 0, 0, 0, 0, 0, 0) + name("EOP") + struct.pack("<HHHIII", 0, 0, 1, 0, 0, 0)
+        ),
         chunk(b"pbag", struct.pack("<HH", 0, 0) + struct.pack("<HH", 1, 0)),
         chunk(b"pmod", b"\0" * 10),
         chunk(b"pgen", struct.pack("<HH", 41, 0) + struct.pack("<HH", 0, 0)),  # 41: instrument 0
@@ -98,8 +100,13 @@ def _tiny_soundfont(path: Path) -> Path:
         chunk(b"ibag", struct.pack("<HH", 0, 0) + struct.pack("<HH", 2, 0)),
         chunk(b"imod", b"\0" * 10),
         chunk(b"igen", struct.pack("<HH", 54, 1) + struct.pack("<HH", 53, 0) + struct.pack("<HH", 0, 0)),  # loop; sample 0
-        chunk(b"shdr", name("sine") + struct.pack("<IIIIIBbHH", 0, len(sine), period * 10, period * 40, 44100, 69, 0, 0, 1)
-              + name("EOS") + struct.pack("<IIIIIBbHH", 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+        chunk(
+            b"shdr",
+            name("sine")
+            + struct.pack("<IIIIIBbHH", 0, len(sine), period * 10, period * 40, 44100, 69, 0, 0, 1)
+            + name("EOS")
+            + struct.pack("<IIIIIBbHH", 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        ),
     )
     body = b"sfbk" + info + riff_list(b"sdta", chunk(b"smpl", samples)) + pdta
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
@@ -141,8 +148,12 @@ def test_a_corrupt_midi_file_is_refused_with_one_clear_message(cli, tmp_path):
 
 
 def test_missing_espeak_is_named_with_its_debian_package(tmp_path):
-    result = subprocess.run(STEMLIME + ["render", "--instruments", "bass,vocals", "--duration", "1", "--out", str(tmp_path)],
-                            capture_output=True, text=True, env={"PATH": str(Path(sys.executable).parent), "HOME": str(Path.home())})
+    result = subprocess.run(
+        STEMLIME + ["render", "--instruments", "bass,vocals", "--duration", "1", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(Path(sys.executable).parent), "HOME": str(Path.home())},
+    )
     assert result.returncode == 1 and "sudo apt-get install espeak-ng" in result.stderr
 
 
@@ -161,14 +172,35 @@ def test_a_midi_file_renders_one_stem_per_track(cli, tmp_path):
     result = cli("render", str(tmp_path / "two.mid"), "--stems", "track", "--sample-rate", "16000", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
-        "00_left_hand.wav", "01_right_hand.wav", "metadata.json", "mixture.wav"]
+        "00_left_hand.wav",
+        "01_right_hand.wav",
+        "metadata.json",
+        "mixture.wav",
+    ]
     assert json.loads((tmp_path / "out" / "metadata.json").read_text())["duration"] == pytest.approx(1.6)  # last note + 1 s
 
 
 def test_a_dataset_renders_in_parallel_and_resumes_where_it_stopped(tmp_path):
     out = tmp_path / "data"
-    arguments = ["render-dataset", "--count", "3", "--duration", "1", "--sample-rate", "8000", "--workers", "2",
-                 "--instruments", "guitar,drums", "--instruments", "piano,bass", "--seed", "40", "--out", str(out)]
+    arguments = [
+        "render-dataset",
+        "--count",
+        "3",
+        "--duration",
+        "1",
+        "--sample-rate",
+        "8000",
+        "--workers",
+        "2",
+        "--instruments",
+        "guitar,drums",
+        "--instruments",
+        "piano,bass",
+        "--seed",
+        "40",
+        "--out",
+        str(out),
+    ]
     first = run(*arguments)
     assert first.returncode == 0, first.stderr
     assert "rendering" in first.stderr and "3/3" in first.stderr  # the progress bar

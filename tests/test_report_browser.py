@@ -26,8 +26,9 @@ pytestmark = pytest.mark.browser
 def explanation_folder(tmp_path_factory):
     pytest.importorskip("stemlime_temporal", reason="stemlime-temporal is not installed")
     pipeline = loudness_pipeline(separator="oracle", segmenter="uniform,n=4")
-    explanation = pipeline.explain(PIECE / "mixture.wav", start=1.0, duration=3.0, samples=1000, seed=0,
-                                   checks="fidelity,stability,complexity")
+    explanation = pipeline.explain(
+        PIECE / "mixture.wav", start=1.0, duration=3.0, samples=1000, seed=0, checks="fidelity,stability,complexity"
+    )
     return explanation.save(tmp_path_factory.mktemp("page") / "out", k=2, report=True)
 
 
@@ -46,8 +47,7 @@ def real_scan(song30, tmp_path_factory):
     pytest.importorskip("stemlime_spleeter", reason="stemlime-spleeter is not installed")
     musicnn_folder("MSD_musicnn")
     spleeter_folder("2stems")
-    pipeline = stemlime.Pipeline(tagger="musicnn", separator="spleeter:2stems",
-                                 cache=StemCache(tmp_path_factory.mktemp("stems")))
+    pipeline = stemlime.Pipeline(tagger="musicnn", separator="spleeter:2stems", cache=StemCache(tmp_path_factory.mktemp("stems")))
     separator = pipeline.separator
     runs = []
     separate = separator.separate
@@ -69,8 +69,10 @@ def test_the_explanation_page_works_in_chromium(explanation_folder, size, name):
 
 def test_the_jupyter_card_plays_its_embedded_audio_in_chromium(tmp_path):
     require_browser()
-    (tmp_path / "notebook.html").write_text(f"<!DOCTYPE html><html><head><meta name='viewport' content='width=device-width'>"
-                                           f"<link rel='icon' href='data:,'></head><body>{explained()._repr_html_()}</body></html>")
+    (tmp_path / "notebook.html").write_text(
+        f"<!DOCTYPE html><html><head><meta name='viewport' content='width=device-width'>"
+        f"<link rel='icon' href='data:,'></head><body>{explained()._repr_html_()}</body></html>"
+    )
     seen = look_at(tmp_path, "notebook.html", size=PHONE)
     assert_page_works(seen)
     assert len(seen["durations"]) == 2 + len(STEMS) and all(a["src"].startswith("data:audio/wav") for a in seen["durations"])
@@ -127,8 +129,9 @@ def dataset_runs(tmp_path_factory):
     spec = write_module(root / "models", f"browser_windowed_{root.name}", LOUD_BRIGHT_WINDOWED)
     (root / "genres.csv").write_text("track,genre\nsong-0,rock\nsong-1,folk\nsong-2,rock\nsong-3,folk\n")
     pipeline = stemlime.Pipeline(tagger=spec, separator="oracle")
-    plain = stemlime.explain_dataset(pipeline, data, root / "plain", top_labels=2, samples=64, metadata=root / "genres.csv",
-                                     report=True, progress=False)
+    plain = stemlime.explain_dataset(
+        pipeline, data, root / "plain", top_labels=2, samples=64, metadata=root / "genres.csv", report=True, progress=False
+    )
     snippets = stemlime.explain_dataset(pipeline, data, root / "snippets", snippets="best:2", samples=64, report=True, progress=False)
     return plain, snippets
 
@@ -157,8 +160,9 @@ def test_a_dataset_page_of_snippets_works_in_chromium(dataset_runs):
         assert verdict in seen["text"]
     page = (snippets.out / "index.html").read_text()
     assert set(re.findall(r'href="(tracks/[^"]+)"', page)) == {f"tracks/{track}/index.html" for track in snippets.explained}
-    assert all("where is" in (snippets.out / "tracks" / track / "index.html").read_text() for track in snippets.explained), \
+    assert all("where is" in (snippets.out / "tracks" / track / "index.html").read_text() for track in snippets.explained), (
         "each track's page is its scan's"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -167,14 +171,12 @@ def real_stemgram(song30, tmp_path_factory):
     pytest.importorskip("stemlime_spleeter", reason="stemlime-spleeter is not installed")
     musicnn_folder("MSD_musicnn")
     spleeter_folder("2stems")
-    pipeline = stemlime.Pipeline(tagger="musicnn", separator="spleeter:2stems",
-                                 cache=StemCache(tmp_path_factory.mktemp("stems")))
+    pipeline = stemlime.Pipeline(tagger="musicnn", separator="spleeter:2stems", cache=StemCache(tmp_path_factory.mktemp("stems")))
     separator = pipeline.separator
     runs = []
     separate = separator.separate
     separator.separate = lambda audio, rate, **kw: runs.append(len(audio)) or separate(audio, rate, **kw)
-    gram = stemlime.stemgram(pipeline, song30, labels=["female vocalists"],
-                             out=tmp_path_factory.mktemp("stemgram") / "stemgram")
+    gram = stemlime.stemgram(pipeline, song30, labels=["female vocalists"], out=tmp_path_factory.mktemp("stemgram") / "stemgram")
     return gram, tmp_path_factory.getbasetemp(), runs
 
 
@@ -187,8 +189,8 @@ def test_the_stemgram_page_of_a_real_song_works_in_chromium(real_stemgram, size,
     # with every stem on, each frame's output is the song's taggram there, up to what the stems miss of the mix
     index = stemlime.Pipeline(tagger="musicnn").tagger_labels.index("female vocalists")
     everything = gram.everything("female vocalists")
-    assert np.allclose(everything, taggram[:gram.n_frames, index], atol=0.03)
-    assert np.argmax(everything) == np.argmax(taggram[:gram.n_frames, index])  # the stemgram peaks where the taggram does
+    assert np.allclose(everything, taggram[: gram.n_frames, index], atol=0.03)
+    assert np.argmax(everything) == np.argmax(taggram[: gram.n_frames, index])  # the stemgram peaks where the taggram does
     assert gram.efficiency_error("female vocalists") < 1e-9
     require_browser()
     folder = next(p.parent for p in gram_folder_candidates(real_stemgram))

@@ -25,11 +25,14 @@ def _neighbourhoods():
     for k in (1, 2, 5, 12, 50):
         for samples in (["exhaustive"] if k <= 5 else []) + [k + 1, 1000]:
             masks = sample_masks(k, samples, int(rng.integers(1000)))
-            outputs = np.stack([
-                rng.random(len(masks)),  # noise
-                1 / (1 + np.exp(-(masks @ rng.normal(size=k)))),  # a logistic "tagger"
-                np.full(len(masks), 0.5),  # constant: R^2 of a flat target
-            ], axis=1)  # (N, 3): columns are strided views, as a label's targets are
+            outputs = np.stack(
+                [
+                    rng.random(len(masks)),  # noise
+                    1 / (1 + np.exp(-(masks @ rng.normal(size=k)))),  # a logistic "tagger"
+                    np.full(len(masks), 0.5),  # constant: R^2 of a flat target
+                ],
+                axis=1,
+            )  # (N, 3): columns are strided views, as a label's targets are
             yield k, samples, masks, outputs
 
 

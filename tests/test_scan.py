@@ -115,11 +115,14 @@ def test_a_window_past_the_end_of_the_song_is_moved_back_to_end_there():
     assert windows[0].end == pytest.approx(5.99) and windows[0].start == pytest.approx(2.99)
 
 
-@pytest.mark.parametrize("taggram, label, n, message", [
-    (np.zeros((0, 2)), 0, 1, "at least one frame"),
-    (np.zeros((3, 2)), 2, 1, "out of range"),
-    (np.zeros((3, 2)), 0, 0, "at least 1"),
-])
+@pytest.mark.parametrize(
+    "taggram, label, n, message",
+    [
+        (np.zeros((0, 2)), 0, 1, "at least one frame"),
+        (np.zeros((3, 2)), 2, 1, "out of range"),
+        (np.zeros((3, 2)), 0, 0, "at least 1"),
+    ],
+)
 def test_best_snippets_refuses_what_cannot_be_chosen(taggram, label, n, message):
     with pytest.raises(stemlime.UsageError, match=message):
         best_snippets(taggram, label, n, 1.0)
@@ -147,8 +150,9 @@ def test_the_scans_snippets_are_the_known_taggrams_top_frames_and_piano_explains
 
 
 def test_scan_save_writes_one_whole_folder_with_every_snippet_explained(song, tmp_path):
-    scan = stemlime.scan(stemlime.Pipeline(tagger=_known_tagger(tmp_path), separator="oracle"), song, label="jazz", snippets=2,
-                                                                                     samples=200, seed=1)
+    scan = stemlime.scan(
+        stemlime.Pipeline(tagger=_known_tagger(tmp_path), separator="oracle"), song, label="jazz", snippets=2, samples=200, seed=1
+    )
     out = scan.save(tmp_path / "scan")
     data = json.loads((out / "scan.json").read_text())
     assert data["label"] == "jazz" and data["verdict"] == "piano explains jazz in 2 of 2 snippets"
@@ -170,8 +174,9 @@ def test_scan_save_writes_one_whole_folder_with_every_snippet_explained(song, tm
 @pytest.mark.parametrize("cache", ["off", "cache"])
 def test_a_scan_separates_the_song_once_for_all_its_snippets(song, tmp_path, cache):
     separator = BandSplit()
-    pipeline = stemlime.Pipeline(tagger=_known_tagger(tmp_path), separator=separator,
-                                 cache=False if cache == "off" else StemCache(tmp_path / "stems"))
+    pipeline = stemlime.Pipeline(
+        tagger=_known_tagger(tmp_path), separator=separator, cache=False if cache == "off" else StemCache(tmp_path / "stems")
+    )
     scan = stemlime.scan(pipeline, song, label="jazz", snippets=4, samples="exhaustive")
     assert separator.calls == 1
     assert pipeline.cache is None if cache == "off" else pipeline.cache is not None, "the scan leaves the pipeline as it was"
@@ -199,8 +204,22 @@ def _scan_for_jazz(cli, song, tmp_path, snippets: int):
     """``stemlime scan`` of the song for jazz with the known tagger: (result, output folder)."""
     (tmp_path / "known.py").write_text(KNOWN_TAGGER)
     out = tmp_path / "scanned"
-    result = cli("scan", str(song), "--tagger", f"python,object=known:tagger,path={tmp_path}", "--label", "jazz",
-                          "--snippets", str(snippets), "--samples", "exhaustive", "--seed", "0", "--out", str(out))
+    result = cli(
+        "scan",
+        str(song),
+        "--tagger",
+        f"python,object=known:tagger,path={tmp_path}",
+        "--label",
+        "jazz",
+        "--snippets",
+        str(snippets),
+        "--samples",
+        "exhaustive",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     return result, out
 

@@ -45,8 +45,12 @@ def tensors(checkpoint_dir):
 def _networks(tensors):
     cfg = MODEL_CONFIGS["2stems"]
     return build_networks(
-        tensors, cfg["stems"], conv_activation=cfg["conv_activation"],
-        deconv_activation=cfg["deconv_activation"], mask=cfg["mask"], n_bins=cfg["n_bins"],
+        tensors,
+        cfg["stems"],
+        conv_activation=cfg["conv_activation"],
+        deconv_activation=cfg["deconv_activation"],
+        mask=cfg["mask"],
+        n_bins=cfg["n_bins"],
     )
 
 
@@ -115,8 +119,12 @@ def test_more_stems_in_checkpoint_than_requested_is_rejected():
 def test_generic_stem_count_runs_and_masks_sum_to_mixture(model):
     cfg = MODEL_CONFIGS[model]
     nets = build_networks(
-        _synthetic_tensors(len(cfg["stems"])), cfg["stems"], conv_activation=cfg["conv_activation"],
-        deconv_activation=cfg["deconv_activation"], mask=cfg["mask"], n_bins=cfg["n_bins"],
+        _synthetic_tensors(len(cfg["stems"])),
+        cfg["stems"],
+        conv_activation=cfg["conv_activation"],
+        deconv_activation=cfg["deconv_activation"],
+        mask=cfg["mask"],
+        n_bins=cfg["n_bins"],
     )
     rng = np.random.default_rng(1)
     x = (0.1 * rng.standard_normal((30000, 2))).astype(np.float32)

@@ -235,7 +235,9 @@ def test_cli_separate_reaches_tensorflow_spleeters_quality(checkpoint_dir, tmp_p
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         STEMLIME + ["separate", str(mixture), "--separator", "spleeter:2stems", "--out", str(out)],
-        capture_output=True, text=True, env=env,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.glob("*.wav")) == ["accompaniment.wav", "vocals.wav"]
@@ -281,8 +283,24 @@ def test_explain_female_vocalists_with_musicnn_and_spleeter(cli, checkpoint_dir,
     mixture = tmp_path / "mixture.wav"
     soundfile.write(mixture, _mixture(), 44100, subtype="PCM_16")
     out = tmp_path / "out"
-    result = cli("explain", str(mixture), "--tagger", "musicnn:MSD_musicnn,device=cpu", "--separator", "spleeter:2stems,device=cpu",
-                 "--start", "1.0", "--duration", "3", "--label", "female vocalists", "--samples", "exhaustive", "--out", str(out))
+    result = cli(
+        "explain",
+        str(mixture),
+        "--tagger",
+        "musicnn:MSD_musicnn,device=cpu",
+        "--separator",
+        "spleeter:2stems,device=cpu",
+        "--start",
+        "1.0",
+        "--duration",
+        "3",
+        "--label",
+        "female vocalists",
+        "--samples",
+        "exhaustive",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     import json
 

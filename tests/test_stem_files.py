@@ -134,8 +134,7 @@ def test_missing_ffmpeg_says_what_to_install(stem_mp4, monkeypatch, tmp_path):
         stemlime.load_audio(stem_mp4)
 
 
-def test_missing_ffmpeg_on_the_command_line_exits_with_status_1_and_says_what_to_install(stem_mp4, monkeypatch,
-                                                                                         tmp_path, capsys):
+def test_missing_ffmpeg_on_the_command_line_exits_with_status_1_and_says_what_to_install(stem_mp4, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))
     status = main(["separate", str(stem_mp4), "--separator", "oracle", "--out", str(tmp_path / "out")])
     assert status == 1 and "apt-get install ffmpeg" in capsys.readouterr().err
@@ -169,9 +168,24 @@ def test_explain_dataset_runs_on_stem_files_with_a_genre_table(stem_mp4, tmp_pat
     models.mkdir()
     (models / "low_energy_tagger.py").write_text(TAGGER_MODULE)
     out = tmp_path / "out"
-    status = main(["explain-dataset", str(data), "--tagger", f"python,object=low_energy_tagger:tagger,path={models}",
-                   "--separator", "oracle", "--samples", "exhaustive", "--metadata", str(tmp_path / "genres.csv"),
-                   "--report", "--no-progress", "--out", str(out)])
+    status = main(
+        [
+            "explain-dataset",
+            str(data),
+            "--tagger",
+            f"python,object=low_energy_tagger:tagger,path={models}",
+            "--separator",
+            "oracle",
+            "--samples",
+            "exhaustive",
+            "--metadata",
+            str(tmp_path / "genres.csv"),
+            "--report",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     run = json.loads((out / "run.json").read_text())
     assert run["tracks"]["explained"] == 3 and run["tracks"]["failed"] == 0

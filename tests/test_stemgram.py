@@ -69,9 +69,9 @@ def brute_force_interaction(game, k, i, j):
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 6])
 def test_exact_values_and_interactions_equal_the_brute_force_definitions(k):
     rng = np.random.default_rng(k)
-    table = rng.normal(size=2 ** k)
+    table = rng.normal(size=2**k)
     masks = all_masks(k)
-    assert masks.shape == (2 ** k, k) and all(int("".join(map(str, row[::-1])), 2) == c for c, row in enumerate(masks))
+    assert masks.shape == (2**k, k) and all(int("".join(map(str, row[::-1])), 2) == c for c, row in enumerate(masks))
     phi = shapley_values(table, k)
     assert np.allclose(phi, brute_force_shapley(lambda c: table[c], k), atol=1e-9, rtol=0)
     assert abs(phi.sum() - (table[-1] - table[0])) < 1e-9  # efficiency
@@ -88,6 +88,7 @@ def test_more_components_than_exact_allows_are_refused():
 
 
 # ---------------------------------------------------------------------------- a tagger with a known interaction
+
 
 class BandAnd:
     """'both': an AND of two band-energy detectors (300 Hz and 3 kHz), each saturating at 1."""
@@ -108,8 +109,11 @@ class BandAnd:
 def band_song(tmp_path) -> Path:
     """An oracle folder: a 300-Hz stem, a 3-kHz stem and a quiet 1-kHz stem, 3 s, the 3 kHz only after 1 s."""
     t = np.arange(3 * RATE) / RATE
-    stems = {"low": 0.5 * np.sin(2 * np.pi * 300 * t), "high": 0.5 * np.sin(2 * np.pi * 3000 * t) * (t >= 1),
-             "other": 0.05 * np.sin(2 * np.pi * 1000 * t)}
+    stems = {
+        "low": 0.5 * np.sin(2 * np.pi * 300 * t),
+        "high": 0.5 * np.sin(2 * np.pi * 3000 * t) * (t >= 1),
+        "other": 0.05 * np.sin(2 * np.pi * 1000 * t),
+    }
     folder = tmp_path / "band"
     folder.mkdir()
     for name, audio in stems.items():
@@ -153,12 +157,14 @@ def test_the_stemgram_equals_brute_force_on_real_stems_and_is_efficient(tmp_path
         assert gram.efficiency_error(label) < 1e-9
     # frame 2 by hand: cut the stems, run the tagger on every mask, Shapley from the definition
     stems = pipeline.stems(PIECE / "mixture.wav", rate=RATE)
-    cut = np.stack([s[2 * RATE:3 * RATE] for s in stems.values()])
+    cut = np.stack([s[2 * RATE : 3 * RATE] for s in stems.values()])
     empty = float(cut.sum(axis=0).min())  # audioLIME's all-off input
+
     def game(code):
         mask = np.array([(code >> i) & 1 for i in range(5)], np.float32)
         audio = mask @ cut if code else np.full(RATE, empty, np.float32)
         return float(tagger.predict(audio[None, :])[0, 0])
+
     assert np.allclose(gram.values("loud")[2], brute_force_shapley(game, 5), atol=1e-9, rtol=0)
     assert abs(gram.everything("loud")[2] - game(31)) < 1e-9 and abs(gram.nothing("loud")[2] - game(0)) < 1e-9
     record = gram.record()
@@ -195,7 +201,7 @@ def test_the_masks_of_many_frames_reach_the_tagger_in_one_batch_with_each_frames
     assert calls == [3 * 8] and gram.tagger_runs == 24  # 3 frames x 2^3 masks, one tagger call
     stems = pipeline.stems(band_song, rate=RATE)  # one engine per frame: the definition, frame by frame
     for frame in range(3):
-        cut = np.stack([s[frame * RATE:(frame + 1) * RATE] for s in stems.values()])
+        cut = np.stack([s[frame * RATE : (frame + 1) * RATE] for s in stems.values()])
         alone = pipeline.engine(cut).outputs(all_masks(3))
         np.testing.assert_allclose(gram.games["both"][frame], alone[:, 0], rtol=0, atol=1e-9)
         np.testing.assert_allclose(gram.games["low"][frame], alone[:, 1], rtol=0, atol=1e-9)
@@ -208,9 +214,14 @@ def test_a_tagger_that_mixes_where_it_runs_gives_the_same_stemgram():
     from model_support import musicnn_folder
 
     musicnn_folder("MSD_musicnn")
-    grams = {compose: stemlime.stemgram(stemlime.Pipeline(tagger=f"musicnn,device=cpu,compose={compose}", separator="oracle",
-                                                          cache=False), PIECE / "mixture.wav", labels=["rock", "female vocalists"])
-             for compose in ("host", "device")}
+    grams = {
+        compose: stemlime.stemgram(
+            stemlime.Pipeline(tagger=f"musicnn,device=cpu,compose={compose}", separator="oracle", cache=False),
+            PIECE / "mixture.wav",
+            labels=["rock", "female vocalists"],
+        )
+        for compose in ("host", "device")
+    }
     assert grams["device"].tagger_runs == grams["host"].tagger_runs == 32 * grams["host"].n_frames
     for label in ("rock", "female vocalists"):  # the device path computes the log-mel in torch (within 1e-4)
         np.testing.assert_allclose(grams["device"].games[label], grams["host"].games[label], rtol=0, atol=1e-4)
@@ -220,8 +231,7 @@ def test_a_scan_with_its_stemgram_links_it_from_the_page(band_song, tmp_path):
     """(That the song is separated once, for the stemgram and every snippet, is checked on a real
     scan with spleeter: tests/test_report_browser.py.)"""
     pipeline = stemlime.Pipeline(tagger=BandAnd(), separator="oracle", cache=False, empty_mask="zeros")
-    scan = stemlime.scan(pipeline, band_song, label="both", snippets=2, samples="exhaustive", stemgram=True,
-                         out=tmp_path / "scan")
+    scan = stemlime.scan(pipeline, band_song, label="both", snippets=2, samples="exhaustive", stemgram=True, out=tmp_path / "scan")
     assert scan.stemgram.n_frames == 3 and scan.stemgram.labels == ["both"]
     assert "every frame, exactly (the stemgram):" in scan.summary() and "act together" in scan.summary()
     out = tmp_path / "scan"
@@ -241,8 +251,23 @@ def test_a_scan_with_its_stemgram_links_it_from_the_page(band_song, tmp_path):
 def test_the_scan_command_writes_the_stemgram_with_stemgram(cli, tmp_path):
     (tmp_path / "framed_model.py").write_text(FRAMED)
     tagger = f"python,object=framed_model:tagger,path={tmp_path}"
-    done = cli("scan", str(PIECE / "mixture.wav"), "--tagger", tagger, "--separator", "oracle", "--label", "loud",
-               "--snippets", "1", "--samples", "64", "--stemgram", "--out", str(tmp_path / "s"))
+    done = cli(
+        "scan",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        tagger,
+        "--separator",
+        "oracle",
+        "--label",
+        "loud",
+        "--snippets",
+        "1",
+        "--samples",
+        "64",
+        "--stemgram",
+        "--out",
+        str(tmp_path / "s"),
+    )
     assert done.returncode == 0, done.stderr
     assert "every frame, exactly (the stemgram):" in done.stdout and f"{tmp_path / 's' / 'stemgram'}/" in done.stdout
     gram = json.loads((tmp_path / "s" / "stemgram" / "stemgram.json").read_text())
@@ -257,8 +282,20 @@ def test_the_stemgram_command_writes_json_picture_players_and_page(tmp_path):
     (tmp_path / "framed_model.py").write_text(FRAMED)
     out = tmp_path / "gram"
     tagger = f"python,object=framed_model:tagger,path={tmp_path}"
-    result = run_cli("stemgram", str(PIECE / "mixture.wav"), "--tagger", tagger, "--separator", "oracle",
-                     "--label", "loud", "--label", "bright", "--out", str(out))
+    result = run_cli(
+        "stemgram",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        tagger,
+        "--separator",
+        "oracle",
+        "--label",
+        "loud",
+        "--label",
+        "bright",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert "stemgram of" in result.stdout and "4 frames" in result.stdout and "loud: peaks at" in result.stdout
     data = json.loads((out / "stemgram.json").read_text())
@@ -275,8 +312,9 @@ def test_the_stemgram_command_writes_json_picture_players_and_page(tmp_path):
     assert render_report(out).is_file()
     # a second run replaces the folder; bad flags are usage errors naming the flag
     assert run_cli("stemgram", str(PIECE / "mixture.wav"), "--tagger", tagger, "--label", "loud", "--out", str(out)).returncode == 0
-    bad = run_cli("stemgram", str(PIECE / "mixture.wav"), "--tagger", tagger, "--label", "loud", "--batch-size", "0",
-                  "--out", str(tmp_path / "x"))
+    bad = run_cli(
+        "stemgram", str(PIECE / "mixture.wav"), "--tagger", tagger, "--label", "loud", "--batch-size", "0", "--out", str(tmp_path / "x")
+    )
     assert bad.returncode == 2 and "--batch-size" in bad.stderr and not (tmp_path / "x").exists()
     missing = run_cli("stemgram", str(PIECE / "mixture.wav"), "--tagger", tagger, "--out", str(tmp_path / "y"))
     assert missing.returncode == 2 and "--label" in missing.stderr
@@ -331,8 +369,10 @@ def test_the_readme_stemgram_python_block_runs(capsys):
     assert "4 frames" in printed and "5 stems" in printed
 
 
-@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("stemlime_musicnn", "stemlime_spleeter")),
-                    reason="stemlime-musicnn and stemlime-spleeter are needed")
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("stemlime_musicnn", "stemlime_spleeter")),
+    reason="stemlime-musicnn and stemlime-spleeter are needed",
+)
 def test_the_readme_stemgram_command_runs(tmp_path):
     import shutil
 
@@ -354,8 +394,10 @@ def test_the_readme_stemgram_command_runs(tmp_path):
 EXAMPLE = Path(__file__).resolve().parent / "data" / "audio_example" / "audio_example.mp3"  # spleeter's, CC BY 3.0
 
 
-@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("stemlime_musicnn", "stemlime_spleeter")),
-                    reason="stemlime-musicnn and stemlime-spleeter are needed")
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("stemlime_musicnn", "stemlime_spleeter")),
+    reason="stemlime-musicnn and stemlime-spleeter are needed",
+)
 def test_the_readme_stemgram_of_spleeters_audio_example_flags_vocals_and_accompaniment_at_5_98_s(tmp_path):
     """The README's block and its printed lines, run as written (from a folder holding tests/data/audio_example)."""
     import re
@@ -412,11 +454,24 @@ def test_more_than_eight_stems_get_kernel_shaps_estimate_and_say_so(tmp_path, cl
     assert gram.nothing("power") == pytest.approx([0, 0], abs=1e-12)
     again = stemlime.stemgram(pipeline, tmp_path / "mixture.wav", labels="power", samples=64, seed=3)
     assert again.tagger_runs <= 2 * 64 and again.method.startswith("kernel SHAP estimate: 64")  # distinct masks run once
-    assert np.array_equal(again.values("power"), stemlime.stemgram(pipeline, tmp_path / "mixture.wav", labels="power",
-                                                                   samples=64, seed=3).values("power"))  # seeded
+    assert np.array_equal(
+        again.values("power"), stemlime.stemgram(pipeline, tmp_path / "mixture.wav", labels="power", samples=64, seed=3).values("power")
+    )  # seeded
     (tmp_path / "framed_model.py").write_text(FRAMED)
-    done = cli("stemgram", str(tmp_path / "mixture.wav"), "--tagger", "python,object=framed_model:tagger,path=" + str(tmp_path),
-               "--separator", "oracle", "--label", "loud", "--samples", "1", "--out", str(tmp_path.parent / "never"))
+    done = cli(
+        "stemgram",
+        str(tmp_path / "mixture.wav"),
+        "--tagger",
+        "python,object=framed_model:tagger,path=" + str(tmp_path),
+        "--separator",
+        "oracle",
+        "--label",
+        "loud",
+        "--samples",
+        "1",
+        "--out",
+        str(tmp_path.parent / "never"),
+    )
     assert done.returncode == 2 and "--samples" in done.stderr and not (tmp_path.parent / "never").exists()
     data = json.loads(json_text(gram.record().to_json()))
     assert data["method"].startswith("kernel SHAP") and data["per_label"]["power"]["interactions"][0][0][1] is None

@@ -70,6 +70,7 @@ def tagger_on_every_coalition(tagger, stems: np.ndarray) -> dict[frozenset, np.n
 
 # ------------------------------------------------------------------------------ kernel SHAP
 
+
 def test_exact_kernel_shap_recovers_the_brute_force_shapley_values(presence_tagger):
     explanation = explain(presence_tagger, "kernel_shap", samples=1000)  # 2^5 = 32 <= 1000: exact
     assert explanation.distinct_evaluations == 32  # every coalition, the empty and the full included
@@ -133,6 +134,7 @@ def test_kernel_shap_refuses_masks_without_the_empty_coalition():
 
 # ------------------------------------------------------------------------------ linear family
 
+
 def test_plain_least_squares_recovers_an_additive_tagger(presence_tagger):
     explanation = explain(presence_tagger, "linear")
     assert explanation.weights("linear") == pytest.approx({s: COEFFICIENTS.get(s, 0.0) for s in STEMS}, abs=1e-5)
@@ -156,6 +158,7 @@ def test_ridge_stays_the_default(presence_tagger):
 
 # ------------------------------------------------------------------------------ tree
 
+
 def test_the_tree_finds_the_interaction_rule(presence_tagger, tmp_path):
     explanation = explain(presence_tagger, "tree,max_depth=2")
     both = explanation.label("both")
@@ -172,6 +175,7 @@ def test_the_tree_finds_the_interaction_rule(presence_tagger, tmp_path):
 
 
 # ------------------------------------------------------------------------------ registry, errors, determinism
+
 
 def test_every_surrogate_is_listed_with_its_options():
     surrogates = {f["name"]: f for f in stemlime.Registry().describe()["surrogates"]}

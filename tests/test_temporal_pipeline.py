@@ -62,7 +62,10 @@ def test_tf_grid_components_carry_their_band_into_the_json():
     explanation = explain(SpanEnergyTagger(0.0, 3.0), "none", "tf_grid,n_time=2,n_freq=2", samples=20)
     data = json.loads(explanation.to_json())
     assert [c["name"] for c in data["components"]] == [
-        "mix@0.00-1.50s_0-4000Hz", "mix@0.00-1.50s_4000-8000Hz", "mix@1.50-3.00s_0-4000Hz", "mix@1.50-3.00s_4000-8000Hz"
+        "mix@0.00-1.50s_0-4000Hz",
+        "mix@0.00-1.50s_4000-8000Hz",
+        "mix@1.50-3.00s_0-4000Hz",
+        "mix@1.50-3.00s_4000-8000Hz",
     ]
     assert data["components"][1]["band"] == [4000.0, 8000.0] and data["components"][1]["start"] == 0.0
 
@@ -96,14 +99,29 @@ def test_components_line_mistakes_get_one_clear_message(tmp_path, text, message)
 
 def test_cli_summary_shows_each_stems_weights_over_time(tmp_path):
     write_loudness_module(tmp_path)
-    result = stemlime_cli("explain", str(PIECE / "mixture.wav"), "--tagger", "python,object=mymodel:tagger,path=.",
-                      "--segmenter", "uniform,n=4", "--start", "1", "--duration", "3", "--samples", "300",
-                      "--no-progress", "--out", "out", cwd=tmp_path)
+    result = stemlime_cli(
+        "explain",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        "python,object=mymodel:tagger,path=.",
+        "--segmenter",
+        "uniform,n=4",
+        "--start",
+        "1",
+        "--duration",
+        "3",
+        "--samples",
+        "300",
+        "--no-progress",
+        "--out",
+        "out",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.strip().startswith("weight by segment"))
     assert lines[header].split()[3:] == SPANS
-    rows = [line.split() for line in lines[header + 1: header + 1 + len(STEMS)]]
+    rows = [line.split() for line in lines[header + 1 : header + 1 + len(STEMS)]]
     assert [row[0] for row in rows] == list(STEMS)
     weights = json.loads((tmp_path / "out" / "explanation.json").read_text())["labels"]["loud"]["weights"]
     for row in rows:
@@ -113,19 +131,34 @@ def test_cli_summary_shows_each_stems_weights_over_time(tmp_path):
 
 def test_cli_summary_of_many_segments_runs_time_down_the_page(tmp_path):
     write_loudness_module(tmp_path)
-    result = stemlime_cli("explain", str(PIECE / "mixture.wav"), "--tagger", "python,object=mymodel:tagger,path=.",
-                          "--segmenter", "uniform,n=12", "--start", "1", "--duration", "3", "--samples", "200",
-                          "--no-progress", "--out", "out", cwd=tmp_path)
+    result = stemlime_cli(
+        "explain",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        "python,object=mymodel:tagger,path=.",
+        "--segmenter",
+        "uniform,n=12",
+        "--start",
+        "1",
+        "--duration",
+        "3",
+        "--samples",
+        "200",
+        "--no-progress",
+        "--out",
+        "out",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.strip().startswith("segment "))
     assert lines[header].split()[1:] == list(STEMS)
-    rows = [line.split() for line in lines[header + 1: header + 13]]
+    rows = [line.split() for line in lines[header + 1 : header + 13]]
     assert [row[0] for row in rows] == [f"{i * 0.25:.2f}-{(i + 1) * 0.25:.2f}s" for i in range(12)]
     weights = json.loads((tmp_path / "out" / "explanation.json").read_text())["labels"]["loud"]["weights"]
     for row in rows:
         assert [float(cell) for cell in row[1:]] == [pytest.approx(weights[f"{stem}@{row[0]}"], abs=5e-5) for stem in STEMS]
-    assert max(len(line) for line in lines[header: header + 13]) < 80, "the table stays narrow"
+    assert max(len(line) for line in lines[header : header + 13]) < 80, "the table stays narrow"
 
 
 def test_cli_says_when_a_segmenter_falls_back_to_one_segment(tmp_path):
@@ -134,8 +167,22 @@ def test_cli_says_when_a_segmenter_falls_back_to_one_segment(tmp_path):
     import soundfile
 
     soundfile.write(silence, np.zeros(48000, np.float32), 16000)
-    result = stemlime_cli("explain", str(silence), "--tagger", "python,object=mymodel:tagger,path=.", "--separator", "none",
-                      "--segmenter", "onsets", "--samples", "10", "--no-progress", "--out", "out", cwd=tmp_path)
+    result = stemlime_cli(
+        "explain",
+        str(silence),
+        "--tagger",
+        "python,object=mymodel:tagger,path=.",
+        "--separator",
+        "none",
+        "--segmenter",
+        "onsets",
+        "--samples",
+        "10",
+        "--no-progress",
+        "--out",
+        "out",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "stemlime: warning: onsets: no note onsets were detected in the 3.00-s excerpt; using one segment" in result.stderr
     assert "1 components" in result.stdout
@@ -143,8 +190,21 @@ def test_cli_says_when_a_segmenter_falls_back_to_one_segment(tmp_path):
 
 def test_cli_bad_boundaries_exit_2_with_the_reason(tmp_path):
     write_loudness_module(tmp_path)
-    result = stemlime_cli("explain", str(PIECE / "mixture.wav"), "--tagger", "python,object=mymodel:tagger,path=.",
-                      "--segmenter", "manual,boundaries=0.5;3.2", "--start", "1", "--duration", "3", "--out", "out", cwd=tmp_path)
+    result = stemlime_cli(
+        "explain",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        "python,object=mymodel:tagger,path=.",
+        "--segmenter",
+        "manual,boundaries=0.5;3.2",
+        "--start",
+        "1",
+        "--duration",
+        "3",
+        "--out",
+        "out",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "stemlime: error: manual: boundary 3.2 s is outside the 3.000-s excerpt; boundaries are seconds from the start "

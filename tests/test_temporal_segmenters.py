@@ -68,7 +68,9 @@ def test_windows_sum_to_one_and_the_all_ones_mask_is_the_input(spec, audio):
     np.testing.assert_allclose(components.astype(np.float64).sum(axis=0), mix + stems["b"], atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("spec", ["tf_grid", "tf_grid,n_time=3,n_freq=5,n_fft=512", "tf_grid,scale=mel,n_freq=6", "tf_grid,n_time=1,n_freq=1"])
+@pytest.mark.parametrize(
+    "spec", ["tf_grid", "tf_grid,n_time=3,n_freq=5,n_fft=512", "tf_grid,scale=mel,n_freq=6", "tf_grid,n_time=1,n_freq=1"]
+)
 def test_tf_grid_blocks_of_each_stem_sum_to_the_stem(spec):
     segments = segment(spec, MIX)
     components, audio = build_components(dict(zip("abcde", STEMS)), segments)
@@ -156,8 +158,9 @@ def test_onsets_cut_just_before_the_clicks_and_respect_min_length():
     assert min(s.end - s.start for s in merged) >= 1.2 - 1e-9
 
 
-@pytest.mark.parametrize("spec, what", [("onsets", "no note onsets were detected"), ("beats", "no beats were detected"),
-                                        ("bars", "no beats were detected")])
+@pytest.mark.parametrize(
+    "spec, what", [("onsets", "no note onsets were detected"), ("beats", "no beats were detected"), ("bars", "no beats were detected")]
+)
 def test_an_excerpt_without_events_falls_back_to_one_segment_with_a_warning(spec, what):
     silence = np.zeros(3 * RATE, np.float32)
     with pytest.warns(SegmentationWarning, match=f"{spec}: {what} in the 3.00-s excerpt; using one segment, the whole excerpt"):

@@ -78,8 +78,10 @@ def test_the_tagger_gives_the_modules_outputs_with_its_weights(user_folder, chec
     from stemlime.audio import load_audio
 
     tagger = get_registry().build(
-        "tagger", f"torch,module=energy:build,path={user_folder},checkpoint={user_folder / checkpoint},"
-        f"labels={user_folder / 'labels.txt'},sample_rate=16000,input_seconds=0.5,output=softmax")
+        "tagger",
+        f"torch,module=energy:build,path={user_folder},checkpoint={user_folder / checkpoint},"
+        f"labels={user_folder / 'labels.txt'},sample_rate=16000,input_seconds=0.5,output=softmax",
+    )
     assert tagger.labels == ["quiet", "medium", "loud"] and tagger.sample_rate == 16000
     assert tagger.outputs == "probabilities"
     audio, _ = load_audio(PIECE / "mixture.wav", start=1.0, duration=1.7)  # three 0.5-s windows, 0.2 s dropped
@@ -128,14 +130,12 @@ def test_mixing_the_perturbations_on_the_device_gives_the_host_paths_explanation
     import stemlime
 
     seconds = "" if window == "none" else f",input_seconds={window}"
-    spec = (f"torch,module=energy:build,path={user_folder},checkpoint={user_folder / 'energy.pt'},sample_rate=16000,"
-            f"output=softmax{seconds}")
+    spec = f"torch,module=energy:build,path={user_folder},checkpoint={user_folder / 'energy.pt'},sample_rate=16000,output=softmax{seconds}"
     explained = {}
     for compose in ("host", "device"):
         pipeline = stemlime.Pipeline(tagger=f"{spec},compose={compose}", separator="oracle")
         assert (pipeline.tagger.stage(np.zeros((2, 8000), np.float32)) is None) == (compose == "host")
-        explained[compose] = pipeline.explain(PIECE / "mixture.wav", start=1.0, duration=1.7, samples=64, seed=0,
-                                              labels=["2"])
+        explained[compose] = pipeline.explain(PIECE / "mixture.wav", start=1.0, duration=1.7, samples=64, seed=0, labels=["2"])
     host, device = explained["host"], explained["device"]
     np.testing.assert_allclose(device.neighbourhood.predictions, host.neighbourhood.predictions, rtol=0, atol=1e-6)
     assert list(device.weights("2")) == list(host.weights("2"))  # the same ranking
@@ -147,8 +147,12 @@ def test_mixing_the_perturbations_on_the_device_gives_the_host_paths_explanation
 
 def test_an_output_shape_that_does_not_match_the_labels_is_refused(cli, user_folder, tmp_path):
     (tmp_path / "two.txt").write_text("quiet\nloud\n")
-    result = cli("tag", str(PIECE / "mixture.wav"), "--tagger",
-                          f"torch,module=energy:build,path={user_folder},labels={tmp_path / 'two.txt'},sample_rate=16000")
+    result = cli(
+        "tag",
+        str(PIECE / "mixture.wav"),
+        "--tagger",
+        f"torch,module=energy:build,path={user_folder},labels={tmp_path / 'two.txt'},sample_rate=16000",
+    )
     assert result.returncode == 2
     assert "returns 3 outputs per input, but its labels name 2 (quiet, loud)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -165,8 +169,7 @@ def test_a_pickled_module_is_not_loaded(user_folder, tmp_path):
     finally:
         sys.path.remove(str(user_folder))
     with pytest.raises(ModelFilesError, match=r"weights_only=True.*torch.save\(module.state_dict\(\), FILE\)"):
-        get_registry().build("tagger", f"torch,module=energy:build,path={user_folder},checkpoint={tmp_path / 'whole.pt'},"
-                             "sample_rate=16000")
+        get_registry().build("tagger", f"torch,module=energy:build,path={user_folder},checkpoint={tmp_path / 'whole.pt'},sample_rate=16000")
 
 
 def test_weights_of_another_module_are_refused_by_name(user_folder, tmp_path):
@@ -176,8 +179,7 @@ def test_weights_of_another_module_are_refused_by_name(user_folder, tmp_path):
 
     torch.save({"head.weight": torch.zeros(2, 4)}, tmp_path / "other.pt")
     with pytest.raises(ModelFilesError, match="does not fit the module.*head.bias"):
-        get_registry().build("tagger", f"torch,module=energy:build,path={user_folder},checkpoint={tmp_path / 'other.pt'},"
-                             "sample_rate=16000")
+        get_registry().build("tagger", f"torch,module=energy:build,path={user_folder},checkpoint={tmp_path / 'other.pt'},sample_rate=16000")
 
 
 def test_usage_errors_name_what_to_give(user_folder):
@@ -198,9 +200,11 @@ def test_an_input_shorter_than_the_window_is_zero_padded_to_it(user_folder):
     from stemlime import get_registry
     from stemlime.audio import load_audio
 
-    tagger = get_registry().build("tagger", f"torch,module=energy:build,path={user_folder},sample_rate=16000,"
-                                  f"input_seconds=0.5,checkpoint={user_folder / 'energy.pt'},output=softmax")
+    tagger = get_registry().build(
+        "tagger",
+        f"torch,module=energy:build,path={user_folder},sample_rate=16000,"
+        f"input_seconds=0.5,checkpoint={user_folder / 'energy.pt'},output=softmax",
+    )
     audio, _ = load_audio(PIECE / "mixture.wav", start=1.0, duration=0.3)
     padded = np.concatenate([audio, np.zeros(8000 - len(audio), np.float32)])
-    np.testing.assert_allclose(tagger.predict(audio[None])[0], expected_outputs(user_folder, "energy.pt", padded, 8000),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(tagger.predict(audio[None])[0], expected_outputs(user_folder, "energy.pt", padded, 8000), rtol=0, atol=1e-6)

@@ -24,10 +24,20 @@ def ast_classifier(folder: Path, sample_rate: int = 16000, max_length: int = 100
     from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
 
     torch.manual_seed(seed)
-    config = ASTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                       num_mel_bins=32, max_length=max_length, patch_size=16, frequency_stride=10, time_stride=10,
-                       problem_type="multi_label_classification", id2label=dict(enumerate(AST_LABELS)),
-                       label2id={label: i for i, label in enumerate(AST_LABELS)})
+    config = ASTConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_mel_bins=32,
+        max_length=max_length,
+        patch_size=16,
+        frequency_stride=10,
+        time_stride=10,
+        problem_type="multi_label_classification",
+        id2label=dict(enumerate(AST_LABELS)),
+        label2id={label: i for i, label in enumerate(AST_LABELS)},
+    )
     ASTForAudioClassification(config).eval().save_pretrained(folder)
     ASTFeatureExtractor(num_mel_bins=32, max_length=max_length, sampling_rate=sample_rate).save_pretrained(folder)
     return folder
@@ -36,9 +46,19 @@ def ast_classifier(folder: Path, sample_rate: int = 16000, max_length: int = 100
 def _wav2vec2_config(**extra):
     from transformers import Wav2Vec2Config
 
-    return Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                          conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16,
-                          num_conv_pos_embedding_groups=2, classifier_proj_size=16, **extra)
+    return Wav2Vec2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(16, 16),
+        conv_stride=(5, 4),
+        conv_kernel=(10, 8),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        classifier_proj_size=16,
+        **extra,
+    )
 
 
 def _wav2vec2_feature_extractor(sample_rate: int):
@@ -53,8 +73,7 @@ def wav2vec2_classifier(folder: Path, sample_rate: int = 16000, seed: int = 0) -
     from transformers import Wav2Vec2ForSequenceClassification
 
     torch.manual_seed(seed)
-    config = _wav2vec2_config(id2label=dict(enumerate(WAV2VEC2_LABELS)),
-                              label2id={label: i for i, label in enumerate(WAV2VEC2_LABELS)})
+    config = _wav2vec2_config(id2label=dict(enumerate(WAV2VEC2_LABELS)), label2id={label: i for i, label in enumerate(WAV2VEC2_LABELS)})
     Wav2Vec2ForSequenceClassification(config).eval().save_pretrained(folder)
     _wav2vec2_feature_extractor(sample_rate).save_pretrained(folder)
     return folder
@@ -77,8 +96,9 @@ def htdemucs(sources: list[str] = FOUR_STEMS, seed: int = 0):
     from demucs.htdemucs import HTDemucs
 
     torch.manual_seed(seed)
-    return HTDemucs(sources=list(sources), channels=4, depth=3, nfft=512, t_layers=1, t_heads=2, dconv_comp=2,
-                    segment=Fraction(1), samplerate=44100).eval()
+    return HTDemucs(
+        sources=list(sources), channels=4, depth=3, nfft=512, t_layers=1, t_heads=2, dconv_comp=2, segment=Fraction(1), samplerate=44100
+    ).eval()
 
 
 def _json_default(value):
@@ -94,8 +114,11 @@ def save_demucs_safetensors(model, folder: Path, signature: str) -> Path:
     from safetensors.torch import save_file
 
     args, kwargs = model._init_args_kwargs
-    metadata = {"klass": f"{type(model).__module__}.{type(model).__qualname__}",
-                "args": json.dumps(args, default=_json_default), "kwargs": json.dumps(kwargs, default=_json_default)}
+    metadata = {
+        "klass": f"{type(model).__module__}.{type(model).__qualname__}",
+        "args": json.dumps(args, default=_json_default),
+        "kwargs": json.dumps(kwargs, default=_json_default),
+    }
     path = folder / f"{signature}.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=metadata)
     return path
@@ -108,8 +131,13 @@ def save_demucs_th(model, folder: Path, signature: str) -> Path:
     from demucs.states import get_state, save_with_checksum
 
     args, kwargs = model._init_args_kwargs
-    package = {"klass": type(model), "args": args, "kwargs": kwargs, "state": get_state(model, None, half=True),
-               "training_args": {"dset": {"samplerate": 44100}, "seed": 42}}
+    package = {
+        "klass": type(model),
+        "args": args,
+        "kwargs": kwargs,
+        "state": get_state(model, None, half=True),
+        "training_args": {"dset": {"samplerate": 44100}, "seed": 42},
+    }
     save_with_checksum(package, folder / f"{signature}.th")
     return next(folder.glob(f"{signature}-*.th"))
 

@@ -50,7 +50,7 @@ def _snippets(count: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     pieces = _pieces()
     picks = [(rng.integers(2), rng.integers(0, 160000 - 48000)) for _ in range(count)]
-    return np.stack([pieces[p][start:start + 48000] for p, start in picks])
+    return np.stack([pieces[p][start : start + 48000] for p, start in picks])
 
 
 def fidelity(device: str):
@@ -66,12 +66,19 @@ def fidelity(device: str):
         tagger = registry.build("tagger", f"musicnn:MSD_musicnn,device={device},precision={precision}")
         taggram_error = max(
             float(np.abs(tagger.taggram(audio) - np.load(DATA / f"{name}_MSD_musicnn.npz")["taggram"]).max())
-            for name, audio in zip(("piece1", "piece2"), _pieces()))
+            for name, audio in zip(("piece1", "piece2"), _pieces())
+        )
         predict_error = float(np.abs(tagger.predict(snippets) - reference_predict).max())
-        rows.append(Row(f"musicnn MSD on {device}, {precision}: largest difference of the taggram from TensorFlow's",
-                        taggram_error, unit="", text=f"{taggram_error:.1e}",
-                        note=f"predict on 64 snippets vs the exact CPU path: {predict_error:.1e} "
-                             f"(front end: {tagger.frontend}); CPU port's tolerance 1e-4"))
+        rows.append(
+            Row(
+                f"musicnn MSD on {device}, {precision}: largest difference of the taggram from TensorFlow's",
+                taggram_error,
+                unit="",
+                text=f"{taggram_error:.1e}",
+                note=f"predict on 64 snippets vs the exact CPU path: {predict_error:.1e} "
+                f"(front end: {tagger.frontend}); CPU port's tolerance 1e-4",
+            )
+        )
     return rows
 
 
@@ -99,16 +106,25 @@ def throughput(device: str, count: int, batches: tuple[int, ...]):
             for _ in range(2):  # the better of two passes: the first may still be settling clocks
                 start = time.perf_counter()
                 for first in range(0, count, max(batch, 1024)):
-                    tagger.predict(snippets[first:first + max(batch, 1024)])
+                    tagger.predict(snippets[first : first + max(batch, 1024)])
                 seconds = min(seconds, time.perf_counter() - start)
             best[precision, gemm, batch] = count / seconds
         top = max(batches, key=lambda b: best[precision, gemm, b])
         formulation = "convolution" if gemm is False else ("matrix products" if device != "cpu" else "convolution (CPU)")
-        rows.append(Row(f"musicnn predict on {device}, {precision}, front end as {formulation}, 3-s snippets, log-mel "
-                        "included", best[precision, gemm, top], unit="snippets/s", higher_is_better=True, baseline=cpu_rate,
-                        baseline_what="CPU, this run", goal=GOAL_SNIPPETS_PER_SECOND[precision] if gemm is None else None,
-                        note=f"front end: {tagger.frontend}; best network batch {top}; by batch: "
-                             + ", ".join(f"{b}: {best[precision, gemm, b]:.0f}/s" for b in batches) + f"; {count} snippets"))
+        rows.append(
+            Row(
+                f"musicnn predict on {device}, {precision}, front end as {formulation}, 3-s snippets, log-mel included",
+                best[precision, gemm, top],
+                unit="snippets/s",
+                higher_is_better=True,
+                baseline=cpu_rate,
+                baseline_what="CPU, this run",
+                goal=GOAL_SNIPPETS_PER_SECOND[precision] if gemm is None else None,
+                note=f"front end: {tagger.frontend}; best network batch {top}; by batch: "
+                + ", ".join(f"{b}: {best[precision, gemm, b]:.0f}/s" for b in batches)
+                + f"; {count} snippets",
+            )
+        )
     return rows
 
 
@@ -123,17 +139,24 @@ def song_scale(device: str, sample_counts: tuple[int, ...]):
         cases = [(precision, "auto", samples) for precision in ("fp32", "bf16") for samples in sample_counts]
         cases.append(("bf16", "host", sample_counts[0]))  # the engine mixing on the host, for comparison
         for precision, compose, samples in cases:
-            pipeline = stemlime.Pipeline(tagger=f"musicnn,device={device},precision={precision},batch_size=1024,"
-                                                f"compose={compose}", separator="oracle", segmenter="uniform,n=10")
+            pipeline = stemlime.Pipeline(
+                tagger=f"musicnn,device={device},precision={precision},batch_size=1024,compose={compose}",
+                separator="oracle",
+                segmenter="uniform,n=10",
+            )
             pipeline.explain(mixture, start=0.0, duration=30.0, samples=64, seed=1, labels=[0])  # load and warm up
-            seconds, _, explanation = timed(lambda: pipeline.explain(mixture, start=0.0, duration=30.0, samples=samples,
-                                                                     seed=0))
+            seconds, _, explanation = timed(lambda: pipeline.explain(mixture, start=0.0, duration=30.0, samples=samples, seed=0))
             patches = explanation.distinct_evaluations * 10
             where = pipeline.tagger.compose
-            rows.append(Row(f"K = 50 explanation on {device}, {precision}, mixed on the {where}: 5 true stems x 10 "
-                            f"segments, 30 s, musicnn MSD, {samples} samples", seconds,
-                            goal=GOAL_K50_SECONDS.get(samples) if (precision, compose) == ("bf16", "auto") else None,
-                            note=f"{explanation.distinct_evaluations} distinct masks, {patches / seconds:.0f} patches/s"))
+            rows.append(
+                Row(
+                    f"K = 50 explanation on {device}, {precision}, mixed on the {where}: 5 true stems x 10 "
+                    f"segments, 30 s, musicnn MSD, {samples} samples",
+                    seconds,
+                    goal=GOAL_K50_SECONDS.get(samples) if (precision, compose) == ("bf16", "auto") else None,
+                    note=f"{explanation.distinct_evaluations} distinct masks, {patches / seconds:.0f} patches/s",
+                )
+            )
     return rows
 
 
@@ -154,9 +177,13 @@ def _compare(name: str, build, audio: np.ndarray, rate: int, device: str):
     cpu_seconds, _, reference = timed(lambda: on_cpu.separate(audio, rate))
     error = max(float(np.abs(stems[k] - reference[k]).max()) for k in reference)
     scale = max(float(np.abs(reference[k]).max()) for k in reference)
-    return Row(f"{name} on {device}, {len(audio) / rate:.0f}-s song", seconds, baseline=cpu_seconds,
-               baseline_what="CPU, this run", note=f"largest difference of the stems from the CPU's: {error:.1e} "
-                                                   f"(stems up to {scale:.2f})")
+    return Row(
+        f"{name} on {device}, {len(audio) / rate:.0f}-s song",
+        seconds,
+        baseline=cpu_seconds,
+        baseline_what="CPU, this run",
+        note=f"largest difference of the stems from the CPU's: {error:.1e} (stems up to {scale:.2f})",
+    )
 
 
 def separation(device: str, seconds: float):
@@ -165,8 +192,11 @@ def separation(device: str, seconds: float):
     from table import Row
 
     audio, rate = _song(seconds)
-    rows = [_compare("spleeter 2stems (random weights: its 78 MB checkpoint exceeds what a call carries)",
-                     _random_spleeter, audio, rate, device)]
+    rows = [
+        _compare(
+            "spleeter 2stems (random weights: its 78 MB checkpoint exceeds what a call carries)", _random_spleeter, audio, rate, device
+        )
+    ]
     data = ROOT / ".device" / "cerberus-data"
     if importlib.util.find_spec("stemlime_cerberus") is not None and data.is_dir():
         rows += _cerberus(device, data, audio, rate)
@@ -192,8 +222,14 @@ def stemgram(device: str, seconds: float):
 
     with tempfile.TemporaryDirectory() as folder:
         tagger = f"musicnn,device={device},batch_size=1024"
-        return [stemgram_row(f"on {device}: spleeter 5stems (random weights)", tagger, random_spleeter("5stems", device),
-                             song_file(Path(folder), seconds))]
+        return [
+            stemgram_row(
+                f"on {device}: spleeter 5stems (random weights)",
+                tagger,
+                random_spleeter("5stems", device),
+                song_file(Path(folder), seconds),
+            )
+        ]
 
 
 def _cerberus(device: str, data: Path, audio: np.ndarray, rate: int):
@@ -208,15 +244,30 @@ def _cerberus(device: str, data: Path, audio: np.ndarray, rate: int):
         for where, folder in ((device, "device"), ("cpu", "cpu")):
             steps = []
             started = time.perf_counter()
-            train([data], Path(tmp) / folder, device=where, progress=False, score_transcription=False,
-                  on_step=lambda step: steps.append(time.perf_counter()), threads=None, **settings)
+            train(
+                [data],
+                Path(tmp) / folder,
+                device=where,
+                progress=False,
+                score_transcription=False,
+                on_step=lambda step: steps.append(time.perf_counter()),
+                threads=None,
+                **settings,
+            )
             rates[folder] = (len(steps) - 1) / (steps[-1] - steps[0]) if len(steps) > 1 else float("nan")
             print(f"check: cerberus training on {where}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-        row = Row(f"Cerberus training on {device} (default network, batch 8 x 2 s, {len(steps)} steps)", rates["device"], unit="steps/s",
-                  higher_is_better=True, baseline=rates["cpu"], baseline_what="CPU, this run")
+        row = Row(
+            f"Cerberus training on {device} (default network, batch 8 x 2 s, {len(steps)} steps)",
+            rates["device"],
+            unit="steps/s",
+            higher_is_better=True,
+            baseline=rates["cpu"],
+            baseline_what="CPU, this run",
+        )
         model = Path(tmp) / "device"
-        separated = _compare("Cerberus separation (the network just trained)",
-                             lambda d: CerberusSeparator(model_dir=model, device=d), audio, rate, device)
+        separated = _compare(
+            "Cerberus separation (the network just trained)", lambda d: CerberusSeparator(model_dir=model, device=d), audio, rate, device
+        )
     return [row, separated]
 
 
@@ -231,9 +282,13 @@ def _demucs(device: str, audio: np.ndarray, rate: int):
         folder.mkdir()
         save_demucs_safetensors(htdemucs(seed=0), folder, "955717e8")
         write_bag(folder, "htdemucs", ["955717e8"])
-        return _compare("Demucs (random-weight HTDemucs)",
-                        lambda d: get_registry().build("separator", f"demucs:htdemucs,model_dir={folder},device={d}"),
-                        audio, rate, device)
+        return _compare(
+            "Demucs (random-weight HTDemucs)",
+            lambda d: get_registry().build("separator", f"demucs:htdemucs,model_dir={folder},device={d}"),
+            audio,
+            rate,
+            device,
+        )
 
 
 def main(argv=None) -> int:
@@ -243,12 +298,15 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--quick", action="store_true", help="small sizes: a rehearsal of the script")
     args = parser.parse_args(argv)
-    count, batches, samples, song = ((256, (64, 256), (256,), 20.0) if args.quick
-                                     else (8192, (256, 1024, 4096), (256, 16384), SONG_SECONDS))
+    count, batches, samples, song = (256, (64, 256), (256,), 20.0) if args.quick else (8192, (256, 1024, 4096), (256, 16384), SONG_SECONDS)
     rows = []
-    for section in (lambda: fidelity(args.device), lambda: throughput(args.device, count, batches),
-                    lambda: song_scale(args.device, samples), lambda: separation(args.device, song),
-                    lambda: stemgram(args.device, song)):
+    for section in (
+        lambda: fidelity(args.device),
+        lambda: throughput(args.device, count, batches),
+        lambda: song_scale(args.device, samples),
+        lambda: separation(args.device, song),
+        lambda: stemgram(args.device, song),
+    ):
         started = time.perf_counter()
         rows += section()
         print(f"check: a section done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

@@ -162,8 +162,9 @@ def load_audio(
     if total == 0:
         raise AudioError(f"{path} holds no audio (0 samples); give a file with sound in it")
     if start >= total:
-        raise ExcerptError(f"excerpt start={start:g} s is past the end of {path} ({total:.3f} s long); "
-                           f"choose a start before {total:.3f} s (--start)")
+        raise ExcerptError(
+            f"excerpt start={start:g} s is past the end of {path} ({total:.3f} s long); choose a start before {total:.3f} s (--start)"
+        )
     if duration is not None and start + duration > total + 1e-6:
         raise ExcerptError(
             f"excerpt {start:g}-{start + duration:g} s runs past the end of {path} ({total:.3f} s long); "
@@ -172,8 +173,9 @@ def load_audio(
     first = int(round(start * native_rate))
     frames = -1 if duration is None else int(round(duration * native_rate))
     if frames == 0:
-        raise ExcerptError(f"an excerpt of {duration:g} s of {path} is shorter than one sample at {native_rate} Hz; "
-                           "choose a longer --duration")
+        raise ExcerptError(
+            f"an excerpt of {duration:g} s of {path} is shorter than one sample at {native_rate} Hz; choose a longer --duration"
+        )
     if stemfile.is_stem_file(path):
         audio = stemfile.decode(path, 0, start, duration)[0]
         audio = audio[:frames] if frames >= 0 else audio

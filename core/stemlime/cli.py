@@ -46,7 +46,9 @@ def _add_explain_arguments(parser: argparse.ArgumentParser, what: str = "audio",
     parser.add_argument("--label", action="append", help="label to explain (name or index); repeatable")
     parser.add_argument("--top-labels", type=int, help="explain the K most probable labels (default 3)")
     _add_excerpt(parser)
-    parser.add_argument("--samples", type=_samples, help="neighbourhood size, 'exhaustive' or 'auto' (sample until the ranking is stable; default 1000)")
+    parser.add_argument(
+        "--samples", type=_samples, help="neighbourhood size, 'exhaustive' or 'auto' (sample until the ranking is stable; default 1000)"
+    )
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--batch-size", type=int, help="perturbations per tagger call (default 32)")
     parser.add_argument("--pad", action="store_true", default=None, help="zero-pad an excerpt shorter than the tagger's input")
@@ -72,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--separator", required=True, help="separator spec, e.g. spleeter:2stems")
     separate.add_argument("--out", required=True, help="output folder")
     separate.add_argument("--force", action="store_true", help="replace --out even if it holds files stemlime did not write")
-    separate.add_argument("--midi", action="store_true", help="also write DIR/<stem>.mid: the notes of a separator that transcribes (cerberus)")
+    separate.add_argument(
+        "--midi", action="store_true", help="also write DIR/<stem>.mid: the notes of a separator that transcribes (cerberus)"
+    )
     _add_excerpt(separate)
 
     explain = commands.add_parser("explain", help="explain a tagger's prediction with stems (and segments)")
@@ -109,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--force", action="store_true", help="fetch again even if present")
     path = model_commands.add_parser("path", help="print the folder of a model's verified files")
     path.add_argument("name")
-    build = model_commands.add_parser("build", help="build a model's files here with its recipe (models whose weights are published nowhere)")
+    build = model_commands.add_parser(
+        "build", help="build a model's files here with its recipe (models whose weights are published nowhere)"
+    )
     build.add_argument("name", help="model name (see 'stemlime models list')")
     build.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the recipe trains (default auto)")
     build.add_argument("--force", action="store_true", help="build again even if built")
@@ -135,6 +141,7 @@ def _add_plugin_commands(commands) -> None:
 
 
 # --------------------------------------------------------------------------- commands
+
 
 def cmd_plugins(args) -> None:
     from .registry import get_registry
@@ -168,8 +175,17 @@ def cmd_separate(args) -> None:
     from .pipeline import Pipeline
     from .separation import separate
 
-    print(separate(Pipeline(tagger=None, separator=args.separator), args.audio, args.out, start=args.start or 0.0,
-                   duration=args.duration, force=args.force, midi=args.midi).summary())
+    print(
+        separate(
+            Pipeline(tagger=None, separator=args.separator),
+            args.audio,
+            args.out,
+            start=args.start or 0.0,
+            duration=args.duration,
+            force=args.force,
+            midi=args.midi,
+        ).summary()
+    )
 
 
 def _pipeline_arguments(args) -> Any:
@@ -187,8 +203,15 @@ def _pipeline_arguments(args) -> Any:
 
 def _request_arguments(args) -> dict[str, Any]:
     """The explain options the flags give (None: not given; the pipeline file's or stemlime's default)."""
-    return {"labels": args.label, "top_labels": args.top_labels, "start": args.start, "duration": args.duration,
-            "samples": args.samples, "seed": args.seed, "pad": args.pad}
+    return {
+        "labels": args.label,
+        "top_labels": args.top_labels,
+        "start": args.start,
+        "duration": args.duration,
+        "samples": args.samples,
+        "seed": args.seed,
+        "pad": args.pad,
+    }
 
 
 def _progress(args) -> bool | None:
@@ -197,9 +220,16 @@ def _progress(args) -> bool | None:
 
 def cmd_explain(args) -> None:
     pipeline = _pipeline_arguments(args)
-    explanation = pipeline.explain(args.audio, progress=_progress(args), checks=args.checks, out=args.out,
-                                   top_k=args.top_k, force=args.force or None, report=args.report or None,
-                                   **_request_arguments(args))
+    explanation = pipeline.explain(
+        args.audio,
+        progress=_progress(args),
+        checks=args.checks,
+        out=args.out,
+        top_k=args.top_k,
+        force=args.force or None,
+        report=args.report or None,
+        **_request_arguments(args),
+    )
     if not args.quiet:
         out = Path(args.out)
         page = f", {out / 'index.html'}" if args.report else ""
@@ -208,12 +238,16 @@ def cmd_explain(args) -> None:
 
 # --------------------------------------------------------------------------- trust checks
 
+
 def _add_check_command(commands) -> None:
     """``stemlime check NAME AUDIO ...``: explain as ``explain`` does, then run one trust check."""
     from .config import CHECKS
 
-    check = commands.add_parser("check", help="how far to trust an explanation: fidelity, stability, sanity, complexity",
-                                description="Explain AUDIO (same arguments as 'explain'), then run one trust check and print it.")
+    check = commands.add_parser(
+        "check",
+        help="how far to trust an explanation: fidelity, stability, sanity, complexity",
+        description="Explain AUDIO (same arguments as 'explain'), then run one trust check and print it.",
+    )
     check.add_argument("check", choices=CHECKS, help="the check to run")
     _add_explain_arguments(check)
     check.add_argument("--seeds", type=int, default=5, help="stability/sanity: explanations with consecutive seeds to compare (default 5)")
@@ -231,38 +265,65 @@ def _add_check_command(commands) -> None:
 def cmd_check(args) -> None:
     from . import checks as trust
 
-    options = trust.CheckOptions(seeds=args.seeds, random_orders=args.random_orders, target=args.target,
-                                 max_samples=args.max_samples, steps=args.steps, draws=args.draws)
+    options = trust.CheckOptions(
+        seeds=args.seeds,
+        random_orders=args.random_orders,
+        target=args.target,
+        max_samples=args.max_samples,
+        steps=args.steps,
+        draws=args.draws,
+    )
     pipeline = _pipeline_arguments(args)
-    _, name, result = trust.check(pipeline, args.check, args.audio, options=options, batch_size=args.batch_size,
-                                  progress=_progress(args), out=args.out, force=args.force or None,
-                                  report=args.report or None, **_request_arguments(args))
+    _, name, result = trust.check(
+        pipeline,
+        args.check,
+        args.audio,
+        options=options,
+        batch_size=args.batch_size,
+        progress=_progress(args),
+        out=args.out,
+        force=args.force or None,
+        report=args.report or None,
+        **_request_arguments(args),
+    )
     print(json.dumps({name: result}, indent=1) if args.json else trust.format_checks({name: result}))
 
 
 # --------------------------------------------------------------------------- many tracks
 
+
 def _add_dataset_command(commands) -> None:
     """``stemlime explain-dataset DATA ... --out OUT``: every track explained, then aggregated by stem."""
     dataset = commands.add_parser(
-        "explain-dataset", help="explain every track of a dataset (in this process or on Ray), resumably, and aggregate by stem",
+        "explain-dataset",
+        help="explain every track of a dataset (in this process or on Ray), resumably, and aggregate by stem",
         description="Explain every track of DATA as 'explain' would (same pipeline and neighbourhood arguments) into "
-                    "OUT/tracks/<track>/, then aggregate by stem into OUT/global.json, global.csv and global.png. "
-                    "A rerun skips the tracks already done with the same settings and retries the failed ones. "
-                    "Exit status 1 when any track failed (OUT/failures.jsonl).")
-    _add_explain_arguments(dataset, "data", "dataset folder: folders holding mixture.* or mix.* (MUSDB18, Slakh, stemlime "
-                                            "render), else every audio file in it")
+        "OUT/tracks/<track>/, then aggregate by stem into OUT/global.json, global.csv and global.png. "
+        "A rerun skips the tracks already done with the same settings and retries the failed ones. "
+        "Exit status 1 when any track failed (OUT/failures.jsonl).",
+    )
+    _add_explain_arguments(
+        dataset, "data", "dataset folder: folders holding mixture.* or mix.* (MUSDB18, Slakh, stemlime render), else every audio file in it"
+    )
     dataset.add_argument("--checks", help="trust checks to run on every track: fidelity,stability,sanity,complexity or all")
     dataset.add_argument("--top-k", type=int, default=1, help="components summed in each explanations/<label>.wav (default 1)")
-    dataset.add_argument("--engine", choices=["local", "ray"], default="local",
-                         help="local: in this process (default); ray: on Ray workers, one pipeline loaded per worker")
-    dataset.add_argument("--address", help="Ray cluster to join: auto (the one 'ray start' started), ray://HOST:PORT; "
-                                           "default: start a local cluster")
+    dataset.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: in this process (default); ray: on Ray workers, one pipeline loaded per worker",
+    )
+    dataset.add_argument(
+        "--address", help="Ray cluster to join: auto (the one 'ray start' started), ray://HOST:PORT; default: start a local cluster"
+    )
     dataset.add_argument("--workers", type=int, help="Ray workers (default: one per CPU of the cluster)")
     dataset.add_argument("--metadata", help="CSV with a 'track' column (e.g. track,genre): top predicted tag vs each column")
-    dataset.add_argument("--snippets", metavar="best:N",
-                         help="instead of one excerpt, explain each track's N tagger windows where its label (one --label, "
-                              "else its top label) is highest, as 'stemlime scan' does; not with --start/--duration")
+    dataset.add_argument(
+        "--snippets",
+        metavar="best:N",
+        help="instead of one excerpt, explain each track's N tagger windows where its label (one --label, "
+        "else its top label) is highest, as 'stemlime scan' does; not with --start/--duration",
+    )
     dataset.add_argument("--report", action="store_true", help="also write the listening page OUT/index.html (and each track's)")
     dataset.add_argument("--out", required=True, help="output folder (new, empty, or an earlier explain-dataset run to resume)")
 
@@ -270,24 +331,42 @@ def _add_dataset_command(commands) -> None:
 def cmd_explain_dataset(args) -> None:
     from .dataset import explain_dataset
 
-    result = explain_dataset(_pipeline_arguments(args), args.data, args.out, top_k=args.top_k, engine=args.engine,
-                             address=args.address, workers=args.workers, metadata=args.metadata, snippets=args.snippets,
-                             report=args.report, progress=_progress(args), checks=args.checks, **_request_arguments(args))
+    result = explain_dataset(
+        _pipeline_arguments(args),
+        args.data,
+        args.out,
+        top_k=args.top_k,
+        engine=args.engine,
+        address=args.address,
+        workers=args.workers,
+        metadata=args.metadata,
+        snippets=args.snippets,
+        report=args.report,
+        progress=_progress(args),
+        checks=args.checks,
+        **_request_arguments(args),
+    )
     print(result.summary())
     result.raise_for_failures()
 
 
 # --------------------------------------------------------------------------- song scan and pages
 
+
 def _add_scan_command(commands) -> None:
     """``stemlime scan AUDIO --label NAME ...``: the taggram of a song and its best snippets explained."""
-    scan = commands.add_parser("scan", help="tag a whole song, explain the snippets where a label is highest, write a page",
-                               description="Tag the whole song (the taggram), pick the N tagger input windows where the "
-                                           "label is highest, explain each, and write scan.json, taggram.png and index.html.")
+    scan = commands.add_parser(
+        "scan",
+        help="tag a whole song, explain the snippets where a label is highest, write a page",
+        description="Tag the whole song (the taggram), pick the N tagger input windows where the "
+        "label is highest, explain each, and write scan.json, taggram.png and index.html.",
+    )
     scan.add_argument("audio", help="audio file (the whole song)")
     _add_pipeline_arguments(scan)
-    scan.add_argument("--label", help="the label to follow through the song (name or index; needed unless the "
-                                      "pipeline file names one label under [explain])")
+    scan.add_argument(
+        "--label",
+        help="the label to follow through the song (name or index; needed unless the pipeline file names one label under [explain])",
+    )
     scan.add_argument("--snippets", type=int, default=3, help="snippets to explain, where the label is highest (default 3)")
     scan.add_argument("--samples", type=_samples, help="neighbourhood size per snippet, 'exhaustive' or 'auto' (default 1000)")
     scan.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -297,8 +376,12 @@ def _add_scan_command(commands) -> None:
     scan.add_argument("--quiet", action="store_true", help="no summary on stdout")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     scan.add_argument("--no-cache", action="store_true", help="separate the song again instead of using the stem cache")
-    scan.add_argument("--stemgram", action="store_true", help="also the song's stemgram for the label (every frame's exact "
-                      "stem values, see 'stemlime stemgram'), in OUT/stemgram/ and linked from the page")
+    scan.add_argument(
+        "--stemgram",
+        action="store_true",
+        help="also the song's stemgram for the label (every frame's exact "
+        "stem values, see 'stemlime stemgram'), in OUT/stemgram/ and linked from the page",
+    )
     scan.add_argument("--out", required=True, help="output folder (replaced as a whole by each run)")
     scan.add_argument("--force", action="store_true", help="replace --out even if it is a folder stemlime did not write")
 
@@ -308,11 +391,20 @@ def cmd_scan(args) -> None:
 
     pipeline = _pipeline_arguments(args)
     if args.label is None and pipeline.explain_defaults.get("labels") is None:
-        raise UsageError("scan follows one label through the song: give --label NAME (or a pipeline file with one "
-                         "label under [explain])")
-    result = scan(pipeline, args.audio, label=args.label, snippets=args.snippets, samples=args.samples,
-                  seed=args.seed, progress=_progress(args), out=args.out, top_k=args.top_k, force=args.force or None,
-                  stemgram=args.stemgram)
+        raise UsageError("scan follows one label through the song: give --label NAME (or a pipeline file with one label under [explain])")
+    result = scan(
+        pipeline,
+        args.audio,
+        label=args.label,
+        snippets=args.snippets,
+        samples=args.samples,
+        seed=args.seed,
+        progress=_progress(args),
+        out=args.out,
+        top_k=args.top_k,
+        force=args.force or None,
+        stemgram=args.stemgram,
+    )
     if not args.quiet:
         out = Path(args.out)
         also = f", {out / 'stemgram'}/" if args.stemgram else ""
@@ -321,19 +413,25 @@ def cmd_scan(args) -> None:
 
 def _add_stemgram_command(commands) -> None:
     """``stemlime stemgram AUDIO --label NAME ...``: exact Shapley values of each stem per taggram frame."""
-    gram = commands.add_parser("stemgram", help="each stem's exact Shapley value per taggram frame over a whole song, "
-                                                "with stem interactions; write a page",
-                               description="Separate the song once, and for every tagger frame run all 2^K stem masks: "
-                                           "the exact Shapley value of each stem for each label, f(all on), f(all off) "
-                                           "and pairwise interactions (more than 8 stems: kernel SHAP's estimate from "
-                                           "--samples masks a frame, no interactions). Writes stemgram.json, stemgram-N.png, the song and "
-                                           "its stems, and index.html.")
+    gram = commands.add_parser(
+        "stemgram",
+        help="each stem's exact Shapley value per taggram frame over a whole song, with stem interactions; write a page",
+        description="Separate the song once, and for every tagger frame run all 2^K stem masks: "
+        "the exact Shapley value of each stem for each label, f(all on), f(all off) "
+        "and pairwise interactions (more than 8 stems: kernel SHAP's estimate from "
+        "--samples masks a frame, no interactions). Writes stemgram.json, stemgram-N.png, the song and "
+        "its stems, and index.html.",
+    )
     gram.add_argument("audio", help="audio file (the whole song)")
     _add_pipeline_arguments(gram)
     gram.add_argument("--label", action="append", help="label to follow (name or index); repeatable, at least one")
     gram.add_argument("--batch-size", type=int, help="masks per tagger call (default 32; the masks of many frames go together)")
-    gram.add_argument("--samples", type=int, help="masks per frame drawn for kernel SHAP's estimate when the separator gives "
-                      "more than 8 stems (default 512); with 8 or fewer every mask runs, exactly")
+    gram.add_argument(
+        "--samples",
+        type=int,
+        help="masks per frame drawn for kernel SHAP's estimate when the separator gives "
+        "more than 8 stems (default 512); with 8 or fewer every mask runs, exactly",
+    )
     gram.add_argument("--seed", type=int, default=0, help="seed of those drawn masks (default 0)")
     gram.add_argument("--quiet", action="store_true", help="no summary on stdout")
     gram.add_argument("--no-cache", action="store_true", help="separate the song again instead of using the stem cache")
@@ -348,17 +446,28 @@ def cmd_stemgram(args) -> None:
         raise UsageError("stemgram follows labels through the song: give --label NAME (repeatable)")
     args.sort = None
     pipeline = _pipeline_arguments(args)
-    result = stemgram(pipeline, args.audio, labels=args.label, out=args.out, force=args.force, batch_size=args.batch_size,
-                      samples=args.samples, seed=args.seed)
+    result = stemgram(
+        pipeline,
+        args.audio,
+        labels=args.label,
+        out=args.out,
+        force=args.force,
+        batch_size=args.batch_size,
+        samples=args.samples,
+        seed=args.seed,
+    )
     if not args.quiet:
         out = Path(args.out)
         print(f"{result.summary()}\nwrote {out / 'stemgram.json'}, {out / 'index.html'}")
 
 
 def _add_report_command(commands) -> None:
-    report = commands.add_parser("report", help="write the listening page DIR/index.html of a result folder",
-                                 description="Turn a result folder (explain, check --out, scan, separate, explain-dataset) "
-                                             "into DIR/index.html, a page that works offline.")
+    report = commands.add_parser(
+        "report",
+        help="write the listening page DIR/index.html of a result folder",
+        description="Turn a result folder (explain, check --out, scan, separate, explain-dataset) "
+        "into DIR/index.html, a page that works offline.",
+    )
     report.add_argument("dir", help="a result folder written by stemlime")
     report.add_argument("--embed", action="store_true", help="put the audio and pictures inside the page (it travels alone)")
 
@@ -385,8 +494,17 @@ def cmd_tag(args) -> None:
     if args.plot:
         plot_taggram(values, labels, hop, args.plot, title=pipeline.specs["tagger"])
     if args.json:
-        print(json.dumps({"tagger": pipeline.specs["tagger"], "labels": labels, "hop_seconds": hop,
-                          "taggram": values.tolist(), "mean": mean.tolist()}))
+        print(
+            json.dumps(
+                {
+                    "tagger": pipeline.specs["tagger"],
+                    "labels": labels,
+                    "hop_seconds": hop,
+                    "taggram": values.tolist(),
+                    "mean": mean.tolist(),
+                }
+            )
+        )
         return
     print(f"{pipeline.specs['tagger']} on {args.audio}: {values.shape[0]} frame(s) of {hop:.3f} s")
     for index in mean.argsort()[::-1][: args.top]:
@@ -455,10 +573,13 @@ def _unknown_command(argv: Sequence[str], parser: argparse.ArgumentParser) -> st
     if name is None or name in known:
         return None
     close = difflib.get_close_matches(name, known, n=1)
-    return (f"'stemlime {name}' is not a command of stemlime or of an installed plugin"
-            + (f" (did you mean 'stemlime {close[0]}'?)" if close else "") + f". Commands here: {', '.join(known)}. "
-            "Plugin packages add commands of their own: `stemlime plugins` lists the installed ones; in a stemlime clone, "
-            "`make install` installs every plugin, or `pip install ./plugins/<folder>` one of them.")
+    return (
+        f"'stemlime {name}' is not a command of stemlime or of an installed plugin"
+        + (f" (did you mean 'stemlime {close[0]}'?)" if close else "")
+        + f". Commands here: {', '.join(known)}. "
+        "Plugin packages add commands of their own: `stemlime plugins` lists the installed ones; in a stemlime clone, "
+        "`make install` installs every plugin, or `pip install ./plugins/<folder>` one of them."
+    )
 
 
 # Importing torch makes about a million long-lived objects, and with CPython's default
@@ -582,8 +703,7 @@ def run_guarded(run: Callable[[], object], debug: bool = False, program: str = "
     except Exception as error:  # a bug, not a user mistake: still one paragraph, traceback on request
         if debug:
             raise
-        return _fail(f"unexpected {type(error).__name__}: {error}. Run again with --debug for the traceback and report it.", 1,
-                     program)
+        return _fail(f"unexpected {type(error).__name__}: {error}. Run again with --debug for the traceback and report it.", 1, program)
     return 0
 
 

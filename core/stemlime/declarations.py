@@ -161,8 +161,15 @@ OPTION_METADATA = "stemlime.option"  # the key of an option field's metadata: (d
 _TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", Path: "path"}
 
 
-def option(default: Any, description: str, *, type: str | None = None, choices: Iterable[Any] | None = None,
-           validator: Callable[[Any, Any, Any], None] | None = None, converter: Callable[[Any], Any] | None = None) -> Any:
+def option(
+    default: Any,
+    description: str,
+    *,
+    type: str | None = None,
+    choices: Iterable[Any] | None = None,
+    validator: Callable[[Any, Any, Any], None] | None = None,
+    converter: Callable[[Any], Any] | None = None,
+) -> Any:
     """A field of a component's options class (an attrs class), declared once for Python and the CLI.
 
     :func:`options_of` turns the class's option fields into the factory's :class:`Option`
@@ -197,14 +204,18 @@ def option(default: Any, description: str, *, type: str | None = None, choices: 
     choices = None if choices is None else tuple(choices)
     validators = [] if validator is None else [validator]
     if choices is not None:
+
         def in_choices(instance: Any, attribute: Any, value: Any) -> None:
             if value not in choices:
-                raise UsageError(f"{type_name_of(instance)}: option {attribute.name}={value!r} is not one of "
-                                 f"{', '.join(map(str, choices))}" + closest_match(str(value), [str(c) for c in choices]))
+                raise UsageError(
+                    f"{type_name_of(instance)}: option {attribute.name}={value!r} is not one of "
+                    f"{', '.join(map(str, choices))}" + closest_match(str(value), [str(c) for c in choices])
+                )
 
         validators.insert(0, in_choices)
-    return attrs.field(default=default, validator=validators or None, converter=converter,
-                       metadata={OPTION_METADATA: (description, type, choices)})
+    return attrs.field(
+        default=default, validator=validators or None, converter=converter, metadata={OPTION_METADATA: (description, type, choices)}
+    )
 
 
 def type_name_of(instance: Any) -> str:

@@ -31,8 +31,10 @@ def device_option() -> Any:
 
 
 COMPOSE = ("auto", "device", "host")
-COMPOSE_HELP = ("where an explanation's perturbations are mixed: device (the components go to the network's device "
-                "once, each batch is mixed there), host (numpy, sent per batch), auto (device on a GPU, host on a CPU)")
+COMPOSE_HELP = (
+    "where an explanation's perturbations are mixed: device (the components go to the network's device "
+    "once, each batch is mixed there), host (numpy, sent per batch), auto (device on a GPU, host on a CPU)"
+)
 
 
 def compose_option() -> Any:
@@ -49,10 +51,12 @@ def composes_on_device(compose: str, device: Any) -> bool:
 def threads_option(what: str) -> Any:
     """The ``threads`` field of a torch component's options class: 0 (PyTorch's thread count) or
     a count of CPU worker threads, each running ``what`` on one core."""
+
     def whole(instance: Any, attribute: Any, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise UsageError(f"{getattr(instance, 'owner', 'the model')}: threads must be 0 (PyTorch's thread count) or a "
-                             f"positive count, got {value!r}")
+            raise UsageError(
+                f"{getattr(instance, 'owner', 'the model')}: threads must be 0 (PyTorch's thread count) or a positive count, got {value!r}"
+            )
 
     return option(0, f"CPU worker threads, each running {what} on one core (0: PyTorch's thread count)", validator=whole)
 
@@ -85,8 +89,10 @@ def torch_device(device: str = "auto", owner: str = "the model", exact: bool = T
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         if not torch.cuda.is_available():
-            raise UsageError(f"{owner}: device=cuda was asked for, but PyTorch {torch.__version__} sees no CUDA GPU here; "
-                             "ask for cpu or auto instead (device=cpu in a spec, --device cpu)")
+            raise UsageError(
+                f"{owner}: device=cuda was asked for, but PyTorch {torch.__version__} sees no CUDA GPU here; "
+                "ask for cpu or auto instead (device=cpu in a spec, --device cpu)"
+            )
         if exact:
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False

@@ -46,8 +46,7 @@ def run_tagger(tagger: Tagger, audio: np.ndarray, name: str = "the tagger", n_la
     return checked_outputs(lambda: tagger.predict(audio), audio.shape, name, n_labels)
 
 
-def checked_outputs(call: Callable[[], Any], shape: tuple[int, ...], name: str = "the tagger",
-                    n_labels: int | None = None) -> np.ndarray:
+def checked_outputs(call: Callable[[], Any], shape: tuple[int, ...], name: str = "the tagger", n_labels: int | None = None) -> np.ndarray:
     """The tagger's outputs for ``shape[0]`` inputs of ``shape[1]`` samples from ``call()``, checked:
     (B, L) finite real values, as float64; a failure is reported with the tagger's name."""
     try:
@@ -55,8 +54,9 @@ def checked_outputs(call: Callable[[], Any], shape: tuple[int, ...], name: str =
     except StemlimeError:
         raise
     except Exception as error:
-        raise StemlimeError(f"tagger {name} failed on a batch of {shape[0]} input(s) of {shape[1]} samples: "
-                            f"{type(error).__name__}: {error}") from error
+        raise StemlimeError(
+            f"tagger {name} failed on a batch of {shape[0]} input(s) of {shape[1]} samples: {type(error).__name__}: {error}"
+        ) from error
     if out.ndim != 2 or out.shape[0] != shape[0]:
         raise StemlimeError(f"tagger {name} returned an array of shape {out.shape} for {shape[0]} inputs; expected (batch, labels)")
     if n_labels is not None and out.shape[1] != n_labels:
@@ -89,8 +89,9 @@ def _progress(total: int, enabled: bool | None):
     return tqdm(total=total, unit="mask", desc="tagger", disable=not enabled, leave=False)
 
 
-def weighted_neighbourhood(masks: np.ndarray, predictions: np.ndarray, kernel_width: float = 0.25,
-                           distinct_evaluations: int = 0) -> Neighbourhood:
+def weighted_neighbourhood(
+    masks: np.ndarray, predictions: np.ndarray, kernel_width: float = 0.25, distinct_evaluations: int = 0
+) -> Neighbourhood:
     """Masks and their tagger outputs with the cosine distances and kernel weights a surrogate is fitted with."""
     distances = cosine_distances_to_all_ones(masks)
     return Neighbourhood(masks, predictions, distances, kernel(distances, kernel_width), distinct_evaluations)
@@ -110,9 +111,18 @@ class Engine:
     ``evaluations`` counts the tagger runs made so far (one per distinct new mask).
     """
 
-    def __init__(self, component_audio: np.ndarray, tagger: Tagger, surrogate: Surrogate, *, kernel_width: float = 0.25,
-                 empty_mask: str = "audiolime", batch_size: int = 32, tagger_name: str = "the tagger",
-                 n_labels: int | None = None):
+    def __init__(
+        self,
+        component_audio: np.ndarray,
+        tagger: Tagger,
+        surrogate: Surrogate,
+        *,
+        kernel_width: float = 0.25,
+        empty_mask: str = "audiolime",
+        batch_size: int = 32,
+        tagger_name: str = "the tagger",
+        n_labels: int | None = None,
+    ):
         check_empty_mask(empty_mask)
         check_kernel_width(kernel_width)
         check_batch_size(batch_size)
@@ -135,8 +145,16 @@ class Engine:
 
     def with_tagger(self, tagger: Tagger, tagger_name: str = "the tagger") -> "Engine":
         """The same components and settings with another tagger (e.g. a randomized copy), memory empty."""
-        return Engine(self.component_audio, tagger, self.surrogate, kernel_width=self.kernel_width,
-                      empty_mask=self.empty_mask, batch_size=self.batch_size, tagger_name=tagger_name, n_labels=self.n_labels)
+        return Engine(
+            self.component_audio,
+            tagger,
+            self.surrogate,
+            kernel_width=self.kernel_width,
+            empty_mask=self.empty_mask,
+            batch_size=self.batch_size,
+            tagger_name=tagger_name,
+            n_labels=self.n_labels,
+        )
 
     # ------------------------------------------------------------------ masks
 
@@ -176,11 +194,14 @@ class Engine:
         if missing:
             new = np.unique(np.stack(list(missing.values())), axis=0)
             size = min(len(new), self.batch_size if self._on_host() else max(self.batch_size, self._tagger_batch()))
-            check_fits_in_memory(size, 4 * self.component_audio.shape[1], f"a batch of {size} perturbations of "
-                                 f"{self.component_audio.shape[1]} samples (--batch-size)")
+            check_fits_in_memory(
+                size,
+                4 * self.component_audio.shape[1],
+                f"a batch of {size} perturbations of {self.component_audio.shape[1]} samples (--batch-size)",
+            )
             with _progress(len(new), progress) as bar:
                 for first in range(0, len(new), size):
-                    batch = new[first:first + size]
+                    batch = new[first : first + size]
                     predictions = self._predict(batch)
                     self._memory.update(zip((mask.tobytes() for mask in batch), predictions))
                     self.evaluations += len(batch)
@@ -209,8 +230,12 @@ class Engine:
             audio[~batch.any(axis=1)] = self._empty_value
             return run_tagger(self.tagger, audio, self.tagger_name, self.n_labels)
         masks = batch.astype(np.float32)
-        return checked_outputs(lambda: self.tagger.predict_masks(self._staged, masks, self._empty_value),  # type: ignore[attr-defined]
-                               shape, self.tagger_name, self.n_labels)
+        return checked_outputs(
+            lambda: self.tagger.predict_masks(self._staged, masks, self._empty_value),  # type: ignore[attr-defined]
+            shape,
+            self.tagger_name,
+            self.n_labels,
+        )
 
     def remember(self, masks: np.ndarray, predictions: np.ndarray) -> None:
         """Take outputs computed earlier (e.g. an explanation's neighbourhood) into the memory."""
@@ -240,11 +265,18 @@ class Engine:
         """(labels, K) surrogate weights from a fresh neighbourhood of ``samples`` masks drawn with ``seed``."""
         return self.fit_weights(self.neighbourhood(self.masks(samples, seed)), label_indices)
 
-
     # ------------------------------------------------------------------ the explanation
 
-    def explain(self, parts: Components, request: ExplainRequest, *, tagger_labels: Sequence[str],
-                pipeline: dict[str, str], sort: str = "signed", progress: bool | None = None) -> Explanation:
+    def explain(
+        self,
+        parts: Components,
+        request: ExplainRequest,
+        *,
+        tagger_labels: Sequence[str],
+        pipeline: dict[str, str],
+        sort: str = "signed",
+        progress: bool | None = None,
+    ) -> Explanation:
         """Explain ``parts`` (this engine's components) for ``request``: draw the masks (or sample
         until the ranking is stable, ``samples="auto"``), run the tagger on the distinct ones, fit
         the surrogate per label (the labels asked for, or the ``top_labels`` most probable on the
@@ -264,34 +296,62 @@ class Engine:
             reference = neighbourhood.predictions[0]
             indices = resolve_labels(tagger_labels, reference, request.labels, request.top_labels)
         outputs = neighbourhood.predictions
-        labels = {tagger_labels[index]: label_explanation(fit, index, tagger_labels[index], float(reference[index]),
-                                                          parts.components, sort, float(np.ptp(outputs[:, index])))
-                  for index, fit in self.fit(neighbourhood, indices).items()}
+        labels = {
+            tagger_labels[index]: label_explanation(
+                fit, index, tagger_labels[index], float(reference[index]), parts.components, sort, float(np.ptp(outputs[:, index]))
+            )
+            for index, fit in self.fit(neighbourhood, indices).items()
+        }
         for label in labels.values():
             if not label.moves:
-                warnings.warn(f"the tagger's {label.label} stays at {label.prediction:.4g} whichever components are on "
-                              f"(it moves by {label.output_range:.1e}): no component explains it. Is the excerpt silent, "
-                              "or the output saturated?")
+                warnings.warn(
+                    f"the tagger's {label.label} stays at {label.prediction:.4g} whichever components are on "
+                    f"(it moves by {label.output_range:.1e}): no component explains it. Is the excerpt silent, "
+                    "or the output saturated?"
+                )
         return Explanation(
-            audio_path=parts.excerpt.path, start=parts.excerpt.start, duration=parts.excerpt.duration,
-            sample_rate=parts.sample_rate, pipeline=dict(pipeline), samples=samples, seed=request.seed, sampling=sampling,
-            stems_residual_db=parts.stems_residual_db, output_kind=output_kind(self.tagger, neighbourhood.predictions),
-            components=parts.components, component_audio=self.component_audio, labels=labels,
-            neighbourhood=neighbourhood, tagger_labels=list(tagger_labels),
+            audio_path=parts.excerpt.path,
+            start=parts.excerpt.start,
+            duration=parts.excerpt.duration,
+            sample_rate=parts.sample_rate,
+            pipeline=dict(pipeline),
+            samples=samples,
+            seed=request.seed,
+            sampling=sampling,
+            stems_residual_db=parts.stems_residual_db,
+            output_kind=output_kind(self.tagger, neighbourhood.predictions),
+            components=parts.components,
+            component_audio=self.component_audio,
+            labels=labels,
+            neighbourhood=neighbourhood,
+            tagger_labels=list(tagger_labels),
         )
 
 
-def label_explanation(fit: SurrogateFit, index: int, label: str, prediction: float, components: Sequence[Component],
-                      sort: str = "signed", output_range: float | None = None) -> LabelExplanation:
+def label_explanation(
+    fit: SurrogateFit,
+    index: int,
+    label: str,
+    prediction: float,
+    components: Sequence[Component],
+    sort: str = "signed",
+    output_range: float | None = None,
+) -> LabelExplanation:
     """One label's explanation from its surrogate fit: the weights of the components the fit
     chose, largest first (``sort="absolute"``: largest magnitude first)."""
     chosen = [int(i) for i in fit.selected]
     key = (lambda i: -abs(fit.weights[i])) if sort == "absolute" else (lambda i: -fit.weights[i])
-    return LabelExplanation(label=label, index=index, prediction=prediction,
-                            weights={components[i].name: float(fit.weights[i]) for i in sorted(chosen, key=key)},
-                            intercept=fit.intercept, score=fit.score, local_prediction=fit.local_prediction,
-                            rules=describe_rules(getattr(fit, "rules", ()), [c.name for c in components]),
-                            output_range=output_range)
+    return LabelExplanation(
+        label=label,
+        index=index,
+        prediction=prediction,
+        weights={components[i].name: float(fit.weights[i]) for i in sorted(chosen, key=key)},
+        intercept=fit.intercept,
+        score=fit.score,
+        local_prediction=fit.local_prediction,
+        rules=describe_rules(getattr(fit, "rules", ()), [c.name for c in components]),
+        output_range=output_range,
+    )
 
 
 AUTO_FIRST = 128  # samples in the first round of samples="auto"
@@ -300,9 +360,17 @@ AUTO_TAU = 0.95  # the Kendall tau over all K components that two consecutive ro
 AUTO_CHANGE = 0.1  # ... while no weight moves by more than this share of the largest |weight|
 
 
-def sample_until_stable(engine: Engine, seed: int, label_indices: Sequence[int], *, first: int = AUTO_FIRST,
-                        most: int = AUTO_MOST, tau: float = AUTO_TAU, change: float = AUTO_CHANGE,
-                        progress: bool | None = False) -> tuple[np.ndarray, Neighbourhood, list[dict[str, Any]]]:
+def sample_until_stable(
+    engine: Engine,
+    seed: int,
+    label_indices: Sequence[int],
+    *,
+    first: int = AUTO_FIRST,
+    most: int = AUTO_MOST,
+    tau: float = AUTO_TAU,
+    change: float = AUTO_CHANGE,
+    progress: bool | None = False,
+) -> tuple[np.ndarray, Neighbourhood, list[dict[str, Any]]]:
     """``samples="auto"``: double the samples from ``first`` until, for every label, the ranking
     of ALL components agrees with the previous round's to a Kendall tau of at least ``tau`` and
     no weight moved by more than ``change`` x the largest |weight| (or ``most`` is reached).

@@ -143,12 +143,23 @@ class Explanation:
     def record(self, top_k: int | None = None) -> ExplanationRecord:
         """What ``explanation.json`` holds; with ``top_k`` (a saved explanation) also the files."""
         return ExplanationRecord(
-            audio=self.audio_path, start=self.start, duration=self.duration, sample_rate=self.sample_rate,
-            pipeline=dict(self.pipeline), samples=self.samples, seed=self.seed,
-            distinct_evaluations=self.distinct_evaluations, components=list(self.components), labels=dict(self.labels),
-            checks=dict(self.checks), outputs=self.output_kind, stems_residual_db=self.stems_residual_db,
-            sampling=dict(self.sampling), dataset=dict(self.dataset),
-            files=None if top_k is None else self.files(), top_k=1 if top_k is None else int(top_k),
+            audio=self.audio_path,
+            start=self.start,
+            duration=self.duration,
+            sample_rate=self.sample_rate,
+            pipeline=dict(self.pipeline),
+            samples=self.samples,
+            seed=self.seed,
+            distinct_evaluations=self.distinct_evaluations,
+            components=list(self.components),
+            labels=dict(self.labels),
+            checks=dict(self.checks),
+            outputs=self.output_kind,
+            stems_residual_db=self.stems_residual_db,
+            sampling=dict(self.sampling),
+            dataset=dict(self.dataset),
+            files=None if top_k is None else self.files(),
+            top_k=1 if top_k is None else int(top_k),
             exact=self.exact(),
         )
 
@@ -167,8 +178,16 @@ class Explanation:
         audio |= {files.components[c.name]: row for c, row in zip(self.components, self.component_audio)}
         return audio | {files.explanations[name]: self.audio(name, top_k) for name in self.labels}
 
-    def save(self, folder: str | Path, k: int = 1, force: bool = False, report: bool = False, *,
-             inputs: Iterable[Any] = (), within: str | Path | None = None) -> Path:
+    def save(
+        self,
+        folder: str | Path,
+        k: int = 1,
+        force: bool = False,
+        report: bool = False,
+        *,
+        inputs: Iterable[Any] = (),
+        within: str | Path | None = None,
+    ) -> Path:
         """Write the explanation as the folder ``folder``, replacing it whole.
 
         The folder holds ``explanation.json``, ``excerpt.wav`` (every component on),
@@ -199,8 +218,7 @@ class Explanation:
             ``folder``.
         """
         k = whole_number(k, "top_k", minimum=1, flag="--top-k")
-        with ResultFolder(folder, kind="explanation", inputs=[self.audio_path, *inputs], force=force,
-                          within=within) as staging:
+        with ResultFolder(folder, kind="explanation", inputs=[self.audio_path, *inputs], force=force, within=within) as staging:
             for path, audio in self.listening_audio(k).items():
                 write_wav(staging / path, audio, self.sample_rate)
             write_explanation(staging, self.record(top_k=k))
@@ -225,14 +243,17 @@ class Explanation:
         if self.sampling:
             stable = "stable" if self.sampling["stable"] else "NOT stable at the most samples tried"
             samples += f" (auto: {len(self.sampling['rounds'])} rounds, ranking of all components {stable})"
-        lines = [f"explained {self.audio_path or 'an array'} ({self.start:.2f}-{self.start + self.duration:.2f} s) with "
-                 f"{len(self.components)} components, {self.distinct_evaluations} tagger evaluations of {samples}"]
+        lines = [
+            f"explained {self.audio_path or 'an array'} ({self.start:.2f}-{self.start + self.duration:.2f} s) with "
+            f"{len(self.components)} components, {self.distinct_evaluations} tagger evaluations of {samples}"
+        ]
         kind = "probability" if self.output_kind == "probabilities" else "score"
         for name, label in self.labels.items():
             lines += ["", f"{name}: {kind} {label.prediction:.3f}, surrogate R^2 {label.score:.3f}"]
             if not label.moves:
-                lines.append(f"  the output does not move when components are switched off (by {label.output_range:.1e}): "
-                             "no component explains it")
+                lines.append(
+                    f"  the output does not move when components are switched off (by {label.output_range:.1e}): no component explains it"
+                )
                 continue
             lines += weight_lines(label, self.components)
             lines += [f"  {note}" for note in self.shapley_notes(name)]
@@ -254,9 +275,9 @@ class Explanation:
         if not 1 <= k <= MOST_EXACT or masks.ndim != 2 or masks.shape[1] != k:
             return None
         codes = masks @ (1 << np.arange(k, dtype=np.int64))
-        if len(np.unique(codes)) != 2 ** k:
+        if len(np.unique(codes)) != 2**k:
             return None
-        table = np.zeros((2 ** k, np.asarray(self.neighbourhood.predictions).shape[1]))
+        table = np.zeros((2**k, np.asarray(self.neighbourhood.predictions).shape[1]))
         table[codes] = np.asarray(self.neighbourhood.predictions, dtype=np.float64)
         return table
 
@@ -273,9 +294,13 @@ class Explanation:
         names = [c.name for c in self.components]
         values = shapley_values(table[:, index], k)
         pairs = interaction_indices(table[:, index], k) if k >= 2 else np.zeros((k, k))
-        return {"values": dict(zip(names, map(float, values))), "game": table[:, index],
-                "interactions": {(names[i], names[j]): float(pairs[i, j]) for i in range(k) for j in range(i + 1, k)},
-                "matrix": pairs, "array": values}
+        return {
+            "values": dict(zip(names, map(float, values))),
+            "game": table[:, index],
+            "interactions": {(names[i], names[j]): float(pairs[i, j]) for i in range(k) for j in range(i + 1, k)},
+            "matrix": pairs,
+            "array": values,
+        }
 
     def exact(self) -> dict[str, ExactShapley]:
         """Per label, the exact Shapley values, pairwise interaction indices and the summary's notes
@@ -297,15 +322,18 @@ class Explanation:
         if exact is None:
             return []
         names = [c.name for c in self.components]
-        notes = [together_sentence(names, i, j, exact["game"])
-                 for i, j, _ in notable_interactions(exact["array"], exact["matrix"], names)[:3]]
+        notes = [
+            together_sentence(names, i, j, exact["game"]) for i, j, _ in notable_interactions(exact["array"], exact["matrix"], names)[:3]
+        ]
         weights = self.weights(label)
         if weights:
             lime_top = max(weights, key=lambda name: weights[name])
             shapley_top = names[int(np.argmax(exact["array"]))]
             if lime_top != shapley_top:
-                notes.append(f"the surrogate's top component ({lime_top}) is not the exact Shapley top ({shapley_top} "
-                             f"{exact['values'][shapley_top]:+.3f}; {lime_top} {exact['values'][lime_top]:+.3f})")
+                notes.append(
+                    f"the surrogate's top component ({lime_top}) is not the exact Shapley top ({shapley_top} "
+                    f"{exact['values'][shapley_top]:+.3f}; {lime_top} {exact['values'][lime_top]:+.3f})"
+                )
         return notes
 
     # ------------------------------------------------------------------ notebooks

@@ -63,8 +63,11 @@ def file_problem(path: PathLike, what: str = "file") -> str | None:
     except OSError as error:  # a loop of symbolic links, a name too long
         return f"{what} {path} cannot be opened ({error.strerror or error})"
     if os.path.lexists(path):
-        return (f"{what} {path} is a symbolic link that leads nowhere (a broken link, or a loop of links)"
-                if path.is_symlink() else f"{what} {path} is not a regular file")
+        return (
+            f"{what} {path} is a symbolic link that leads nowhere (a broken link, or a loop of links)"
+            if path.is_symlink()
+            else f"{what} {path} is not a regular file"
+        )
     return f"{what} {path} does not exist"
 
 
@@ -149,12 +152,18 @@ def _resolved(path: PathLike, what: str) -> Path:
     try:
         return Path(path).expanduser().resolve()
     except (RuntimeError, OSError) as error:  # a loop of symbolic links (RuntimeError before Python 3.13)
-        raise UsageError(f"the {what} {path} cannot be followed to a file or folder: its symbolic links form a loop "
-                         f"({error}); give a real path") from None
+        raise UsageError(
+            f"the {what} {path} cannot be followed to a file or folder: its symbolic links form a loop ({error}); give a real path"
+        ) from None
 
 
-def check_destination(destination: PathLike, inputs: Iterable[PathLike | None] = (), force: bool = False,
-                      within: PathLike | None = None, read_inside: Iterable[PathLike | None] = ()) -> Path:
+def check_destination(
+    destination: PathLike,
+    inputs: Iterable[PathLike | None] = (),
+    force: bool = False,
+    within: PathLike | None = None,
+    read_inside: Iterable[PathLike | None] = (),
+) -> Path:
     """Refuse, with a UsageError that says what to do, a destination a result may not replace.
 
     Call it before any expensive work; :class:`ResultFolder` calls it again when it swaps the
@@ -249,8 +258,14 @@ class StagedFolder:
     returns the resolved target.
     """
 
-    def __init__(self, target: PathLike, *, check: Callable[[], Path] | None = None,
-                 before_swap: Callable[[Path], None] | None = None, what: str = "the folder"):
+    def __init__(
+        self,
+        target: PathLike,
+        *,
+        check: Callable[[], Path] | None = None,
+        before_swap: Callable[[Path], None] | None = None,
+        what: str = "the folder",
+    ):
         self.target = Path(target)
         self.check = check or (lambda: self.target.expanduser().resolve())
         self.before_swap = before_swap
@@ -270,8 +285,7 @@ class StagedFolder:
                     continue
         except OSError as error:
             raise UsageError(
-                f"cannot create {self.what} {self.target}: {error.strerror or error}; "
-                "choose a folder (--out) in a folder you can write to"
+                f"cannot create {self.what} {self.target}: {error.strerror or error}; choose a folder (--out) in a folder you can write to"
             ) from error
         return self.staging
 
@@ -328,15 +342,27 @@ class ResultFolder(StagedFolder):
     on entering and again before the swap (``inputs``, ``force``, ``within`` are its arguments),
     and marked with ``kind`` (and the stemlime version) when it is swapped in."""
 
-    def __init__(self, destination: PathLike, kind: str = "explanation", *, inputs: Iterable[PathLike | None] = (),
-                 force: bool = False, within: PathLike | None = None, data: bool = False):
+    def __init__(
+        self,
+        destination: PathLike,
+        kind: str = "explanation",
+        *,
+        inputs: Iterable[PathLike | None] = (),
+        force: bool = False,
+        within: PathLike | None = None,
+        data: bool = False,
+    ):
         self.destination = Path(destination)
         self.kind = kind
         self.inputs = tuple(inputs)
         self.force = force
         self.within = within
-        super().__init__(destination, check=lambda: check_destination(self.destination, self.inputs, self.force, self.within),
-                         before_swap=lambda staging: write_marker(staging, kind, data), what="the output folder")
+        super().__init__(
+            destination,
+            check=lambda: check_destination(self.destination, self.inputs, self.force, self.within),
+            before_swap=lambda staging: write_marker(staging, kind, data),
+            what="the output folder",
+        )
 
 
 # ---------------------------------------------------------------------------- resumable folders
@@ -354,14 +380,16 @@ def folder_lock(folder: PathLike, what: str = "this folder") -> Iterator[None]:
     try:
         handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
-        raise UsageError(f"cannot create {what} {folder}: {error.strerror or error}; "
-                         "choose an output folder (--out) in a folder you can write to") from error
+        raise UsageError(
+            f"cannot create {what} {folder}: {error.strerror or error}; choose an output folder (--out) in a folder you can write to"
+        ) from error
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(handle)
-        raise UsageError(f"another run is writing to {folder} right now; wait for it to finish, "
-                         "or give this run its own output folder (--out)") from None
+        raise UsageError(
+            f"another run is writing to {folder} right now; wait for it to finish, or give this run its own output folder (--out)"
+        ) from None
     try:
         yield
     finally:
@@ -390,9 +418,17 @@ class ResumableFolder:
     all their subfolders (a dataset); the folder may not lie inside one of them.
     """
 
-    def __init__(self, destination: PathLike, kind: str, *, inputs: Iterable[PathLike | None] = (),
-                 subfolders: Sequence[str] = (), adopt: Callable[[Path], bool] | None = None, data: bool = False,
-                 read_inside: Iterable[PathLike | None] = ()):
+    def __init__(
+        self,
+        destination: PathLike,
+        kind: str,
+        *,
+        inputs: Iterable[PathLike | None] = (),
+        subfolders: Sequence[str] = (),
+        adopt: Callable[[Path], bool] | None = None,
+        data: bool = False,
+        read_inside: Iterable[PathLike | None] = (),
+    ):
         self.destination = Path(destination)
         self.kind = kind
         self.data = data
@@ -427,8 +463,10 @@ class ResumableFolder:
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise UsageError(f"cannot create the output folder {self.destination}: {error.strerror or error}; "
-                             "choose an output folder (--out) in a folder you can write to") from error
+            raise UsageError(
+                f"cannot create the output folder {self.destination}: {error.strerror or error}; "
+                "choose an output folder (--out) in a folder you can write to"
+            ) from error
         stack = contextlib.ExitStack()
         stack.enter_context(folder_lock(target, "the output folder"))
         self._lock = stack
@@ -451,7 +489,21 @@ class ResumableFolder:
         return None
 
 
-__all__ = ["LOCK_NAME", "MARKER", "ResultFolder", "ResumableFolder", "StagedFolder", "check_destination", "enclosing_result",
-           "file_problem",
-           "folder_lock", "is_data_folder", "is_stemlime_output", "marker_kind", "remove_staging", "write_atomically", "write_marker",
-           "write_text_atomically"]
+__all__ = [
+    "LOCK_NAME",
+    "MARKER",
+    "ResultFolder",
+    "ResumableFolder",
+    "StagedFolder",
+    "check_destination",
+    "enclosing_result",
+    "file_problem",
+    "folder_lock",
+    "is_data_folder",
+    "is_stemlime_output",
+    "marker_kind",
+    "remove_staging",
+    "write_atomically",
+    "write_marker",
+    "write_text_atomically",
+]

@@ -26,7 +26,9 @@ def label_indices(tagger_labels: Sequence[str], labels: Sequence[str | int] | st
     for label in labels:
         if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
             if not 0 <= label < len(tagger_labels):
-                raise UsageError(f"label index {label} is out of range: the tagger has {len(tagger_labels)} labels (0..{len(tagger_labels) - 1})")
+                raise UsageError(
+                    f"label index {label} is out of range: the tagger has {len(tagger_labels)} labels (0..{len(tagger_labels) - 1})"
+                )
             indices.append(int(label))
         elif label in tagger_labels:
             indices.append(list(tagger_labels).index(str(label)))
@@ -40,8 +42,9 @@ def label_indices(tagger_labels: Sequence[str], labels: Sequence[str | int] | st
     return list(dict.fromkeys(indices))
 
 
-def check_label_request(tagger_labels: Sequence[str], labels: Sequence[str | int] | str | int | None = None,
-                        top_labels: int | None = None) -> list[int] | int:
+def check_label_request(
+    tagger_labels: Sequence[str], labels: Sequence[str | int] | str | int | None = None, top_labels: int | None = None
+) -> list[int] | int:
     """Validate a request up front: the indices of named labels, or the number K of top labels
     (default 3, at most the number of labels)."""
     if labels is not None and top_labels is not None:
@@ -51,8 +54,9 @@ def check_label_request(tagger_labels: Sequence[str], labels: Sequence[str | int
     if top_labels is None:
         return min(DEFAULT_TOP_LABELS, len(tagger_labels))
     if isinstance(top_labels, bool) or not isinstance(top_labels, (int, np.integer)) or not 1 <= top_labels <= len(tagger_labels):
-        raise UsageError(f"top_labels must be a count between 1 and {len(tagger_labels)} (the tagger's labels) (--top-labels), "
-                         f"got {top_labels!r}")
+        raise UsageError(
+            f"top_labels must be a count between 1 and {len(tagger_labels)} (the tagger's labels) (--top-labels), got {top_labels!r}"
+        )
     return int(top_labels)
 
 

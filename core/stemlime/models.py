@@ -61,8 +61,10 @@ def _a_folder(home: Path, variable: str) -> Path:
     for path in (home, *home.parents):
         if path.exists():
             if not path.is_dir():
-                raise UsageError(f"the model cache {home} (from ${variable}) cannot be a folder: {path} is a file; "
-                                 f"point STEMLIME_HOME at a folder (e.g. export STEMLIME_HOME=~/.cache/stemlime)")
+                raise UsageError(
+                    f"the model cache {home} (from ${variable}) cannot be a folder: {path} is a file; "
+                    f"point STEMLIME_HOME at a folder (e.g. export STEMLIME_HOME=~/.cache/stemlime)"
+                )
             break
     return home
 
@@ -180,8 +182,14 @@ def download(url: str, folder: Path, sha256: str | None = None) -> Path:
     logger.setLevel("WARNING")  # pooch announces every download (and the hash of an unchecked one) at INFO
     try:
         local = url.startswith("file:")
-        path = pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None, fname="download", path=folder,
-                              downloader=_copy_local if local else None, progressbar=not local and sys.stderr.isatty())
+        path = pooch.retrieve(
+            url,
+            known_hash=f"sha256:{sha256}" if sha256 else None,
+            fname="download",
+            path=folder,
+            downloader=_copy_local if local else None,
+            progressbar=not local and sys.stderr.isatty(),
+        )
     except Exception as error:  # requests' HTTP and connection errors, pooch's hash mismatch, a missing file
         raise ModelFilesError(f"could not download {url}: {error}") from None
     finally:
@@ -285,7 +293,9 @@ class ModelStore:
         if name not in self.models:
             from .wording import closest_match
 
-            raise UsageError(f"unknown model {name!r}{closest_match(name, self.models)}. Known models: {', '.join(sorted(self.models)) or 'none (install a model plugin)'}")
+            raise UsageError(
+                f"unknown model {name!r}{closest_match(name, self.models)}. Known models: {', '.join(sorted(self.models)) or 'none (install a model plugin)'}"
+            )
         return self.models[name]
 
     def cache_folder(self, name: str) -> Path:
@@ -320,7 +330,9 @@ class ModelStore:
         try:
             return dict(model.read_tensors(folder))
         except (ValueError, OSError) as error:  # CheckpointError is a ValueError
-            raise ModelFilesError(f"model {model.name}: the files in {folder} are damaged ({error}).\n{_refetch_hint(model.name)}") from None
+            raise ModelFilesError(
+                f"model {model.name}: the files in {folder} are damaged ({error}).\n{_refetch_hint(model.name)}"
+            ) from None
 
     def verify(self, model: ModelFiles, folder: Path) -> dict[str, np.ndarray] | None:
         """Full verification: :meth:`check_files`, then every tensor read with its checksum.
@@ -410,8 +422,10 @@ class ModelStore:
                 pass  # damaged or incomplete: fetch again
         if not model.sources:
             if model.recipe is not None:
-                raise UsageError(f"model {name} is not downloaded: it is built here by its recipe ({model.recipe.duration}):\n"
-                                 f"  stemlime models build {name}")
+                raise UsageError(
+                    f"model {name} is not downloaded: it is built here by its recipe ({model.recipe.duration}):\n"
+                    f"  stemlime models build {name}"
+                )
             raise ModelFilesError(f"model {name} has no download source.\n{model.how_to_get()}")
         if source is not None and not 0 <= source < len(model.sources):
             raise UsageError(f"model {name} has sources 0..{len(model.sources) - 1}, not {source}")
@@ -434,7 +448,6 @@ class ModelStore:
                 if staging.exists():
                     shutil.rmtree(staging, ignore_errors=True)
         raise ModelFilesError(f"could not fetch model {name}:\n" + "\n".join(errors))
-
 
     def build_folder(self, name: str) -> Path:
         """Where a recipe keeps its work between attempts: ``<cache>/.build/<name>``."""

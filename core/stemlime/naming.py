@@ -1,6 +1,6 @@
 """Safe, distinct file names for labels, stems and components: any text in, a name every filesystem takes out.
 
-    safe_names(["rock/pop", "rock_pop", "Rock_pop"])   # ['rock_pop', 'rock_pop-2', 'Rock_pop-3']
+safe_names(["rock/pop", "rock_pop", "Rock_pop"])   # ['rock_pop', 'rock_pop-2', 'Rock_pop-3']
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from typing import Sequence
 
 MAX_NAME_BYTES = 200  # ext4 allows 255 bytes per name: room left for "-N" and an extension
 KEPT_PUNCTUATION = frozenset(".@_-")  # besides Unicode letters, marks and digits
-WINDOWS_RESERVED = frozenset(
-    ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
-)
+WINDOWS_RESERVED = frozenset(["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)])
 
 
 def _truncate(name: str, max_bytes: int) -> str:

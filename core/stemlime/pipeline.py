@@ -1,7 +1,7 @@
 """A Pipeline: separator + segmenter + tagger + surrogate, and ``explain`` that runs them.
 
-    pipeline = Pipeline(tagger="musicnn", separator="oracle")
-    explanation = pipeline.explain("song/mixture.wav", start=1.0, duration=3.0, samples=1000, seed=0)
+pipeline = Pipeline(tagger="musicnn", separator="oracle")
+explanation = pipeline.explain("song/mixture.wav", start=1.0, duration=3.0, samples=1000, seed=0)
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ def _is_spec(value: Any) -> bool:
 
 
 # what a ready-made component object must have (protocols.py), checked when the pipeline is made
-REQUIRED = {"tagger": ("labels", "sample_rate", "predict"), "separator": ("separate",), "segmenter": ("segment",),
-            "surrogate": ("fit",)}
+REQUIRED = {"tagger": ("labels", "sample_rate", "predict"), "separator": ("separate",), "segmenter": ("segment",), "surrogate": ("fit",)}
 
 
 def _check_object(kind: str, value: Any) -> None:
@@ -49,8 +48,10 @@ def _check_object(kind: str, value: Any) -> None:
     missing = [slot for slot in REQUIRED[kind] if not hasattr(value, slot)]
     if value is None or missing:
         what = "None" if value is None else f"an object of type {type(value).__name__} without {', '.join(missing)}"
-        raise UsageError(f"the {kind} must be a spec (a string such as {DEFAULT_EXAMPLES[kind]!r}; see 'stemlime plugins') "
-                         f"or an object with {', '.join(REQUIRED[kind])} (stemlime.protocols.{kind.title()}), got {what}")
+        raise UsageError(
+            f"the {kind} must be a spec (a string such as {DEFAULT_EXAMPLES[kind]!r}; see 'stemlime plugins') "
+            f"or an object with {', '.join(REQUIRED[kind])} (stemlime.protocols.{kind.title()}), got {what}"
+        )
 
 
 DEFAULT_EXAMPLES = {"tagger": "musicnn:MSD_musicnn", "separator": "oracle", "segmenter": "whole", "surrogate": "ridge"}
@@ -155,8 +156,10 @@ class Pipeline:
 
     def _component(self, kind: str) -> Any:
         if self._given[kind] is None:
-            raise UsageError(f"this pipeline has no {kind} ({kind}=None): give Pipeline({kind}=SPEC), e.g. "
-                             f"{kind}={DEFAULT_EXAMPLES[kind]!r}, to explain or tag")
+            raise UsageError(
+                f"this pipeline has no {kind} ({kind}=None): give Pipeline({kind}=SPEC), e.g. "
+                f"{kind}={DEFAULT_EXAMPLES[kind]!r}, to explain or tag"
+            )
         if kind not in self._built:
             self._built[kind] = self.registry.build(kind, self._given[kind])
         return self._built[kind]
@@ -193,9 +196,16 @@ class Pipeline:
     def engine(self, component_audio: np.ndarray, *, batch_size: int | None = None) -> Engine:
         """The explanation engine over ``component_audio`` (K x T at the tagger's rate) with this
         pipeline's tagger, surrogate and settings."""
-        return Engine(component_audio, self.tagger, self.surrogate, kernel_width=self.kernel_width, empty_mask=self.empty_mask,
-                      batch_size=batch_size or self.batch_size, tagger_name=self.specs["tagger"],
-                      n_labels=len(self.tagger_labels))
+        return Engine(
+            component_audio,
+            self.tagger,
+            self.surrogate,
+            kernel_width=self.kernel_width,
+            empty_mask=self.empty_mask,
+            batch_size=batch_size or self.batch_size,
+            tagger_name=self.specs["tagger"],
+            n_labels=len(self.tagger_labels),
+        )
 
     @property
     def tagger_labels(self) -> list[str]:
@@ -204,8 +214,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ audio
 
-    def load_excerpt(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
-                     duration: float | None = None, rate: int | None = None) -> tuple[np.ndarray, Excerpt]:
+    def load_excerpt(
+        self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None, rate: int | None = None
+    ) -> tuple[np.ndarray, Excerpt]:
         """An excerpt of ``source`` (a file path, or an array with its ``sample_rate`` in Hz) as
         mono float32 at ``rate`` Hz (default: the tagger's), with where it came from.
         ``start``/``duration`` in seconds (``duration`` None: to the end). The excerpt's
@@ -216,8 +227,9 @@ class Pipeline:
             mix, _ = audio_io.load_audio(source, rate, start, duration)
             return mix, Excerpt(str(source), start, len(mix) / rate if duration is None else duration)
         if not isinstance(source, np.ndarray) and not hasattr(source, "__array__"):
-            raise UsageError(f"the audio must be a file path (str or Path) or an array of samples with its sample_rate=HZ, "
-                             f"got a {type(source).__name__}")
+            raise UsageError(
+                f"the audio must be a file path (str or Path) or an array of samples with its sample_rate=HZ, got a {type(source).__name__}"
+            )
         if sample_rate is None:
             raise UsageError("explaining an array needs its sample_rate=HZ")
         sample_rate = audio_io.as_sample_rate(sample_rate)
@@ -297,24 +309,32 @@ class Pipeline:
 
     def settings(self) -> dict[str, Any]:
         """The pipeline's settings besides its components (what ``Pipeline(...)`` takes as keywords)."""
-        return {"batch_size": self.batch_size, "kernel_width": self.kernel_width, "sort": self.sort,
-                "empty_mask": self.empty_mask, "stems_from": self.stems_from}
+        return {
+            "batch_size": self.batch_size,
+            "kernel_width": self.kernel_width,
+            "sort": self.sort,
+            "empty_mask": self.empty_mask,
+            "stems_from": self.stems_from,
+        }
 
     def recipe(self) -> dict[str, Any]:
         """The keywords that rebuild this pipeline in another process (a Ray worker): the components
         as given (specs, or the objects themselves, which must then be picklable), the settings and
         the kind of stem cache. Built models are not part of it: each process loads its own."""
         if self.registry is not get_registry():
-            raise UsageError("this pipeline uses its own Registry, which other processes cannot rebuild; install its "
-                             "plugins as packages (entry point group 'stemlime') and use the default registry")
+            raise UsageError(
+                "this pipeline uses its own Registry, which other processes cannot rebuild; install its "
+                "plugins as packages (entry point group 'stemlime') and use the default registry"
+            )
         if self.cache is None or self.cache is shared_cache():
             cache: bool | StemCache = self.cache is not None
         else:
             cache = StemCache(self.cache.folder, self.cache.max_bytes)  # its folder and bound, not the songs in memory
         return dict(self._given) | self.settings() | {"cache": cache}
 
-    def stems(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None,
-              rate: int | None = None) -> dict[str, np.ndarray]:
+    def stems(
+        self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None, rate: int | None = None
+    ) -> dict[str, np.ndarray]:
         """The stems of an excerpt as {name: mono float32} at ``rate`` Hz (default: the input's
         rate), each as long as the excerpt. A separator that computes stems separates the whole
         input once (``stems_from="song"``) and the excerpt is cut from its stems."""
@@ -332,8 +352,9 @@ class Pipeline:
             if separator_rate == rate:
                 stems = self._run_separator(mix, rate, excerpt)
             else:
-                own, _ = self.load_excerpt(source, sample_rate=sample_rate, start=excerpt.start, duration=excerpt.duration,
-                                           rate=separator_rate)
+                own, _ = self.load_excerpt(
+                    source, sample_rate=sample_rate, start=excerpt.start, duration=excerpt.duration, rate=separator_rate
+                )
                 stems = self._run_separator(own, separator_rate, excerpt)
         else:
             song = self._song_stems(source, sample_rate, separator_rate)
@@ -344,8 +365,9 @@ class Pipeline:
             stems = {name: audio_io.resample(stem, separator_rate, rate) for name, stem in stems.items()}
         return {name: audio_io.fit_length(stem, len(mix)) for name, stem in stems.items()}
 
-    def separate(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
-                 duration: float | None = None) -> tuple[dict[str, np.ndarray], int]:
+    def separate(
+        self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None
+    ) -> tuple[dict[str, np.ndarray], int]:
         """Stems of an excerpt at the input's own rate: ({name: mono float32}, rate in Hz)."""
         rate = audio_io.audio_info(source)[0] if isinstance(source, (str, Path)) else audio_io.as_sample_rate(sample_rate)
         return self.stems(source, sample_rate=sample_rate, start=start, duration=duration, rate=rate), rate
@@ -353,11 +375,13 @@ class Pipeline:
     def check_transcribes(self) -> None:
         """Refuse (UsageError) a separator that does not transcribe, before anything runs."""
         if optional(self.separator, "separator", "transcribe") is None:
-            raise UsageError(f"separator {self.specs['separator']} does not transcribe notes (MIDI); "
-                             "choose one that does, e.g. --separator cerberus")
+            raise UsageError(
+                f"separator {self.specs['separator']} does not transcribe notes (MIDI); choose one that does, e.g. --separator cerberus"
+            )
 
-    def transcribe(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
-                   duration: float | None = None) -> dict[str, Any]:
+    def transcribe(
+        self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None
+    ) -> dict[str, Any]:
         """The notes of each stem of an excerpt, {stem: stemlime.midi.Part}, in seconds from the
         excerpt's start, from a separator that declares ``transcribe`` (Cerberus)."""
         self.check_transcribes()
@@ -376,8 +400,9 @@ class Pipeline:
         else of the pipeline file's ``[explain]`` table, else stemlime's defaults; checked."""
         return ExplainRequest.make(self.explain_defaults, **given)
 
-    def components(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None,
-                   pad: bool = False) -> Components:
+    def components(
+        self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None, pad: bool = False
+    ) -> Components:
         """The components of an excerpt of ``source`` (a path, or an array with its ``sample_rate``
         in Hz; ``start``/``duration`` in seconds): its stems (cut from the song's separation,
         cached) crossed with its segments, at the tagger's rate. An excerpt shorter than the
@@ -397,8 +422,10 @@ class Pipeline:
         residual_db = stems_residual_db(mix, stems)
         # a separator that reads the excerpt's files itself (the oracle) warns about its own stems
         if residual_db < RESIDUAL_WARNING_DB and "rest" not in stems and not optional(self.separator, "separator", "reads_excerpt"):
-            warnings.warn(f"the stems of separator {self.specs['separator']} add up to the mix only to {residual_db:.1f} dB: "
-                          "the explanation leaves out what they miss")
+            warnings.warn(
+                f"the stems of separator {self.specs['separator']} add up to the mix only to {residual_db:.1f} dB: "
+                "the explanation leaves out what they miss"
+            )
         components, component_audio = build_components(stems, self.segmenter.segment(mix, rate))
         if component_audio.shape[1] < needed:
             component_audio = audio_io.fit_length(component_audio.T, needed).T.copy()
@@ -489,8 +516,20 @@ class Pipeline:
         """
         from .checks import parse_checks, run_checks  # checks use the pipeline: imported late
 
-        given = dict(labels=labels, top_labels=top_labels, start=start, duration=duration, samples=samples, seed=seed,
-                     pad=pad, checks=checks, out=out, top_k=top_k, force=force, report=report)
+        given = dict(
+            labels=labels,
+            top_labels=top_labels,
+            start=start,
+            duration=duration,
+            samples=samples,
+            seed=seed,
+            pad=pad,
+            checks=checks,
+            out=out,
+            top_k=top_k,
+            force=force,
+            report=report,
+        )
         if request is None:
             request = self.request(**given)
         elif any(value is not None for value in given.values()):
@@ -499,10 +538,10 @@ class Pipeline:
         request.check_output(inputs)
         check_label_request(self.tagger_labels, request.labels, request.top_labels)
         check_names = parse_checks(request.checks, self.tagger, self.specs["tagger"])  # a check that cannot run fails first
-        parts = self.components(source, sample_rate=sample_rate, start=request.start, duration=request.duration,
-                                pad=request.pad)
+        parts = self.components(source, sample_rate=sample_rate, start=request.start, duration=request.duration, pad=request.pad)
         explanation = self.engine(parts.audio, batch_size=batch_size).explain(
-            parts, request, tagger_labels=self.tagger_labels, pipeline=self.specs, sort=self.sort, progress=progress)
+            parts, request, tagger_labels=self.tagger_labels, pipeline=self.specs, sort=self.sort, progress=progress
+        )
         if check_names:
             explanation = attrs.evolve(explanation, checks=run_checks(self, explanation, check_names, batch_size=batch_size))
         if request.out is not None:
@@ -514,8 +553,9 @@ class Pipeline:
         mix, _ = self.load_excerpt(source, sample_rate=sample_rate, start=start, duration=duration)
         return run_tagger(self.tagger, mix[None, :], self.specs["tagger"], len(self.tagger_labels))[0]
 
-    def taggram(self, source: Any, *, sample_rate: int | None = None, start: float = 0.0,
-                duration: float | None = None) -> tuple[np.ndarray, float]:
+    def taggram(
+        self, source: Any, *, sample_rate: int | None = None, start: float = 0.0, duration: float | None = None
+    ) -> tuple[np.ndarray, float]:
         """The tagger's output over time for an excerpt: (frames x labels, hop in seconds)."""
         from .tagging import taggram
 
@@ -528,9 +568,7 @@ def _span_samples(start: float, duration: float | None, sample_rate: int, length
     first = int(round(start * sample_rate))
     last = length if duration is None else first + int(round(duration * sample_rate))
     if first >= length or last > length or last <= first:
-        raise AudioError(
-            f"excerpt start={start} s, duration={duration} s does not fit in the {length / sample_rate:.3f}-s array"
-        )
+        raise AudioError(f"excerpt start={start} s, duration={duration} s does not fit in the {length / sample_rate:.3f}-s array")
     return first, last
 
 

@@ -71,8 +71,16 @@ OUTPUT_KINDS = ("probabilities", "scores")
 OPTIONAL: dict[str, dict[str, Any]] = {
     "separator": {"reads_excerpt": False, "transcribe": None, "fingerprint": None, "inputs": None},
     "segmenter": {},
-    "tagger": {"outputs": None, "randomization_layers": (), "randomized": None, "taggram": None,
-               "taggram_hop_seconds": None, "stage": None, "predict_masks": None, "mask_batch_size": None},
+    "tagger": {
+        "outputs": None,
+        "randomization_layers": (),
+        "randomized": None,
+        "taggram": None,
+        "taggram_hop_seconds": None,
+        "stage": None,
+        "predict_masks": None,
+        "mask_batch_size": None,
+    },
     "surrogate": {"sample_masks": None},
 }
 

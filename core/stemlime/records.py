@@ -81,22 +81,22 @@ def read_json(path: PathLike) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise UsageError(f"cannot read {path} ({error}); the result folder is incomplete: run the command that wrote "
-                         "it again") from None
+        raise UsageError(f"cannot read {path} ({error}); the result folder is incomplete: run the command that wrote it again") from None
 
 
 def _version(data: Any, current: int, path: PathLike) -> int:
     """The schema version of a record's JSON (1 without one); refuses a file that is not an object
     or comes from a newer stemlime."""
     if not isinstance(data, Mapping):
-        raise UsageError(f"{path} does not hold a JSON object; the result folder is damaged: run the command that wrote "
-                         "it again")
+        raise UsageError(f"{path} does not hold a JSON object; the result folder is damaged: run the command that wrote it again")
     version = data.get(SCHEMA, 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise UsageError(f"{path} has an unknown schema {version!r}; run the command that wrote it again")
     if version > current:
-        raise UsageError(f"{path} was written by a newer stemlime (schema {version}, this one reads up to {current}); "
-                         "upgrade stemlime (pip install -U stemlime) to read it")
+        raise UsageError(
+            f"{path} was written by a newer stemlime (schema {version}, this one reads up to {current}); "
+            "upgrade stemlime (pip install -U stemlime) to read it"
+        )
     return version
 
 
@@ -109,8 +109,10 @@ def _read_record(cls: type[R], path: PathLike) -> R:
     try:
         return getattr(cls, "from_json")(data)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise UsageError(f"{path} lacks what a {cls.__name__} holds ({type(error).__name__}: {error}); the result folder "
-                         "is damaged: run the command that wrote it again") from None
+        raise UsageError(
+            f"{path} lacks what a {cls.__name__} holds ({type(error).__name__}: {error}); the result folder "
+            "is damaged: run the command that wrote it again"
+        ) from None
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -150,8 +152,12 @@ class LabelExplanation:
         return self.output_range > self.STILL * max(1.0, abs(self.prediction))
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"weights": dict(self.weights), "intercept": self.intercept, "score": self.score,
-                               "local_prediction": self.local_prediction}
+        out: dict[str, Any] = {
+            "weights": dict(self.weights),
+            "intercept": self.intercept,
+            "score": self.score,
+            "local_prediction": self.local_prediction,
+        }
         if self.rules:
             out["rules"] = list(self.rules)
         if self.index is not None:
@@ -163,16 +169,29 @@ class LabelExplanation:
     @classmethod
     def from_json(cls, label: str, data: Mapping[str, Any], prediction: Any) -> "LabelExplanation":
         number = lambda value: math.nan if value is None else float(value)  # noqa: E731
-        return cls(label=label, index=data.get("index"), prediction=number(prediction),
-                   weights={str(c): number(w) for c, w in data["weights"].items()}, intercept=number(data.get("intercept")),
-                   score=number(data.get("score")), local_prediction=number(data.get("local_prediction")),
-                   rules=[str(rule) for rule in data.get("rules", [])], output_range=_float_or_none(data.get("output_range")))
+        return cls(
+            label=label,
+            index=data.get("index"),
+            prediction=number(prediction),
+            weights={str(c): number(w) for c, w in data["weights"].items()},
+            intercept=number(data.get("intercept")),
+            score=number(data.get("score")),
+            local_prediction=number(data.get("local_prediction")),
+            rules=[str(rule) for rule in data.get("rules", [])],
+            output_range=_float_or_none(data.get("output_range")),
+        )
 
 
 def component_from_json(data: Mapping[str, Any]) -> Component:
     band = data.get("band")
-    return Component(str(data["name"]), str(data["stem"]), data.get("segment"), float(data["start"]), float(data["end"]),
-                     None if band is None else (float(band[0]), float(band[1])))
+    return Component(
+        str(data["name"]),
+        str(data["stem"]),
+        data.get("segment"),
+        float(data["start"]),
+        float(data["end"]),
+        None if band is None else (float(band[0]), float(band[1])),
+    )
 
 
 @attrs.frozen
@@ -210,14 +229,19 @@ class ExactShapley:
     notes: list[str] = attrs.field(factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"values": dict(self.values), "notes": list(self.notes),
-                "interactions": [{"components": [a, b], "index": index} for (a, b), index in self.interactions.items()]}
+        return {
+            "values": dict(self.values),
+            "notes": list(self.notes),
+            "interactions": [{"components": [a, b], "index": index} for (a, b), index in self.interactions.items()],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "ExactShapley":
-        return cls({str(c): float(v) for c, v in data["values"].items()},
-                   {(str(p["components"][0]), str(p["components"][1])): float(p["index"]) for p in data.get("interactions", [])},
-                   [str(note) for note in data.get("notes", [])])
+        return cls(
+            {str(c): float(v) for c, v in data["values"].items()},
+            {(str(p["components"][0]), str(p["components"][1])): float(p["index"]) for p in data.get("interactions", [])},
+            [str(note) for note in data.get("notes", [])],
+        )
 
 
 @attrs.frozen(eq=False)
@@ -248,12 +272,21 @@ class ExplanationRecord:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            SCHEMA: self.VERSION, "audio": self.audio, "start": self.start, "duration": self.duration,
-            "sample_rate": self.sample_rate, "pipeline": dict(self.pipeline), "samples": self.samples, "seed": self.seed,
-            "distinct_evaluations": self.distinct_evaluations, "components": [c.to_dict() for c in self.components],
+            SCHEMA: self.VERSION,
+            "audio": self.audio,
+            "start": self.start,
+            "duration": self.duration,
+            "sample_rate": self.sample_rate,
+            "pipeline": dict(self.pipeline),
+            "samples": self.samples,
+            "seed": self.seed,
+            "distinct_evaluations": self.distinct_evaluations,
+            "components": [c.to_dict() for c in self.components],
             "prediction": {name: label.prediction for name, label in self.labels.items()},
-            "labels": {name: label.to_json() for name, label in self.labels.items()}, "checks": dict(self.checks),
-            "outputs": self.outputs, "stems_residual_db": _residual_json(self.stems_residual_db),
+            "labels": {name: label.to_json() for name, label in self.labels.items()},
+            "checks": dict(self.checks),
+            "outputs": self.outputs,
+            "stems_residual_db": _residual_json(self.stems_residual_db),
         }
         if self.sampling:
             out["sampling"] = dict(self.sampling)
@@ -270,15 +303,21 @@ class ExplanationRecord:
         residual = data.get("stems_residual_db")
         predictions = data.get("prediction", {})
         return cls(
-            audio=data.get("audio"), start=float(data.get("start", 0.0)), duration=float(data.get("duration", 0.0)),
-            sample_rate=int(data["sample_rate"]), pipeline=dict(data.get("pipeline", {})), samples=data.get("samples", 0),
-            seed=data.get("seed"), distinct_evaluations=int(data.get("distinct_evaluations", 0)),
+            audio=data.get("audio"),
+            start=float(data.get("start", 0.0)),
+            duration=float(data.get("duration", 0.0)),
+            sample_rate=int(data["sample_rate"]),
+            pipeline=dict(data.get("pipeline", {})),
+            samples=data.get("samples", 0),
+            seed=data.get("seed"),
+            distinct_evaluations=int(data.get("distinct_evaluations", 0)),
             components=[component_from_json(c) for c in data.get("components", [])],
-            labels={name: LabelExplanation.from_json(name, label, predictions.get(name))
-                    for name, label in data.get("labels", {}).items()},
-            checks=dict(data.get("checks") or {}), outputs=str(data.get("outputs", "probabilities")),
+            labels={name: LabelExplanation.from_json(name, label, predictions.get(name)) for name, label in data.get("labels", {}).items()},
+            checks=dict(data.get("checks") or {}),
+            outputs=str(data.get("outputs", "probabilities")),
             stems_residual_db=math.inf if residual == "inf" else _float_or_none(residual),
-            sampling=dict(data.get("sampling") or {}), dataset=dict(data.get("dataset") or {}),
+            sampling=dict(data.get("sampling") or {}),
+            dataset=dict(data.get("dataset") or {}),
             files=ExplanationFiles.from_json(data["files"]) if "files" in data else None,
             top_k=int(data.get("top_k", 1)),
             exact={str(label): ExactShapley.from_json(exact) for label, exact in (data.get("exact") or {}).items()},
@@ -318,17 +357,36 @@ class SnippetRecord:
     explanation: str  # the snippet's explanation folder, relative to the scan folder
 
     def to_json(self) -> dict[str, Any]:
-        return {"rank": self.rank, "frame": self.frame, "start": self.start, "end": self.end, "probability": self.probability,
-                "prediction": self.prediction, "score": self.score, "weights": dict(self.weights),
-                "top_component": self.top_component, "top_stem": self.top_stem, "explanation": self.explanation}
+        return {
+            "rank": self.rank,
+            "frame": self.frame,
+            "start": self.start,
+            "end": self.end,
+            "probability": self.probability,
+            "prediction": self.prediction,
+            "score": self.score,
+            "weights": dict(self.weights),
+            "top_component": self.top_component,
+            "top_stem": self.top_stem,
+            "explanation": self.explanation,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SnippetRecord":
         nan = lambda value: math.nan if value is None else float(value)  # noqa: E731
-        return cls(int(data["rank"]), int(data.get("frame", 0)), float(data["start"]), float(data["end"]),
-                   nan(data.get("probability")), nan(data.get("prediction")), nan(data.get("score")),
-                   {str(c): nan(w) for c, w in data.get("weights", {}).items()}, data.get("top_component"),
-                   data.get("top_stem"), str(data["explanation"]))
+        return cls(
+            int(data["rank"]),
+            int(data.get("frame", 0)),
+            float(data["start"]),
+            float(data["end"]),
+            nan(data.get("probability")),
+            nan(data.get("prediction")),
+            nan(data.get("score")),
+            {str(c): nan(w) for c, w in data.get("weights", {}).items()},
+            data.get("top_component"),
+            data.get("top_stem"),
+            str(data["explanation"]),
+        )
 
 
 @attrs.frozen(eq=False)
@@ -352,24 +410,40 @@ class ScanRecord:
     stemgram: str | None = None  # the folder of the song's stemgram (scan --stemgram), relative
 
     def to_json(self) -> dict[str, Any]:
-        return json_ready({
-            SCHEMA: self.VERSION, "audio": self.audio, "label": self.label, "pipeline": dict(self.pipeline),
-            "hop_seconds": self.hop_seconds, "window_seconds": self.window_seconds,
-            "snippets": [s.to_json() for s in self.snippets], "summary": dict(self.summary), "verdict": self.verdict,
-            "taggram": {"labels": list(self.tagger_labels), "values": np.asarray(self.taggram)},
-            **({"dataset": dict(self.dataset)} if self.dataset else {}),
-            **({"stemgram": self.stemgram} if self.stemgram else {}),
-        })
+        return json_ready(
+            {
+                SCHEMA: self.VERSION,
+                "audio": self.audio,
+                "label": self.label,
+                "pipeline": dict(self.pipeline),
+                "hop_seconds": self.hop_seconds,
+                "window_seconds": self.window_seconds,
+                "snippets": [s.to_json() for s in self.snippets],
+                "summary": dict(self.summary),
+                "verdict": self.verdict,
+                "taggram": {"labels": list(self.tagger_labels), "values": np.asarray(self.taggram)},
+                **({"dataset": dict(self.dataset)} if self.dataset else {}),
+                **({"stemgram": self.stemgram} if self.stemgram else {}),
+            }
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "ScanRecord":
         taggram = data.get("taggram") or {}
-        return cls(data.get("audio"), str(data["label"]), dict(data.get("pipeline", {})), float(data["hop_seconds"]),
-                   float(data.get("window_seconds", data["hop_seconds"])),
-                   [SnippetRecord.from_json(s) for s in data.get("snippets", [])], dict(data.get("summary", {})),
-                   str(data.get("verdict", "")), list(taggram.get("labels", [])),
-                   np.asarray(taggram.get("values", []), dtype=np.float64), dict(data.get("dataset") or {}),
-                   data.get("stemgram"))
+        return cls(
+            data.get("audio"),
+            str(data["label"]),
+            dict(data.get("pipeline", {})),
+            float(data["hop_seconds"]),
+            float(data.get("window_seconds", data["hop_seconds"])),
+            [SnippetRecord.from_json(s) for s in data.get("snippets", [])],
+            dict(data.get("summary", {})),
+            str(data.get("verdict", "")),
+            list(taggram.get("labels", [])),
+            np.asarray(taggram.get("values", []), dtype=np.float64),
+            dict(data.get("dataset") or {}),
+            data.get("stemgram"),
+        )
 
     @property
     def duration(self) -> float:
@@ -387,6 +461,7 @@ def read_scan(folder: PathLike) -> ScanRecord:
 
 
 # ---------------------------------------------------------------------------- stemgram
+
 
 @attrs.frozen(eq=False)
 class StemgramRecord:
@@ -423,15 +498,32 @@ class StemgramRecord:
         return f"stemgram-{number}.png"
 
     def to_json(self) -> dict[str, Any]:
-        return json_ready({
-            SCHEMA: self.VERSION, "audio": self.audio, "pipeline": dict(self.pipeline), "labels": list(self.labels),
-            "stems": list(self.stems), "hop_seconds": self.hop_seconds, "window_seconds": self.window_seconds,
-            "method": self.method, "times": np.asarray(self.times),
-            "per_label": {label: {"everything": self.everything[label], "nothing": self.nothing[label],
-                                  "values": self.values[label], "interactions": self.interactions[label],
-                                  "efficiency_error": self.efficiency_error[label]} for label in self.labels},
-            "sentences": list(self.sentences), "files": dict(self.files),
-        } | ({"time_axes": dict(self.time_axes)} if self.time_axes else {}))
+        return json_ready(
+            {
+                SCHEMA: self.VERSION,
+                "audio": self.audio,
+                "pipeline": dict(self.pipeline),
+                "labels": list(self.labels),
+                "stems": list(self.stems),
+                "hop_seconds": self.hop_seconds,
+                "window_seconds": self.window_seconds,
+                "method": self.method,
+                "times": np.asarray(self.times),
+                "per_label": {
+                    label: {
+                        "everything": self.everything[label],
+                        "nothing": self.nothing[label],
+                        "values": self.values[label],
+                        "interactions": self.interactions[label],
+                        "efficiency_error": self.efficiency_error[label],
+                    }
+                    for label in self.labels
+                },
+                "sentences": list(self.sentences),
+                "files": dict(self.files),
+            }
+            | ({"time_axes": dict(self.time_axes)} if self.time_axes else {})
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "StemgramRecord":
@@ -441,12 +533,24 @@ class StemgramRecord:
         def arrays(key: str) -> dict[str, np.ndarray]:
             return {label: np.asarray(per[label][key], dtype=np.float64) for label in labels}
 
-        return cls(data.get("audio"), dict(data.get("pipeline", {})), labels, [str(s) for s in data["stems"]],
-                   float(data["hop_seconds"]), float(data["window_seconds"]), np.asarray(data["times"], dtype=np.float64),
-                   arrays("everything"), arrays("nothing"), arrays("values"), arrays("interactions"),
-                   {label: math.nan if per[label].get("efficiency_error") is None else float(per[label]["efficiency_error"]) for label in labels}, str(data.get("method", "")),
-                   [str(s) for s in data.get("sentences", [])], dict(data.get("files", {})),
-                   {str(label): [float(x) for x in axis] for label, axis in (data.get("time_axes") or {}).items()})
+        return cls(
+            data.get("audio"),
+            dict(data.get("pipeline", {})),
+            labels,
+            [str(s) for s in data["stems"]],
+            float(data["hop_seconds"]),
+            float(data["window_seconds"]),
+            np.asarray(data["times"], dtype=np.float64),
+            arrays("everything"),
+            arrays("nothing"),
+            arrays("values"),
+            arrays("interactions"),
+            {label: math.nan if per[label].get("efficiency_error") is None else float(per[label]["efficiency_error"]) for label in labels},
+            str(data.get("method", "")),
+            [str(s) for s in data.get("sentences", [])],
+            dict(data.get("files", {})),
+            {str(label): [float(x) for x in axis] for label, axis in (data.get("time_axes") or {}).items()},
+        )
 
 
 def write_stemgram(folder: PathLike, record: StemgramRecord) -> Path:
@@ -535,10 +639,19 @@ class GlobalExplanation:
     metadata: dict[str, dict[str, dict[str, int]]] | None = None  # column -> value -> top tag -> tracks
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {SCHEMA: self.VERSION, "tracks": self.tracks, "explanations": self.explanations, "labels": {
-            label: {"tracks": s.tracks, "explanations": s.explanations,
-                    "components": {stem: m.to_json() for stem, m in s.components.items()}}
-            for label, s in self.labels.items()}}
+        out: dict[str, Any] = {
+            SCHEMA: self.VERSION,
+            "tracks": self.tracks,
+            "explanations": self.explanations,
+            "labels": {
+                label: {
+                    "tracks": s.tracks,
+                    "explanations": s.explanations,
+                    "components": {stem: m.to_json() for stem, m in s.components.items()},
+                }
+                for label, s in self.labels.items()
+            },
+        }
         if self.settings_hash is not None:
             out["settings_hash"] = self.settings_hash
         if self.snippets is not None:
@@ -551,17 +664,33 @@ class GlobalExplanation:
     def from_json(cls, data: Mapping[str, Any]) -> "GlobalExplanation":
         labels = {}
         for label, entry in data.get("labels", {}).items():
-            components = {stem: StemMetrics(int(m["n"]), *(float(m[k]) if m.get(k) is not None else math.nan for k in (
-                "mean_weight", "mean_abs_weight", "top1_share", "importance", "homogeneity_importance")))
-                for stem, m in entry["components"].items()}
+            components = {
+                stem: StemMetrics(
+                    int(m["n"]),
+                    *(
+                        float(m[k]) if m.get(k) is not None else math.nan
+                        for k in ("mean_weight", "mean_abs_weight", "top1_share", "importance", "homogeneity_importance")
+                    ),
+                )
+                for stem, m in entry["components"].items()
+            }
             labels[label] = LabelSummary(int(entry["tracks"]), int(entry.get("explanations", entry["tracks"])), components)
-        return cls(int(data.get("tracks", 0)), int(data.get("explanations", data.get("tracks", 0))), labels,
-                   data.get("settings_hash"), data.get("snippets"), data.get("metadata"))
+        return cls(
+            int(data.get("tracks", 0)),
+            int(data.get("explanations", data.get("tracks", 0))),
+            labels,
+            data.get("settings_hash"),
+            data.get("snippets"),
+            data.get("metadata"),
+        )
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per label and stem (what ``global.csv`` holds)."""
-        return [{"label": label, "stem": stem, "tracks": s.tracks, **metrics.to_json(), "explanations": s.explanations}
-                for label, s in self.labels.items() for stem, metrics in s.components.items()]
+        return [
+            {"label": label, "stem": stem, "tracks": s.tracks, **metrics.to_json(), "explanations": s.explanations}
+            for label, s in self.labels.items()
+            for stem, metrics in s.components.items()
+        ]
 
 
 @attrs.frozen
@@ -602,17 +731,30 @@ class DatasetRun:
 
     def to_json(self) -> dict[str, Any]:
         out = {SCHEMA: self.VERSION, "kind": "dataset"} | {
-            field.name: getattr(self, field.name) for field in attrs.fields(type(self)) if field.name != "metadata"}
+            field.name: getattr(self, field.name) for field in attrs.fields(type(self)) if field.name != "metadata"
+        }
         return json_ready(out | ({"metadata": self.metadata} if self.metadata is not None else {}))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "DatasetRun":
-        return cls(str(data.get("data", "")), str(data.get("out", "")), str(data.get("engine", "local")), data.get("address"),
-                   str(data.get("started", "")), dict(data.get("pipeline", {})), dict(data.get("settings", {})),
-                   str(data.get("settings_hash", "")), bool(data.get("complete", False)), dict(data.get("results", {})),
-                   dict(data.get("tracks", {})), float(data.get("wall_seconds", 0.0)),
-                   float(data.get("tracks_per_minute", 0.0)), list(data.get("workers", [])), dict(data.get("versions", {})),
-                   data.get("metadata"))
+        return cls(
+            str(data.get("data", "")),
+            str(data.get("out", "")),
+            str(data.get("engine", "local")),
+            data.get("address"),
+            str(data.get("started", "")),
+            dict(data.get("pipeline", {})),
+            dict(data.get("settings", {})),
+            str(data.get("settings_hash", "")),
+            bool(data.get("complete", False)),
+            dict(data.get("results", {})),
+            dict(data.get("tracks", {})),
+            float(data.get("wall_seconds", 0.0)),
+            float(data.get("tracks_per_minute", 0.0)),
+            list(data.get("workers", [])),
+            dict(data.get("versions", {})),
+            data.get("metadata"),
+        )
 
 
 def read_dataset_run(folder: PathLike) -> DatasetRun:
@@ -644,8 +786,35 @@ def failures_text(failures: Sequence[TrackFailure]) -> str:
     return "".join(json_text(failure.to_json(), indent=None) for failure in failures)
 
 
-__all__ = ["DatasetRun", "ExactShapley", "ExplanationFiles", "ExplanationRecord", "GlobalExplanation", "LabelExplanation", "LabelSummary",
-           "SCHEMA", "ScanRecord", "SnippetRecord", "StemgramRecord", "read_stemgram", "write_stemgram", "StemMetrics", "StemsRecord", "TrackFailure", "failures_text",
-           "json_ready", "json_text", "read_dataset_run", "read_explanation", "read_failures", "read_global_explanation",
-           "read_json", "read_scan", "read_stems_record", "write_explanation", "write_json", "write_scan",
-           "write_stems_record"]
+__all__ = [
+    "DatasetRun",
+    "ExactShapley",
+    "ExplanationFiles",
+    "ExplanationRecord",
+    "GlobalExplanation",
+    "LabelExplanation",
+    "LabelSummary",
+    "SCHEMA",
+    "ScanRecord",
+    "SnippetRecord",
+    "StemgramRecord",
+    "read_stemgram",
+    "write_stemgram",
+    "StemMetrics",
+    "StemsRecord",
+    "TrackFailure",
+    "failures_text",
+    "json_ready",
+    "json_text",
+    "read_dataset_run",
+    "read_explanation",
+    "read_failures",
+    "read_global_explanation",
+    "read_json",
+    "read_scan",
+    "read_stems_record",
+    "write_explanation",
+    "write_json",
+    "write_scan",
+    "write_stems_record",
+]

@@ -25,6 +25,7 @@ from .wording import closest_match
 KINDS = ("separator", "segmenter", "tagger", "surrogate")
 _HOOKS = {kind: f"stemlime_{kind}s" for kind in KINDS}
 
+
 class Registry:
     """Everything the installed plugins provide, by kind and name."""
 
@@ -50,8 +51,7 @@ class Registry:
         module's own name for a plugin object that no distribution installed)."""
         from . import builtins
 
-        packages = {getattr(plugin, "__name__", ""): dist.project_name
-                    for plugin, dist in self.plugin_manager.list_plugin_distinfo()}
+        packages = {getattr(plugin, "__name__", ""): dist.project_name for plugin, dist in self.plugin_manager.list_plugin_distinfo()}
         packages.setdefault(builtins.__name__, "stemlime")
         for plugin in self.plugin_manager.get_plugins():
             name = getattr(plugin, "__name__", None) or str(plugin)
@@ -63,8 +63,7 @@ class Registry:
         per plugin that implements it (a subset caller that keeps every wrapper), with a
         ``register`` callback that files what the plugin registers under its distribution."""
         packages = self._packages()
-        hooks = list(_HOOKS.items()) + [("model", "stemlime_models"), ("command", "stemlime_commands"),
-                                        ("page", "stemlime_pages")]
+        hooks = list(_HOOKS.items()) + [("model", "stemlime_models"), ("command", "stemlime_commands"), ("page", "stemlime_pages")]
         manager = self.plugin_manager
         for kind, hook_name in hooks:
             implementations = getattr(manager.hook, hook_name).get_hookimpls()
@@ -154,7 +153,6 @@ class Registry:
             ]
             for kind in KINDS
         }
-
 
     def describe_commands(self) -> list[dict[str, str]]:
         """The plugins' command-line commands: name, help and package (nothing is run or imported)."""

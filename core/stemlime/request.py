@@ -19,8 +19,16 @@ import numpy as np
 from .errors import UsageError
 from .validators import boolean, whole_number
 
-DEFAULTS: dict[str, Any] = {"labels": None, "top_labels": None, "start": 0.0, "duration": None, "samples": 1000, "seed": 0,
-                            "pad": False, "checks": None}
+DEFAULTS: dict[str, Any] = {
+    "labels": None,
+    "top_labels": None,
+    "start": 0.0,
+    "duration": None,
+    "samples": 1000,
+    "seed": 0,
+    "pad": False,
+    "checks": None,
+}
 OUTPUT_DEFAULTS: dict[str, Any] = {"top_k": 1, "out": None, "force": False, "report": False}
 MAX_SEED = 2**32 - 1  # numpy's RandomState (audioLIME's draws) takes seeds up to this
 SAMPLE_MODES = ("exhaustive", "auto")
@@ -75,8 +83,10 @@ def check_fits_in_memory(count: int, bytes_each: int, what: str, hint: str = SAM
     total = physical_memory()
     needed = count * bytes_each
     if total and needed > MEMORY_SHARE * total:
-        raise UsageError(f"{what} needs at least {_bytes(needed)} of memory for its arrays, and this machine has "
-                         f"{_bytes(total)}; choose a smaller size" + (f" ({hint})" if hint else ""))
+        raise UsageError(
+            f"{what} needs at least {_bytes(needed)} of memory for its arrays, and this machine has "
+            f"{_bytes(total)}; choose a smaller size" + (f" ({hint})" if hint else "")
+        )
 
 
 def _bytes(count: float) -> str:
@@ -167,19 +177,31 @@ class ExplainRequest:
             raise UsageError("report (--report) writes the page of the saved result: give --out DIR too (out= in Python)")
         return cls(
             labels=(labels,) if isinstance(labels, (str, int, np.integer)) else labels,  # type: ignore[arg-type]
-            top_labels=options["top_labels"], start=start, duration=duration, samples=check_samples(options["samples"]),
-            seed=check_seed(options["seed"]), pad=boolean(options["pad"], "pad", flag="--pad"),
+            top_labels=options["top_labels"],
+            start=start,
+            duration=duration,
+            samples=check_samples(options["samples"]),
+            seed=check_seed(options["seed"]),
+            pad=boolean(options["pad"], "pad", flag="--pad"),
             checks=tuple(checks) if isinstance(checks, (list, tuple)) else checks,
             top_k=whole_number(out["top_k"], "top_k", minimum=1, flag="--top-k"),
-            out=None if out["out"] is None else Path(out["out"]), force=boolean(out["force"], "force", flag="--force"),
+            out=None if out["out"] is None else Path(out["out"]),
+            force=boolean(out["force"], "force", flag="--force"),
             report=boolean(out["report"], "report", flag="--report"),
         )
 
     def options(self) -> dict[str, Any]:
         """The explain options as a plain dict (what a dataset run's settings record holds)."""
-        return {"labels": None if self.labels is None else list(self.labels), "top_labels": self.top_labels,
-                "start": self.start, "duration": self.duration, "samples": self.samples, "seed": self.seed,
-                "pad": self.pad, "checks": list(self.checks) if isinstance(self.checks, tuple) else self.checks}
+        return {
+            "labels": None if self.labels is None else list(self.labels),
+            "top_labels": self.top_labels,
+            "start": self.start,
+            "duration": self.duration,
+            "samples": self.samples,
+            "seed": self.seed,
+            "pad": self.pad,
+            "checks": list(self.checks) if isinstance(self.checks, tuple) else self.checks,
+        }
 
     def check_output(self, inputs: Iterable[Any] = ()) -> None:
         """Refuse an output folder this request may not replace (see :func:`stemlime.fs.check_destination`),

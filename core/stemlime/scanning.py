@@ -71,8 +71,9 @@ def parse_snippets(value: object) -> int | None:
     return check_snippets(value)
 
 
-def best_snippets(taggram: np.ndarray, label: int, n: int, hop_seconds: float, window_seconds: float | None = None,
-                  total_seconds: float | None = None) -> list[SnippetWindow]:
+def best_snippets(
+    taggram: np.ndarray, label: int, n: int, hop_seconds: float, window_seconds: float | None = None, total_seconds: float | None = None
+) -> list[SnippetWindow]:
     """The ``n`` taggram frames where output ``label`` is highest, as non-overlapping windows.
 
     ``taggram`` is (frames x labels) with frame ``i`` starting at ``i * hop_seconds``;
@@ -165,8 +166,7 @@ class Scan:
         counts = self.stem_counts()
         if n and not any(s.explanation.label(self.label).moves for s in self.snippets):
             where = "its one snippet" if n == 1 else f"any of the {n} snippets"
-            return (f"no stem explains {self.label}: the tagger's output does not move in {where} when stems are "
-                    "switched off (silence?)")
+            return f"no stem explains {self.label}: the tagger's output does not move in {where} when stems are switched off (silence?)"
         if not counts or max(counts.values()) == 0:
             return f"no component raises {self.label} in {'its one snippet' if n == 1 else f'any of the {n} snippets'}"
         best = max(counts.values())
@@ -177,17 +177,22 @@ class Scan:
 
     def summary(self) -> str:
         """What ``stemlime scan`` prints: the taggram, each snippet with its top component, the verdict."""
-        lines = [f"scanned {self.audio_path or 'an array'}: {len(self.taggram)} taggram frames of {self.hop_seconds:.3f} s; "
-                 f"the {plural(len(self.snippets), 'snippet')} where {self.label} is highest:"]
+        lines = [
+            f"scanned {self.audio_path or 'an array'}: {len(self.taggram)} taggram frames of {self.hop_seconds:.3f} s; "
+            f"the {plural(len(self.snippets), 'snippet')} where {self.label} is highest:"
+        ]
         for snippet in self.snippets:
             top = snippet.top_component(self.label)
             weight = "" if top is None else f" {snippet.explanation.weights(self.label)[top]:+.4f}"
-            lines.append(f"  {snippet.rank}. {snippet.window.start:8.2f}-{snippet.window.end:.2f} s  {self.label} "
-                         f"{snippet.window.probability:.3f}  top: {top or '(none raises it)'}{weight}")
+            lines.append(
+                f"  {snippet.rank}. {snippet.window.start:8.2f}-{snippet.window.end:.2f} s  {self.label} "
+                f"{snippet.window.probability:.3f}  top: {top or '(none raises it)'}{weight}"
+            )
         lines += ["", self.verdict()]
         if self.stemgram is not None:
-            lines += ["", "every frame, exactly (the stemgram):"] + [f"  {line.strip()}" for line in
-                                                                     self.stemgram.summary().splitlines()[1:]]
+            lines += ["", "every frame, exactly (the stemgram):"] + [
+                f"  {line.strip()}" for line in self.stemgram.summary().splitlines()[1:]
+            ]
         return "\n".join(lines)
 
     def record(self) -> ScanRecord:
@@ -195,21 +200,43 @@ class Scan:
         snippets = []
         for snippet in self.snippets:
             explained = snippet.explanation.label(self.label)
-            snippets.append(SnippetRecord(
-                rank=snippet.rank, frame=snippet.window.frame, start=snippet.window.start, end=snippet.window.end,
-                probability=snippet.window.probability, prediction=explained.prediction, score=explained.score,
-                weights=dict(explained.weights), top_component=snippet.top_component(self.label),
-                top_stem=snippet.top_stem(self.label), explanation=snippet.folder))
-        return ScanRecord(self.audio_path, self.label, dict(self.pipeline), self.hop_seconds, self.window_seconds, snippets,
-                          self.stem_counts(), self.verdict(), list(self.tagger_labels), np.asarray(self.taggram),
-                          dict(self.dataset), None if self.stemgram is None else f"{self.STEMGRAM_FOLDER}/")
+            snippets.append(
+                SnippetRecord(
+                    rank=snippet.rank,
+                    frame=snippet.window.frame,
+                    start=snippet.window.start,
+                    end=snippet.window.end,
+                    probability=snippet.window.probability,
+                    prediction=explained.prediction,
+                    score=explained.score,
+                    weights=dict(explained.weights),
+                    top_component=snippet.top_component(self.label),
+                    top_stem=snippet.top_stem(self.label),
+                    explanation=snippet.folder,
+                )
+            )
+        return ScanRecord(
+            self.audio_path,
+            self.label,
+            dict(self.pipeline),
+            self.hop_seconds,
+            self.window_seconds,
+            snippets,
+            self.stem_counts(),
+            self.verdict(),
+            list(self.tagger_labels),
+            np.asarray(self.taggram),
+            dict(self.dataset),
+            None if self.stemgram is None else f"{self.STEMGRAM_FOLDER}/",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON types."""
         return self.record().to_json()
 
-    def save(self, folder: str | Path, k: int = 1, force: bool = False, *, inputs: Sequence[Any] = (),
-             within: str | Path | None = None) -> Path:
+    def save(
+        self, folder: str | Path, k: int = 1, force: bool = False, *, inputs: Sequence[Any] = (), within: str | Path | None = None
+    ) -> Path:
         """Write the scan as the folder ``folder``, replacing it whole: ``scan.json``,
         ``taggram.png`` (the label and the tags with any frame above 0.3, the snippets marked), each snippet's
         explanation (``Explanation.save``, with its own page) under ``snippets/`` and the page
@@ -226,10 +253,17 @@ class Scan:
                 snippet.explanation.save(staging / snippet.folder, k=k, within=within)
             if self.stemgram is not None:
                 self.stemgram.save(staging / self.STEMGRAM_FOLDER, within=within)
-            plot_taggram(self.taggram, self.tagger_labels, self.hop_seconds, staging / "taggram.png",
-                         threshold=TAGGRAM_THRESHOLD, title=self.pipeline.get("tagger", ""),
-                         marks=[(s.window.start, s.window.end) for s in self.snippets],
-                         keep=[self.tagger_labels.index(self.label)], dpi=TAGGRAM_DPI)
+            plot_taggram(
+                self.taggram,
+                self.tagger_labels,
+                self.hop_seconds,
+                staging / "taggram.png",
+                threshold=TAGGRAM_THRESHOLD,
+                title=self.pipeline.get("tagger", ""),
+                marks=[(s.window.start, s.window.end) for s in self.snippets],
+                keep=[self.tagger_labels.index(self.label)],
+                dpi=TAGGRAM_DPI,
+            )
             write_scan(staging, self.record())
             render_report(staging, kind="scan")  # the snippets' pages, then the scan's
         return Path(folder)
@@ -244,17 +278,23 @@ def _scan_label(pipeline: "Pipeline", label: str | int | None) -> int | None:
     defaults = pipeline.explain_defaults
     ignored = [key for key in SCAN_IGNORES if defaults.get(key) not in (None, 0, 0.0)]
     if ignored:
-        raise UsageError(f"a scan tags the whole song, so the pipeline file's [explain] {' and '.join(ignored)} do(es) not "
-                         "apply: remove it from the file for the scan, or explain an excerpt with stemlime explain")
+        raise UsageError(
+            f"a scan tags the whole song, so the pipeline file's [explain] {' and '.join(ignored)} do(es) not "
+            "apply: remove it from the file for the scan, or explain an excerpt with stemlime explain"
+        )
     if defaults.get("top_labels") not in (None, 1):
-        raise UsageError(f"a scan follows one label, but the pipeline file's [explain] asks for top_labels = "
-                         f"{defaults['top_labels']}: give --label NAME, or remove top_labels from the file")
+        raise UsageError(
+            f"a scan follows one label, but the pipeline file's [explain] asks for top_labels = "
+            f"{defaults['top_labels']}: give --label NAME, or remove top_labels from the file"
+        )
     if label is None and defaults.get("labels") is not None:
         label = defaults["labels"]
         if isinstance(label, list):
             if len(label) != 1:
-                raise UsageError(f"a scan follows one label, but the pipeline file's [explain] gives {len(label)} labels: "
-                                 "give --label NAME, or keep one label in the file")
+                raise UsageError(
+                    f"a scan follows one label, but the pipeline file's [explain] gives {len(label)} labels: "
+                    "give --label NAME, or keep one label in the file"
+                )
             label = label[0]
     if label is None:
         return None
@@ -264,11 +304,24 @@ def _scan_label(pipeline: "Pipeline", label: str | int | None) -> int | None:
     return index[0]
 
 
-def scan(pipeline: "Pipeline", source: Any, *, label: str | int | None = None, snippets: int = 3,
-         sample_rate: int | None = None, samples: int | str | None = None, seed: int | None = None,
-         pad: bool | None = None, checks: Sequence[str] | str | None = None, out: str | Path | None = None,
-         top_k: int | None = None, force: bool | None = None, batch_size: int | None = None,
-         progress: bool | None = None, stemgram: bool = False) -> Scan:
+def scan(
+    pipeline: "Pipeline",
+    source: Any,
+    *,
+    label: str | int | None = None,
+    snippets: int = 3,
+    sample_rate: int | None = None,
+    samples: int | str | None = None,
+    seed: int | None = None,
+    pad: bool | None = None,
+    checks: Sequence[str] | str | None = None,
+    out: str | Path | None = None,
+    top_k: int | None = None,
+    force: bool | None = None,
+    batch_size: int | None = None,
+    progress: bool | None = None,
+    stemgram: bool = False,
+) -> Scan:
     """The song scan: tag the whole song, pick the snippets where a label is highest, explain each.
 
     The song is separated once: every snippet cuts its stems from the same separation (the
@@ -313,8 +366,9 @@ def scan(pipeline: "Pipeline", source: Any, *, label: str | int | None = None, s
     """
     check_snippets(snippets)
     index = _scan_label(pipeline, label)
-    request = pipeline.request(samples=samples, seed=seed, pad=pad, checks=checks, out=out, top_k=top_k, force=force,
-                               start=0.0, duration=None)
+    request = pipeline.request(
+        samples=samples, seed=seed, pad=pad, checks=checks, out=out, top_k=top_k, force=force, start=0.0, duration=None
+    )
     inputs = pipeline.inputs_of(source)
     request.check_output(inputs)
     if isinstance(source, (str, Path)):
@@ -336,19 +390,33 @@ def scan(pipeline: "Pipeline", source: Any, *, label: str | int | None = None, s
     snippet_request = request.replace(labels=(index,), top_labels=None, out=None)
     # a song shorter than one tagger input is one snippet of the whole song (explain pads it, or says to)
     explained = [
-        Snippet(rank, chosen, song.explain(source, sample_rate=sample_rate, batch_size=batch_size, progress=progress,
-                                           request=snippet_request.replace(
-                                               start=chosen.start,
-                                               duration=(total if total < window else chosen.end) - chosen.start)))
+        Snippet(
+            rank,
+            chosen,
+            song.explain(
+                source,
+                sample_rate=sample_rate,
+                batch_size=batch_size,
+                progress=progress,
+                request=snippet_request.replace(start=chosen.start, duration=(total if total < window else chosen.end) - chosen.start),
+            ),
+        )
         for rank, chosen in enumerate(windows, 1)
     ]
-    result = Scan(audio_path=None if not isinstance(source, (str, Path)) else str(source), label=name,
-                  tagger_labels=pipeline.tagger_labels, taggram=np.asarray(values), hop_seconds=float(hop),
-                  window_seconds=window, pipeline=dict(pipeline.specs), snippets=explained, stemgram=gram)
+    result = Scan(
+        audio_path=None if not isinstance(source, (str, Path)) else str(source),
+        label=name,
+        tagger_labels=pipeline.tagger_labels,
+        taggram=np.asarray(values),
+        hop_seconds=float(hop),
+        window_seconds=window,
+        pipeline=dict(pipeline.specs),
+        snippets=explained,
+        stemgram=gram,
+    )
     if request.out is not None:
         result.save(request.out, k=request.top_k, force=request.force, inputs=inputs)
     return result
 
 
-__all__ = ["Scan", "Snippet", "SnippetWindow", "best_snippets", "check_snippets", "parse_snippets", "scan",
-           "TAGGRAM_THRESHOLD"]
+__all__ = ["Scan", "Snippet", "SnippetWindow", "best_snippets", "check_snippets", "parse_snippets", "scan", "TAGGRAM_THRESHOLD"]

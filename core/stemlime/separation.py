@@ -1,7 +1,7 @@
 """A separation as a result folder: ``stemlime separate``'s output.
 
-    result = separate(stemlime.Pipeline(tagger=None, separator="spleeter:2stems"), "song.wav", "stems/")
-    result.files        # {"vocals": Path("stems/vocals.wav"), "accompaniment": ...}
+result = separate(stemlime.Pipeline(tagger=None, separator="spleeter:2stems"), "song.wav", "stems/")
+result.files        # {"vocals": Path("stems/vocals.wav"), "accompaniment": ...}
 """
 
 from __future__ import annotations
@@ -23,9 +23,15 @@ if TYPE_CHECKING:  # separation takes a pipeline; the pipeline knows nothing of 
     from .pipeline import Pipeline
 
 
-def write_stems(stems: Mapping[str, np.ndarray], sample_rate: int, destination: PathLike, *,
-                inputs: Iterable[PathLike | None] = (), force: bool = False,
-                parts: Mapping[str, Any] | None = None) -> dict[str, Path]:
+def write_stems(
+    stems: Mapping[str, np.ndarray],
+    sample_rate: int,
+    destination: PathLike,
+    *,
+    inputs: Iterable[PathLike | None] = (),
+    force: bool = False,
+    parts: Mapping[str, Any] | None = None,
+) -> dict[str, Path]:
     """Write a separation into ``destination``: ``<safe stem name>.wav`` (float32 WAV) per stem
     and ``stems.json`` (``{"stems": {stem: file}, "sample_rate": Hz}``), replacing the folder
     whole through :class:`stemlime.fs.ResultFolder` (kind ``stems``). Returns stem name -> final path.
@@ -60,13 +66,22 @@ class Separation:
 
     def summary(self) -> str:
         """What ``stemlime separate`` prints: a line per stem."""
-        return "\n".join(str(path) if stem not in self.notes
-                         else f"{path}  {path.with_suffix('.mid')} ({self.notes[stem]} notes)"
-                         for stem, path in self.files.items())
+        return "\n".join(
+            str(path) if stem not in self.notes else f"{path}  {path.with_suffix('.mid')} ({self.notes[stem]} notes)"
+            for stem, path in self.files.items()
+        )
 
 
-def separate(pipeline: "Pipeline", source: Any, out: PathLike, *, start: float = 0.0, duration: float | None = None,
-             force: bool = False, midi: bool = False) -> Separation:
+def separate(
+    pipeline: "Pipeline",
+    source: Any,
+    out: PathLike,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    force: bool = False,
+    midi: bool = False,
+) -> Separation:
     """Separate an excerpt of ``source`` (``start``/``duration`` in seconds) with the pipeline's
     separator into the folder ``out`` (:func:`write_stems`); ``midi`` also writes each stem's
     notes (a separator that transcribes). The output folder, and whether the separator

@@ -31,7 +31,7 @@ def all_masks(k: int) -> np.ndarray:
     k = int(k)
     if not 1 <= k <= MOST_EXACT:
         raise UsageError(f"exact Shapley values need 1 to {MOST_EXACT} components (2^K masks), got {k}")
-    codes = np.arange(2 ** k, dtype=np.int64)
+    codes = np.arange(2**k, dtype=np.int64)
     return ((codes[:, None] >> np.arange(k, dtype=np.int64)[None, :]) & 1).astype(np.int64)
 
 
@@ -43,8 +43,8 @@ def _weights(k: int, size: np.ndarray, others: int) -> np.ndarray:
 
 def _values(values: np.ndarray, k: int) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
-    if values.shape[0] != 2 ** k:
-        raise UsageError(f"{k} components need {2 ** k} coalition values, got {values.shape[0]}")
+    if values.shape[0] != 2**k:
+        raise UsageError(f"{k} components need {2**k} coalition values, got {values.shape[0]}")
     return values
 
 
@@ -52,7 +52,7 @@ def shapley_values(values: np.ndarray, k: int) -> np.ndarray:
     """Exact Shapley values (k, ...) of the game ``values`` (2^k, ...): one per player, for each
     trailing index (e.g. label)."""
     values = _values(values, k)
-    codes = np.arange(2 ** k)
+    codes = np.arange(2**k)
     sizes = np.array([bin(c).count("1") for c in codes])
     out = np.zeros((k,) + values.shape[1:])
     for i in range(k):
@@ -66,15 +66,14 @@ def interaction_indices(values: np.ndarray, k: int) -> np.ndarray:
     """Pairwise Shapley interaction indices (k, k, ...) of the game ``values`` (2^k, ...):
     symmetric, zero on the diagonal. Positive: the pair adds more together than apart."""
     values = _values(values, k)
-    codes = np.arange(2 ** k)
+    codes = np.arange(2**k)
     sizes = np.array([bin(c).count("1") for c in codes])
     out = np.zeros((k, k) + values.shape[1:])
     for i in range(k):
         for j in range(i + 1, k):
             without = codes[((codes >> i) & 1 == 0) & ((codes >> j) & 1 == 0)]
             w = _weights(k, sizes[without], 2).reshape((-1,) + (1,) * (values.ndim - 1))
-            delta = (values[without | (1 << i) | (1 << j)] - values[without | (1 << i)] - values[without | (1 << j)]
-                     + values[without])
+            delta = values[without | (1 << i) | (1 << j)] - values[without | (1 << i)] - values[without | (1 << j)] + values[without]
             out[i, j] = out[j, i] = (w * delta).sum(axis=0)
     return out
 
@@ -85,8 +84,14 @@ def alone(values: np.ndarray, k: int, players: tuple[int, ...]) -> np.ndarray:
     return _values(values, k)[code]
 
 
-def notable_interactions(values: np.ndarray, interactions: np.ndarray, stems: Sequence[str], *, share: float = INTERACTION_SHARE,
-                         floor: float = INTERACTION_FLOOR) -> list[tuple[int, int, float]]:
+def notable_interactions(
+    values: np.ndarray,
+    interactions: np.ndarray,
+    stems: Sequence[str],
+    *,
+    share: float = INTERACTION_SHARE,
+    floor: float = INTERACTION_FLOOR,
+) -> list[tuple[int, int, float]]:
     """The pairs (i, j, index) whose interaction index is large next to their main effects:
     |I_ij| >= ``share`` x max(|phi_i|, |phi_j|) and |I_ij| >= ``floor``; largest |I_ij| first.
     ``values``: (K,) Shapley values; ``interactions``: (K, K) interaction indices."""
@@ -107,5 +112,4 @@ def together_sentence(stems: Sequence[str], i: int, j: int, games: np.ndarray, w
     return f"{stems[i]} and {stems[j]} {verb}{where}: {a:.3f} and {b:.3f} alone, {both:.3f} with both"
 
 
-__all__ = ["MOST_EXACT", "all_masks", "alone", "interaction_indices", "notable_interactions", "shapley_values",
-           "together_sentence"]
+__all__ = ["MOST_EXACT", "all_masks", "alone", "interaction_indices", "notable_interactions", "shapley_values", "together_sentence"]

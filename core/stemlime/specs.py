@@ -1,9 +1,9 @@
 """Component specs: ``NAME[:VARIANT][,key=value...]`` strings and their TOML-table twins.
 
-    musicnn:MSD_musicnn,device=cuda      <->   [tagger]
-                                               name = "musicnn"
-                                               variant = "MSD_musicnn"
-                                               device = "cuda"
+musicnn:MSD_musicnn,device=cuda      <->   [tagger]
+                                           name = "musicnn"
+                                           variant = "MSD_musicnn"
+                                           device = "cuda"
 """
 
 from __future__ import annotations

@@ -56,8 +56,18 @@ def probe(path: str | Path) -> StemFileInfo:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"audio file {path} does not exist")
-    command = [_program("ffprobe"), "-v", "error", "-select_streams", "a", "-show_entries",
-               "stream=sample_rate,channels,duration:format=duration", "-of", "json", str(path)]
+    command = [
+        _program("ffprobe"),
+        "-v",
+        "error",
+        "-select_streams",
+        "a",
+        "-show_entries",
+        "stream=sample_rate,channels,duration:format=duration",
+        "-of",
+        "json",
+        str(path),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"ffprobe exit status {result.returncode}"
@@ -74,8 +84,9 @@ def probe(path: str | Path) -> StemFileInfo:
         raise AudioError(f"cannot read the streams of {path} ({error!r}); is it a complete .stem.mp4?") from None
 
 
-def decode(path: str | Path, stream: int = 0, start: float = 0.0, duration: float | None = None,
-           sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+def decode(
+    path: str | Path, stream: int = 0, start: float = 0.0, duration: float | None = None, sample_rate: int | None = None
+) -> tuple[np.ndarray, int]:
     """Decode audio stream ``stream`` (0: the mixture) of a stem file.
 
     ``start`` and ``duration`` in seconds (None: to the end). Returns ``(audio, rate)``: float32
@@ -91,8 +102,7 @@ def decode(path: str | Path, stream: int = 0, start: float = 0.0, duration: floa
         command += ["-ss", f"{start:.6f}"]
     if duration is not None:
         command += ["-t", f"{duration:.6f}"]
-    command += ["-map", f"0:a:{stream}", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(info.channels),
-                "-ar", str(rate), "-"]
+    command += ["-map", f"0:a:{stream}", "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(info.channels), "-ar", str(rate), "-"]
     result = subprocess.run(command, capture_output=True)
     if result.returncode != 0:
         detail = result.stderr.decode("utf-8", "replace").strip().splitlines()

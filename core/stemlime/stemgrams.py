@@ -73,8 +73,10 @@ class Stemgram:
     def method(self) -> str:
         if self.exact:
             return METHOD
-        return (f"kernel SHAP estimate: {len(self.masks)} sampled stem masks per frame (more than {MOST_STEMS} stems; "  # type: ignore[arg-type]
-                "no interactions)")
+        return (
+            f"kernel SHAP estimate: {len(self.masks)} sampled stem masks per frame (more than {MOST_STEMS} stems; "  # type: ignore[arg-type]
+            "no interactions)"
+        )
 
     @property
     def n_frames(self) -> int:
@@ -130,14 +132,15 @@ class Stemgram:
                         best = (frame, i, j, index)
             if best is not None:
                 frame, i, j, _ = best
-                out.append(f"{label}: " + together_sentence(self.stems, i, j, self.games[label][frame],
-                                                             f" at {self.times[frame]:.2f} s"))
+                out.append(f"{label}: " + together_sentence(self.stems, i, j, self.games[label][frame], f" at {self.times[frame]:.2f} s"))
         return out
 
     def summary(self) -> str:
         """What ``stemlime stemgram`` prints: per label where it peaks and which stem drives it there; interactions."""
-        lines = [f"stemgram of {self.audio_path or 'an array'}: {self.n_frames} frames of {self.hop_seconds:.3f} s, "
-                 f"{len(self.stems)} stems ({', '.join(self.stems)}), {self.method} ({self.tagger_runs} tagger runs)"]
+        lines = [
+            f"stemgram of {self.audio_path or 'an array'}: {self.n_frames} frames of {self.hop_seconds:.3f} s, "
+            f"{len(self.stems)} stems ({', '.join(self.stems)}), {self.method} ({self.tagger_runs} tagger runs)"
+        ]
         for label in self.labels:
             everything = self.everything(label)
             if not len(everything):
@@ -146,18 +149,32 @@ class Stemgram:
             values = self.values(label)[peak]
             top = int(np.argmax(values))
             mean = self.values(label).mean(axis=0)
-            lines.append(f"  {label}: peaks at {self.times[peak]:.2f} s ({everything[peak]:.3f}; all off "
-                         f"{self.nothing(label)[peak]:.3f}), driven there by {self.stems[top]} {values[top]:+.3f}; over the song "
-                         + ", ".join(f"{s} {m:+.3f}" for s, m in sorted(zip(self.stems, mean), key=lambda x: -x[1]))
-                         + f"; efficiency error {self.efficiency_error(label):.1e}")
+            lines.append(
+                f"  {label}: peaks at {self.times[peak]:.2f} s ({everything[peak]:.3f}; all off "
+                f"{self.nothing(label)[peak]:.3f}), driven there by {self.stems[top]} {values[top]:+.3f}; over the song "
+                + ", ".join(f"{s} {m:+.3f}" for s, m in sorted(zip(self.stems, mean), key=lambda x: -x[1]))
+                + f"; efficiency error {self.efficiency_error(label):.1e}"
+            )
         return "\n".join(lines + [f"  {s}" for s in self.sentences()])
 
     def record(self, files: dict[str, str] | None = None) -> StemgramRecord:
         return StemgramRecord(
-            self.audio_path, dict(self.pipeline), list(self.labels), list(self.stems), self.hop_seconds, self.window_seconds,
-            self.times, {name: self.everything(name) for name in self.labels}, {name: self.nothing(name) for name in self.labels},
-            {name: self.values(name) for name in self.labels}, {name: self.interactions(name) for name in self.labels},
-            {name: self.efficiency_error(name) for name in self.labels}, self.method, self.sentences(), dict(files or {}))
+            self.audio_path,
+            dict(self.pipeline),
+            list(self.labels),
+            list(self.stems),
+            self.hop_seconds,
+            self.window_seconds,
+            self.times,
+            {name: self.everything(name) for name in self.labels},
+            {name: self.nothing(name) for name in self.labels},
+            {name: self.values(name) for name in self.labels},
+            {name: self.interactions(name) for name in self.labels},
+            {name: self.efficiency_error(name) for name in self.labels},
+            self.method,
+            self.sentences(),
+            dict(files or {}),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return self.record().to_json()
@@ -165,8 +182,7 @@ class Stemgram:
     def plot(self, label: str, path: str | Path) -> Path:
         return plot_stemgram(self.record(), label, path)
 
-    def save(self, folder: str | Path, force: bool = False, *, inputs: Sequence[Any] = (),
-             within: str | Path | None = None) -> Path:
+    def save(self, folder: str | Path, force: bool = False, *, inputs: Sequence[Any] = (), within: str | Path | None = None) -> Path:
         """Write the folder ``folder`` whole: ``stemgram.json``, ``stemgram-<n>.png`` per label,
         ``mixture.wav`` and ``stems/<stem>.wav`` (what the page plays) and ``index.html``.
         ``within``: the result folder this one is a part of (a scan's ``stemgram/``)."""
@@ -180,8 +196,7 @@ class Stemgram:
                 files[name] = f"stems/{number:02d}.wav"
                 audio_io.write_wav(staging / files[name], audio, self.sample_rate)
             record = self.record(files)
-            axes = {label: _draw(record, label, staging / StemgramRecord.picture(number))
-                    for number, label in enumerate(self.labels)}
+            axes = {label: _draw(record, label, staging / StemgramRecord.picture(number)) for number, label in enumerate(self.labels)}
             write_stemgram(staging, attrs.evolve(record, time_axes=axes))
             render_report(staging, kind="stemgram")
         return Path(folder)
@@ -228,15 +243,19 @@ def _draw(record: StemgramRecord, label: str, path: str | Path) -> list[float]:
     centres = times + record.window_seconds / 2
     values = np.asarray(record.values[label]).reshape(len(times), len(record.stems))
     interactions = np.asarray(record.interactions[label]).reshape(len(times), len(record.stems), len(record.stems))
-    figure, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(min(16, max(7, len(times) * 0.15 + 4)), 5.5),
-                                         gridspec_kw={"height_ratios": [1, 1.6]})
+    figure, (top, bottom) = plt.subplots(
+        2, 1, sharex=True, figsize=(min(16, max(7, len(times) * 0.15 + 4)), 5.5), gridspec_kw={"height_ratios": [1, 1.6]}
+    )
     top.plot(centres, record.everything[label], color="black", marker=".", label="all stems (the song)")
     top.plot(centres, record.nothing[label], color="grey", linestyle="--", label="all stems off")
     top.set_ylabel(label)
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    top.set_title(f"{Path(record.audio).name if record.audio else 'an array'}: {record.pipeline.get('tagger', '')}\n"
-                  + ("exact Shapley value" if record.method == METHOD else "Shapley value (kernel SHAP estimate)")
-                  + " of each stem, frame by frame", fontsize="medium")
+    top.set_title(
+        f"{Path(record.audio).name if record.audio else 'an array'}: {record.pipeline.get('tagger', '')}\n"
+        + ("exact Shapley value" if record.method == METHOD else "Shapley value (kernel SHAP estimate)")
+        + " of each stem, frame by frame",
+        fontsize="medium",
+    )
     positive, negative = np.zeros(len(times)), np.zeros(len(times))
     for number, stem in enumerate(record.stems):
         column = values[:, number]
@@ -245,8 +264,12 @@ def _draw(record: StemgramRecord, label: str, path: str | Path) -> list[float]:
         bottom.bar(times, up, width=width, bottom=positive, align="edge", color=colour, label=stem)
         bottom.bar(times, down, width=width, bottom=negative, align="edge", color=colour)
         positive, negative = positive + up, negative + down
-    together = [(frame, pairs[0]) for frame in range(len(times))
-                for pairs in [notable_interactions(values[frame], interactions[frame], record.stems)] if pairs]
+    together = [
+        (frame, pairs[0])
+        for frame in range(len(times))
+        for pairs in [notable_interactions(values[frame], interactions[frame], record.stems)]
+        if pairs
+    ]
     if together:  # frames where two stems matter only together, or cancel: a mark above the bars, named when few
         span = max(float(positive.max() - negative.min()), 1e-12)
         marks = [positive[frame] + 0.04 * span for frame, _ in together]
@@ -256,8 +279,14 @@ def _draw(record: StemgramRecord, label: str, path: str | Path) -> list[float]:
                 bottom.plot(*zip(*chosen), linestyle="none", marker=marker, color=colour, label=what)
         if len(together) <= 6:
             for (frame, (i, j, _)), height in zip(together, marks):
-                bottom.annotate(f"{record.stems[i]} × {record.stems[j]}", (centres[frame], height), xytext=(0, 6),
-                                textcoords="offset points", ha="center", fontsize="x-small")
+                bottom.annotate(
+                    f"{record.stems[i]} × {record.stems[j]}",
+                    (centres[frame], height),
+                    xytext=(0, 6),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize="x-small",
+                )
         bottom.set_ylim(top=max(bottom.get_ylim()[1], max(marks) + 0.15 * span))
     bottom.axhline(0, color="black", linewidth=0.5)
     bottom.set_ylabel("stem's share")
@@ -295,9 +324,18 @@ def _frames(n_samples: int, window: int, hop: int) -> int:
     return max(1, (n_samples - window) // hop + 1) if n_samples >= window else 1
 
 
-def stemgram(pipeline: "Pipeline", source: Any, *, labels: Sequence[str | int] | str | int, sample_rate: int | None = None,
-             out: str | Path | None = None, force: bool = False, batch_size: int | None = None,
-             samples: int | None = None, seed: int = 0) -> Stemgram:
+def stemgram(
+    pipeline: "Pipeline",
+    source: Any,
+    *,
+    labels: Sequence[str | int] | str | int,
+    sample_rate: int | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    batch_size: int | None = None,
+    samples: int | None = None,
+    seed: int = 0,
+) -> Stemgram:
     """The stemgram of the whole of ``source`` (a path, or an array with its ``sample_rate``) for
     ``labels``: exact Shapley values of each stem per tagger frame (frames every
     ``taggram_hop_seconds`` of the tagger, else every input window). With ``out`` it is saved
@@ -331,8 +369,12 @@ def stemgram(pipeline: "Pipeline", source: Any, *, labels: Sequence[str | int] |
     games: dict[str, list[np.ndarray]] = {name: [] for name in names}
     runs = 0
     for first in range(0, frames, group):
-        cuts = np.stack([[audio_io.fit_length(stem[frame * hop:frame * hop + window], window) for stem in stems.values()]
-                         for frame in range(first, min(frames, first + group))]).astype(np.float32)
+        cuts = np.stack(
+            [
+                [audio_io.fit_length(stem[frame * hop : frame * hop + window], window) for stem in stems.values()]
+                for frame in range(first, min(frames, first + group))
+            ]
+        ).astype(np.float32)
         floors = np.array([empty_value(cut, pipeline.empty_mask) for cut in cuts], np.float32)
         components, block_masks = frame_blocks(cuts, floors, masks)
         engine = pipeline.engine(components, batch_size=batch_size)
@@ -340,10 +382,19 @@ def stemgram(pipeline: "Pipeline", source: Any, *, labels: Sequence[str | int] |
         runs += engine.evaluations
         for name, index in zip(names, indices):
             games[name].append(outputs[:, :, index])
-    result = Stemgram(None if not isinstance(source, (str, Path)) else str(source), names, list(stems),
-                      hop_seconds, window / rate, {name: np.concatenate(rows).astype(np.float64) for name, rows in games.items()},
-                      dict(pipeline.specs), rate, {name: np.asarray(s, np.float32) for name, s in stems.items()}, runs,
-                      masks if sampled else None)
+    result = Stemgram(
+        None if not isinstance(source, (str, Path)) else str(source),
+        names,
+        list(stems),
+        hop_seconds,
+        window / rate,
+        {name: np.concatenate(rows).astype(np.float64) for name, rows in games.items()},
+        dict(pipeline.specs),
+        rate,
+        {name: np.asarray(s, np.float32) for name, s in stems.items()},
+        runs,
+        masks if sampled else None,
+    )
     if out is not None:
         result.save(out, force=force, inputs=inputs)
     return result

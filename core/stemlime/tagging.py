@@ -74,8 +74,17 @@ def check_plot_path(path: str | Path) -> Path:
     return path
 
 
-def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path: str | Path, threshold: float = 0.3, title: str = "",
-                 marks: Sequence[tuple[float, float]] = (), keep: Sequence[int] = (), dpi: int = 100) -> Path:
+def plot_taggram(
+    values: np.ndarray,
+    labels: list[str],
+    hop_seconds: float,
+    path: str | Path,
+    threshold: float = 0.3,
+    title: str = "",
+    marks: Sequence[tuple[float, float]] = (),
+    keep: Sequence[int] = (),
+    dpi: int = 100,
+) -> Path:
     """Draw the taggram (time on x, tags with any value above ``threshold`` on y) as an image.
 
     ``keep``: output indices shown whatever their values (a scan's label, drawn at the top);
@@ -96,13 +105,29 @@ def plot_taggram(values: np.ndarray, labels: list[str], hop_seconds: float, path
         note = f"{', '.join(labels[i] for i in keep)} and the tags above {threshold}"
     shown += [int(i) for i in keep][::-1]  # the kept rows on top (origin="lower")
     figure, axis = plt.subplots(figsize=(min(MAX_PLOT_INCHES, max(6, values.shape[0] * 0.25 + 3)), 0.3 * len(shown) + 1.5))
-    axis.imshow(values[:, shown].T, aspect="auto", origin="lower", interpolation="nearest", cmap="Blues", vmin=0, vmax=1,
-                extent=(0, values.shape[0] * hop_seconds, -0.5, len(shown) - 0.5))
+    axis.imshow(
+        values[:, shown].T,
+        aspect="auto",
+        origin="lower",
+        interpolation="nearest",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        extent=(0, values.shape[0] * hop_seconds, -0.5, len(shown) - 0.5),
+    )
     for number, (start, end) in enumerate(marks, 1):
-        axis.add_patch(matplotlib.patches.Rectangle((start, -0.5), end - start, len(shown), fill=False, edgecolor="#d95f02",
-                                                    linewidth=2))
-        axis.annotate(str(number), (start + (end - start) / 2, len(shown) - 0.5), xytext=(0, 2), textcoords="offset points",
-                      ha="center", va="bottom", color="#d95f02", fontweight="bold", annotation_clip=False)
+        axis.add_patch(matplotlib.patches.Rectangle((start, -0.5), end - start, len(shown), fill=False, edgecolor="#d95f02", linewidth=2))
+        axis.annotate(
+            str(number),
+            (start + (end - start) / 2, len(shown) - 0.5),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            color="#d95f02",
+            fontweight="bold",
+            annotation_clip=False,
+        )
     axis.set_yticks(range(len(shown)), [labels[i] for i in shown])
     axis.set_xlabel("time (s)")
     heading = f"{title} ({note})".strip()

@@ -64,6 +64,7 @@ class TensorInfo:
 
 # --------------------------------------------------------------------------- CRC-32C
 
+
 def _make_crc_table() -> np.ndarray:
     table = np.arange(256, dtype=np.uint32)
     for _ in range(8):
@@ -85,7 +86,7 @@ def _advance_zeros(registers: np.ndarray, n_bytes: int) -> np.ndarray:
 
 def _byte_tables(n_bytes: int) -> np.ndarray:
     """Tables T[k, v] = Z^n(v << 8k), so Z^n(x) = xor_k T[k, byte k of x]."""
-    values = (np.arange(256, dtype=np.uint32)[None, :] << (8 * np.arange(4, dtype=np.uint32))[:, None])
+    values = np.arange(256, dtype=np.uint32)[None, :] << (8 * np.arange(4, dtype=np.uint32))[:, None]
     return _advance_zeros(values.ravel(), n_bytes).reshape(4, 256)
 
 
@@ -119,7 +120,7 @@ def crc32c(data: bytes | np.ndarray) -> int:
         for lane_register in reg.tolist():
             r = register
             register = t0[r & 0xFF] ^ t1[(r >> 8) & 0xFF] ^ t2[(r >> 16) & 0xFF] ^ t3[r >> 24] ^ lane_register
-        tail = buf[n_lanes * _LANE_BYTES:]
+        tail = buf[n_lanes * _LANE_BYTES :]
     else:
         tail = buf
     register = _raw_crc_bytes(register, tail)
@@ -132,6 +133,7 @@ def _unmask(masked: int) -> int:
 
 
 # --------------------------------------------------------------------------- protobuf
+
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
@@ -158,12 +160,12 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
+            value, pos = buf[pos : pos + 8], pos + 8
         elif wire == 2:
             length, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + length], pos + length
+            value, pos = buf[pos : pos + length], pos + length
         elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
+            value, pos = buf[pos : pos + 4], pos + 4
         else:
             raise CheckpointError(f"unsupported protobuf wire type {wire}")
         if pos > len(buf):
@@ -213,16 +215,17 @@ def _parse_entry(name: str, buf: bytes) -> TensorInfo:
 
 # --------------------------------------------------------------------------- table
 
+
 def _read_block(data: bytes, offset: int, size: int, what: str) -> bytes:
     end = offset + size + _BLOCK_TRAILER_BYTES
     if end > len(data):
         raise CheckpointError(f"{what} block runs past the end of the index file (truncated?)")
-    block = data[offset:offset + size]
+    block = data[offset : offset + size]
     compression = data[offset + size]
     if compression != 0:
         raise CheckpointError(f"{what} block uses compression type {compression}; only uncompressed tables are supported")
-    (stored,) = struct.unpack("<I", data[offset + size + 1:end])
-    if crc32c(data[offset:offset + size + 1]) != _unmask(stored):
+    (stored,) = struct.unpack("<I", data[offset + size + 1 : end])
+    if crc32c(data[offset : offset + size + 1]) != _unmask(stored):
         raise CheckpointError(f"{what} block fails its checksum (corrupt index file)")
     return block
 
@@ -242,9 +245,9 @@ def _block_entries(block: bytes):
         value_len, pos = _varint(block, pos)
         if shared > len(key) or pos + unshared + value_len > limit:
             raise CheckpointError("malformed table entry")
-        key = key[:shared] + block[pos:pos + unshared]
+        key = key[:shared] + block[pos : pos + unshared]
         pos += unshared
-        yield key, block[pos:pos + value_len]
+        yield key, block[pos : pos + value_len]
         pos += value_len
 
 
@@ -331,10 +334,8 @@ def read_checkpoint(prefix: str | Path, names: list[str] | None = None, verify: 
         if info.size != expected:
             raise CheckpointError(f"variable {name!r}: index says {info.size} bytes, shape {info.shape} needs {expected}")
         if info.offset + info.size > len(shard):
-            raise CheckpointError(
-                f"variable {name!r} lies past the end of {_data_path(prefix, info.shard, n_shards)} (truncated file)"
-            )
-        raw = shard[info.offset:info.offset + info.size]
+            raise CheckpointError(f"variable {name!r} lies past the end of {_data_path(prefix, info.shard, n_shards)} (truncated file)")
+        raw = shard[info.offset : info.offset + info.size]
         if verify and info.crc is not None and crc32c(raw) != _unmask(info.crc):
             raise CheckpointError(f"variable {name!r} fails its checksum (corrupt data file)")
         out[name] = raw.view(info.dtype).reshape(info.shape).astype(info.dtype.newbyteorder("="), copy=True)

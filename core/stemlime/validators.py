@@ -32,11 +32,13 @@ def _flag(flag: str) -> str:
     return f" ({flag})" if flag else ""
 
 
-def whole_number(value: Any, name: str, minimum: int | None = None, maximum: int | None = None, *,
-                 unit: str = "", hint: str = "", flag: str = "") -> int:
+def whole_number(
+    value: Any, name: str, minimum: int | None = None, maximum: int | None = None, *, unit: str = "", hint: str = "", flag: str = ""
+) -> int:
     """``value`` as an int, if it is a whole number within [minimum, maximum]; else a UsageError."""
     within = (minimum is None or is_whole_number(value) and value >= minimum) and (
-        maximum is None or is_whole_number(value) and value <= maximum)
+        maximum is None or is_whole_number(value) and value <= maximum
+    )
     if not is_whole_number(value) or not within:
         if minimum is not None and maximum is not None:
             wanted = f"a whole number from {minimum} to {maximum}"
@@ -77,8 +79,10 @@ def one_of(value: T, name: str, choices: Iterable[T], *, flag: str = "") -> T:
     if value not in choices:
         from .wording import closest_match
 
-        raise UsageError(f"{name} must be one of {', '.join(map(str, choices))}{_flag(flag)}, got {value!r}"
-                         + closest_match(str(value), [str(c) for c in choices]))
+        raise UsageError(
+            f"{name} must be one of {', '.join(map(str, choices))}{_flag(flag)}, got {value!r}"
+            + closest_match(str(value), [str(c) for c in choices])
+        )
     return value
 
 

@@ -30,4 +30,3 @@ def plain_text(text: str) -> str:
 def one_line(text: str) -> str:
     """A library's multi-line message as one line of plain text."""
     return " ".join(plain_text(text).split())
-

@@ -35,9 +35,13 @@ def cli_markdown() -> str:
     from stemlime.cli import build_parser
 
     parser = build_parser()
-    lines = ["# Command-line reference", "",
-             "Generated at build time from `stemlime.cli.build_parser()`, including the commands that "
-             "installed plugins register. `stemlime COMMAND --help` prints the same text.", ""]
+    lines = [
+        "# Command-line reference",
+        "",
+        "Generated at build time from `stemlime.cli.build_parser()`, including the commands that "
+        "installed plugins register. `stemlime COMMAND --help` prints the same text.",
+        "",
+    ]
     commands = _subparsers(parser)
     lines += ["| Command | What it does |", "|---|---|"]
     for action in parser._actions:

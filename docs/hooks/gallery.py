@@ -28,7 +28,7 @@ class Loudness:
     input_seconds = None
 
     def predict(self, batch):  # (B, samples) float32 -> (B, labels)
-        return np.tanh(10 * np.sqrt((batch ** 2).mean(axis=1, keepdims=True)))
+        return np.tanh(10 * np.sqrt((batch**2).mean(axis=1, keepdims=True)))
 
 
 RUNS = {  # gallery folder -> (segmenter, title)

@@ -67,8 +67,12 @@ def reproducible(device_type: str) -> Iterator[None]:
     import torch
 
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    before = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
-              torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    before = (
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
@@ -83,8 +87,9 @@ def windows(audio: np.ndarray) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     n = len(audio) // WINDOW
     if n == 0:
-        raise UsageError(f"the classifier needs at least {WINDOW_SECONDS} s ({WINDOW} samples at {SAMPLE_RATE} Hz), "
-                         f"got {len(audio)} samples")
+        raise UsageError(
+            f"the classifier needs at least {WINDOW_SECONDS} s ({WINDOW} samples at {SAMPLE_RATE} Hz), got {len(audio)} samples"
+        )
     return audio[: n * WINDOW].reshape(n, WINDOW)
 
 
@@ -100,9 +105,18 @@ def build_network(channels: Sequence[int] = (8, 16, 32)) -> Any:
             self.input_norm = nn.BatchNorm2d(1)
             c1, c2, c3 = channels
             self.features = nn.Sequential(
-                nn.Conv2d(1, c1, 3, stride=(2, 1), padding=1), nn.BatchNorm2d(c1), nn.ReLU(), nn.MaxPool2d((4, 2)),
-                nn.Conv2d(c1, c2, 3, padding=1), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d((4, 2)),
-                nn.Conv2d(c2, c3, 3, padding=1), nn.BatchNorm2d(c3), nn.ReLU(), nn.MaxPool2d((2, 2)),
+                nn.Conv2d(1, c1, 3, stride=(2, 1), padding=1),
+                nn.BatchNorm2d(c1),
+                nn.ReLU(),
+                nn.MaxPool2d((4, 2)),
+                nn.Conv2d(c1, c2, 3, padding=1),
+                nn.BatchNorm2d(c2),
+                nn.ReLU(),
+                nn.MaxPool2d((4, 2)),
+                nn.Conv2d(c2, c3, 3, padding=1),
+                nn.BatchNorm2d(c3),
+                nn.ReLU(),
+                nn.MaxPool2d((2, 2)),
             )
             self.output = nn.Linear(c3, 1)
 
@@ -147,12 +161,14 @@ class GuitarPianoTagger:
 
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim != 2 or batch.shape[1] != WINDOW:
-            raise StemlimeError(f"the confounder classifier's network takes (batch, {WINDOW}) windows of {WINDOW_SECONDS} s "
-                                f"at {SAMPLE_RATE} Hz, got an array of shape {batch.shape}")
+            raise StemlimeError(
+                f"the confounder classifier's network takes (batch, {WINDOW}) windows of {WINDOW_SECONDS} s "
+                f"at {SAMPLE_RATE} Hz, got an array of shape {batch.shape}"
+            )
         out = []
         with torch.inference_mode(), torch_threads(self.threads):
             for first in range(0, len(batch), self.batch_size):
-                chunk = torch.from_numpy(batch[first:first + self.batch_size]).to(self.device)
+                chunk = torch.from_numpy(batch[first : first + self.batch_size]).to(self.device)
                 out.append(torch.sigmoid(self.network(chunk)).double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
 
@@ -160,8 +176,10 @@ class GuitarPianoTagger:
         """(B, T) audio with T >= 32000 samples -> (B, 2) [p(guitar), p(piano)], p(piano) the mean over each input's 2-s windows."""
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim != 2 or batch.shape[1] < WINDOW:
-            raise StemlimeError(f"the confounder classifier takes (batch, samples) inputs of at least {WINDOW_SECONDS} s "
-                                f"({WINDOW} samples at {SAMPLE_RATE} Hz), got an array of shape {batch.shape}")
+            raise StemlimeError(
+                f"the confounder classifier takes (batch, samples) inputs of at least {WINDOW_SECONDS} s "
+                f"({WINDOW} samples at {SAMPLE_RATE} Hz), got an array of shape {batch.shape}"
+            )
         n = batch.shape[1] // WINDOW
         piano = self.p_piano(batch[:, : n * WINDOW].reshape(-1, WINDOW)).reshape(len(batch), n).mean(axis=1)
         return np.stack([1.0 - piano, piano], axis=1)
@@ -199,8 +217,10 @@ class GuitarPianoTagger:
         expected = {name: tuple(t.shape) for name, t in network.state_dict().items()}
         found = {name: tuple(t.shape) for name, t in tensors.items()}
         if expected != found:
-            raise StemlimeError(f"{folder / WEIGHTS_FILE} does not fit the {ARCHITECTURE} network "
-                                f"(differs in {sorted(set(expected.items()) ^ set(found.items()))[:3]})")
+            raise StemlimeError(
+                f"{folder / WEIGHTS_FILE} does not fit the {ARCHITECTURE} network "
+                f"(differs in {sorted(set(expected.items()) ^ set(found.items()))[:3]})"
+            )
         network.load_state_dict(tensors)
         return cls(network, config, device, threads=threads)
 
@@ -259,7 +279,7 @@ def train(
         for step in tqdm(range(1, steps + 1), desc="training", unit="step", disable=not progress, leave=False):
             chosen = rng.integers(len(pieces), size=batch_size)
             offsets = (rng.random(batch_size) * (lengths[chosen] - WINDOW + 1)).astype(np.int64)
-            batch = np.stack([pieces[p][o:o + WINDOW] for p, o in zip(chosen, offsets)])
+            batch = np.stack([pieces[p][o : o + WINDOW] for p, o in zip(chosen, offsets)])
             audio = torch.from_numpy(batch).to(target_device)
             loss = loss_function(network(audio), torch.from_numpy(labels[chosen]).to(target_device))
             optimizer.zero_grad()
@@ -274,9 +294,21 @@ def train(
                     entry |= window_scores(GuitarPianoTagger(network, {}, str(target_device.type), threads=threads), *validation)
                     network.train()
                 history.append(entry)
-    config = {"architecture": ARCHITECTURE, "channels": list(channels), "labels": list(LABELS), "sample_rate": SAMPLE_RATE,
-              "window_seconds": WINDOW_SECONDS, "n_fft": N_FFT, "hop": HOP, "frames": FRAMES, "seed": int(seed),
-              "steps": int(steps), "batch_size": int(batch_size), "learning_rate": float(learning_rate), "threads": threads}
+    config = {
+        "architecture": ARCHITECTURE,
+        "channels": list(channels),
+        "labels": list(LABELS),
+        "sample_rate": SAMPLE_RATE,
+        "window_seconds": WINDOW_SECONDS,
+        "n_fft": N_FFT,
+        "hop": HOP,
+        "frames": FRAMES,
+        "seed": int(seed),
+        "steps": int(steps),
+        "batch_size": int(batch_size),
+        "learning_rate": float(learning_rate),
+        "threads": threads,
+    }
     return GuitarPianoTagger(network.eval(), config, device=str(target_device.type), threads=threads), history
 
 

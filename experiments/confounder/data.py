@@ -75,8 +75,9 @@ def check_sizes(sizes: Mapping[str, int]) -> dict[str, int]:
     missing = [split for split in SPLITS if split not in sizes]
     unknown = [split for split in sizes if split not in SPLITS]
     if missing or unknown:
-        raise UsageError(f"give the number of pieces of every split ({', '.join(SPLITS)}); "
-                         f"missing: {missing or 'none'}, unknown: {unknown or 'none'}")
+        raise UsageError(
+            f"give the number of pieces of every split ({', '.join(SPLITS)}); missing: {missing or 'none'}, unknown: {unknown or 'none'}"
+        )
     checked = {}
     for split in SPLITS:
         count = sizes[split]
@@ -100,8 +101,9 @@ def split_folder(data: str | Path, seed: int, split: str, label: str) -> Path:
     return Path(data) / f"seed-{int(seed)}" / split / label
 
 
-def render_splits(data: str | Path, sizes: Mapping[str, int], seed: int = 0, duration: float = DURATION,
-                  workers: int | None = None, progress: bool = True) -> dict[str, list[Piece]]:
+def render_splits(
+    data: str | Path, sizes: Mapping[str, int], seed: int = 0, duration: float = DURATION, workers: int | None = None, progress: bool = True
+) -> dict[str, list[Piece]]:
     """Render (or find, from an earlier run) every split's pieces under ``data``: {split: pieces}.
 
     Pieces of one split come guitar first, then piano. ``workers`` rendering processes
@@ -115,9 +117,16 @@ def render_splits(data: str | Path, sizes: Mapping[str, int], seed: int = 0, dur
         pieces = []
         for label in CLASSES:
             first_seed = block_seed(seed, split, label)
-            folders = render_dataset(split_folder(data, seed, split, label), sizes[split] // 2, seed=first_seed,
-                                     duration=duration, instrument_sets=[INSTRUMENTS[split][label]],
-                                     sample_rate=SAMPLE_RATE, workers=workers, progress=progress)
+            folders = render_dataset(
+                split_folder(data, seed, split, label),
+                sizes[split] // 2,
+                seed=first_seed,
+                duration=duration,
+                instrument_sets=[INSTRUMENTS[split][label]],
+                sample_rate=SAMPLE_RATE,
+                workers=workers,
+                progress=progress,
+            )
             pieces += [Piece(split, label, i, folder, first_seed + i) for i, folder in enumerate(folders)]
         splits[split] = pieces
     return splits

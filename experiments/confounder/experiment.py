@@ -80,8 +80,10 @@ def check_settings(settings: Settings) -> None:
     if not settings.duration >= EXPLAIN_SECONDS:
         raise UsageError(f"pieces must be at least {EXPLAIN_SECONDS:g} s long, got {settings.duration:g}")
     if settings.steps < 1 or settings.batch_size < 1 or not settings.learning_rate > 0:
-        raise UsageError(f"steps and batch size must be >= 1 and the learning rate > 0, got steps={settings.steps}, "
-                         f"batch_size={settings.batch_size}, learning_rate={settings.learning_rate}")
+        raise UsageError(
+            f"steps and batch size must be >= 1 and the learning rate > 0, got steps={settings.steps}, "
+            f"batch_size={settings.batch_size}, learning_rate={settings.learning_rate}"
+        )
     if isinstance(settings.threads, bool) or not isinstance(settings.threads, int) or settings.threads < 1:
         raise UsageError(f"threads must be a whole number >= 1, got {settings.threads!r}")
     check_device(settings.device, "the confounder classifier")
@@ -95,8 +97,15 @@ def check_settings(settings: Settings) -> None:
             raise UsageError(f"{error} Choose the separators with --separators (e.g. --separators oracle).") from None
 
 
-def run(out: str | Path, settings: Settings = Settings(), data: str | Path | None = None, *, force: bool = False,
-        progress: bool = True, log=print) -> dict[str, Any]:
+def run(
+    out: str | Path,
+    settings: Settings = Settings(),
+    data: str | Path | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    log=print,
+) -> dict[str, Any]:
     """Run the experiment into ``out`` (replaced whole at the end); the summary (``summary.json``).
 
     ``data`` is the folder of rendered pieces (default :func:`default_data_folder`); pieces
@@ -123,9 +132,17 @@ def run(out: str | Path, settings: Settings = Settings(), data: str | Path | Non
     log(f"training the classifier ({settings.steps} steps of {settings.batch_size} 2-s crops)")
     targets = {split: [int(p.label == "piano") for p in pieces] for split, pieces in splits.items()}
     tagger, history = cnn.train(
-        [audio[p.name] for p in splits["train"]], targets["train"], seed=settings.seed, steps=settings.steps,
-        batch_size=settings.batch_size, learning_rate=settings.learning_rate, device=settings.device, threads=settings.threads,
-        validation=([audio[p.name] for p in splits["validation"]], targets["validation"]), progress=progress)
+        [audio[p.name] for p in splits["train"]],
+        targets["train"],
+        seed=settings.seed,
+        steps=settings.steps,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        device=settings.device,
+        threads=settings.threads,
+        validation=([audio[p.name] for p in splits["validation"]], targets["validation"]),
+        progress=progress,
+    )
     timings["train"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -156,8 +173,12 @@ def run(out: str | Path, settings: Settings = Settings(), data: str | Path | Non
         write_examples(splits, folder)
         timings["total"] = time.perf_counter() - started
         pieces_table = [piece_record(piece, predictions[piece.name]) for pieces in splits.values() for piece in pieces]
-        write_experiment(folder, ExperimentRecord({key: summary[key] for key in SUMMARY_KEYS}, pieces_table,
-                                                  run_record(settings, data, splits, history, timings, explained)))
+        write_experiment(
+            folder,
+            ExperimentRecord(
+                {key: summary[key] for key in SUMMARY_KEYS}, pieces_table, run_record(settings, data, splits, history, timings, explained)
+            ),
+        )
         from stemlime.plugin import render_report  # scipy and jinja2: only once there is a page to make
 
         render_report(folder, kind=KIND)  # index.html, and the page of every explanation folder in it
@@ -195,14 +216,19 @@ def explanation_folder(folder: Path, spec: str, piece: Piece) -> Path:
 
 def explain_piece(pipeline: stemlime.Pipeline, piece: Piece, folder: Path, spec: str, seed: int) -> dict[str, Any]:
     """Explain ``guitar`` on the piece's first 2 s with every mask; save it; what the summary needs."""
-    explanation = pipeline.explain(piece.mixture_path, start=0.0, duration=EXPLAIN_SECONDS, labels=[EXPLAINED_LABEL],
-                                   samples="exhaustive", seed=seed, progress=False)
+    explanation = pipeline.explain(
+        piece.mixture_path, start=0.0, duration=EXPLAIN_SECONDS, labels=[EXPLAINED_LABEL], samples="exhaustive", seed=seed, progress=False
+    )
     target = explanation_folder(folder, spec, piece)
     explanation.save(target)
     top = explanation.top(EXPLAINED_LABEL, 1)
-    return {"piece": piece.name, "folder": target.relative_to(folder).as_posix(), "top": top[0][0] if top else None,
-            "p_guitar": explanation.label(EXPLAINED_LABEL).prediction,
-            "stems": [component.name for component in explanation.components]}
+    return {
+        "piece": piece.name,
+        "folder": target.relative_to(folder).as_posix(),
+        "top": top[0][0] if top else None,
+        "p_guitar": explanation.label(EXPLAINED_LABEL).prediction,
+        "stems": [component.name for component in explanation.components],
+    }
 
 
 def summarize_explanations(explained: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]]) -> dict[str, Any]:
@@ -216,8 +242,7 @@ def summarize_explanations(explained: Mapping[str, Mapping[str, Sequence[Mapping
     confounder, control = {}, {}
     for spec, results in explained.items():
         bad = results["confounder"]
-        confounder[spec] = {"explained": len(bad),
-                            "drums_top": float(np.mean([r["top"] == CONFOUND for r in bad])) if bad else None}
+        confounder[spec] = {"explained": len(bad), "drums_top": float(np.mean([r["top"] == CONFOUND for r in bad])) if bad else None}
         stems = sorted({stem for r in results["control"] for stem in r["stems"]})
         counts = {stem: sum(r["top"] == stem for r in results["control"]) for stem in stems}
         missing = sum(r["top"] is None for r in results["control"])
@@ -235,17 +260,34 @@ def write_examples(splits: Mapping[str, Sequence[Piece]], folder: Path) -> None:
 
 def piece_record(piece: Piece, prediction: Mapping[str, Any]) -> dict[str, Any]:
     called = "piano" if prediction["p_piano"] >= 0.5 else "guitar"
-    return {"piece": piece.name, "split": piece.split, "label": piece.label, "index": piece.index, "seed": piece.seed,
-            "instruments": list(piece.instruments), "folder": str(piece.folder.resolve()), "p_piano": prediction["p_piano"],
-            "windows": prediction["windows"], "predicted": called, "correct": called == piece.label}
+    return {
+        "piece": piece.name,
+        "split": piece.split,
+        "label": piece.label,
+        "index": piece.index,
+        "seed": piece.seed,
+        "instruments": list(piece.instruments),
+        "folder": str(piece.folder.resolve()),
+        "p_piano": prediction["p_piano"],
+        "windows": prediction["windows"],
+        "predicted": called,
+        "correct": called == piece.label,
+    }
 
 
-def run_record(settings: Settings, data: Path, splits: Mapping[str, Sequence[Piece]], history: list[dict[str, float]],
-               timings: Mapping[str, float], explained: Mapping[str, Any]) -> dict[str, Any]:
+def run_record(
+    settings: Settings,
+    data: Path,
+    splits: Mapping[str, Sequence[Piece]],
+    history: list[dict[str, float]],
+    timings: Mapping[str, float],
+    explained: Mapping[str, Any],
+) -> dict[str, Any]:
     import torch
 
-    first_seeds = {split: {label: next(p.seed for p in pieces if p.label == label) for label in CLASSES}
-                   for split, pieces in splits.items()}
+    first_seeds = {
+        split: {label: next(p.seed for p in pieces if p.label == label) for label in CLASSES} for split, pieces in splits.items()
+    }
     return {
         "settings": settings.to_dict(),
         "data": str(data.resolve()),
@@ -257,7 +299,11 @@ def run_record(settings: Settings, data: Path, splits: Mapping[str, Sequence[Pie
         "history": history,
         "timings_seconds": {key: round(value, 2) for key, value in timings.items()},
         "explanations": explained,
-        "versions": {"stemlime": stemlime.__version__, "torch": torch.__version__, "numpy": np.__version__,
-                     "python": platform.python_version()},
+        "versions": {
+            "stemlime": stemlime.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
         "machine": {"cpus": os.cpu_count(), "load_average": list(os.getloadavg())},
     }

@@ -34,13 +34,19 @@ def _splits(summary: Mapping[str, Any], pieces: list[Mapping[str, Any]], media: 
         examples = []
         for label in ("guitar", "piano"):
             first = next((p for p in pieces if p["split"] == split and p["label"] == label), None)
-            examples.append({
-                "label": label, "instruments": _instruments(pieces, split, label),
-                "url": media(f"examples/{split}/{label}.wav"), "piece": first["piece"] if first else None,
-                "p_piano": first["p_piano"] if first else None, "called": first["predicted"] if first else None,
-                "accuracy": summary["accuracy_by_class"][split][label], "mean": summary["predictions"][split][label],
-                "count": sum(p["split"] == split and p["label"] == label for p in pieces),
-            })
+            examples.append(
+                {
+                    "label": label,
+                    "instruments": _instruments(pieces, split, label),
+                    "url": media(f"examples/{split}/{label}.wav"),
+                    "piece": first["piece"] if first else None,
+                    "p_piano": first["p_piano"] if first else None,
+                    "called": first["predicted"] if first else None,
+                    "accuracy": summary["accuracy_by_class"][split][label],
+                    "mean": summary["predictions"][split][label],
+                    "count": sum(p["split"] == split and p["label"] == label for p in pieces),
+                }
+            )
         rows.append({"name": split, "accuracy": accuracy, "examples": examples})
     return rows
 
@@ -55,10 +61,17 @@ def _separator(spec: str, summary: Mapping[str, Any], explained: Mapping[str, An
     control = summary["control"][spec]
     counted = summary["confounder"][spec]
     return {
-        "spec": spec, "explained": counted["explained"], "drums_top": counted["drums_top"],
-        "drums_count": sum(e["top"] == CONFOUND for e in confounded), "confounded": confounded, "example": example,
-        "control": {"explained": control["explained"], "bars": count_bars(control["top_counts"]),
-                    "pieces": [dict(e, page=_page(e["folder"], media)) for e in explained.get("control", [])]},
+        "spec": spec,
+        "explained": counted["explained"],
+        "drums_top": counted["drums_top"],
+        "drums_count": sum(e["top"] == CONFOUND for e in confounded),
+        "confounded": confounded,
+        "example": example,
+        "control": {
+            "explained": control["explained"],
+            "bars": count_bars(control["top_counts"]),
+            "pieces": [dict(e, page=_page(e["folder"], media)) for e in explained.get("control", [])],
+        },
     }
 
 
@@ -69,8 +82,10 @@ def _page(subfolder: str, media: Media) -> str | None:
 def _verdict(summary: Mapping[str, Any], separators: list[dict[str, Any]]) -> str:
     std = summary["accuracy"]["test_std"]
     bad_piano = summary["accuracy_by_class"]["test_bad"]["piano"]
-    text = (f"On pieces like its training data the classifier is right {number_text(100 * std, 0)} % of the time; "
-            f"of the pianos that come with drums it gets {number_text(100 * bad_piano, 0)} % right.")
+    text = (
+        f"On pieces like its training data the classifier is right {number_text(100 * std, 0)} % of the time; "
+        f"of the pianos that come with drums it gets {number_text(100 * bad_piano, 0)} % right."
+    )
     caught = [f"{s['drums_count']} of {s['explained']} with {s['spec']}" for s in separators if s["explained"]]
     if caught:
         text += " Drums are the top component for \u201cguitar\u201d in " + ", ".join(caught) + "."
@@ -83,11 +98,16 @@ def experiment_context(folder: Path, media: Media) -> dict[str, Any]:
     separators = [_separator(spec, summary, explained, folder, media) for spec, explained in run["explanations"].items()]
     settings = run["settings"]
     return {
-        "title": "A confounded classifier, caught: guitar vs piano", "settings": settings,
-        "label": run.get("explained_label", "guitar"), "seconds": run.get("explain_seconds"),
+        "title": "A confounded classifier, caught: guitar vs piano",
+        "settings": settings,
+        "label": run.get("explained_label", "guitar"),
+        "seconds": run.get("explain_seconds"),
         "windows": int(settings["duration"] // run.get("window_seconds", 2.0)),
-        "splits": _splits(summary, pieces, media), "separators": separators, "verdict": _verdict(summary, separators),
-        "history": run.get("history", []), "timings": run.get("timings_seconds", {}),
+        "splits": _splits(summary, pieces, media),
+        "separators": separators,
+        "verdict": _verdict(summary, separators),
+        "history": run.get("history", []),
+        "timings": run.get("timings_seconds", {}),
         "files": {name: media(name) for name in ("summary.json", "run.json", "pieces.json")},
     }
 

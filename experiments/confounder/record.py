@@ -43,6 +43,8 @@ def read_experiment(folder: str | Path) -> ExperimentRecord:
     run = read_json(folder / "run.json")
     version = run.pop(SCHEMA, 1) if isinstance(run, dict) else None
     if not isinstance(version, int) or version > ExperimentRecord.VERSION:
-        raise UsageError(f"{folder / 'run.json'} has schema {version!r}, which this version of the experiment cannot read; "
-                         "run the experiment again, or upgrade")
+        raise UsageError(
+            f"{folder / 'run.json'} has schema {version!r}, which this version of the experiment cannot read; "
+            "run the experiment again, or upgrade"
+        )
     return ExperimentRecord(read_json(folder / "summary.json"), read_json(folder / "pieces.json"), run)

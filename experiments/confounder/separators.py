@@ -24,8 +24,9 @@ def model_name(spec: str) -> str | None:
     return name if name in registry.models else None
 
 
-def prepare_separators(specs: Sequence[str], device: str = "auto", log: Callable[[str], None] = print,
-                       store: ModelStore | None = None) -> list[str]:
+def prepare_separators(
+    specs: Sequence[str], device: str = "auto", log: Callable[[str], None] = print, store: ModelStore | None = None
+) -> list[str]:
     """Make sure every separator's model files are in the cache: built by their recipe, or
     fetched. Returns the models it built or fetched."""
     store = store or model_store()
@@ -36,8 +37,10 @@ def prepare_separators(specs: Sequence[str], device: str = "auto", log: Callable
             continue  # no files needed, or there (a damaged copy is reported when the separator loads it)
         model = store.get(name)
         if model.recipe is not None and not model.sources:
-            log(f"separator {spec}: the model {name} is not built yet; building it now with its recipe "
-                f"({model.recipe.duration}; once: `stemlime models build {name}` does the same)")
+            log(
+                f"separator {spec}: the model {name} is not built yet; building it now with its recipe "
+                f"({model.recipe.duration}; once: `stemlime models build {name}` does the same)"
+            )
             store.build(name, device=device)
         else:
             log(f"separator {spec}: fetching the model files of {name} (`stemlime models fetch {name}` does the same)")

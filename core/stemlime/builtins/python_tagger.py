@@ -42,7 +42,7 @@ class PythonTagger:
 
 
 def _where(error: BaseException) -> str:
-    """" (in FILE, line N)": the last line of user code that ``error`` passed through."""
+    """ " (in FILE, line N)": the last line of user code that ``error`` passed through."""
     import traceback
 
     if isinstance(error, SyntaxError) and error.filename:
@@ -68,8 +68,10 @@ def import_attribute(target: str, path: Path | None, owner: str = "tagger python
     except ImportError as error:
         raise UsageError(f"{owner}: cannot import module {module_name!r} ({error}); add path=FOLDER if it is not installed") from None
     except Exception as error:  # the user's module failed while it ran: its own error, where it happened, not a stemlime bug
-        raise StemlimeError(f"{owner}: importing module {module_name!r} failed{_where(error)}: {type(error).__name__}: "
-                            f"{error}; fix the module (run 'python -c \"import {module_name}\"' to see the traceback)") from None
+        raise StemlimeError(
+            f"{owner}: importing module {module_name!r} failed{_where(error)}: {type(error).__name__}: "
+            f"{error}; fix the module (run 'python -c \"import {module_name}\"' to see the traceback)"
+        ) from None
     try:
         value = module
         for part in attribute.split("."):

@@ -68,8 +68,7 @@ def find_stem_files(folder: Path, exclude: Path | None = None) -> dict[str, Path
             continue
         if path.stem in found:
             raise UsageError(
-                f"oracle separator: {found[path.stem].name} and {path.name} in {folder} would both be stem "
-                f"{path.stem!r}; keep one of them"
+                f"oracle separator: {found[path.stem].name} and {path.name} in {folder} would both be stem {path.stem!r}; keep one of them"
             )
         found[path.stem] = path
     return found
@@ -110,10 +109,10 @@ class OracleSeparator:
     reads_excerpt = True  # reads the excerpt of each stem file itself (protocol slot)
 
     # "str", not "path": a path option turns an empty dir= into the current folder
-    dir: Path | None = option(None, "folder holding the stems (default: the folder of an input named mixture.* or mix.*)",
-                              type="str", converter=_stem_folder)
-    stems: str | None = option(None, "stem names to use, separated by ';' (default: every audio file found)",
-                               validator=_some_stems)
+    dir: Path | None = option(
+        None, "folder holding the stems (default: the folder of an input named mixture.* or mix.*)", type="str", converter=_stem_folder
+    )
+    stems: str | None = option(None, "stem names to use, separated by ';' (default: every audio file found)", validator=_some_stems)
     rest: bool = option(False, "add a stem 'rest' = mix - sum of the stems, so that they add up to the mix", converter=bool)
     last_residual_db: float | None = attrs.field(default=None, init=False)
 
@@ -177,7 +176,6 @@ class OracleSeparator:
         elif self.last_residual_db < RESIDUAL_WARNING_DB:
             warnings.warn(residual_warning(folder, self.last_residual_db), stacklevel=2)
         return stems
-
 
     def _stem_file_streams(self, path: Path) -> dict[str, int]:
         """``{MUSDB18 stem name: stream}`` of a ``.stem.mp4`` (streams 1-4), those of ``stems=`` if given."""

@@ -86,17 +86,37 @@ class CheckOptions:
         whole_number(self.draws, "draws", minimum=1, flag="--draws")
         # sizes against memory, before anything is explained: each pair of seeds is compared, each
         # random order and draw keeps a ranking, the stability search keeps its samples' masks
-        check_fits_in_memory(self.seeds * (self.seeds - 1) // 2, 3 * 8, f"seeds={self.seeds} (--seeds)", hint="a few are enough: the defaults are 5 seeds, 20 orders, 3 draws")
-        check_fits_in_memory(self.random_orders, 8 * 8, f"random_orders={self.random_orders} (--random-orders)", hint="a few are enough: the defaults are 5 seeds, 20 orders, 3 draws")
-        check_fits_in_memory(self.draws, 8 * 8, f"draws={self.draws} (--draws)", hint="a few are enough: the defaults are 5 seeds, 20 orders, 3 draws")
+        check_fits_in_memory(
+            self.seeds * (self.seeds - 1) // 2,
+            3 * 8,
+            f"seeds={self.seeds} (--seeds)",
+            hint="a few are enough: the defaults are 5 seeds, 20 orders, 3 draws",
+        )
+        check_fits_in_memory(
+            self.random_orders,
+            8 * 8,
+            f"random_orders={self.random_orders} (--random-orders)",
+            hint="a few are enough: the defaults are 5 seeds, 20 orders, 3 draws",
+        )
+        check_fits_in_memory(
+            self.draws, 8 * 8, f"draws={self.draws} (--draws)", hint="a few are enough: the defaults are 5 seeds, 20 orders, 3 draws"
+        )
         check_fits_in_memory(self.max_samples, BYTES_PER_SAMPLE_AT_LEAST, f"max_samples={self.max_samples} (--max-samples)")
         _optional_whole(self.steps, "steps (--steps)", 1)
         if self.target is not None and not -1 <= number(self.target, "target", flag="--target") <= 1:
             raise UsageError(f"the stability target (--target) is a Kendall tau between -1 and 1, got {self.target}")
 
 
-def check(pipeline: "Pipeline", name: str, source: Any, *, options: CheckOptions | None = None,
-          batch_size: int | None = None, progress: bool | None = None, **explain: Any) -> tuple[Explanation, str, dict[str, Any]]:
+def check(
+    pipeline: "Pipeline",
+    name: str,
+    source: Any,
+    *,
+    options: CheckOptions | None = None,
+    batch_size: int | None = None,
+    progress: bool | None = None,
+    **explain: Any,
+) -> tuple[Explanation, str, dict[str, Any]]:
     """``stemlime check NAME``: explain ``source`` (``explain``: the options of ``Pipeline.explain``,
     ``out``/``force``/``report`` included), then run the check ``name`` on it with ``options``.
     Returns the explanation (with the check's result under ``checks``, as saved to ``out``), the
@@ -109,12 +129,15 @@ def check(pipeline: "Pipeline", name: str, source: Any, *, options: CheckOptions
     if name == "sanity":
         layers = randomization_layers(pipeline.tagger, pipeline.specs["tagger"])
         if options.steps is not None and options.steps > len(layers):
-            raise UsageError(f"sanity steps (--steps) must be between 1 and {len(layers)} (the tagger's layers: "
-                             f"{', '.join(layers)}), got {options.steps}")
+            raise UsageError(
+                f"sanity steps (--steps) must be between 1 and {len(layers)} (the tagger's layers: "
+                f"{', '.join(layers)}), got {options.steps}"
+            )
     inputs = pipeline.inputs_of(source)
     request.check_output(inputs)
-    explanation = pipeline.explain(source, batch_size=batch_size, progress=progress,
-                                   request=request.replace(checks=None, out=None))  # only the check asked for runs
+    explanation = pipeline.explain(
+        source, batch_size=batch_size, progress=progress, request=request.replace(checks=None, out=None)
+    )  # only the check asked for runs
     key, result = run_check(name, pipeline, explanation, batch_size=batch_size, **attrs.asdict(options))
     explanation = attrs.evolve(explanation, checks={key: result})
     if request.out is not None:
@@ -122,9 +145,20 @@ def check(pipeline: "Pipeline", name: str, source: Any, *, options: CheckOptions
     return explanation, key, result
 
 
-def run_check(name: str, pipeline: Any, explanation: Explanation, *, engine: Engine | None = None,
-              batch_size: int | None = None, seeds: int = 5, random_orders: int = 20, target: float | None = None,
-              max_samples: int = 12800, steps: int | None = None, draws: int = 3) -> tuple[str, dict[str, Any]]:
+def run_check(
+    name: str,
+    pipeline: Any,
+    explanation: Explanation,
+    *,
+    engine: Engine | None = None,
+    batch_size: int | None = None,
+    seeds: int = 5,
+    random_orders: int = 20,
+    target: float | None = None,
+    max_samples: int = 12800,
+    steps: int | None = None,
+    draws: int = 3,
+) -> tuple[str, dict[str, Any]]:
     """One trust check of ``explanation``: ``(key, result)``, the key under which the result is
     saved (``stability`` with a ``target`` is the sample search ``stability_search``).
 
@@ -140,15 +174,17 @@ def run_check(name: str, pipeline: Any, explanation: Explanation, *, engine: Eng
     if name == "fidelity":
         return name, fidelity(pipeline, explanation, random_orders=random_orders, engine=engine)
     if name == "stability" and target is not None:
-        return "stability_search", samples_for_stability(pipeline, explanation, target, seeds=seeds, most=max_samples,
-                                                         batch_size=batch_size)
+        return "stability_search", samples_for_stability(
+            pipeline, explanation, target, seeds=seeds, most=max_samples, batch_size=batch_size
+        )
     if name == "stability":
         return name, stability(pipeline, explanation, seeds=seeds, engine=engine)
     return name, explanation_sanity(pipeline, explanation, steps=steps, seeds=seeds, draws=draws, engine=engine)
 
 
-def run_checks(pipeline: Any, explanation: Explanation, checks: Sequence[str] | str, *, batch_size: int | None = None,
-               **options: Any) -> dict[str, Any]:
+def run_checks(
+    pipeline: Any, explanation: Explanation, checks: Sequence[str] | str, *, batch_size: int | None = None, **options: Any
+) -> dict[str, Any]:
     """The named checks of ``explanation``, made with ``pipeline``'s tagger and surrogate
     (options as :func:`run_check`; ``seeds`` is capped at 3 for sanity).
     One engine is shared, so a mask is evaluated once."""
@@ -157,13 +193,28 @@ def run_checks(pipeline: Any, explanation: Explanation, checks: Sequence[str] | 
     results = {}
     for name in parse_checks(checks):
         # the sanity baseline needs fewer seeds than the stability check: at most 3
-        key, result = run_check(name, pipeline, explanation, engine=engine, batch_size=batch_size,
-                                seeds=min(seeds, 3) if name == "sanity" else seeds, **options)
+        key, result = run_check(
+            name, pipeline, explanation, engine=engine, batch_size=batch_size, seeds=min(seeds, 3) if name == "sanity" else seeds, **options
+        )
         results[key] = result
     return results
 
 
 __all__ = [
-    "CHECKS", "CheckOptions", "check", "complexity", "deletion_aopc", "explanation_complexity", "explanation_sanity", "fidelity",
-    "format_checks", "insertion_aopc", "parse_checks", "randomization_layers", "run_check", "run_checks", "samples_for_stability", "stability",
+    "CHECKS",
+    "CheckOptions",
+    "check",
+    "complexity",
+    "deletion_aopc",
+    "explanation_complexity",
+    "explanation_sanity",
+    "fidelity",
+    "format_checks",
+    "insertion_aopc",
+    "parse_checks",
+    "randomization_layers",
+    "run_check",
+    "run_checks",
+    "samples_for_stability",
+    "stability",
 ]

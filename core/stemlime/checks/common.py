@@ -42,8 +42,10 @@ def label_indices(explanation: Explanation) -> list[int]:
     indices = [label.index for label in explanation.labels.values()]
     if any(index is None for index in indices):  # a label read from a schema-1 file
         names = [name for name, label in explanation.labels.items() if label.index is None]
-        raise UsageError(f"the explanation does not say which tagger output {', '.join(names)} is (a file of stemlime "
-                         "before schema 2); explain it again to check it")
+        raise UsageError(
+            f"the explanation does not say which tagger output {', '.join(names)} is (a file of stemlime "
+            "before schema 2); explain it again to check it"
+        )
     return [int(index) for index in indices if index is not None]
 
 

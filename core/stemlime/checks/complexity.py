@@ -26,4 +26,6 @@ def complexity(weights: np.ndarray) -> float:
 
 def explanation_complexity(explanation: Explanation) -> dict[str, float | None]:
     """Complexity of each label's weights (the components its surrogate used)."""
-    return {name: finite_or_none(complexity(np.array(list(label.weights.values()), dtype=float))) for name, label in explanation.labels.items()}
+    return {
+        name: finite_or_none(complexity(np.array(list(label.weights.values()), dtype=float))) for name, label in explanation.labels.items()
+    }

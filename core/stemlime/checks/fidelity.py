@@ -49,8 +49,15 @@ def explanation_order(weights: np.ndarray) -> np.ndarray:
     return np.argsort(-np.asarray(weights, dtype=np.float64), kind="stable")
 
 
-def fidelity(pipeline: Any, explanation: Explanation, *, random_orders: int = 20, seed: int | None = None,
-             batch_size: int | None = None, engine: Engine | None = None) -> dict[str, Any]:
+def fidelity(
+    pipeline: Any,
+    explanation: Explanation,
+    *,
+    random_orders: int = 20,
+    seed: int | None = None,
+    batch_size: int | None = None,
+    engine: Engine | None = None,
+) -> dict[str, Any]:
     """Per label: the surrogate's weighted R^2 and the deletion/insertion curves with their AOPC,
     against the mean AOPC of ``random_orders`` random orders (drawn with ``seed``, default the
     explanation's). Tagger runs: only masks not already in the explanation's neighbourhood."""

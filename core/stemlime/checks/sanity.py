@@ -41,9 +41,18 @@ def randomization_layers(tagger: Any, tagger_name: str = "the tagger") -> list[s
     return [str(name) for name in tagger.randomization_layers]
 
 
-def explanation_sanity(pipeline: Any, explanation: Explanation, *, steps: int | None = None, seeds: int = 3,
-                       draws: int = 3, threshold: float = 0.5, seed: int | None = None, batch_size: int | None = None,
-                       engine: Engine | None = None) -> dict[str, Any]:
+def explanation_sanity(
+    pipeline: Any,
+    explanation: Explanation,
+    *,
+    steps: int | None = None,
+    seeds: int = 3,
+    draws: int = 3,
+    threshold: float = 0.5,
+    seed: int | None = None,
+    batch_size: int | None = None,
+    engine: Engine | None = None,
+) -> dict[str, Any]:
     """Spearman correlation of the explanation's weights with those of cascading randomized models.
 
     ``steps`` limits the cascade to the top ``steps`` layers (default: all). Each step is drawn
@@ -74,16 +83,23 @@ def explanation_sanity(pipeline: Any, explanation: Explanation, *, steps: int | 
             weights = engine.with_tagger(randomized, name).weights(samples, base_seed, label_indices(explanation))
             for row, name in enumerate(names):
                 values[name].append(finite_or_none(rank_correlation(originals[0, row], weights[row], "spearman")))
-        cascade.append({"randomized": layers[:step], "spearman": {name: _median(values[name]) for name in names},
-                        "draws": values})
+        cascade.append({"randomized": layers[:step], "spearman": {name: _median(values[name]) for name in names}, "draws": values})
     last: dict[str, float | None] = cascade[-1]["spearman"]  # type: ignore[assignment]
     # an undefined correlation (the randomized model's explanation is flat) counts as collapsed
     passed = {name: bool((value := last[name]) is None or value < threshold) for name in names}
     # the check can tell only when the unchanged model's explanations agree seed to seed
     conclusive = {name: bool((value := baseline[name]) is None or value >= CONCLUSIVE_BASELINE) for name in names}
-    return {"layers": layers, "threshold": threshold, "seed": base_seed, "draws": draws, "baseline": baseline,
-            "steps": cascade, "passed": passed, "all_passed": bool(np.all(list(passed.values()))),
-            "conclusive": conclusive}
+    return {
+        "layers": layers,
+        "threshold": threshold,
+        "seed": base_seed,
+        "draws": draws,
+        "baseline": baseline,
+        "steps": cascade,
+        "passed": passed,
+        "all_passed": bool(np.all(list(passed.values()))),
+        "conclusive": conclusive,
+    }
 
 
 def _median(values: list[float | None]) -> float | None:

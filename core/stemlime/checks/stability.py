@@ -54,8 +54,15 @@ def seed_weights(engine: Engine, explanation: Explanation, samples: int | str, s
     return np.stack([engine.weights(samples, seed, indices) for seed in seeds])
 
 
-def stability(pipeline: Any, explanation: Explanation, *, seeds: int = 5, samples: int | str | None = None,
-              batch_size: int | None = None, engine: Engine | None = None) -> dict[str, Any]:
+def stability(
+    pipeline: Any,
+    explanation: Explanation,
+    *,
+    seeds: int = 5,
+    samples: int | str | None = None,
+    batch_size: int | None = None,
+    engine: Engine | None = None,
+) -> dict[str, Any]:
     """Per label: mean top-1 agreement, Kendall tau and Spearman rho over ``seeds`` seeds
     (``samples`` per explanation, default the explanation's)."""
     if seeds < 2:
@@ -68,8 +75,16 @@ def stability(pipeline: Any, explanation: Explanation, *, seeds: int = 5, sample
     return {"seeds": seed_list, "samples": samples, "labels": labels}
 
 
-def samples_for_stability(pipeline: Any, explanation: Explanation, target: float = 0.95, *, seeds: int = 5,
-                          first: int = 100, most: int = 12800, batch_size: int | None = None) -> dict[str, Any]:
+def samples_for_stability(
+    pipeline: Any,
+    explanation: Explanation,
+    target: float = 0.95,
+    *,
+    seeds: int = 5,
+    first: int = 100,
+    most: int = 12800,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
     """The smallest sample count, doubling from ``first`` up to ``most``, whose mean Kendall tau
     reaches ``target`` for every explained label; ``samples`` is None when none does."""
     if not -1.0 <= target <= 1.0:
@@ -82,8 +97,7 @@ def samples_for_stability(pipeline: Any, explanation: Explanation, target: float
         result = stability(pipeline, explanation, seeds=seeds, samples=samples, engine=engine)
         taus = [label["kendall_tau"] for label in result["labels"].values()]
         worst = min((t for t in taus if t is not None), default=None)
-        steps.append({"samples": samples, "kendall_tau": worst,
-                      "top1": min(label["top1"] for label in result["labels"].values())})
+        steps.append({"samples": samples, "kendall_tau": worst, "top1": min(label["top1"] for label in result["labels"].values())})
         if worst is not None and worst >= target:
             found = samples
             break

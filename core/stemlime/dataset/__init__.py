@@ -13,5 +13,16 @@ from .run import DatasetResult, explain_dataset, settings_hash
 from .tracks import Track, find_tracks
 from .worker import TrackJob, TrackOutcome, explain_track
 
-__all__ = ["DatasetResult", "Track", "TrackJob", "TrackOutcome", "aggregate", "explain_dataset", "explain_track",
-           "find_tracks", "read_metadata", "settings_hash", "stem_weights"]
+__all__ = [
+    "DatasetResult",
+    "Track",
+    "TrackJob",
+    "TrackOutcome",
+    "aggregate",
+    "explain_dataset",
+    "explain_track",
+    "find_tracks",
+    "read_metadata",
+    "settings_hash",
+    "stem_weights",
+]

@@ -119,16 +119,28 @@ def aggregate(explanations: Iterable[ExplanationRecord]) -> GlobalExplanation:
             if not values:
                 continue
             absolute = sum(abs(v) for v in values)
-            components[stem] = {"n": len(values), "mean_weight": sum(values) / len(values),
-                                "mean_abs_weight": absolute / len(values), "top1_share": tops.count(stem) / len(explained),
-                                "importance": math.sqrt(absolute)}
+            components[stem] = {
+                "n": len(values),
+                "mean_weight": sum(values) / len(values),
+                "mean_abs_weight": absolute / len(values),
+                "top1_share": tops.count(stem) / len(explained),
+                "importance": math.sqrt(absolute),
+            }
         importance[label] = {stem: metrics["importance"] for stem, metrics in components.items()}
         partial[label] = components
     factors = _homogeneity_factors(importance)
     order = sorted(per_label, key=lambda label: (-len(per_label[label]), label))
-    labels = {label: LabelSummary(len(label_tracks[label]), len(per_label[label]), {
-        stem: StemMetrics(homogeneity_importance=factors[stem] * metrics["importance"], **metrics)  # type: ignore[arg-type]
-        for stem, metrics in partial[label].items()}) for label in order}
+    labels = {
+        label: LabelSummary(
+            len(label_tracks[label]),
+            len(per_label[label]),
+            {
+                stem: StemMetrics(homogeneity_importance=factors[stem] * metrics["importance"], **metrics)  # type: ignore[arg-type]
+                for stem, metrics in partial[label].items()
+            },
+        )
+        for label in order
+    }
     return GlobalExplanation(len(tracks), count, labels)
 
 

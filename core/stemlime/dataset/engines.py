@@ -34,8 +34,10 @@ def check_engine(engine: str, workers: int | None, address: str | None) -> None:
     if workers is not None:
         whole_number(workers, "workers", minimum=1, flag="--workers")
     if engine == "local" and workers not in (None, 1):
-        raise UsageError(f"the local engine explains in this process, one track at a time; for {workers} workers "
-                         "use the Ray engine (--engine ray, engine='ray')")
+        raise UsageError(
+            f"the local engine explains in this process, one track at a time; for {workers} workers "
+            "use the Ray engine (--engine ray, engine='ray')"
+        )
     if engine == "local" and address is not None:
         raise UsageError("an address names a Ray cluster: give it with the Ray engine (--engine ray --address ...)")
     if engine == "ray" and address is not None:
@@ -75,8 +77,10 @@ def connect(address: str | None) -> bool:
     try:
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     except ConnectionError as error:
-        raise UsageError(f"cannot join the Ray cluster at {address}: {error}. Start one with 'ray start --head' on the "
-                         "head machine, or leave out --address to start a local cluster") from None
+        raise UsageError(
+            f"cannot join the Ray cluster at {address}: {error}. Start one with 'ray start --head' on the "
+            "head machine, or leave out --address to start a local cluster"
+        ) from None
     finally:
         quiet.setLevel(level)
     return True
@@ -94,8 +98,10 @@ def cluster_address(address: str) -> tuple[str, str]:
             return cluster_address(os.environ["RAY_ADDRESS"])[0], "$RAY_ADDRESS"
         if RAY_CURRENT_CLUSTER.is_file():
             return RAY_CURRENT_CLUSTER.read_text().strip(), f"{RAY_CURRENT_CLUSTER}, noted by the last 'ray start' here"
-        raise UsageError("--address auto finds no Ray cluster on this machine (no 'ray start' ran here and $RAY_ADDRESS is "
-                         "not set); start one with 'ray start --head', or leave out --address to start a local cluster")
+        raise UsageError(
+            "--address auto finds no Ray cluster on this machine (no 'ray start' ran here and $RAY_ADDRESS is "
+            "not set); start one with 'ray start --head', or leave out --address to start a local cluster"
+        )
     return address.removeprefix("ray://"), "--address"
 
 
@@ -107,14 +113,15 @@ def check_reachable(address: str, seconds: float = CONNECT_SECONDS) -> None:
     where, source = cluster_address(address)
     host, _, port = where.rpartition(":")
     if not host or not port.isdigit():
-        raise UsageError(f"the Ray address {where} (from {source}) is not HOST:PORT; give --address auto, HOST:PORT or "
-                         "ray://HOST:PORT")
+        raise UsageError(f"the Ray address {where} (from {source}) is not HOST:PORT; give --address auto, HOST:PORT or ray://HOST:PORT")
     try:
         socket.create_connection((host, int(port)), timeout=seconds).close()
     except OSError as error:
-        raise UsageError(f"no Ray cluster answers at {where} (from {source}) within {seconds:.0f} s: "
-                         f"{error.strerror or error}. Start one with 'ray start --head' (on the head machine), or leave "
-                         "out --address to start a local cluster for this run") from None
+        raise UsageError(
+            f"no Ray cluster answers at {where} (from {source}) within {seconds:.0f} s: "
+            f"{error.strerror or error}. Start one with 'ray start --head' (on the head machine), or leave "
+            "out --address to start a local cluster for this run"
+        ) from None
 
 
 def _device(pipeline: Any, kind: str) -> str | None:
@@ -133,8 +140,10 @@ def gpus_per_worker(pipeline: Any, workers: int, cluster_gpus: float) -> float:
     per actor; several actors share a GPU when there are more actors than GPUs."""
     devices = [_device(pipeline, kind) for kind in DEVICE_KINDS]
     if "cuda" in devices and cluster_gpus <= 0:
-        raise UsageError("the pipeline asks for device=cuda, but the Ray cluster has no GPU; use device=auto or device=cpu, "
-                         "or join a cluster with GPUs (--address)")
+        raise UsageError(
+            "the pipeline asks for device=cuda, but the Ray cluster has no GPU; use device=auto or device=cpu, "
+            "or join a cluster with GPUs (--address)"
+        )
     if cluster_gpus > 0 and ("cuda" in devices or "auto" in devices):
         return min(1.0, cluster_gpus / workers)
     return 0.0
@@ -148,8 +157,9 @@ def _worker_class(ray: Any, gpus: float) -> Any:
     # stemlime's own settings (STEMLIME_HOME, STEMLIME_CACHE_DIR, ...) travel to the workers: on a
     # cluster started with 'ray start', they would otherwise have that shell's environment
     settings = {name: value for name, value in os.environ.items() if name.startswith("STEMLIME_")}
-    return ray.remote(TrackWorker).options(num_cpus=1, num_gpus=gpus, max_restarts=MAX_RESTARTS,
-                                           max_task_retries=MAX_TASK_RETRIES, runtime_env={"env_vars": settings})
+    return ray.remote(TrackWorker).options(
+        num_cpus=1, num_gpus=gpus, max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES, runtime_env={"env_vars": settings}
+    )
 
 
 def ray_recipe(pipeline: Any) -> dict[str, Any]:
@@ -160,14 +170,23 @@ def ray_recipe(pipeline: Any) -> dict[str, Any]:
     try:
         ray.cloudpickle.dumps(recipe)
     except Exception as error:
-        raise UsageError(f"the pipeline cannot be sent to Ray workers: one of its components is a Python object that "
-                         f"cannot be pickled ({type(error).__name__}: {error}); give it as a spec instead, e.g. "
-                         "--tagger python,object=MODULE:ATTRIBUTE for your own model") from None
+        raise UsageError(
+            f"the pipeline cannot be sent to Ray workers: one of its components is a Python object that "
+            f"cannot be pickled ({type(error).__name__}: {error}); give it as a spec instead, e.g. "
+            "--tagger python,object=MODULE:ATTRIBUTE for your own model"
+        ) from None
     return recipe
 
 
-def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], request: ExplainRequest, *,
-            address: str | None = None, workers: int | None = None) -> Generator[TrackOutcome, None, None]:
+def run_ray(
+    pipeline: Any,
+    recipe: dict[str, Any],
+    jobs: Sequence[TrackJob],
+    request: ExplainRequest,
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+) -> Generator[TrackOutcome, None, None]:
     """Explain the jobs on Ray actors built from ``recipe`` (:func:`ray_recipe`); yields outcomes
     in the order they end (see the module).
 
@@ -183,8 +202,10 @@ def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], req
         cpus = int(resources.get("CPU", 0))
         count = workers or max(1, min(cpus, len(jobs)))
         if count > cpus:
-            raise UsageError(f"{count} workers were asked for, but the Ray cluster has {cpus} CPU(s) and each worker takes "
-                             f"one; give --workers {cpus} or fewer, or add machines to the cluster")
+            raise UsageError(
+                f"{count} workers were asked for, but the Ray cluster has {cpus} CPU(s) and each worker takes "
+                f"one; give --workers {cpus} or fewer, or add machines to the cluster"
+            )
         count = min(count, len(jobs))
         gpus = gpus_per_worker(pipeline, count, float(resources.get("GPU", 0)))
         worker_class = _worker_class(ray, gpus)
@@ -217,8 +238,12 @@ def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], req
                 try:
                     outcome = ray.get(reference)
                 except ray.exceptions.RayActorError as error:  # Ray's restarts and retries are spent
-                    outcome = TrackOutcome(job.track.name, FAILED, error="WorkerDied",
-                                           message=f"the Ray worker explaining this track died: {_first_line(error)}")
+                    outcome = TrackOutcome(
+                        job.track.name,
+                        FAILED,
+                        error="WorkerDied",
+                        message=f"the Ray worker explaining this track died: {_first_line(error)}",
+                    )
                     ray.kill(actors[slot], no_restart=True)
                     alive[slot] = replacements[slot] < MAX_REPLACEMENTS
                     if alive[slot]:
@@ -231,8 +256,9 @@ def run_ray(pipeline: Any, recipe: dict[str, Any], jobs: Sequence[TrackJob], req
                     submit(slot)
         while queue:  # every worker slot has given up
             job = queue.popleft()
-            yield TrackOutcome(job.track.name, FAILED, error="WorkerDied",
-                               message="not explained: every Ray worker kept dying; see the other failures")
+            yield TrackOutcome(
+                job.track.name, FAILED, error="WorkerDied", message="not explained: every Ray worker kept dying; see the other failures"
+            )
     finally:
         for actor in actors:
             try:

@@ -41,12 +41,15 @@ def read_metadata(path: str | Path) -> dict[str, dict[str, str]]:
     except csv.Error as error:
         raise UsageError(f"metadata file {path} is not readable CSV: {error}") from None
     if TRACK_COLUMN not in columns:
-        raise UsageError(f"metadata file {path} has no '{TRACK_COLUMN}' column (columns: {', '.join(map(str, columns)) or 'none'}); "
-                         "its first line names the columns, e.g. 'track,genre', and each track is named as in the dataset "
-                         "(its folder, or its file without suffix)")
+        raise UsageError(
+            f"metadata file {path} has no '{TRACK_COLUMN}' column (columns: {', '.join(map(str, columns)) or 'none'}); "
+            "its first line names the columns, e.g. 'track,genre', and each track is named as in the dataset "
+            "(its folder, or its file without suffix)"
+        )
     if len(columns) < 2 or None in columns:
-        raise UsageError(f"metadata file {path} needs at least one column besides '{TRACK_COLUMN}' (e.g. genre), "
-                         "and a name for every column")
+        raise UsageError(
+            f"metadata file {path} needs at least one column besides '{TRACK_COLUMN}' (e.g. genre), and a name for every column"
+        )
     table: dict[str, dict[str, str]] = {}
     for number, row in enumerate(rows, start=2):
         track = (row[TRACK_COLUMN] or "").strip()

@@ -17,8 +17,9 @@ def has_matplotlib() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def _heatmap(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], path: Path, title: str, colorbar: str,
-             diverging: bool, text: str) -> Path:
+def _heatmap(
+    values: np.ndarray, rows: Sequence[str], columns: Sequence[str], path: Path, title: str, colorbar: str, diverging: bool, text: str
+) -> Path:
     """Draw ``values`` (rows x columns, NaN = empty cell) with each cell's number written in it."""
     import matplotlib
 
@@ -80,5 +81,4 @@ def plot_top_tags(table: Mapping[str, Mapping[str, int]], column: str, path: Pat
         tags.extend(tag for tag in counts if tag not in tags)
     grid = np.array([[table[value].get(tag, 0) for tag in tags] for value in values], dtype=float)
     grid[grid == 0] = np.nan
-    return _heatmap(grid, values, tags, path, f"top predicted tag by {column} (tracks)", "tracks", diverging=False,
-                    text="{:.0f}")
+    return _heatmap(grid, values, tags, path, f"top predicted tag by {column} (tracks)", "tracks", diverging=False, text="{:.0f}")

@@ -96,16 +96,20 @@ class DatasetResult:
         """A StemlimeError naming the first failed track and what to do, when any track failed."""
         if self.failures:
             first = self.failures[0]
-            raise StemlimeError(f"{len(self.failures)} of {len(self.tracks)} tracks failed (first: {first.track}: "
-                                f"{first.error}: {first.message}); see {self.out / FAILURES}, and run the same command "
-                                "again to retry them")
+            raise StemlimeError(
+                f"{len(self.failures)} of {len(self.tracks)} tracks failed (first: {first.track}: "
+                f"{first.error}: {first.message}); see {self.out / FAILURES}, and run the same command "
+                "again to retry them"
+            )
 
     def summary(self, labels: int = 10, stems: int = 3) -> str:
         """What the command line prints: the counts, then per label (most explained first) the
         ``stems`` most important stems with their importance and mean weight."""
         workers = plural(self.workers, "worker")
-        lines = [f"{len(self.tracks)} tracks in {self.wall_seconds:.1f} s ({self.engine} engine, {workers}): "
-                 f"{len(self.explained)} explained, {len(self.skipped)} already done, {len(self.failures)} failed"]
+        lines = [
+            f"{len(self.tracks)} tracks in {self.wall_seconds:.1f} s ({self.engine} engine, {workers}): "
+            f"{len(self.explained)} explained, {len(self.skipped)} already done, {len(self.failures)} failed"
+        ]
         shown = list(self.global_explanation.labels.items())[:labels]
         if shown:
             lines.append("global explanation, top stems by importance (sqrt of summed |weight|; mean weight in brackets):")
@@ -147,14 +151,20 @@ def snippet_request(request: ExplainRequest, given: dict[str, Any], snippets: in
     if snippets is None:
         return request
     if request.start or request.duration is not None or given.get("start") is not None:  # an explicit start=0 too
-        raise UsageError("snippets are tagger windows chosen in each track's taggram: give either --start/--duration "
-                         "(start=, duration=: one excerpt per track) or --snippets best:N, not both")
+        raise UsageError(
+            "snippets are tagger windows chosen in each track's taggram: give either --start/--duration "
+            "(start=, duration=: one excerpt per track) or --snippets best:N, not both"
+        )
     if request.labels is not None and len(request.labels) != 1:
-        raise UsageError(f"with snippets each track follows one label (its snippets are where that label is highest), "
-                         f"got {len(request.labels)} labels; give one --label, or run once per label into its own --out")
+        raise UsageError(
+            f"with snippets each track follows one label (its snippets are where that label is highest), "
+            f"got {len(request.labels)} labels; give one --label, or run once per label into its own --out"
+        )
     if request.top_labels not in (None, 1):
-        raise UsageError(f"with snippets each track follows one label: its top label (--top-labels 1, the default with "
-                         f"--snippets) or one --label NAME; got --top-labels {request.top_labels}")
+        raise UsageError(
+            f"with snippets each track follows one label: its top label (--top-labels 1, the default with "
+            f"--snippets) or one --label NAME; got --top-labels {request.top_labels}"
+        )
     return request.replace(top_labels=1) if request.labels is None else request
 
 
@@ -182,8 +192,9 @@ def _worker_stats(outcomes: Sequence[TrackOutcome]) -> list[dict[str, Any]]:
     return sorted(seen.values(), key=lambda stats: stats["worker"])
 
 
-def _summaries(results: dict[str, TrackResult], hash_: str, metadata: dict[str, dict[str, str]] | None,
-               snippets: int | None) -> tuple[GlobalExplanation, dict[str, Any], dict[str, str]]:
+def _summaries(
+    results: dict[str, TrackResult], hash_: str, metadata: dict[str, dict[str, str]] | None, snippets: int | None
+) -> tuple[GlobalExplanation, dict[str, Any], dict[str, str]]:
     """The global explanation of this run's results (in memory), the metadata tables, and the
     summary files' texts: global.json, global.csv and the metadata CSVs."""
     global_explanation = aggregate(e for result in results.values() for e in result.explanations)
@@ -195,9 +206,12 @@ def _summaries(results: dict[str, TrackResult], hash_: str, metadata: dict[str, 
         for column, table in tables.items():
             rows = [{column: value, "top_tag": tag, "tracks": count} for value, counts in table.items() for tag, count in counts.items()]
             files[f"metadata-{safe_name(column)}.csv"] = _csv_text(rows, [column, "top_tag", "tracks"])
-    global_explanation = attrs.evolve(global_explanation, settings_hash=hash_,
-                                      snippets=None if snippets is None else f"best:{snippets}",
-                                      metadata=tables if metadata is not None else None)
+    global_explanation = attrs.evolve(
+        global_explanation,
+        settings_hash=hash_,
+        snippets=None if snippets is None else f"best:{snippets}",
+        metadata=tables if metadata is not None else None,
+    )
     columns = ["label", "stem", "tracks", *METRICS, "explanations"]
     files["global.csv"] = _csv_text(global_explanation.rows(), columns)
     files["global.json"] = json_text(global_explanation.to_json())
@@ -209,8 +223,7 @@ def _draw(global_explanation: GlobalExplanation, tables: dict[str, Any], folder:
     from .plots import has_matplotlib, plot_global, plot_top_tags
 
     if not has_matplotlib():
-        warnings.warn("matplotlib is not installed, so global.png and the metadata pictures are not drawn; "
-                      "pip install 'stemlime[plot]'")
+        warnings.warn("matplotlib is not installed, so global.png and the metadata pictures are not drawn; pip install 'stemlime[plot]'")
         return
     if global_explanation.labels:
         plot_global(global_explanation, folder / "global.png")
@@ -317,8 +330,10 @@ def explain_dataset(
     record = settings_record(pipeline, request, snippets)
     hash_ = settings_hash(record)
     with folder as root:
-        jobs = [TrackJob(track, root / TRACKS / name, root, request, hash_, snippets)
-                for track, name in zip(tracks, safe_names([t.name for t in tracks]))]
+        jobs = [
+            TrackJob(track, root / TRACKS / name, root, request, hash_, snippets)
+            for track, name in zip(tracks, safe_names([t.name for t in tracks]))
+        ]
         plan = _plan(jobs, out)
         run = _first_run_record(pipeline, data, root, engine, address, record, hash_, plan, table, metadata, tracks)
         write_text_atomically(root / DatasetRun.FILE, json_text(run.to_json()))  # until the end: complete false
@@ -326,8 +341,11 @@ def explain_dataset(
         complete = False
         try:
             if plan.todo:
-                runner = run_local(pipeline, plan.todo) if engine == "local" else run_ray(
-                    pipeline, recipe, plan.todo, request, address=address, workers=workers)
+                runner = (
+                    run_local(pipeline, plan.todo)
+                    if engine == "local"
+                    else run_ray(pipeline, recipe, plan.todo, request, address=address, workers=workers)
+                )
                 _follow(runner, outcomes, len(jobs), len(plan.finished), progress)
             complete = True
         finally:
@@ -341,8 +359,20 @@ def explain_dataset(
             page = render_report(root, kind=KIND)
     explained = plan.by_order(o.track for o in outcomes if o.status == EXPLAINED)
     skipped = plan.by_order(list(plan.finished) + [o.track for o in outcomes if o.status == SKIPPED])
-    return DatasetResult(root, [t.name for t in tracks], explained, skipped, plan.failures(outcomes), global_explanation,
-                         hash_, engine, max(1, len(run.workers)), run.wall_seconds, tables, page)
+    return DatasetResult(
+        root,
+        [t.name for t in tracks],
+        explained,
+        skipped,
+        plan.failures(outcomes),
+        global_explanation,
+        hash_,
+        engine,
+        max(1, len(run.workers)),
+        run.wall_seconds,
+        tables,
+        page,
+    )
 
 
 @attrs.define
@@ -381,34 +411,73 @@ def _plan(jobs: list[TrackJob], out: str | Path) -> _Plan:
     todo = [job for job in jobs if job.track.name not in results]
     replaced = [job.track.name for job in todo if read_result(job.folder) is not None]
     if replaced:
-        warnings.warn(f"{len(replaced)} result(s) in {out} were made with other settings or another stemlime and are "
-                      f"explained again (e.g. {replaced[0]})")
+        warnings.warn(
+            f"{len(replaced)} result(s) in {out} were made with other settings or another stemlime and are "
+            f"explained again (e.g. {replaced[0]})"
+        )
     return _Plan(jobs, results, set(results), todo, replaced)
 
 
-def _first_run_record(pipeline: "Pipeline", data: str | Path, root: Path, engine: str, address: str | None,
-                      record: dict[str, Any], hash_: str, plan: _Plan, table: Any, metadata: str | Path | None,
-                      tracks: Sequence[Any]) -> DatasetRun:
+def _first_run_record(
+    pipeline: "Pipeline",
+    data: str | Path,
+    root: Path,
+    engine: str,
+    address: str | None,
+    record: dict[str, Any],
+    hash_: str,
+    plan: _Plan,
+    table: Any,
+    metadata: str | Path | None,
+    tracks: Sequence[Any],
+) -> DatasetRun:
     """``run.json`` as the run starts: ``complete: false``, nothing explained yet."""
     return DatasetRun(
-        data=str(Path(data).expanduser().resolve()), out=str(root), engine=engine, address=address,
+        data=str(Path(data).expanduser().resolve()),
+        out=str(root),
+        engine=engine,
+        address=address,
         started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        pipeline=dict(pipeline.specs), settings=record, settings_hash=hash_, complete=False, results=plan.folders(root),
-        tracks={"total": len(plan.jobs), "explained": 0, "skipped": len(plan.finished), "failed": 0,
-                "not_run": len(plan.todo), "replaced": len(plan.replaced)},
-        wall_seconds=0.0, tracks_per_minute=0.0, workers=[], versions=record["versions"],
-        metadata=None if table is None or metadata is None else {
-            "file": str(Path(metadata).expanduser().resolve()), "tracks_not_listed": unmatched([t.name for t in tracks], table)},
+        pipeline=dict(pipeline.specs),
+        settings=record,
+        settings_hash=hash_,
+        complete=False,
+        results=plan.folders(root),
+        tracks={
+            "total": len(plan.jobs),
+            "explained": 0,
+            "skipped": len(plan.finished),
+            "failed": 0,
+            "not_run": len(plan.todo),
+            "replaced": len(plan.replaced),
+        },
+        wall_seconds=0.0,
+        tracks_per_minute=0.0,
+        workers=[],
+        versions=record["versions"],
+        metadata=None
+        if table is None or metadata is None
+        else {"file": str(Path(metadata).expanduser().resolve()), "tracks_not_listed": unmatched([t.name for t in tracks], table)},
     )
 
 
-def _follow(runner: Generator[TrackOutcome, None, None], outcomes: list[TrackOutcome], total: int, done: int,
-            progress: bool | None) -> None:
+def _follow(
+    runner: Generator[TrackOutcome, None, None], outcomes: list[TrackOutcome], total: int, done: int, progress: bool | None
+) -> None:
     """Collect the runner's outcomes into ``outcomes`` (kept when interrupted), with a bar over tracks."""
     from tqdm import tqdm
 
-    with tqdm(total=total, initial=done, unit="track", desc="explaining tracks",
-              disable=(None if progress is None else not progress), dynamic_ncols=True) as bar, contextlib.closing(runner):
+    with (
+        tqdm(
+            total=total,
+            initial=done,
+            unit="track",
+            desc="explaining tracks",
+            disable=(None if progress is None else not progress),
+            dynamic_ncols=True,
+        ) as bar,
+        contextlib.closing(runner),
+    ):
         for outcome in runner:
             outcomes.append(outcome)
             bar.update(1)
@@ -417,8 +486,9 @@ def _follow(runner: Generator[TrackOutcome, None, None], outcomes: list[TrackOut
                 bar.set_postfix(failed=failed)
 
 
-def _closing_run_record(run: DatasetRun, root: Path, plan: _Plan, outcomes: Sequence[TrackOutcome], complete: bool,
-                        wall: float) -> DatasetRun:
+def _closing_run_record(
+    run: DatasetRun, root: Path, plan: _Plan, outcomes: Sequence[TrackOutcome], complete: bool, wall: float
+) -> DatasetRun:
     """The run's record after its tracks (all, or up to an interruption), with ``failures.jsonl``
     written; an interrupted run's ``run.json`` is written here (a complete one's after its summaries)."""
     for outcome in outcomes:
@@ -428,10 +498,20 @@ def _closing_run_record(run: DatasetRun, root: Path, plan: _Plan, outcomes: Sequ
     write_text_atomically(root / FAILURES, failures_text([_failure(o) for o in failures]))
     explained = sum(o.status == EXPLAINED for o in outcomes)
     run = attrs.evolve(
-        run, complete=complete, wall_seconds=round(wall, 3), workers=_worker_stats(outcomes), results=plan.folders(root),
-        tracks=run.tracks | {"explained": explained, "skipped": len(plan.finished) + sum(o.status == SKIPPED for o in outcomes),
-                             "failed": len(failures), "not_run": len(plan.todo) - len(outcomes)},
-        tracks_per_minute=round(60 * explained / wall, 2) if explained else 0.0)
+        run,
+        complete=complete,
+        wall_seconds=round(wall, 3),
+        workers=_worker_stats(outcomes),
+        results=plan.folders(root),
+        tracks=run.tracks
+        | {
+            "explained": explained,
+            "skipped": len(plan.finished) + sum(o.status == SKIPPED for o in outcomes),
+            "failed": len(failures),
+            "not_run": len(plan.todo) - len(outcomes),
+        },
+        tracks_per_minute=round(60 * explained / wall, 2) if explained else 0.0,
+    )
     if not complete:
         write_text_atomically(root / DatasetRun.FILE, json_text(run.to_json()))
     return run

@@ -55,8 +55,10 @@ def find_tracks(data: str | Path) -> list[Track]:
     root = Path(data).expanduser()
     if not root.is_dir():
         what = "is a file" if root.exists() else "does not exist"
-        raise UsageError(f"the dataset {data} {what}: give a folder of tracks (folders with mixture.* or mix.*, "
-                         ".stem.mp4 files, or audio files); to explain one file, use 'stemlime explain'")
+        raise UsageError(
+            f"the dataset {data} {what}: give a folder of tracks (folders with mixture.* or mix.*, "
+            ".stem.mp4 files, or audio files); to explain one file, use 'stemlime explain'"
+        )
     files = _audio_files(root)
     mixtures: dict[Path, Path] = {}
     stem_files = [(path, path) for path in files if is_stem_file(path)]
@@ -68,10 +70,11 @@ def find_tracks(data: str | Path) -> list[Track]:
     else:
         chosen = [(path, path) for path in files]
     if not chosen:
-        raise UsageError(f"no tracks in {data}: no folder holds a mixture.* or mix.* file, and there are no .stem.mp4 "
-                         f"or other audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
-    names = [where.name if where.is_dir() else stem_file_name(where) if is_stem_file(where) else where.stem
-             for where, _ in chosen]
+        raise UsageError(
+            f"no tracks in {data}: no folder holds a mixture.* or mix.* file, and there are no .stem.mp4 "
+            f"or other audio files ({', '.join(sorted(AUDIO_SUFFIXES))})"
+        )
+    names = [where.name if where.is_dir() else stem_file_name(where) if is_stem_file(where) else where.stem for where, _ in chosen]
     repeated = {name for name, count in Counter(names).items() if count > 1}
     tracks = []
     for (where, audio), name in zip(chosen, names):
@@ -87,6 +90,7 @@ def find_tracks(data: str | Path) -> list[Track]:
         tracks.append(Track(name, audio.resolve()))
     clashes = [name for name, count in Counter(t.name for t in tracks).items() if count > 1]
     if clashes:  # a.wav and a.flac in one folder
-        raise UsageError(f"two tracks in {data} would both be named {clashes[0]!r} (the same name with different "
-                         "suffixes); keep one of the files")
+        raise UsageError(
+            f"two tracks in {data} would both be named {clashes[0]!r} (the same name with different suffixes); keep one of the files"
+        )
     return tracks

@@ -161,11 +161,27 @@ def _scan_track(pipeline: "Pipeline", job: TrackJob, caught: list) -> TrackResul
     request = job.request
     label = request.labels[0] if request.labels else None
     assert job.snippets is not None  # only scan jobs come here
-    found = scan(pipeline, job.track.audio, label=label, snippets=job.snippets, samples=request.samples,
-                 seed=request.seed, pad=request.pad, checks=request.checks, progress=False)
+    found = scan(
+        pipeline,
+        job.track.audio,
+        label=label,
+        snippets=job.snippets,
+        samples=request.samples,
+        seed=request.seed,
+        pad=request.pad,
+        checks=request.checks,
+        progress=False,
+    )
     record = _record(job, found.taggram.mean(axis=0), found.tagger_labels, caught)
-    snippets = [attrs.evolve(s, explanation=attrs.evolve(s.explanation, dataset={
-        "track": job.track.name, "settings_hash": job.settings_hash, "snippet": s.rank})) for s in found.snippets]
+    snippets = [
+        attrs.evolve(
+            s,
+            explanation=attrs.evolve(
+                s.explanation, dataset={"track": job.track.name, "settings_hash": job.settings_hash, "snippet": s.rank}
+            ),
+        )
+        for s in found.snippets
+    ]
     attrs.evolve(found, snippets=snippets, dataset=record).save(job.folder, k=request.top_k, within=job.root)
     return TrackResult(tuple(s.explanation.record(request.top_k) for s in snippets), record)
 
@@ -189,10 +205,24 @@ def explain_track(pipeline: "Pipeline", job: TrackJob) -> TrackOutcome:
         try:
             result = (_scan_track if job.snippets is not None else _explain_track)(pipeline, job, caught)
         except Exception as error:  # a failed track is recorded, never the end of the run
-            return TrackOutcome(job.track.name, FAILED, time.perf_counter() - began, type(error).__name__, describe(error),
-                                worker=worker_name(), peak_rss_mb=peak_rss_mb())
-    return TrackOutcome(job.track.name, EXPLAINED, time.perf_counter() - began, warnings=tuple(result.record["warnings"]),
-                        worker=worker_name(), peak_rss_mb=peak_rss_mb(), result=result)
+            return TrackOutcome(
+                job.track.name,
+                FAILED,
+                time.perf_counter() - began,
+                type(error).__name__,
+                describe(error),
+                worker=worker_name(),
+                peak_rss_mb=peak_rss_mb(),
+            )
+    return TrackOutcome(
+        job.track.name,
+        EXPLAINED,
+        time.perf_counter() - began,
+        warnings=tuple(result.record["warnings"]),
+        worker=worker_name(),
+        peak_rss_mb=peak_rss_mb(),
+        result=result,
+    )
 
 
 class TrackWorker:

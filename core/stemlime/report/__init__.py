@@ -44,5 +44,17 @@ from .pages import ArrayMedia, explanation_card, notebook_card
 from .render import PAGES, Media, Page, data_uri, folder_kind, page, page_of, render_html, render_report
 from . import dataset_page  # noqa: F401  (explain-dataset's page registers itself)
 
-__all__ = ["ArrayMedia", "Media", "PAGES", "Page", "data_uri", "explanation_card", "folder_kind", "notebook_card", "page",
-           "page_of", "render_html", "render_report"]
+__all__ = [
+    "ArrayMedia",
+    "Media",
+    "PAGES",
+    "Page",
+    "data_uri",
+    "explanation_card",
+    "folder_kind",
+    "notebook_card",
+    "page",
+    "page_of",
+    "render_html",
+    "render_report",
+]

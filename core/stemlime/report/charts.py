@@ -52,8 +52,16 @@ def weight_bars(weights: Mapping[str, float]) -> list[dict[str, Any]]:
     bars = []
     for name, weight in weights.items():
         length = 0.0 if scale == 0 or not math.isfinite(weight) else 50.0 * abs(weight) / scale
-        bars.append({"name": name, "weight": weight, "x": 50.0 if weight >= 0 else 50.0 - length, "width": length,
-                     "fill": colour(weight, scale) if weight else "#9ca3af", "positive": weight > 0})
+        bars.append(
+            {
+                "name": name,
+                "weight": weight,
+                "x": 50.0 if weight >= 0 else 50.0 - length,
+                "width": length,
+                "fill": colour(weight, scale) if weight else "#9ca3af",
+                "positive": weight > 0,
+            }
+        )
     return bars
 
 
@@ -87,8 +95,14 @@ ROW_LABEL_CHARACTERS = 23  # the heatmap macro shortens longer row names (18 cha
 CHARACTER_WIDTH = 7.2  # SVG units per character of a 12-px row name, a generous mean
 
 
-def grid(rows: Sequence[str], columns: Sequence[str], values: Mapping[tuple[str, str], float | None],
-         text: str = "{:+.3f}", tip: str = "{:+.4f}", scale: float | None = None) -> dict[str, Any]:
+def grid(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    values: Mapping[tuple[str, str], float | None],
+    text: str = "{:+.3f}",
+    tip: str = "{:+.4f}",
+    scale: float | None = None,
+) -> dict[str, Any]:
     """The geometry of a rows x columns heatmap that the ``card.heatmap`` macro draws: ``values``
     by (row, column), None or missing for an empty cell; ``text`` formats a cell's number and
     ``tip`` its tooltip;
@@ -102,14 +116,25 @@ def grid(rows: Sequence[str], columns: Sequence[str], values: Mapping[tuple[str,
     for r, row in enumerate(rows):
         for k, column in enumerate(columns):
             value = values.get((row, column))
-            cells.append({"x": label_width + k * width, "y": r * height, "fill": colour(value, scale),
-                          "ink": ink(value, scale), "text": "·" if value is None else text.format(value),
-                          "title": f"{row} @ {column}: {'n/a' if value is None else tip.format(value)}"})
+            cells.append(
+                {
+                    "x": label_width + k * width,
+                    "y": r * height,
+                    "fill": colour(value, scale),
+                    "ink": ink(value, scale),
+                    "text": "·" if value is None else text.format(value),
+                    "title": f"{row} @ {column}: {'n/a' if value is None else tip.format(value)}",
+                }
+            )
     return {
         "rows": [{"name": row, "y": r * height + height / 2} for r, row in enumerate(rows)],
         "columns": [{"name": column, "x": label_width + k * width + width / 2} for k, column in enumerate(columns)],
-        "cells": cells, "cell_width": width, "cell_height": height, "label_width": label_width,
-        "width": label_width + len(columns) * width, "height": len(rows) * height + 34,
+        "cells": cells,
+        "cell_width": width,
+        "cell_height": height,
+        "label_width": label_width,
+        "width": label_width + len(columns) * width,
+        "height": len(rows) * height + 34,
     }
 
 

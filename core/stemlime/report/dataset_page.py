@@ -14,8 +14,17 @@ from typing import Any
 
 from ..fs import marker_kind
 from ..naming import safe_name
-from ..records import (DatasetRun, GlobalExplanation, LabelSummary, TrackFailure, read_dataset_run, read_explanation,
-                       read_failures, read_global_explanation, read_scan)
+from ..records import (
+    DatasetRun,
+    GlobalExplanation,
+    LabelSummary,
+    TrackFailure,
+    read_dataset_run,
+    read_explanation,
+    read_failures,
+    read_global_explanation,
+    read_scan,
+)
 from .render import Media, page
 from .charts import grid
 from .pages import explanation_card, scan_context
@@ -37,16 +46,25 @@ def global_heatmap(summary: GlobalExplanation) -> dict[str, Any] | None:
     for entry in summary.labels.values():
         stems.extend(stem for stem in entry.components if stem not in stems)
     rows = [f"{label} ({_counted(entry)})" for label, entry in summary.labels.items()]
-    values = {(row, stem): getattr(metrics, GLOBAL_METRIC)
-              for row, entry in zip(rows, summary.labels.values()) for stem, metrics in entry.components.items()}
+    values = {
+        (row, stem): getattr(metrics, GLOBAL_METRIC)
+        for row, entry in zip(rows, summary.labels.values())
+        for stem, metrics in entry.components.items()
+    }
     return grid(rows, stems, values)
 
 
 def global_tables(summary: GlobalExplanation) -> list[dict[str, Any]]:
     """Per label: global.json's numbers of each stem, most important first."""
-    return [{"label": label, "tracks": entry.tracks, "explanations": entry.explanations,
-             "stems": [{"stem": stem, **metrics.to_json()} for stem, metrics in entry.ranked()]}
-            for label, entry in summary.labels.items()]
+    return [
+        {
+            "label": label,
+            "tracks": entry.tracks,
+            "explanations": entry.explanations,
+            "stems": [{"stem": stem, **metrics.to_json()} for stem, metrics in entry.ranked()],
+        }
+        for label, entry in summary.labels.items()
+    ]
 
 
 def metadata_tables(summary: GlobalExplanation, media: Media) -> list[dict[str, Any]]:
@@ -72,26 +90,31 @@ def track_card(folder: Path, name: str, where: str, media: Media) -> dict[str, A
     verdict), one player (its first label's explanation, or its best snippet's) and its page."""
     inner = media.under(where)
     kind = marker_kind(folder / where)
-    card: dict[str, Any] = {"name": name, "page": inner.link("index.html"), "kind": kind, "labels": [], "verdict": None,
-                            "player": None, "caption": "", "top_tags": []}
+    card: dict[str, Any] = {
+        "name": name,
+        "page": inner.link("index.html"),
+        "kind": kind,
+        "labels": [],
+        "verdict": None,
+        "player": None,
+        "caption": "",
+        "top_tags": [],
+    }
     if kind == "scan":
         scan = scan_context(folder / where, inner)
         record = read_scan(folder / where).dataset
         best = scan["snippets"][0] if scan["snippets"] else None
         card |= {"verdict": scan["verdict"], "label": scan["label"], "snippets": len(scan["snippets"])}
         if best is not None and best["top"]:
-            card |= {"player": best["explanation"],
-                     "caption": f"best snippet ({best['span']}): {best['top']} explains {scan['label']}"}
+            card |= {"player": best["explanation"], "caption": f"best snippet ({best['span']}): {best['top']} explains {scan['label']}"}
     else:
         explanation = read_explanation(folder / where)
         record = explanation.dataset
         explained = explanation_card(explanation, inner)
-        card["labels"] = [{"name": label["name"], "prediction": label["prediction"], "top": label["top"]}
-                          for label in explained["labels"]]
+        card["labels"] = [{"name": label["name"], "prediction": label["prediction"], "top": label["top"]} for label in explained["labels"]]
         first = next((label for label in explained["labels"] if label["top"]), None)
         if first is not None:
-            card |= {"player": first["explanation"],
-                     "caption": f"the explanation of {first['name']}: {' + '.join(first['top'])}"}
+            card |= {"player": first["explanation"], "caption": f"the explanation of {first['name']}: {' + '.join(first['top'])}"}
         card["span"] = explained["span"]
     card["top_tags"] = _top_tags(record)
     return card
@@ -106,12 +129,22 @@ def dataset_context(folder: Path, media: Media) -> dict[str, Any]:
     name = Path(run.data or folder.name).name
     tracks = [track_card(folder, track, where, media) for track, where in run.results.items()]
     return {
-        "title": f"{name}: explained dataset", "name": name, "run": run, "counts": run.tracks,
-        "pipeline": run.pipeline, "explain": run.settings.get("explain", {}), "snippets": run.settings.get("snippets"),
-        "top_k": run.settings.get("top_k"), "workers": len(run.workers),
+        "title": f"{name}: explained dataset",
+        "name": name,
+        "run": run,
+        "counts": run.tracks,
+        "pipeline": run.pipeline,
+        "explain": run.settings.get("explain", {}),
+        "snippets": run.settings.get("snippets"),
+        "top_k": run.settings.get("top_k"),
+        "workers": len(run.workers),
         "peak_mb": max((w.get("peak_rss_mb", 0.0) for w in run.workers), default=None),
-        "failures": [failure.to_json() for failure in failures], "tracks": tracks,
-        "global_tracks": summary.tracks, "global_explanations": summary.explanations,
-        "heatmap": global_heatmap(summary), "tables": global_tables(summary), "metadata": metadata_tables(summary, media),
+        "failures": [failure.to_json() for failure in failures],
+        "tracks": tracks,
+        "global_tracks": summary.tracks,
+        "global_explanations": summary.explanations,
+        "heatmap": global_heatmap(summary),
+        "tables": global_tables(summary),
+        "metadata": metadata_tables(summary, media),
         "files": {file: media.link(file) for file in ("global.json", "global.csv", "global.png", "run.json", "failures.jsonl")},
     }

@@ -59,16 +59,24 @@ def explanation_card(record: ExplanationRecord, media: Any) -> dict[str, Any]:
     labels = []
     for name, label in record.labels.items():
         weights = {c: w for c, w in label.weights.items() if math.isfinite(w)}
-        positive = sorted(((c, w) for c, w in weights.items() if w > 0), key=lambda item: -item[1])[:record.top_k]
+        positive = sorted(((c, w) for c, w in weights.items() if w > 0), key=lambda item: -item[1])[: record.top_k]
         prediction = label.prediction if math.isfinite(label.prediction) else None
-        labels.append({
-            "name": name, "prediction": prediction, "score": _finite(label.score), "intercept": _finite(label.intercept),
-            "local_prediction": _finite(label.local_prediction), "rules": label.rules,
-            "bar": None if not probabilities or prediction is None else max(0.0, min(100.0, 100.0 * prediction)),
-            "explanation": media(files.explanations.get(name)),
-            "top": [c for c, _ in positive], "bars": weight_bars(weights), "heatmap": heatmap(components, weights),
-            "exact": _exact_card(record.exact.get(name)),
-        })
+        labels.append(
+            {
+                "name": name,
+                "prediction": prediction,
+                "score": _finite(label.score),
+                "intercept": _finite(label.intercept),
+                "local_prediction": _finite(label.local_prediction),
+                "rules": label.rules,
+                "bar": None if not probabilities or prediction is None else max(0.0, min(100.0, 100.0 * prediction)),
+                "explanation": media(files.explanations.get(name)),
+                "top": [c for c, _ in positive],
+                "bars": weight_bars(weights),
+                "heatmap": heatmap(components, weights),
+                "exact": _exact_card(record.exact.get(name)),
+            }
+        )
     players = []
     for c in record.components:
         # a time segment named by its span (uniform's "0.00-0.75s") says it once; bar3, beat2 get their span
@@ -80,12 +88,21 @@ def explanation_card(record: ExplanationRecord, media: Any) -> dict[str, Any]:
         players.append({"name": c.name, "where": where, "url": media(files.components.get(c.name))})
     residual = record.stems_residual_db
     return {
-        "source": _source_name(record.audio), "span": _span(record.start, record.start + record.duration),
-        "pipeline": dict(record.pipeline), "samples": record.samples, "seed": record.seed,
-        "distinct": record.distinct_evaluations, "auto": bool(record.sampling), "stable": record.sampling.get("stable"),
+        "source": _source_name(record.audio),
+        "span": _span(record.start, record.start + record.duration),
+        "pipeline": dict(record.pipeline),
+        "samples": record.samples,
+        "seed": record.seed,
+        "distinct": record.distinct_evaluations,
+        "auto": bool(record.sampling),
+        "stable": record.sampling.get("stable"),
         "residual": None if residual is None else ("inf" if residual == math.inf else number(residual, 1)),
-        "kind": "probability" if probabilities else "score", "top_k": record.top_k, "excerpt": media(files.excerpt),
-        "labels": labels, "components": players, "checks": check_rows(record.checks),
+        "kind": "probability" if probabilities else "score",
+        "top_k": record.top_k,
+        "excerpt": media(files.excerpt),
+        "labels": labels,
+        "components": players,
+        "checks": check_rows(record.checks),
     }
 
 
@@ -96,8 +113,7 @@ def _exact_card(exact: Any) -> dict[str, Any] | None:
         return None
     pairs = sorted(exact.interactions.items(), key=lambda item: -abs(item[1]))[:3]
     values = dict(sorted(exact.values.items(), key=lambda item: -item[1]))
-    return {"bars": weight_bars(values), "notes": exact.notes,
-            "pairs": [{"a": a, "b": b, "index": index} for (a, b), index in pairs]}
+    return {"bars": weight_bars(values), "notes": exact.notes, "pairs": [{"a": a, "b": b, "index": index} for (a, b), index in pairs]}
 
 
 def _finite(value: float) -> float | None:
@@ -119,21 +135,36 @@ def scan_context(folder: Path, media: Media) -> dict[str, Any]:
         inner = media.under(snippet.explanation)
         files = read_explanation(folder / snippet.explanation).files or ExplanationFiles("excerpt.wav", {}, {})
         top = snippet.top_component
-        snippets.append({
-            "rank": snippet.rank, "span": _span(snippet.start, snippet.end),
-            "probability": snippet.probability, "top": top, "top_weight": None if top is None else snippet.weights.get(top),
-            "top_stem": snippet.top_stem, "bars": weight_bars(snippet.weights),
-            "excerpt": inner(files.excerpt), "explanation": inner(files.explanations.get(scan.label)),
-            "page": (snippet.explanation.rstrip("/") + "/index.html") if media.has(f"{snippet.explanation}/index.html") else None,
-            "exact": gram["frames"].get(snippet.frame) if gram else None,
-        })
+        snippets.append(
+            {
+                "rank": snippet.rank,
+                "span": _span(snippet.start, snippet.end),
+                "probability": snippet.probability,
+                "top": top,
+                "top_weight": None if top is None else snippet.weights.get(top),
+                "top_stem": snippet.top_stem,
+                "bars": weight_bars(snippet.weights),
+                "excerpt": inner(files.excerpt),
+                "explanation": inner(files.explanations.get(scan.label)),
+                "page": (snippet.explanation.rstrip("/") + "/index.html") if media.has(f"{snippet.explanation}/index.html") else None,
+                "exact": gram["frames"].get(snippet.frame) if gram else None,
+            }
+        )
     return {
-        "title": f"{_source_name(scan.audio)}: scan for {scan.label}", "source": _source_name(scan.audio),
-        "label": scan.label, "verdict": scan.verdict, "pipeline": scan.pipeline,
-        "taggram": media("taggram.png"), "hop": scan.hop_seconds, "window": scan.window_seconds,
-        "frames": len(scan.taggram), "snippets": snippets,
-        "summary": count_bars(scan.summary), "json": media(ScanRecord.FILE),
-        "duration": scan.duration if len(scan.taggram) else None, "stemgram": gram,
+        "title": f"{_source_name(scan.audio)}: scan for {scan.label}",
+        "source": _source_name(scan.audio),
+        "label": scan.label,
+        "verdict": scan.verdict,
+        "pipeline": scan.pipeline,
+        "taggram": media("taggram.png"),
+        "hop": scan.hop_seconds,
+        "window": scan.window_seconds,
+        "frames": len(scan.taggram),
+        "snippets": snippets,
+        "summary": count_bars(scan.summary),
+        "json": media(ScanRecord.FILE),
+        "duration": scan.duration if len(scan.taggram) else None,
+        "stemgram": gram,
     }
 
 
@@ -149,11 +180,12 @@ def _scan_stemgram(folder: Path, scan: Any, media: Media) -> dict[str, Any] | No
         return None
     values = np.asarray(gram.values[scan.label]).reshape(len(gram.times), len(gram.stems))
     inner = media.under(scan.stemgram)
-    return {"picture": inner(StemgramRecord.picture(gram.labels.index(scan.label))),
-            "page": scan.stemgram.rstrip("/") + "/index.html" if media.has(f"{scan.stemgram.rstrip('/')}/index.html") else None,
-            "sentences": [s for s in gram.sentences if s.startswith(f"{scan.label}: ")],
-            "frames": {frame: ", ".join(f"{stem} {value:+.3f}" for stem, value in zip(gram.stems, row))
-                       for frame, row in enumerate(values)}}
+    return {
+        "picture": inner(StemgramRecord.picture(gram.labels.index(scan.label))),
+        "page": scan.stemgram.rstrip("/") + "/index.html" if media.has(f"{scan.stemgram.rstrip('/')}/index.html") else None,
+        "sentences": [s for s in gram.sentences if s.startswith(f"{scan.label}: ")],
+        "frames": {frame: ", ".join(f"{stem} {value:+.3f}" for stem, value in zip(gram.stems, row)) for frame, row in enumerate(values)},
+    }
 
 
 @page("stemgram", "stemgram.html")
@@ -165,17 +197,31 @@ def stemgram_context(folder: Path, media: Media) -> dict[str, Any]:
     for index, label in enumerate(gram.labels):
         everything = gram.everything[label]
         values = np.asarray(gram.values[label]).reshape(len(gram.times), len(gram.stems))
-        frames = [{"start": float(t), "value": float(everything[i]),
-                   "stems": ", ".join(f"{s} {v:+.3f}" for s, v in zip(gram.stems, values[i]))}
-                  for i, t in enumerate(gram.times)]
+        frames = [
+            {"start": float(t), "value": float(everything[i]), "stems": ", ".join(f"{s} {v:+.3f}" for s, v in zip(gram.stems, values[i]))}
+            for i, t in enumerate(gram.times)
+        ]
         axis = gram.time_axes.get(label)
-        labels.append({"name": label, "picture": media(StemgramRecord.picture(index)), "frames": frames,
-                       "axis": ",".join(f"{x:.6f}" for x in axis) if axis else None,
-                       "efficiency": gram.efficiency_error[label]})
+        labels.append(
+            {
+                "name": label,
+                "picture": media(StemgramRecord.picture(index)),
+                "frames": frames,
+                "axis": ",".join(f"{x:.6f}" for x in axis) if axis else None,
+                "efficiency": gram.efficiency_error[label],
+            }
+        )
     return {
-        "title": f"{_source_name(gram.audio)}: stemgram", "source": _source_name(gram.audio), "pipeline": gram.pipeline,
-        "method": gram.method, "hop": gram.hop_seconds, "window": gram.window_seconds, "frames": len(gram.times),
-        "stems": ", ".join(gram.stems), "labels": labels, "sentences": gram.sentences,
+        "title": f"{_source_name(gram.audio)}: stemgram",
+        "source": _source_name(gram.audio),
+        "pipeline": gram.pipeline,
+        "method": gram.method,
+        "hop": gram.hop_seconds,
+        "window": gram.window_seconds,
+        "frames": len(gram.times),
+        "stems": ", ".join(gram.stems),
+        "labels": labels,
+        "sentences": gram.sentences,
         "mixture": media(gram.files.get("mixture")) if gram.files.get("mixture") else None,
         "players": [{"name": s, "url": media(gram.files[s]) if s in gram.files else None} for s in gram.stems],
         "json": media("stemgram.json"),
@@ -185,9 +231,12 @@ def stemgram_context(folder: Path, media: Media) -> dict[str, Any]:
 @page("stems", "stems.html")
 def stems_context(folder: Path, media: Media) -> dict[str, Any]:
     stems = read_stems_record(folder)
-    return {"title": f"{folder.name}: stems", "rate": stems.sample_rate,
-            "stems": [{"name": name, "url": media(file)} for name, file in stems.stems.items()],
-            "json": media(StemsRecord.FILE)}
+    return {
+        "title": f"{folder.name}: stems",
+        "rate": stems.sample_rate,
+        "stems": [{"name": name, "url": media(file)} for name, file in stems.stems.items()],
+        "json": media(StemsRecord.FILE),
+    }
 
 
 def notebook_card(record: Any, audio: Mapping[str, Any], sample_rate: int) -> str:

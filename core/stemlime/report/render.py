@@ -94,8 +94,9 @@ class Media:
 
     def under(self, subfolder: str) -> "Media":  # shares ``missing``
         """The files of ``subfolder`` (relative), as seen from this page."""
-        return Media(self.folder / subfolder, self.embed, self.prefix + "/".join(_quote(p) for p in Path(subfolder).parts) + "/",
-                     self.missing)
+        return Media(
+            self.folder / subfolder, self.embed, self.prefix + "/".join(_quote(p) for p in Path(subfolder).parts) + "/", self.missing
+        )
 
 
 def _quote(part: str) -> str:
@@ -108,7 +109,8 @@ def mime_type(path: str) -> str:
     """The media type of a page's file: WAV audio and pictures by their suffix."""
     suffix = Path(path).suffix.lower()
     return {".wav": "audio/wav", ".png": "image/png", ".svg": "image/svg+xml"}.get(suffix) or (
-        mimetypes.guess_type(path)[0] or "application/octet-stream")
+        mimetypes.guess_type(path)[0] or "application/octet-stream"
+    )
 
 
 def data_uri(content: bytes, mime: str) -> str:
@@ -119,8 +121,9 @@ def folder_kind(folder: str | Path) -> str:
     """The kind of a result folder, from its marker; a UsageError for a folder stemlime did not write."""
     marker = Path(folder) / MARKER
     if not Path(folder).is_dir():
-        raise UsageError(f"{folder} is not a folder: give a result folder of stemlime explain, check --out, scan, separate "
-                         "or explain-dataset")
+        raise UsageError(
+            f"{folder} is not a folder: give a result folder of stemlime explain, check --out, scan, separate or explain-dataset"
+        )
     try:
         return str(json.loads(marker.read_text())["kind"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -141,11 +144,12 @@ def _environment_for(plugin_templates: tuple[str, ...]):
     compiled once per process (a dataset's page renders every track's page too)."""
     import jinja2
 
-    loader = jinja2.ChoiceLoader([jinja2.PackageLoader("stemlime.report", "templates"),
-                                  *(jinja2.FileSystemLoader(folder) for folder in plugin_templates)])
-    environment = jinja2.Environment(loader=loader,
-                                     autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
-                                     trim_blocks=True, lstrip_blocks=True)
+    loader = jinja2.ChoiceLoader(
+        [jinja2.PackageLoader("stemlime.report", "templates"), *(jinja2.FileSystemLoader(folder) for folder in plugin_templates)]
+    )
+    environment = jinja2.Environment(
+        loader=loader, autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
     from .charts import number
 
     environment.filters["number"] = number
@@ -171,8 +175,10 @@ def render_report(folder: str | Path, kind: str | None = None, embed: bool = Fal
     kind = kind or folder_kind(folder)
     chosen = page_of(kind)
     if chosen is None:
-        raise UsageError(f"stemlime has no page for result folders of kind {kind!r} ({folder}); pages exist for: "
-                         f"{', '.join(sorted(PAGES))} (a plugin may add more: stemlime plugins lists them)")
+        raise UsageError(
+            f"stemlime has no page for result folders of kind {kind!r} ({folder}); pages exist for: "
+            f"{', '.join(sorted(PAGES))} (a plugin may add more: stemlime plugins lists them)"
+        )
     for marker in sorted(folder.glob(f"*/**/{MARKER}"), key=lambda found: -len(found.parts)):  # the deepest first
         nested = page_of(folder_kind(marker.parent))
         if nested is not None:
@@ -185,11 +191,25 @@ def _write_page(folder: Path, chosen: Page, embed: bool) -> Path:
     html = render_html(chosen.template, chosen.context(folder, media))
     if media.missing:
         shown = ", ".join(media.missing[:3]) + (f" and {len(media.missing) - 3} more" if len(media.missing) > 3 else "")
-        warnings.warn(f"{folder}: {plural(len(media.missing), 'audio file')} that the result lists {'is' if len(media.missing) == 1 else 'are'} "
-                      f"missing ({shown}); the page has no player for {'it' if len(media.missing) == 1 else 'them'}. "
-                      "Run the command that made the result again to restore them")
+        warnings.warn(
+            f"{folder}: {plural(len(media.missing), 'audio file')} that the result lists {'is' if len(media.missing) == 1 else 'are'} "
+            f"missing ({shown}); the page has no player for {'it' if len(media.missing) == 1 else 'them'}. "
+            "Run the command that made the result again to restore them"
+        )
     return write_text_atomically(folder / PAGE_NAME, html)
 
 
-__all__ = ["Context", "Media", "PAGES", "PAGE_NAME", "Page", "data_uri", "folder_kind", "mime_type", "page", "page_of",
-           "render_html", "render_report"]
+__all__ = [
+    "Context",
+    "Media",
+    "PAGES",
+    "PAGE_NAME",
+    "Page",
+    "data_uri",
+    "folder_kind",
+    "mime_type",
+    "page",
+    "page_of",
+    "render_html",
+    "render_report",
+]

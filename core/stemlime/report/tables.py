@@ -16,7 +16,9 @@ def check_rows(checks: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         rows.append(("fidelity", label, "surrogate R^2", _number(result["r2"])))
         for curve in ("deletion", "insertion"):
             values = result[curve]
-            rows.append(("fidelity", label, f"{curve} AOPC (random order)", f"{_number(values['aopc'])} ({_number(values['random_aopc'])})"))
+            rows.append(
+                ("fidelity", label, f"{curve} AOPC (random order)", f"{_number(values['aopc'])} ({_number(values['random_aopc'])})")
+            )
     stability = checks.get("stability", {})
     for label, result in stability.get("labels", {}).items():
         rows.append(("stability", label, f"top-1 agreement ({len(stability['seeds'])} seeds)", _number(result["top1"])))
@@ -32,7 +34,14 @@ def check_rows(checks: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         for label, rho in sanity["baseline"].items():
             rows.append(("sanity", label, "Spearman, seed to seed", _number(rho)))
             for step in sanity["steps"]:
-                rows.append(("sanity", label, f"Spearman, top {len(step['randomized'])} layer(s) random (median of {sanity['draws']})", _number(step["spearman"][label])))
+                rows.append(
+                    (
+                        "sanity",
+                        label,
+                        f"Spearman, top {len(step['randomized'])} layer(s) random (median of {sanity['draws']})",
+                        _number(step["spearman"][label]),
+                    )
+                )
             verdict = "passed" if sanity["passed"][label] else "FAILED"
             if not sanity.get("conclusive", {}).get(label, True):
                 verdict += " (inconclusive: seed-to-seed baseline below 0.9, raise --samples)"

@@ -11,7 +11,20 @@ from .shapley import KernelShapSurrogate, shapley_kernel, shapley_masks, shapley
 from .tree import TreeSurrogate, describe_rules
 
 __all__ = [
-    "FEATURE_SELECTIONS", "KernelShapSurrogate", "LassoSurrogate", "LinearSurrogate", "RidgeSurrogate", "SurrogateFit",
-    "TreeSurrogate", "cosine_distances_to_all_ones", "describe_rules", "kernel", "sample_masks", "select_features",
-    "shapley_kernel", "shapley_masks", "shapley_values", "weighted_r2",
+    "FEATURE_SELECTIONS",
+    "KernelShapSurrogate",
+    "LassoSurrogate",
+    "LinearSurrogate",
+    "RidgeSurrogate",
+    "SurrogateFit",
+    "TreeSurrogate",
+    "cosine_distances_to_all_ones",
+    "describe_rules",
+    "kernel",
+    "sample_masks",
+    "select_features",
+    "shapley_kernel",
+    "shapley_masks",
+    "shapley_values",
+    "weighted_r2",
 ]

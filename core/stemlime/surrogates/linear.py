@@ -29,8 +29,7 @@ def _at_least_zero(instance: Any, attribute: Any, value: Any) -> None:
 
 def _at_least_one(instance: Any, attribute: Any, value: Any) -> None:
     if value < 1:
-        raise UsageError(f"{instance.owner}: {attribute.name} must be at least 1 ({attribute.metadata[OPTION_METADATA][0]}), "
-                         f"got {value}")
+        raise UsageError(f"{instance.owner}: {attribute.name} must be at least 1 ({attribute.metadata[OPTION_METADATA][0]}), got {value}")
 
 
 @attrs.frozen
@@ -40,8 +39,11 @@ class RidgeSurrogate:
     owner = "ridge"
     alpha: float = option(1.0, "Ridge regularization strength", validator=_at_least_zero)
     feature_selection: str = option("auto", "how components are chosen before the fit", choices=FEATURE_SELECTIONS)
-    num_features: int = option(100000, "the most components the fit may use (default: all)",  # LIME's "all"
-                               validator=_at_least_one)
+    num_features: int = option(
+        100000,
+        "the most components the fit may use (default: all)",  # LIME's "all"
+        validator=_at_least_one,
+    )
 
     def fit(self, masks: np.ndarray, targets: np.ndarray, sample_weights: np.ndarray) -> SurrogateFit:
         masks = np.asarray(masks)

@@ -94,11 +94,24 @@ class Ridge:
     def _simple_case(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray) -> bool:
         """Dense 2-D finite numbers, one float64 target, at least as many samples as features
         (and 2), alpha > 0 (a positive definite system): the case written out here."""
-        shapes = (X.ndim == 2 and y.ndim == 1 and weights.ndim == 1 and len(y) == len(X) == len(weights)
-                  and X.shape[0] >= max(2, X.shape[1]) and X.shape[1] >= 1)
+        shapes = (
+            X.ndim == 2
+            and y.ndim == 1
+            and weights.ndim == 1
+            and len(y) == len(X) == len(weights)
+            and X.shape[0] >= max(2, X.shape[1])
+            and X.shape[1] >= 1
+        )
         types = (X.dtype.kind in "iub" or X.dtype == np.float64) and y.dtype == np.float64 and weights.dtype == np.float64
-        return bool(shapes and types and float(self.alpha) > 0 and np.isfinite(X).all() and np.isfinite(y).all()
-                    and np.isfinite(weights).all() and (weights >= 0).all())
+        return bool(
+            shapes
+            and types
+            and float(self.alpha) > 0
+            and np.isfinite(X).all()
+            and np.isfinite(y).all()
+            and np.isfinite(weights).all()
+            and (weights >= 0).all()
+        )
 
     def _fit_with_sklearn(self, X, y, weights) -> "Ridge":
         from sklearn.linear_model import Ridge as SklearnRidge

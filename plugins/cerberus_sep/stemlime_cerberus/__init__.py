@@ -25,9 +25,18 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "train": "trainer", "Settings": "trainer", "CerberusSeparator": "separator", "CerberusConfig": "config",
-    "read_tracks": "data", "read_slakh_track": "data", "read_render_piece": "data", "Track": "data",
-    "evaluate": "scoring", "si_sdr": "metrics", "frame_f1": "metrics", "onset_f1": "metrics",
+    "train": "trainer",
+    "Settings": "trainer",
+    "CerberusSeparator": "separator",
+    "CerberusConfig": "config",
+    "read_tracks": "data",
+    "read_slakh_track": "data",
+    "read_render_piece": "data",
+    "Track": "data",
+    "evaluate": "scoring",
+    "si_sdr": "metrics",
+    "frame_f1": "metrics",
+    "onset_f1": "metrics",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -32,14 +32,22 @@ class Batch:
 def _chunk(audio: np.ndarray | None, offset: int, length: int) -> np.ndarray:
     out = np.zeros(length, np.float32)
     if audio is not None:
-        piece = audio[offset:offset + length]
-        out[:len(piece)] = piece
+        piece = audio[offset : offset + length]
+        out[: len(piece)] = piece
     return out
 
 
 class Batches:
-    def __init__(self, tracks: Sequence[Track], config: CerberusConfig, batch_size: int, chunk_samples: int,
-                 seed: int, remix: float = 0.5, gain_db: float = 6.0):
+    def __init__(
+        self,
+        tracks: Sequence[Track],
+        config: CerberusConfig,
+        batch_size: int,
+        chunk_samples: int,
+        seed: int,
+        remix: float = 0.5,
+        gain_db: float = 6.0,
+    ):
         self.tracks = list(tracks)
         self.config = config
         self.batch_size = int(batch_size)
@@ -60,7 +68,7 @@ class Batches:
     def batch(self, epoch: int, step: int) -> Batch:
         order = np.random.default_rng([self.seed, epoch]).permutation(self.visits)
         rng = np.random.default_rng([self.seed, epoch, step, 1])
-        chosen = order[step * self.batch_size:(step + 1) * self.batch_size]
+        chosen = order[step * self.batch_size : (step + 1) * self.batch_size]
         config, rate = self.config, self.config.sample_rate
         frames = frame_count(config, self.chunk)
         sources = np.zeros((len(chosen), len(config.sources), self.chunk), np.float32)

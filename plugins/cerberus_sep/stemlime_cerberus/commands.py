@@ -19,28 +19,53 @@ def _defaults():
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = _defaults()
     parser.add_argument("model", choices=["cerberus"], help="what to train: cerberus")
-    parser.add_argument("--data", action="append", required=True, metavar="DIR",
-                        help="stemlime-render pieces (render-dataset folder) or Slakh2100/BabySlakh tracks; repeatable")
-    parser.add_argument("--validation", action="append", metavar="DIR",
-                        help="tracks scored after each epoch (default: 10%% of --data held out); repeatable")
+    parser.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="stemlime-render pieces (render-dataset folder) or Slakh2100/BabySlakh tracks; repeatable",
+    )
+    parser.add_argument(
+        "--validation", action="append", metavar="DIR", help="tracks scored after each epoch (default: 10%% of --data held out); repeatable"
+    )
     parser.add_argument("--instruments", default=",".join(DEFAULT), help=f"instruments to separate, in order (default {','.join(DEFAULT)})")
     parser.add_argument("--out", required=True, help="model folder: weights.safetensors + config.json (best so far), checkpoint files")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help=f"passes over the data (default {defaults.epochs})")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"chunks per step (default {defaults.batch_size})")
-    parser.add_argument("--chunk-seconds", type=float, default=defaults.chunk_seconds, help=f"seconds per chunk (default {defaults.chunk_seconds:g})")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help=f"Adam's, cosine-decayed (default {defaults.learning_rate:g})")
+    parser.add_argument(
+        "--chunk-seconds", type=float, default=defaults.chunk_seconds, help=f"seconds per chunk (default {defaults.chunk_seconds:g})"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=defaults.learning_rate, help=f"Adam's, cosine-decayed (default {defaults.learning_rate:g})"
+    )
     parser.add_argument("--hidden", type=int, default=defaults.hidden, help=f"LSTM units per direction (default {defaults.hidden})")
     parser.add_argument("--layers", type=int, default=defaults.layers, help=f"BLSTM layers (default {defaults.layers})")
     parser.add_argument("--dropout", type=float, default=defaults.dropout, help=f"between BLSTM layers (default {defaults.dropout:g})")
-    parser.add_argument("--embedding", type=int, default=defaults.embedding, help=f"deep-clustering dimensions (default {defaults.embedding}: no such head; the paper's 20 needs a DC loss weight)")
-    parser.add_argument("--loss-weights", default=",".join(f"{w:g}" for w in defaults.loss_weights), metavar="DC,MI,TR",
-                        help="weights of deep clustering, mask inference and transcription (default %(default)s; the paper's 0.1,0.1,0.8)")
-    parser.add_argument("--remix", type=float, default=defaults.remix, help=f"share of examples remixed from several tracks (default {defaults.remix:g})")
+    parser.add_argument(
+        "--embedding",
+        type=int,
+        default=defaults.embedding,
+        help=f"deep-clustering dimensions (default {defaults.embedding}: no such head; the paper's 20 needs a DC loss weight)",
+    )
+    parser.add_argument(
+        "--loss-weights",
+        default=",".join(f"{w:g}" for w in defaults.loss_weights),
+        metavar="DC,MI,TR",
+        help="weights of deep clustering, mask inference and transcription (default %(default)s; the paper's 0.1,0.1,0.8)",
+    )
+    parser.add_argument(
+        "--remix", type=float, default=defaults.remix, help=f"share of examples remixed from several tracks (default {defaults.remix:g})"
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads (default 1: bit-identical results on any machine, and often fastest where other "
-                             "processes share the cores; 0: torch's own count)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads (default 1: bit-identical results on any machine, and often fastest where other "
+        "processes share the cores; 0: torch's own count)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the training in --out where it stopped")
     parser.add_argument("--force", action="store_true", help="start over, deleting the training in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -61,11 +86,30 @@ def _loss_weights(text: str) -> tuple[float, float, float]:
 def run_train(args: argparse.Namespace) -> None:
     from .trainer import train
 
-    result = train(args.data, args.out, validation=args.validation, device=args.device, resume=args.resume, force=args.force,
-                   progress=not args.no_progress, instruments=args.instruments, epochs=args.epochs, batch_size=args.batch_size,
-                   chunk_seconds=args.chunk_seconds, learning_rate=args.learning_rate, hidden=args.hidden, layers=args.layers,
-                   dropout=args.dropout, embedding=args.embedding, loss_weights=_loss_weights(args.loss_weights),
-                   remix=args.remix, seed=args.seed, threads=args.threads or None)
+    result = train(
+        args.data,
+        args.out,
+        validation=args.validation,
+        device=args.device,
+        resume=args.resume,
+        force=args.force,
+        progress=not args.no_progress,
+        instruments=args.instruments,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        chunk_seconds=args.chunk_seconds,
+        learning_rate=args.learning_rate,
+        hidden=args.hidden,
+        layers=args.layers,
+        dropout=args.dropout,
+        embedding=args.embedding,
+        loss_weights=_loss_weights(args.loss_weights),
+        remix=args.remix,
+        seed=args.seed,
+        threads=args.threads or None,
+    )
     best = result.best
-    print(f"trained: {result.folder} holds the best model (epoch {best['epoch']}, mean validation SI-SDR "
-          f"{best['score']:.2f} dB); use it with --separator cerberus,model_dir={result.folder}")
+    print(
+        f"trained: {result.folder} holds the best model (epoch {best['epoch']}, mean validation SI-SDR "
+        f"{best['score']:.2f} dB); use it with --separator cerberus,model_dir={result.folder}"
+    )

@@ -177,19 +177,38 @@ def check_folder(folder: Path, hint: str = "") -> tuple[CerberusConfig, dict[str
         missing = sorted(set(expected) - set(found))
         extra = sorted(set(found) - set(expected))
         wrong = sorted(n for n in set(expected) & set(found) if expected[n] != found[n])
-        details = "; ".join(part for part in (
-            f"missing {missing[:3]}" if missing else "", f"unexpected {extra[:3]}" if extra else "",
-            f"{wrong[0]} is {found[wrong[0]]}, expected {expected[wrong[0]]}" if wrong else "") if part)
+        details = "; ".join(
+            part
+            for part in (
+                f"missing {missing[:3]}" if missing else "",
+                f"unexpected {extra[:3]}" if extra else "",
+                f"{wrong[0]} is {found[wrong[0]]}, expected {expected[wrong[0]]}" if wrong else "",
+            )
+            if part
+        )
         raise _refuse(folder, f"has weights that do not fit its {CONFIG} ({details})", hint)
     return config, document
 
 
-def write_config(folder: Path, config: CerberusConfig, weights_sha256: str, training: dict[str, Any],
-                 metrics: dict[str, Any], transcription: dict[str, Any] | None = None) -> None:
+def write_config(
+    folder: Path,
+    config: CerberusConfig,
+    weights_sha256: str,
+    training: dict[str, Any],
+    metrics: dict[str, Any],
+    transcription: dict[str, Any] | None = None,
+) -> None:
     """Write ``config.json`` (atomically) for the weights already in ``folder``; ``transcription``
     holds the decoding thresholds chosen on validation ({"thresholds": {instrument: t}, ...})."""
     from stemlime.plugin import write_atomically
 
-    document = {"format": FORMAT, "variant": config.variant, "model": config.to_dict(), "weights_sha256": weights_sha256,
-                "training": training, "metrics": metrics, **({"transcription": transcription} if transcription else {})}
+    document = {
+        "format": FORMAT,
+        "variant": config.variant,
+        "model": config.to_dict(),
+        "weights_sha256": weights_sha256,
+        "training": training,
+        "metrics": metrics,
+        **({"transcription": transcription} if transcription else {}),
+    }
     write_atomically(Path(folder) / CONFIG, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))

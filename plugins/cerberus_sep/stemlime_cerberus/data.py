@@ -61,8 +61,7 @@ def _notes_array(rows: Iterable[Sequence[float]]) -> np.ndarray:
     return array[np.argsort(array[:, 0], kind="stable")] if len(array) else array
 
 
-def _assemble(name: str, sample_rate: int, parts: list[tuple[str | None, np.ndarray, np.ndarray]],
-              instruments: Sequence[str]) -> Track:
+def _assemble(name: str, sample_rate: int, parts: list[tuple[str | None, np.ndarray, np.ndarray]], instruments: Sequence[str]) -> Track:
     """A track from (class or None, audio, notes) per stem: the model's instruments, the rest summed."""
     length = max(len(audio) for _, audio, _ in parts)
     stems: dict[str, np.ndarray] = {}
@@ -76,7 +75,8 @@ def _assemble(name: str, sample_rate: int, parts: list[tuple[str | None, np.ndar
         else:
             rest = audio if rest is None else rest + audio
     return Track(
-        name, sample_rate,
+        name,
+        sample_rate,
         {i: stems[i].astype(np.float32) for i in instruments if i in stems},
         None if rest is None else rest.astype(np.float32),
         {i: _notes_array(np.concatenate(notes[i])) for i in instruments if i in notes},
@@ -85,8 +85,9 @@ def _assemble(name: str, sample_rate: int, parts: list[tuple[str | None, np.ndar
 
 def _stem_class(entry: dict[str, Any]) -> str | None:
     """The class of a rendered stem: that of all its instruments (None when they differ or sing)."""
-    classes = {None if i.get("program") is None else class_of_program(i["program"], bool(i.get("is_drum")))
-               for i in entry.get("instruments", [])}
+    classes = {
+        None if i.get("program") is None else class_of_program(i["program"], bool(i.get("is_drum"))) for i in entry.get("instruments", [])
+    }
     return classes.pop() if len(classes) == 1 else None
 
 
@@ -127,7 +128,9 @@ def read_slakh_track(folder: Path, instruments: Sequence[str], sample_rate: int)
         entries = metadata["stems"]
         entries.items()
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
-        raise StemlimeError(f"cannot read the Slakh track {folder}: {folder / SLAKH_MARKER} is unreadable or has no stems ({error})") from None
+        raise StemlimeError(
+            f"cannot read the Slakh track {folder}: {folder / SLAKH_MARKER} is unreadable or has no stems ({error})"
+        ) from None
     audio_dir = folder / str(metadata.get("audio_dir") or "stems")
     midi_dir = folder / str(metadata.get("midi_dir") or "MIDI")
     parts = []
@@ -136,11 +139,15 @@ def read_slakh_track(folder: Path, instruments: Sequence[str], sample_rate: int)
             continue
         path = next((audio_dir / f"{stem}{suffix}" for suffix in AUDIO_SUFFIXES if (audio_dir / f"{stem}{suffix}").is_file()), None)
         if path is None:
-            raise StemlimeError(f"the Slakh track {folder} says stem {stem} was rendered, but {audio_dir} holds no {stem}.flac or {stem}.wav")
+            raise StemlimeError(
+                f"the Slakh track {folder} says stem {stem} was rendered, but {audio_dir} holds no {stem}.flac or {stem}.wav"
+            )
         try:
             instrument = class_of_program(int(entry.get("program_num", 0)), bool(entry.get("is_drum", False)))
         except (TypeError, ValueError):
-            raise StemlimeError(f"the Slakh track {folder}: stem {stem} has program_num {entry.get('program_num')!r}, not a number") from None
+            raise StemlimeError(
+                f"the Slakh track {folder}: stem {stem} has program_num {entry.get('program_num')!r}, not a number"
+            ) from None
         midi_path = midi_dir / f"{stem}.mid"
         rows = _read_midi_notes(midi_path) if midi_path.is_file() else _notes_array([])
         audio, _ = load_audio(path, sample_rate)
@@ -167,8 +174,11 @@ def find_tracks(root: str | Path) -> list[tuple[str, Path]]:
         return None
 
     try:
-        for candidates in ([root], sorted(p for p in root.iterdir() if p.is_dir()),
-                           sorted(q for p in root.iterdir() if p.is_dir() for q in p.iterdir() if q.is_dir())):
+        for candidates in (
+            [root],
+            sorted(p for p in root.iterdir() if p.is_dir()),
+            sorted(q for p in root.iterdir() if p.is_dir() for q in p.iterdir() if q.is_dir()),
+        ):
             found = [(kind, folder) for folder in candidates if (kind := layout(folder))]
             if found:
                 return found
@@ -180,8 +190,7 @@ def find_tracks(root: str | Path) -> list[tuple[str, Path]]:
     )
 
 
-def read_tracks(roots: Sequence[str | Path], instruments: Sequence[str], sample_rate: int = 16000,
-                progress: bool = False) -> list[Track]:
+def read_tracks(roots: Sequence[str | Path], instruments: Sequence[str], sample_rate: int = 16000, progress: bool = False) -> list[Track]:
     """Every track under each of ``roots`` (see :func:`find_tracks`) with ``instruments``.
 
     A root none of whose tracks has one of the instruments is a usage error naming what its
@@ -191,8 +200,10 @@ def read_tracks(roots: Sequence[str | Path], instruments: Sequence[str], sample_
 
     folders = [(kind, folder, root) for root in roots for kind, folder in find_tracks(root)]
     readers = {"render": read_render_piece, "slakh": read_slakh_track}
-    tracks = [readers[kind](folder, instruments, sample_rate)
-              for kind, folder, _ in tqdm(folders, desc="reading tracks", unit="track", disable=not progress)]
+    tracks = [
+        readers[kind](folder, instruments, sample_rate)
+        for kind, folder, _ in tqdm(folders, desc="reading tracks", unit="track", disable=not progress)
+    ]
     heard = {i for track in tracks for i in track.stems}
     missing = [i for i in instruments if i not in heard]
     if missing:

@@ -61,7 +61,9 @@ def parse_instruments(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...
         name = long_names.get(word, word)
         if name not in SHORT_NAMES:
             known = ", ".join(f"{n} ({s})" for n, s in SHORT_NAMES.items())
-            raise UsageError(f"unknown instrument {word!r}{closest_match(word, list(SHORT_NAMES) + list(long_names))}. Instruments: {known}")
+            raise UsageError(
+                f"unknown instrument {word!r}{closest_match(word, list(SHORT_NAMES) + list(long_names))}. Instruments: {known}"
+            )
         names.append(name)
     if not names:
         raise UsageError("name at least one instrument, e.g. piano,guitar,bass,drums")

@@ -59,8 +59,7 @@ def frame_f1(estimated: np.ndarray, reference: np.ndarray, times: np.ndarray) ->
     both = [t for t in range(len(times)) if len(ref[t]) and len(est[t])]  # elsewhere no pitch can match
     if both:
         true_positives[both] = multipitch.compute_num_true_positives([ref[t] for t in both], [est[t] for t in both])
-    precision, recall, _ = multipitch.compute_accuracy(true_positives, multipitch.compute_num_freqs(ref),
-                                                       multipitch.compute_num_freqs(est))
+    precision, recall, _ = multipitch.compute_accuracy(true_positives, multipitch.compute_num_freqs(ref), multipitch.compute_num_freqs(est))
     return float(2 * precision * recall / (precision + recall)) if precision + recall > 0 else 0.0
 
 

@@ -27,15 +27,17 @@ def _build(variant: str | None, **options):
 
 @hookimpl
 def stemlime_separators(register):
-    register(Factory(
-        name="cerberus",
-        description="Cerberus (Manilow et al. 2020): piano, guitar, bass, drums and rest in one network that also transcribes "
-                    "(separate --midi); default model pno-gtr-bss-drm, built here by 'stemlime models build'",
-        build=_build,
-        variants=NAMED_VARIANTS,
-        default_variant=None,  # with model_dir: the model's own set; without: pno-gtr-bss-drm
-        options=options_of(CerberusOptions),
-    ))
+    register(
+        Factory(
+            name="cerberus",
+            description="Cerberus (Manilow et al. 2020): piano, guitar, bass, drums and rest in one network that also transcribes "
+            "(separate --midi); default model pno-gtr-bss-drm, built here by 'stemlime models build'",
+            build=_build,
+            variants=NAMED_VARIANTS,
+            default_variant=None,  # with model_dir: the model's own set; without: pno-gtr-bss-drm
+            options=options_of(CerberusOptions),
+        )
+    )
 
 
 def _verify(variant: str, folder: Path) -> None:
@@ -61,23 +63,27 @@ def stemlime_models(register):
     from .recipe import DURATION
 
     for variant in NAMED_VARIANTS:
-        register(ModelFiles(
-            name=f"cerberus/{variant}",
-            description=f"Cerberus {variant} ({', '.join(parse_instruments(variant))} + rest), trained here on rendered pieces "
-                        "(the paper's weights are unpublished)",
-            files={name: name for name in FILES},
-            verify=partial(_verify, variant),
-            read_tensors=_read_tensors,
-            fetch_by_default=False,
-            recipe=Recipe(partial(_recipe, variant), DURATION),
-        ))
+        register(
+            ModelFiles(
+                name=f"cerberus/{variant}",
+                description=f"Cerberus {variant} ({', '.join(parse_instruments(variant))} + rest), trained here on rendered pieces "
+                "(the paper's weights are unpublished)",
+                files={name: name for name in FILES},
+                verify=partial(_verify, variant),
+                read_tensors=_read_tensors,
+                fetch_by_default=False,
+                recipe=Recipe(partial(_recipe, variant), DURATION),
+            )
+        )
 
 
 @hookimpl
 def stemlime_commands(register):
-    register(Command(
-        name="train",
-        help="train a model: stemlime train cerberus --data DIR --out MODEL_DIR (resumable, deterministic on CPU)",
-        add_arguments=add_train_arguments,
-        run=run_train,
-    ))
+    register(
+        Command(
+            name="train",
+            help="train a model: stemlime train cerberus --data DIR --out MODEL_DIR (resumable, deterministic on CPU)",
+            add_arguments=add_train_arguments,
+            run=run_train,
+        )
+    )

@@ -42,9 +42,15 @@ class Plan:
     settings: Settings = attrs.field(default=attrs.Factory(lambda plan: Settings(instruments=plan.instruments), takes_self=True))
 
     def to_dict(self) -> dict:
-        return {"instruments": list(self.instruments), "pieces": self.pieces, "seeds": [0, self.pieces - 1],
-                "validation_pieces": self.validation_pieces, "validation_seeds": [VALIDATION_SEED, VALIDATION_SEED + self.validation_pieces - 1],
-                "seconds": self.seconds, "renderer": "stemlime-render (TimGM6mb.sf2, 16 kHz)"}
+        return {
+            "instruments": list(self.instruments),
+            "pieces": self.pieces,
+            "seeds": [0, self.pieces - 1],
+            "validation_pieces": self.validation_pieces,
+            "validation_seeds": [VALIDATION_SEED, VALIDATION_SEED + self.validation_pieces - 1],
+            "seconds": self.seconds,
+            "renderer": "stemlime-render (TimGM6mb.sf2, 16 kHz)",
+        }
 
 
 PLANS = {variant: Plan(parse_instruments(variant)) for variant in NAMED_VARIANTS}
@@ -55,18 +61,20 @@ def build(plan: Plan, folder: Path, work: Path, device: str = "auto", progress: 
     try:
         from stemlime_render import render_dataset
     except ImportError:
-        raise StemlimeError("the Cerberus recipe renders its training pieces with stemlime-render, which is not installed: "
-                            "make install, or pip install ./plugins/midi_render") from None
+        raise StemlimeError(
+            "the Cerberus recipe renders its training pieces with stemlime-render, which is not installed: "
+            "make install, or pip install ./plugins/midi_render"
+        ) from None
     progress = sys.stderr.isatty() if progress is None else progress
     instruments = ",".join(plan.instruments)
     rate = plan.settings.sample_rate
     render_dataset(work / "train", plan.pieces, 0, plan.seconds, [instruments], sample_rate=rate, progress=progress)
-    render_dataset(work / "validation", plan.validation_pieces, VALIDATION_SEED, plan.seconds, [instruments],
-                   sample_rate=rate, progress=progress)
+    render_dataset(
+        work / "validation", plan.validation_pieces, VALIDATION_SEED, plan.seconds, [instruments], sample_rate=rate, progress=progress
+    )
     model = work / "model"
     resume = (model / CHECKPOINT_JSON).is_file()
-    train([work / "train"], model, plan.settings, validation=[work / "validation"], device=device, resume=resume,
-          progress=progress)
+    train([work / "train"], model, plan.settings, validation=[work / "validation"], device=device, resume=resume, progress=progress)
     for name in FILES:
         shutil.copy2(model / name, folder / name)
     document = json.loads((folder / CONFIG).read_text())

@@ -43,8 +43,10 @@ class Evaluation:
 
     def medians(self) -> dict[str, dict[str, float | None]]:
         """{instrument: {"si_sdr", "mixture_si_sdr", "f1"}: median over tracks} (None when no track has it)."""
-        return {name: {"si_sdr": _median(self.si_sdr[name]), "mixture_si_sdr": _median(self.mixture_si_sdr[name]),
-                       "f1": _median(self.f1[name])} for name in self.si_sdr}
+        return {
+            name: {"si_sdr": _median(self.si_sdr[name]), "mixture_si_sdr": _median(self.mixture_si_sdr[name]), "f1": _median(self.f1[name])}
+            for name in self.si_sdr
+        }
 
     def score(self) -> float:
         """The mean over instruments of the median SI-SDR: what the trainer keeps the best checkpoint by."""
@@ -55,8 +57,9 @@ class Evaluation:
         return {"tracks": self.tracks, "median": self.medians()}
 
 
-def evaluate(network: Any, tracks: Sequence[Track], device: Any = None, transcription: bool = True,
-             thresholds: dict[str, float] | None = None) -> Evaluation:
+def evaluate(
+    network: Any, tracks: Sequence[Track], device: Any = None, transcription: bool = True, thresholds: dict[str, float] | None = None
+) -> Evaluation:
     """Separate (and, with ``transcription``, transcribe with the decoding ``thresholds``, see
     :func:`stemlime_cerberus.transcription.decode`) each track's mixture with ``network`` and
     score it; without ``transcription`` the F1 lists stay empty."""

@@ -31,8 +31,10 @@ from .instruments import DEFAULT, NAMED_VARIANTS, REST, parse_instruments, varia
 
 def model_hint(variant: str) -> str:
     if variant in NAMED_VARIANTS:
-        return (f"Build the default model with\n  stemlime models build cerberus/{variant}\nor train one "
-                f"(stemlime train cerberus ...) and give its folder: --separator cerberus,model_dir=DIR")
+        return (
+            f"Build the default model with\n  stemlime models build cerberus/{variant}\nor train one "
+            f"(stemlime train cerberus ...) and give its folder: --separator cerberus,model_dir=DIR"
+        )
     return "Train one (stemlime train cerberus --instruments ... --out DIR) and give its folder: --separator cerberus,model_dir=DIR"
 
 
@@ -50,8 +52,9 @@ def load_model(model_dir: Path | None, variant: str | None) -> tuple[CerberusCon
         tensors = load_tensors(name)
     else:
         folder = Path(model_dir).expanduser()
-        config, document = check_folder(folder, "Give the folder a trainer wrote (stemlime train cerberus --out DIR), "
-                                                "or leave model_dir out to use the built model.")
+        config, document = check_folder(
+            folder, "Give the folder a trainer wrote (stemlime train cerberus --out DIR), or leave model_dir out to use the built model."
+        )
         tensors = load_file(str(folder / WEIGHTS))
     if variant is not None and config.variant != variant:
         raise UsageError(

@@ -84,14 +84,21 @@ class Settings:
             raise UsageError(f"remix must be a share from 0 to 1 (--remix), got {self.remix!r}")
         whole_number(self.embedding, "embedding", minimum=0, flag="--embedding", hint=" (0: no deep-clustering head)")
         if len(self.loss_weights) != 3 or min(self.loss_weights) < 0 or self.loss_weights[1] == 0:
-            raise UsageError(f"loss_weights are (deep clustering, mask inference, transcription) >= 0 with mask inference > 0, "
-                             f"got {self.loss_weights}")
+            raise UsageError(
+                f"loss_weights are (deep clustering, mask inference, transcription) >= 0 with mask inference > 0, got {self.loss_weights}"
+            )
         whole_number(self.seed, "seed", 0, MAX_TORCH_SEED, flag="--seed")
         return self
 
     def model_config(self) -> CerberusConfig:
-        return CerberusConfig(self.instruments, self.sample_rate, hidden=self.hidden, layers=self.layers, dropout=self.dropout,
-                              embedding=self.embedding if self.loss_weights[0] > 0 else 0)
+        return CerberusConfig(
+            self.instruments,
+            self.sample_rate,
+            hidden=self.hidden,
+            layers=self.layers,
+            dropout=self.dropout,
+            embedding=self.embedding if self.loss_weights[0] > 0 else 0,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.asdict(self).items()}
@@ -134,8 +141,12 @@ def data_digest(tracks: Sequence[Track]) -> str:
 
 def data_summary(roots: Sequence[Any], tracks: Sequence[Track], instruments: Sequence[str]) -> dict[str, Any]:
     seconds = {name: round(sum(t.length for t in tracks if name in t.stems) / tracks[0].sample_rate, 1) for name in instruments}
-    return {"folders": [str(r) for r in roots], "tracks": len(tracks),
-            "seconds": round(sum(t.length for t in tracks) / tracks[0].sample_rate, 1), "seconds_per_instrument": seconds}
+    return {
+        "folders": [str(r) for r in roots],
+        "tracks": len(tracks),
+        "seconds": round(sum(t.length for t in tracks) / tracks[0].sample_rate, 1),
+        "seconds_per_instrument": seconds,
+    }
 
 
 def check_output(out: Path, inputs: Sequence[Path], resume: bool, force: bool) -> None:
@@ -145,8 +156,9 @@ def check_output(out: Path, inputs: Sequence[Path], resume: bool, force: bool) -
     for given in inputs:
         path = Path(given).expanduser().resolve()
         if path == target or target in path.parents or path in target.parents:
-            raise UsageError(f"the output folder {out} and the data folder {given} overlap; the trainer never writes into its "
-                             "data: choose another --out")
+            raise UsageError(
+                f"the output folder {out} and the data folder {given} overlap; the trainer never writes into its data: choose another --out"
+            )
     if target.exists() and not target.is_dir():
         raise UsageError(f"the output folder {out} is a file; choose a folder (--out)")
     present = sorted(p.name for p in target.iterdir() if p.name != LOCK_NAME) if target.is_dir() else []
@@ -158,8 +170,9 @@ def check_output(out: Path, inputs: Sequence[Path], resume: bool, force: bool) -
         if CHECKPOINT_JSON not in present:
             raise UsageError(f"nothing to resume in {out}: it holds no {CHECKPOINT_JSON}; leave out --resume to start a training there")
     elif present and not force:
-        raise UsageError(f"the output folder {out} holds a training already; give --resume to continue it, or --force to start over "
-                         "(deleting it)")
+        raise UsageError(
+            f"the output folder {out} holds a training already; give --resume to continue it, or --force to start over (deleting it)"
+        )
 
 
 class _Run:
@@ -199,10 +212,17 @@ class _Run:
         write_atomically(self.out / CHECKPOINT, lambda path: save_file(self._tensors(), str(path)))
         import torch
 
-        document = {"format": CHECKPOINT_FORMAT, "settings": self.settings.to_dict(), "data_sha256": digest,
-                    "threads": torch.get_num_threads(),
-                    "position": self.position, "history": self.history, "best": self.best, "elapsed": self.elapsed,
-                    "tensors_sha256": sha256_of(self.out / CHECKPOINT)}
+        document = {
+            "format": CHECKPOINT_FORMAT,
+            "settings": self.settings.to_dict(),
+            "data_sha256": digest,
+            "threads": torch.get_num_threads(),
+            "position": self.position,
+            "history": self.history,
+            "best": self.best,
+            "elapsed": self.elapsed,
+            "tensors_sha256": sha256_of(self.out / CHECKPOINT),
+        }
         write_atomically(self.out / CHECKPOINT_JSON, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))
 
     def load_checkpoint(self, digest: str) -> None:
@@ -223,17 +243,20 @@ class _Run:
         changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
         if changed:
             listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
-            raise UsageError(f"{self.out} holds a training with other settings ({listed}); resume with the same settings, or --force "
-                             "to start over")
+            raise UsageError(
+                f"{self.out} holds a training with other settings ({listed}); resume with the same settings, or --force to start over"
+            )
         if document.get("threads") != torch.get_num_threads():
             import warnings
 
-            warnings.warn(f"the training in {self.out} ran with {document.get('threads')} CPU thread(s), this run has "
-                          f"{torch.get_num_threads()}: the result will not be bit-identical to an uninterrupted run "
-                          "(give the same --threads, threads=, as before)")
+            warnings.warn(
+                f"the training in {self.out} ran with {document.get('threads')} CPU thread(s), this run has "
+                f"{torch.get_num_threads()}: the result will not be bit-identical to an uninterrupted run "
+                "(give the same --threads, threads=, as before)"
+            )
         if document.get("data_sha256") != digest:
             raise UsageError(f"{self.out} holds a training on other data (the tracks differ); resume with the same --data, or --force")
-        self.network.load_state_dict({k[len("model."):]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("model.")})
+        self.network.load_state_dict({k[len("model.") :]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("model.")})
         state = self.optimizer.state_dict()
         for key, value in tensors.items():
             if key.startswith("optimizer."):
@@ -264,8 +287,7 @@ class _Run:
             evaluation = evaluate(network, validation, self.device, transcription=True, thresholds=thresholds)
             metrics = {"validation": evaluation.to_dict(), "epoch": metrics["epoch"], "transcription_scored": True}
             transcription = {"thresholds": thresholds, "chosen_on": f"the {len(validation)} validation tracks (best F1)"}
-        write_config(self.out, config, document["weights_sha256"], training | {"best_epoch": metrics["epoch"]}, metrics,
-                     transcription)
+        write_config(self.out, config, document["weights_sha256"], training | {"best_epoch": metrics["epoch"]}, metrics, transcription)
 
     def save_model(self, training: dict[str, Any], metrics: dict[str, Any]) -> None:
         from safetensors.numpy import save_file
@@ -312,8 +334,11 @@ def _split(tracks: list[Track], seed: int) -> tuple[list[Track], list[Track], st
     order = np.random.default_rng([seed, 7]).permutation(len(tracks))
     held = max(1, int(round(HOLDOUT_SHARE * len(tracks))))
     chosen = set(order[:held].tolist())
-    return ([t for i, t in enumerate(tracks) if i not in chosen], [t for i, t in enumerate(tracks) if i in chosen],
-            f"{held} of the training tracks, held out (seeded)")
+    return (
+        [t for i, t in enumerate(tracks) if i not in chosen],
+        [t for i, t in enumerate(tracks) if i in chosen],
+        f"{held} of the training tracks, held out (seeded)",
+    )
 
 
 def _format_metrics(medians: dict[str, dict[str, float | None]]) -> str:
@@ -377,10 +402,20 @@ def train(
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         with torch_threads(threads) if threads is not None else nullcontext(), torch.random.fork_rng(devices=[]):
             run = _Run(settings, out, torch_dev)
-            loop = _Loop(run, train_tracks, validation_tracks, data_digest(train_tracks + validation_tracks),
-                         {"settings": settings.to_dict(), "data": data_summary(data, train_tracks, settings.instruments),
-                          "validation": {"tracks": len(validation_tracks), "what": held}},
-                         checkpoint_every, on_step, progress)
+            loop = _Loop(
+                run,
+                train_tracks,
+                validation_tracks,
+                data_digest(train_tracks + validation_tracks),
+                {
+                    "settings": settings.to_dict(),
+                    "data": data_summary(data, train_tracks, settings.instruments),
+                    "validation": {"tracks": len(validation_tracks), "what": held},
+                },
+                checkpoint_every,
+                on_step,
+                progress,
+            )
             if resume:
                 run.load_checkpoint(loop.digest)
             loop.run(score_transcription)
@@ -396,18 +431,23 @@ def _data_folders(data: Sequence[str | Path] | str | Path) -> list[str | Path]:
     for folder in folders:
         resolved = Path(folder).expanduser().resolve()
         if resolved in seen:
-            raise UsageError(f"the data folder {folder} is given twice (--data {seen[resolved]} and --data {folder}): every "
-                             "track in it would be trained on twice; give each folder once")
+            raise UsageError(
+                f"the data folder {folder} is given twice (--data {seen[resolved]} and --data {folder}): every "
+                "track in it would be trained on twice; give each folder once"
+            )
         inside = next((other for path, other in seen.items() if path in resolved.parents or resolved in path.parents), None)
         if inside is not None:
-            raise UsageError(f"the data folders {inside} and {folder} overlap (one holds the other): its tracks would be "
-                             "trained on twice; give each folder once")
+            raise UsageError(
+                f"the data folders {inside} and {folder} overlap (one holds the other): its tracks would be "
+                "trained on twice; give each folder once"
+            )
         seen[resolved] = folder
     return folders
 
 
-def _tracks(data: Sequence[str | Path], validation: Sequence[str | Path] | None, settings: Settings,
-            progress: bool) -> tuple[list[Track], list[Track], str]:
+def _tracks(
+    data: Sequence[str | Path], validation: Sequence[str | Path] | None, settings: Settings, progress: bool
+) -> tuple[list[Track], list[Track], str]:
     """The training tracks, the validation tracks and what the latter are (in words); says on
     stderr when the training validates on its own tracks."""
     tracks = read_tracks(data, settings.instruments, settings.sample_rate, progress=progress)
@@ -415,9 +455,12 @@ def _tracks(data: Sequence[str | Path], validation: Sequence[str | Path] | None,
         return tracks, read_tracks(validation, settings.instruments, settings.sample_rate), "the --validation folders"
     train_tracks, validation_tracks, held = _split(tracks, settings.seed)
     if validation_tracks is train_tracks:
-        print(f"note: no --validation folder and only {len(tracks)} training track(s) (fewer than 10): the model is "
-              "validated on its own training tracks, so its validation scores measure fit, not separation of unseen "
-              "music; give --validation DIR (validation= in Python) for a fair score", file=sys.stderr)
+        print(
+            f"note: no --validation folder and only {len(tracks)} training track(s) (fewer than 10): the model is "
+            "validated on its own training tracks, so its validation scores measure fit, not separation of unseen "
+            "music; give --validation DIR (validation= in Python) for a fair score",
+            file=sys.stderr,
+        )
     return train_tracks, validation_tracks, held
 
 
@@ -425,16 +468,30 @@ class _Loop:
     """The epochs of one run: steps, a checkpoint every ``checkpoint_every`` steps and after each
     epoch, validation after each epoch (the best model kept), a checkpoint on an interruption."""
 
-    def __init__(self, run: _Run, train_tracks: list[Track], validation_tracks: list[Track], digest: str,
-                 summary: dict[str, Any], checkpoint_every: int, on_step: Callable[[dict[str, Any]], None] | None,
-                 progress: bool):
+    def __init__(
+        self,
+        run: _Run,
+        train_tracks: list[Track],
+        validation_tracks: list[Track],
+        digest: str,
+        summary: dict[str, Any],
+        checkpoint_every: int,
+        on_step: Callable[[dict[str, Any]], None] | None,
+        progress: bool,
+    ):
         from .batches import Batches
 
         settings = run.settings
         self.run_, self.validation_tracks, self.digest = run, validation_tracks, digest
-        self.batches = Batches(train_tracks, settings.model_config(), settings.batch_size,
-                               int(round(settings.chunk_seconds * settings.sample_rate)), settings.seed, settings.remix,
-                               settings.gain_db)
+        self.batches = Batches(
+            train_tracks,
+            settings.model_config(),
+            settings.batch_size,
+            int(round(settings.chunk_seconds * settings.sample_rate)),
+            settings.seed,
+            settings.remix,
+            settings.gain_db,
+        )
         self.steps_per_epoch = self.batches.steps_per_epoch
         self.total = self.steps_per_epoch * settings.epochs
         self.summary = summary | {"steps_per_epoch": self.steps_per_epoch}
@@ -446,23 +503,26 @@ class _Loop:
 
         run, settings = self.run_, self.run_.settings
         done = run.position["epoch"] * self.steps_per_epoch + run.position["step"]
-        self.bar = tqdm(total=self.total, initial=done, desc="training cerberus", unit="step", disable=not self.progress,
-                        file=sys.stderr)
+        self.bar = tqdm(total=self.total, initial=done, desc="training cerberus", unit="step", disable=not self.progress, file=sys.stderr)
         self.started = (time.perf_counter(), _cpu_seconds(), dict(run.elapsed))
         try:
             while run.position["epoch"] < settings.epochs:
                 self.steps()
                 self.close_epoch()
             self.account()
-            run.finish(self.summary | {"epochs_done": settings.epochs, "history": run.history, "elapsed": run.elapsed},
-                       self.validation_tracks if score_transcription else None)
+            run.finish(
+                self.summary | {"epochs_done": settings.epochs, "history": run.history, "elapsed": run.elapsed},
+                self.validation_tracks if score_transcription else None,
+            )
         except BaseException:
             if self.consistent and (run.position["step"] or run.position["epoch"]):
                 self.account()
                 run.save_checkpoint(self.digest)
-                self.bar.write(f"training stopped at epoch {run.position['epoch'] + 1}, step {run.position['step']}; the "
-                               f"checkpoint in {run.out} is saved: run again with --resume (resume=True) to continue",
-                               file=sys.stderr)
+                self.bar.write(
+                    f"training stopped at epoch {run.position['epoch'] + 1}, step {run.position['step']}; the "
+                    f"checkpoint in {run.out} is saved: run again with --resume (resume=True) to continue",
+                    file=sys.stderr,
+                )
             raise
         finally:
             self.bar.close()
@@ -470,8 +530,10 @@ class _Loop:
     def account(self) -> None:
         """Add this session's wall and CPU seconds to the run's."""
         wall, cpu, before = self.started
-        self.run_.elapsed = {"wall_seconds": round(before["wall_seconds"] + time.perf_counter() - wall, 1),
-                             "cpu_seconds": round(before["cpu_seconds"] + _cpu_seconds() - cpu, 1)}
+        self.run_.elapsed = {
+            "wall_seconds": round(before["wall_seconds"] + time.perf_counter() - wall, 1),
+            "cpu_seconds": round(before["cpu_seconds"] + _cpu_seconds() - cpu, 1),
+        }
 
     def steps(self) -> None:
         """The rest of the current epoch's steps."""
@@ -486,17 +548,21 @@ class _Loop:
             self.consistent = False
             loss, parts = run.step(self.batches.batch(epoch, step), learning_rate(settings, global_step, self.total))
             if not math.isfinite(loss):
-                raise StemlimeError(f"the training loss became {loss} at epoch {epoch + 1}, step {step + 1}; "
-                                    "try a lower learning rate (--learning-rate)")
-            run.position = {"epoch": epoch, "step": step + 1, "loss_sum": run.position["loss_sum"] + loss,
-                            "loss_count": run.position["loss_count"] + 1}
+                raise StemlimeError(
+                    f"the training loss became {loss} at epoch {epoch + 1}, step {step + 1}; try a lower learning rate (--learning-rate)"
+                )
+            run.position = {
+                "epoch": epoch,
+                "step": step + 1,
+                "loss_sum": run.position["loss_sum"] + loss,
+                "loss_count": run.position["loss_count"] + 1,
+            }
             self.consistent = True
             self.bar.update(1)
             self.bar.set_postfix(epoch=f"{epoch + 1}/{settings.epochs}", loss=f"{loss:.4f}", refresh=False)
             if self.on_step is not None:
                 self.on_step({"epoch": epoch, "step": step, "global_step": global_step, "loss": loss, **parts})
-            if (self.checkpoint_every and (global_step + 1) % self.checkpoint_every == 0
-                    and run.position["step"] < self.steps_per_epoch):
+            if self.checkpoint_every and (global_step + 1) % self.checkpoint_every == 0 and run.position["step"] < self.steps_per_epoch:
                 self.account()
                 run.save_checkpoint(self.digest)
 
@@ -509,15 +575,25 @@ class _Loop:
         evaluation = evaluate(run.network, self.validation_tracks, run.device, transcription=False)
         medians, score = evaluation.medians(), evaluation.score()
         self.account()
-        record = {"epoch": epoch + 1, "loss": run.position["loss_sum"] / max(run.position["loss_count"], 1),
-                  "validation_score": score, "validation": medians, **run.elapsed}  # time so far: training curves
+        record = {
+            "epoch": epoch + 1,
+            "loss": run.position["loss_sum"] / max(run.position["loss_count"], 1),
+            "validation_score": score,
+            "validation": medians,
+            **run.elapsed,
+        }  # time so far: training curves
         run.history.append(record)
         improved = run.best["score"] is None or score > run.best["score"]
         if improved:
             run.best = {"score": score, "epoch": epoch + 1}
-            run.save_model(self.summary | {"epochs_done": epoch + 1, "history": run.history, "elapsed": run.elapsed},
-                           {"validation": evaluation.to_dict(), "epoch": epoch + 1})
-        self.bar.write(f"epoch {epoch + 1}/{settings.epochs}: loss {record['loss']:.4f}; validation {_format_metrics(medians)}"
-                       + ("  (best so far: saved)" if improved else ""), file=sys.stderr)
+            run.save_model(
+                self.summary | {"epochs_done": epoch + 1, "history": run.history, "elapsed": run.elapsed},
+                {"validation": evaluation.to_dict(), "epoch": epoch + 1},
+            )
+        self.bar.write(
+            f"epoch {epoch + 1}/{settings.epochs}: loss {record['loss']:.4f}; validation {_format_metrics(medians)}"
+            + ("  (best so far: saved)" if improved else ""),
+            file=sys.stderr,
+        )
         run.position = {"epoch": epoch + 1, "step": 0, "loss_sum": 0.0, "loss_count": 0}
         run.save_checkpoint(self.digest)

@@ -62,7 +62,7 @@ def roll_targets(config: CerberusConfig, notes: dict[str, np.ndarray], start_sec
                     continue
                 first = int(round((start - start_seconds) * fps))
                 column = offset + config.drum_classes.index(name)
-                roll[max(first, 0):max(first + DRUM_ONSET_FRAMES, 0), column] = 1.0
+                roll[max(first, 0) : max(first + DRUM_ONSET_FRAMES, 0), column] = 1.0
             continue
         for start, end, pitch in rows:
             key = int(pitch) - config.lowest_pitch
@@ -70,7 +70,7 @@ def roll_targets(config: CerberusConfig, notes: dict[str, np.ndarray], start_sec
                 continue
             first = int(np.ceil((start - start_seconds) * fps - 1e-9))
             last = int(np.ceil((end - start_seconds) * fps - 1e-9))
-            roll[max(first, 0):max(last, 0), offset + key] = 1.0
+            roll[max(first, 0) : max(last, 0), offset + key] = 1.0
     return roll
 
 
@@ -133,9 +133,12 @@ def decode(config: CerberusConfig, probabilities: np.ndarray, thresholds: float 
             parts[instrument] = Part(tuple(drum_onsets(config, probabilities, threshold)), 0, True)
             continue
         offset = column_offset(config, instrument)
-        keys = active_keys(probabilities[:, offset:offset + config.pitches], threshold)
-        notes = [Note(first / fps, end / fps, config.lowest_pitch + key, VELOCITY)
-                 for key in np.flatnonzero(keys.any(axis=0)) for first, end in _runs(keys[:, key])]
+        keys = active_keys(probabilities[:, offset : offset + config.pitches], threshold)
+        notes = [
+            Note(first / fps, end / fps, config.lowest_pitch + key, VELOCITY)
+            for key in np.flatnonzero(keys.any(axis=0))
+            for first, end in _runs(keys[:, key])
+        ]
         parts[instrument] = Part(tuple(sorted(notes, key=lambda n: (n.start, n.pitch))), PROGRAMS.get(instrument, 0), False)
     return parts
 

@@ -89,14 +89,19 @@ def _checked_metadata(path: Path) -> None:
         raise ModelFilesError(f"demucs: {path} is not a readable safetensors file: {error}") from None
     missing = [key for key in ("klass", "args", "kwargs") if key not in metadata]
     if missing:
-        raise ModelFilesError(f"demucs: {path} is not a demucs model (its metadata lacks {', '.join(missing)}): "
-                              "demucs's Hugging Face files store the network class and arguments there")
+        raise ModelFilesError(
+            f"demucs: {path} is not a demucs model (its metadata lacks {', '.join(missing)}): "
+            "demucs's Hugging Face files store the network class and arguments there"
+        )
     if metadata["klass"] not in MODEL_CLASSES:
-        raise ModelFilesError(f"demucs: {path} names the class {metadata['klass']!r}; stemlime builds only demucs's "
-                              f"networks ({', '.join(MODEL_CLASSES)})")
+        raise ModelFilesError(
+            f"demucs: {path} names the class {metadata['klass']!r}; stemlime builds only demucs's networks ({', '.join(MODEL_CLASSES)})"
+        )
     if "structure" in metadata:
-        raise ModelFilesError(f"demucs: {path} is a quantized (diffq) model; stemlime runs the full-precision "
-                              "variants (htdemucs, htdemucs_ft, htdemucs_6s, mdx_extra, mdx, hdemucs_mmi)")
+        raise ModelFilesError(
+            f"demucs: {path} is a quantized (diffq) model; stemlime runs the full-precision "
+            "variants (htdemucs, htdemucs_ft, htdemucs_6s, mdx_extra, mdx, hdemucs_mmi)"
+        )
     try:
         json.loads(metadata["args"]), json.loads(metadata["kwargs"])
     except ValueError as error:
@@ -171,8 +176,10 @@ def load_bag(variant: str, folder: Path) -> Any:
     try:
         model = BagOfModels(networks, bag.get("weights"), bag.get("segment"))
     except AssertionError:
-        raise ModelFilesError(f"demucs:{variant}: the models of {bag_file} do not fit together (their stems, rates "
-                              "or channels differ, or the weights do not match them)") from None
+        raise ModelFilesError(
+            f"demucs:{variant}: the models of {bag_file} do not fit together (their stems, rates "
+            "or channels differ, or the weights do not match them)"
+        ) from None
     return model.eval()
 
 

@@ -24,9 +24,13 @@ def _overlap(instance: Any, attribute: Any, overlap: float) -> None:
 class DemucsOptions:
     owner = "demucs"
     device: str = device_option()
-    model_dir: Path | None = option(None, "folder with the variant's files: NAME.yaml and SIG.safetensors (its Hugging Face "
-                                          "repository), or demucs's SIG-CHECKSUM.th downloads (default: the Hugging Face "
-                                          "hub and cache)", converter=path_or_none)
+    model_dir: Path | None = option(
+        None,
+        "folder with the variant's files: NAME.yaml and SIG.safetensors (its Hugging Face "
+        "repository), or demucs's SIG-CHECKSUM.th downloads (default: the Hugging Face "
+        "hub and cache)",
+        converter=path_or_none,
+    )
     shifts: int = option(1, "random time shifts averaged (demucs's --shifts; seeded, so repeatable)", validator=_shifts)
     overlap: float = option(0.25, "overlap of consecutive segments, as a fraction (demucs's --overlap)", validator=_overlap)
     rest: bool = option(False, "add a stem 'rest' = mix - sum of the stems, so that they add up to the mix", converter=bool)

@@ -76,8 +76,10 @@ class DemucsSeparator:
             folder = self.model_dir if self.model_dir is not None else hub_folder(self.variant)
             model = load_bag(self.variant, folder)
             if tuple(model.sources) != VARIANTS[self.variant]:
-                raise ModelFilesError(f"demucs:{self.variant}: the models in {folder} separate {', '.join(model.sources)}, "
-                                      f"not {', '.join(VARIANTS[self.variant])}: the folder holds another variant")
+                raise ModelFilesError(
+                    f"demucs:{self.variant}: the models in {folder} separate {', '.join(model.sources)}, "
+                    f"not {', '.join(VARIANTS[self.variant])}: the folder holds another variant"
+                )
             self._device = torch_device(self.device, "demucs")
             self._model = model
         return self._model
@@ -120,8 +122,9 @@ class DemucsSeparator:
         reference = wav.mean(0)
         mean, std = reference.mean(), reference.std() + 1e-8
         with seeded_random(self.seed), torch.inference_mode():
-            estimates = apply_model(model, ((wav - mean) / std)[None], shifts=self.shifts, split=True,
-                                    overlap=self.overlap, device=self._device, progress=False)
+            estimates = apply_model(
+                model, ((wav - mean) / std)[None], shifts=self.shifts, split=True, overlap=self.overlap, device=self._device, progress=False
+            )
         return (estimates * std + mean)[0].cpu().numpy()
 
     def __repr__(self) -> str:

@@ -85,12 +85,12 @@ class WindowedTagger:
         outputs = []
         with torch.inference_mode():
             for first in range(0, len(on_device), step):
-                chunk = on_device[first:first + step]
+                chunk = on_device[first : first + step]
                 audio = chunk @ staged
                 audio[chunk.sum(dim=1) == 0] = empty_value
                 if window is not None and length < window and self.pad_short:
                     audio = torch.nn.functional.pad(audio, (0, window - length))
-                windows = audio if per_input == 1 else audio[:, :per_input * window].reshape(-1, window)
+                windows = audio if per_input == 1 else audio[:, : per_input * window].reshape(-1, window)
                 result = self._forward_tensor(windows).float()
                 outputs.append(result.view(len(chunk), per_input, -1).mean(dim=1))
             return torch.cat(outputs).cpu().numpy().astype(np.float32)
@@ -106,5 +106,5 @@ class WindowedTagger:
             raise AudioError(f"{self.name}: the audio holds NaN or infinite samples")
         window = window_samples(self.input_seconds, self.sample_rate)
         windows, bounds = cut_windows(batch, window, pad_short=self.pad_short)
-        outputs = [self._forward(windows[first:first + self.batch_size]) for first in range(0, len(windows), self.batch_size)]
+        outputs = [self._forward(windows[first : first + self.batch_size]) for first in range(0, len(windows), self.batch_size)]
         return mean_over_windows(np.concatenate(outputs), bounds)

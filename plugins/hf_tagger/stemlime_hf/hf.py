@@ -115,8 +115,10 @@ class HFTagger(WindowedTagger):
         given = HFOptions(**options)  # the options: model, device, batch_size, revision, output (see .options)
         model, device, revision, output = given.model, given.device, given.revision, given.output
         if not model:
-            raise UsageError("tagger hf needs model=NAME_OR_FOLDER, e.g. 'hf,model=MIT/ast-finetuned-audioset-10-10-0.4593' "
-                             "or 'hf,model=path/to/saved_model'")
+            raise UsageError(
+                "tagger hf needs model=NAME_OR_FOLDER, e.g. 'hf,model=MIT/ast-finetuned-audioset-10-10-0.4593' "
+                "or 'hf,model=path/to/saved_model'"
+            )
         self.batch_size = given.batch_size
         self.model = str(model)
         self.revision = revision
@@ -156,13 +158,16 @@ class HFTagger(WindowedTagger):
 
             try:
                 network, info = AutoModelForAudioClassification.from_pretrained(
-                    self.model, revision=self.revision, output_loading_info=True)
+                    self.model, revision=self.revision, output_loading_info=True
+                )
             except (OSError, ValueError, RuntimeError) as error:
                 raise _source_error(self.model, error, "model weights") from None
             except Exception as error:  # e.g. safetensors' own error for a truncated file: name the file
-                raise ModelFilesError(f"tagger hf: cannot read the model weights of {self.model} ({_weights_file(self.model)}): "
-                                      f"{type(error).__name__}: {one_line(str(error))}. Save the model again "
-                                      "(save_pretrained), or fetch it again") from None
+                raise ModelFilesError(
+                    f"tagger hf: cannot read the model weights of {self.model} ({_weights_file(self.model)}): "
+                    f"{type(error).__name__}: {one_line(str(error))}. Save the model again "
+                    "(save_pretrained), or fetch it again"
+                ) from None
             missing = sorted(info.get("missing_keys") or [])
             if missing:
                 raise UsageError(

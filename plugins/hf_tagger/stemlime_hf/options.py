@@ -26,8 +26,11 @@ class HFOptions:
     batch_size: int = option(8, "windows per network call", validator=_batch_size)
     compose: str = compose_option()
     revision: str | None = option(None, "hub revision (branch, tag or commit) of a hub model")
-    output: str = option("auto", "auto: sigmoid for multi-label models (problem_type), else softmax, as transformers' "
-                                 "pipeline; or sigmoid, softmax, none (logits)", choices=HF_OUTPUTS)
+    output: str = option(
+        "auto",
+        "auto: sigmoid for multi-label models (problem_type), else softmax, as transformers' pipeline; or sigmoid, softmax, none (logits)",
+        choices=HF_OUTPUTS,
+    )
 
 
 @attrs.frozen
@@ -35,13 +38,16 @@ class TorchModuleOptions:
     owner = "tagger torch"
     module: str | None = option(None, "MODULE:FACTORY: an nn.Module, or a class or function returning one")
     path: Path | None = option(None, "folder added to the import path before importing MODULE", converter=path_or_none)
-    checkpoint: Path | None = option(None, "weights: .safetensors, or a torch.save'd state dict (read with "
-                                           "weights_only=True)", converter=path_or_none)
-    labels: str | None = option(None, "FILE with one label per line, or names separated by ';' (default: the module's "
-                                      "labels attribute, else 0, 1, ...)")
+    checkpoint: Path | None = option(
+        None, "weights: .safetensors, or a torch.save'd state dict (read with weights_only=True)", converter=path_or_none
+    )
+    labels: str | None = option(
+        None, "FILE with one label per line, or names separated by ';' (default: the module's labels attribute, else 0, 1, ...)"
+    )
     sample_rate: int | None = option(None, "sample rate in Hz the module expects (default: its sample_rate attribute)")
-    input_seconds: float | None = option(None, "fixed input length in seconds: longer audio is cut into such windows and "
-                                               "averaged (default: any length)")
+    input_seconds: float | None = option(
+        None, "fixed input length in seconds: longer audio is cut into such windows and averaged (default: any length)"
+    )
     output: str = option("none", "sigmoid, softmax, or none (the module's outputs as they are)", choices=TORCH_OUTPUTS)
     device: str = device_option()
     batch_size: int = option(16, "windows per module call", validator=_batch_size)

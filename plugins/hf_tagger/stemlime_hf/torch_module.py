@@ -45,8 +45,9 @@ def read_labels(text: str) -> list[str]:
         return parse_labels(f"@{path}", OWNER)
     if ";" in text:
         return parse_labels(text, OWNER)
-    raise UsageError(f"{OWNER}: labels={text}: no such file. Give a file with one label per line, "
-                     "or the names separated by ';' (labels=calm;energetic)")
+    raise UsageError(
+        f"{OWNER}: labels={text}: no such file. Give a file with one label per line, or the names separated by ';' (labels=calm;energetic)"
+    )
 
 
 def _load_failure(error: Exception) -> str:
@@ -86,8 +87,10 @@ def load_state_dict(checkpoint: Path) -> dict[str, torch.Tensor]:
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelFilesError(f"{OWNER}: {checkpoint} holds a {type(state).__name__}, not a state dict "
-                              "(names -> tensors): save it with torch.save(module.state_dict(), FILE)")
+        raise ModelFilesError(
+            f"{OWNER}: {checkpoint} holds a {type(state).__name__}, not a state dict "
+            "(names -> tensors): save it with torch.save(module.state_dict(), FILE)"
+        )
     return state
 
 
@@ -124,9 +127,18 @@ class TorchModuleTagger(WindowedTagger):
 
     pad_short = True  # a module with a fixed input length gets it
 
-    def __init__(self, network: torch.nn.Module, labels: list[str] | None, sample_rate: int, input_seconds: float | None,
-                 output: str = "none", device: str = "auto", batch_size: int = 16, name: str = "torch",
-                 compose: str = "auto"):
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        labels: list[str] | None,
+        sample_rate: int,
+        input_seconds: float | None,
+        output: str = "none",
+        device: str = "auto",
+        batch_size: int = 16,
+        name: str = "torch",
+        compose: str = "auto",
+    ):
         if output not in ACTIVATIONS:
             raise UsageError(f"{OWNER}: output must be one of {', '.join(ACTIVATIONS)}, got {output!r}")
         if input_seconds is not None and not (isinstance(input_seconds, (int, float)) and 0 < input_seconds < 1e6):
@@ -149,20 +161,26 @@ class TorchModuleTagger(WindowedTagger):
         try:
             out = self._forward(np.zeros((1, length), np.float32))
         except Exception as error:
-            raise StemlimeError(f"{OWNER}: {self.name} failed on one silent input of {length} samples "
-                                f"((1, {length}) float32): {type(error).__name__}: {error}") from error
+            raise StemlimeError(
+                f"{OWNER}: {self.name} failed on one silent input of {length} samples "
+                f"((1, {length}) float32): {type(error).__name__}: {error}"
+            ) from error
         if out.ndim != 2 or out.shape[0] != 1:
-            raise StemlimeError(f"{OWNER}: {self.name} returned outputs of shape {tuple(out.shape)} for a batch of one "
-                                f"input; a tagger module returns (batch, labels)")
+            raise StemlimeError(
+                f"{OWNER}: {self.name} returned outputs of shape {tuple(out.shape)} for a batch of one "
+                f"input; a tagger module returns (batch, labels)"
+            )
         if labels is None:
             return [str(i) for i in range(out.shape[1])]
         labels = [str(label) for label in labels]
         if len(set(labels)) != len(labels):
             raise UsageError(f"{OWNER}: the labels of {self.name} hold duplicate names")
         if out.shape[1] != len(labels):
-            raise UsageError(f"{OWNER}: {self.name} returns {out.shape[1]} outputs per input, but its labels name "
-                             f"{len(labels)} ({', '.join(labels[:5])}{', ...' if len(labels) > 5 else ''}): "
-                             "give one label per output")
+            raise UsageError(
+                f"{OWNER}: {self.name} returns {out.shape[1]} outputs per input, but its labels name "
+                f"{len(labels)} ({', '.join(labels[:5])}{', ...' if len(labels) > 5 else ''}): "
+                "give one label per output"
+            )
         return labels
 
     def _forward(self, windows: np.ndarray) -> np.ndarray:
@@ -185,8 +203,13 @@ def build_torch_tagger(variant: str | None = None, **options: Any) -> TorchModul
     """The ``torch`` tagger from its spec options (:class:`.options.TorchModuleOptions`; see the module docstring)."""
     given = TorchModuleOptions(**options)
     module, path, checkpoint, labels = given.module, given.path, given.checkpoint, given.labels
-    sample_rate, input_seconds, output, device, batch_size = (given.sample_rate, given.input_seconds, given.output,
-                                                              given.device, given.batch_size)
+    sample_rate, input_seconds, output, device, batch_size = (
+        given.sample_rate,
+        given.input_seconds,
+        given.output,
+        given.device,
+        given.batch_size,
+    )
     if module is None:
         raise UsageError(f"{OWNER} needs module=MODULE:FACTORY, e.g. 'torch,module=mynet:build,path=.,sample_rate=16000'")
     target = import_attribute(module, path, owner=OWNER, option="module")
@@ -198,5 +221,14 @@ def build_torch_tagger(variant: str | None = None, **options: Any) -> TorchModul
     if rate is None:
         raise UsageError(f"{OWNER}: {module} has no sample_rate attribute; give sample_rate=HZ in the spec")
     seconds = input_seconds if input_seconds is not None else _attribute("input_seconds", network, target)
-    return TorchModuleTagger(network, label_list, rate, seconds, output=output, device=device, batch_size=batch_size,
-                             name=f"torch:{module}", compose=given.compose)
+    return TorchModuleTagger(
+        network,
+        label_list,
+        rate,
+        seconds,
+        output=output,
+        device=device,
+        batch_size=batch_size,
+        name=f"torch:{module}",
+        compose=given.compose,
+    )

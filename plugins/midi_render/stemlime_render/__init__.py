@@ -17,10 +17,19 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "render_song": "render", "render_midi": "render", "read_midi": "render", "Rendering": "render",
-    "generate": "arrange", "Arrangement": "arrange", "render_dataset": "dataset",
-    "Synthesizer": "synth", "default_soundfont": "synth", "sing": "voice",
-    "CLASSES": "instruments", "GENERATOR_CLASSES": "instruments", "instrument_class": "instruments",
+    "render_song": "render",
+    "render_midi": "render",
+    "read_midi": "render",
+    "Rendering": "render",
+    "generate": "arrange",
+    "Arrangement": "arrange",
+    "render_dataset": "dataset",
+    "Synthesizer": "synth",
+    "default_soundfont": "synth",
+    "sing": "voice",
+    "CLASSES": "instruments",
+    "GENERATOR_CLASSES": "instruments",
+    "instrument_class": "instruments",
 }
 __all__ = sorted(_EXPORTS)
 

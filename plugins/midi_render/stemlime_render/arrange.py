@@ -70,8 +70,15 @@ class Arrangement:
     distinct_parts: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        facts = {"seed": self.seed, "duration": self.duration, "tempo": self.tempo, "key": self.key, "mode": self.mode,
-                 "progression": list(self.progression), "gains_db": self.gains_db}
+        facts = {
+            "seed": self.seed,
+            "duration": self.duration,
+            "tempo": self.tempo,
+            "key": self.key,
+            "mode": self.mode,
+            "progression": list(self.progression),
+            "gains_db": self.gains_db,
+        }
         return facts | ({"distinct_parts": True} if self.distinct_parts else {})  # the default's metadata stays as it was
 
 
@@ -107,8 +114,9 @@ def _voiced(pcs: list[int], low: int) -> list[int]:
     return sorted(low + (pc - low) % 12 for pc in pcs)
 
 
-def generate(seed: int, duration: float, instruments: str | tuple[str, ...] = ("piano", "guitar", "bass", "drums"),
-             distinct_parts: bool = False) -> Arrangement:
+def generate(
+    seed: int, duration: float, instruments: str | tuple[str, ...] = ("piano", "guitar", "bass", "drums"), distinct_parts: bool = False
+) -> Arrangement:
     """A random arrangement of ``duration`` seconds with the given instrument classes.
 
     The same seed, duration, instruments and ``distinct_parts`` give the same MIDI. Classes:

@@ -37,8 +37,16 @@ def _render_piece(job: tuple[int, dict[str, Any], str]) -> tuple[int, float]:
     sets = settings["instrument_sets"]
     # which instrument set a piece gets is drawn from its own seed: independent of the worker and order
     instruments = sets[int(np.random.default_rng([seed, 1]).integers(len(sets)))]
-    rendering = render_song(seed, settings["duration"], instruments, settings["sample_rate"], settings["soundfont"],
-                            settings["vocals"], settings["voice"], settings.get("distinct_parts", False))
+    rendering = render_song(
+        seed,
+        settings["duration"],
+        instruments,
+        settings["sample_rate"],
+        settings["soundfont"],
+        settings["vocals"],
+        settings["voice"],
+        settings.get("distinct_parts", False),
+    )
     rendering.save(piece_folder(Path(out), index), force=True, within=out)  # an unfinished piece of this dataset: replaced
     return index, rendering.duration
 
@@ -71,10 +79,13 @@ def render_dataset(
     if workers is not None:
         whole_number(workers, "workers", minimum=1, flag="--workers")
     settings = {
-        "seed": int(seed), "duration": check_duration(duration),
+        "seed": int(seed),
+        "duration": check_duration(duration),
         "instrument_sets": [",".join(parse_classes(s)) for s in instrument_sets],
-        "sample_rate": int(sample_rate), "soundfont": str(Path(soundfont).expanduser().resolve()) if soundfont else None,
-        "vocals": vocals, "voice": voice,
+        "sample_rate": int(sample_rate),
+        "soundfont": str(Path(soundfont).expanduser().resolve()) if soundfont else None,
+        "vocals": vocals,
+        "voice": voice,
         **({"distinct_parts": True} if distinct_parts else {}),  # absent by default: earlier dataset.json files still match
     }
     if not settings["instrument_sets"]:
@@ -107,9 +118,11 @@ def _check_disk(out: Path, count: int, settings: dict[str, Any]) -> None:
     except OSError:
         return
     if needed > free:
-        raise UsageError(f"--count {count} pieces of {settings['duration']:g} s at {settings['sample_rate']} Hz need at least "
-                         f"{needed / 2**30:.1f} GiB of disk, and {existing} has {free / 2**30:.1f} GiB free; choose a smaller "
-                         "--count or --duration, or another --out")
+        raise UsageError(
+            f"--count {count} pieces of {settings['duration']:g} s at {settings['sample_rate']} Hz need at least "
+            f"{needed / 2**30:.1f} GiB of disk, and {existing} has {free / 2**30:.1f} GiB free; choose a smaller "
+            "--count or --duration, or another --out"
+        )
 
 
 def _earlier_dataset(folder: Path) -> bool:
@@ -125,8 +138,10 @@ def _check_settings(out: Path, settings: dict[str, Any]) -> None:
         previous = json.loads(settings_path.read_text())
         if previous != settings:
             changed = ", ".join(f"{k}: {previous.get(k)!r} -> {v!r}" for k, v in settings.items() if previous.get(k) != v)
-            raise UsageError(f"{out} holds a dataset rendered with other settings ({changed}); "
-                             "resume with the same settings or choose another output folder (--out)")
+            raise UsageError(
+                f"{out} holds a dataset rendered with other settings ({changed}); "
+                "resume with the same settings or choose another output folder (--out)"
+            )
 
 
 def _render(out: Path, count: int, settings: dict[str, Any], workers: int | None, progress: bool) -> None:

@@ -14,15 +14,19 @@ from .commands import add_dataset_arguments, add_render_arguments, run_dataset, 
 
 @hookimpl
 def stemlime_commands(register):
-    register(Command(
-        name="render",
-        help="render MIDI (a file, or a piece generated from a seed) into stems: DIR/<stem>.wav, mixture.wav, metadata.json",
-        add_arguments=add_render_arguments,
-        run=run_render,
-    ))
-    register(Command(
-        name="render-dataset",
-        help="render many generated pieces in parallel processes (resumes where it stopped)",
-        add_arguments=add_dataset_arguments,
-        run=run_dataset,
-    ))
+    register(
+        Command(
+            name="render",
+            help="render MIDI (a file, or a piece generated from a seed) into stems: DIR/<stem>.wav, mixture.wav, metadata.json",
+            add_arguments=add_render_arguments,
+            run=run_render,
+        )
+    )
+    register(
+        Command(
+            name="render-dataset",
+            help="render many generated pieces in parallel processes (resumes where it stopped)",
+            add_arguments=add_dataset_arguments,
+            run=run_dataset,
+        )
+    )

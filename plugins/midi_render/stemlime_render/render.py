@@ -46,8 +46,7 @@ class Rendering:
         """Length in seconds."""
         return len(self.mixture) / self.sample_rate
 
-    def save(self, folder: str | Path, force: bool = False, *, inputs: Sequence[Any] = (),
-             within: str | Path | None = None) -> Path:
+    def save(self, folder: str | Path, force: bool = False, *, inputs: Sequence[Any] = (), within: str | Path | None = None) -> Path:
         """Write ``<stem>.wav`` (32-bit float), ``mixture.wav`` and ``metadata.json`` into ``folder``,
         replacing it whole as every stemlime result (:class:`stemlime.plugin.ResultFolder`, kind
         ``song``): no file of an earlier render stays behind. A folder stemlime did not write is
@@ -76,8 +75,9 @@ def read_midi(source: Any) -> Any:
     try:
         return pretty_midi.PrettyMIDI(str(path))
     except Exception as error:  # mido and pretty_midi raise many kinds (OSError, EOFError, KeyError, ValueError)
-        raise StemlimeError(f"cannot read {path} as a MIDI file ({type(error).__name__}: {error}); "
-                            "is it a complete Standard MIDI File (.mid)?") from None
+        raise StemlimeError(
+            f"cannot read {path} as a MIDI file ({type(error).__name__}: {error}); is it a complete Standard MIDI File (.mid)?"
+        ) from None
 
 
 def _stem_names(midi: Any, stems_by: str) -> list[str]:
@@ -161,14 +161,22 @@ def render_midi(
                 for instrument in instruments:
                     words = _lyrics_for(instrument.notes, midi.lyrics)
                     audio += sing(instrument.notes, words, sample_rate, n_samples, voice) * np.float32(SUNG_GAIN)
-                    entries.append({"name": instrument.name, "program": None, "is_drum": False,
-                                    "synth": f"espeak-ng {voice}", "lyrics": words})
+                    entries.append(
+                        {"name": instrument.name, "program": None, "is_drum": False, "synth": f"espeak-ng {voice}", "lyrics": words}
+                    )
             else:
                 audio = render_instruments(instruments, synthesizer, n_samples)
                 for instrument in instruments:
                     _, bank, preset = synthesizer.select(int(instrument.program), bool(instrument.is_drum))
-                    entries.append({"name": instrument.name, "program": int(instrument.program), "bank": bank,
-                                    "is_drum": bool(instrument.is_drum), "synth": f"fluidsynth {preset.strip()}"})
+                    entries.append(
+                        {
+                            "name": instrument.name,
+                            "program": int(instrument.program),
+                            "bank": bank,
+                            "is_drum": bool(instrument.is_drum),
+                            "synth": f"fluidsynth {preset.strip()}",
+                        }
+                    )
             gain = float((gains_db or {}).get(name, 0.0))
             if normalize:
                 sounding = audio[np.abs(audio) > 1e-4]
@@ -182,7 +190,7 @@ def render_midi(
     fade = min(int(FADE_OUT_SECONDS * sample_rate), n_samples)
     envelope = np.linspace(1, 0, fade, dtype=np.float32)
     for audio in stems.values():
-        audio[n_samples - fade:] *= envelope
+        audio[n_samples - fade :] *= envelope
     mixture = np.zeros(n_samples, dtype=np.float32)
     for audio in stems.values():
         mixture += audio
@@ -195,8 +203,12 @@ def render_midi(
     for name, audio in stems.items():
         described[name].update(rms_db=_level_db(audio), peak=round(float(np.abs(audio).max()), 6))
     metadata = {
-        "sample_rate": int(sample_rate), "duration": duration, "soundfont": soundfont_path,
-        "stems_by": stems_by, "vocals": vocals, "normalization_gain": float(scale),
+        "sample_rate": int(sample_rate),
+        "duration": duration,
+        "soundfont": soundfont_path,
+        "stems_by": stems_by,
+        "vocals": vocals,
+        "normalization_gain": float(scale),
         "mixture": {"rms_db": _level_db(mixture), "peak": round(float(np.abs(mixture).max()), 6)},
         "stems": described,
     }
@@ -249,7 +261,8 @@ def render_song(
 
     check_fits_in_memory(check_duration(duration), sample_rate, len(parse_classes(instruments)) + 1)
     arrangement = generate(seed, duration, instruments, distinct_parts)
-    rendering = render_midi(arrangement.midi, sample_rate, arrangement.duration, soundfont, "class", vocals, voice,
-                            arrangement.gains_db, normalize=True)
+    rendering = render_midi(
+        arrangement.midi, sample_rate, arrangement.duration, soundfont, "class", vocals, voice, arrangement.gains_db, normalize=True
+    )
     metadata = {"arrangement": arrangement.to_dict(), **rendering.metadata}
     return attrs.evolve(rendering, metadata=metadata)

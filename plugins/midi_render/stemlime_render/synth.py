@@ -29,8 +29,10 @@ def default_soundfont() -> Path:
 
     path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
     if not path.is_file():
-        raise StemlimeError(f"pretty_midi's TimGM6mb.sf2 is missing from {path.parent}; reinstall pretty_midi "
-                            f"or give another soundfont ({OTHER_SOUNDFONTS})")
+        raise StemlimeError(
+            f"pretty_midi's TimGM6mb.sf2 is missing from {path.parent}; reinstall pretty_midi "
+            f"or give another soundfont ({OTHER_SOUNDFONTS})"
+        )
     return path
 
 
@@ -45,8 +47,16 @@ def _fluidsynth() -> Any:
             "(sudo apt-get install libfluidsynth3; `make install` does it as root) and the Python package pyfluidsynth."
         ) from None
     write_float = fluidsynth._fl.fluid_synth_write_float
-    write_float.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                            ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    write_float.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_int,
+        ctypes.c_int,
+    ]
     write_float.restype = ctypes.c_int
     fluidsynth.stemlime_write_float = write_float
     return fluidsynth
@@ -89,8 +99,10 @@ def _check_soundfont_header(path: Path) -> None:
     with open(path, "rb") as handle:
         header = handle.read(12)
     if header[:4] != b"RIFF" or header[8:12] not in SOUNDFONT_FORMS:
-        raise UsageError(f"soundfont {path} is not a SoundFont (.sf2): it does not start as one (RIFF....sfbk); "
-                         f"give a .sf2 file ({OTHER_SOUNDFONTS}) or leave --soundfont out for TimGM6mb.sf2")
+        raise UsageError(
+            f"soundfont {path} is not a SoundFont (.sf2): it does not start as one (RIFF....sfbk); "
+            f"give a .sf2 file ({OTHER_SOUNDFONTS}) or leave --soundfont out for TimGM6mb.sf2"
+        )
 
 
 class Synthesizer:
@@ -102,8 +114,7 @@ class Synthesizer:
 
         problem = file_problem(self.soundfont, "soundfont")
         if problem:
-            raise StemlimeError(f"{problem}; give an existing .sf2 file "
-                                f"({OTHER_SOUNDFONTS}) or leave it out for TimGM6mb.sf2")
+            raise StemlimeError(f"{problem}; give an existing .sf2 file ({OTHER_SOUNDFONTS}) or leave it out for TimGM6mb.sf2")
         _check_soundfont_header(self.soundfont)
         if not 8000 <= int(sample_rate) <= 96000:
             raise UsageError(f"sample rate {sample_rate} Hz: FluidSynth renders at 8000 to 96000 Hz (--sample-rate)")
@@ -111,7 +122,9 @@ class Synthesizer:
         fluidsynth = _fluidsynth()
         self._write_float = fluidsynth.stemlime_write_float
         self.synth = fluidsynth.Synth(
-            gain=SYNTH_GAIN, samplerate=float(self.sample_rate), channels=16,
+            gain=SYNTH_GAIN,
+            samplerate=float(self.sample_rate),
+            channels=16,
             **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.cpu-cores": 1, "synth.polyphony": 512},
         )
         with captured_stderr() as said:  # FluidSynth and GLib print their diagnostics straight to stderr
@@ -120,8 +133,7 @@ class Synthesizer:
             self.close()
             reasons = [line.removeprefix("fluidsynth: error: ") for line in said.lines("fluidsynth: error:")]
             reason = f" (FluidSynth: {reasons[0]})" if reasons else ""
-            raise StemlimeError(f"FluidSynth cannot load {self.soundfont} as a SoundFont (.sf2){reason}; is the file "
-                                "complete?")
+            raise StemlimeError(f"FluidSynth cannot load {self.soundfont} as a SoundFont (.sf2){reason}; is the file complete?")
 
     def close(self) -> None:
         if getattr(self, "synth", None) is not None:
@@ -152,8 +164,10 @@ class Synthesizer:
             from .instruments import instrument_class
 
             what = "a drum kit (bank 128)" if is_drum else f"program {program} ({instrument_class(program, False)})"
-            raise StemlimeError(f"soundfont {self.soundfont.name} has no preset for {what}; choose other instruments "
-                                f"or give a complete General MIDI soundfont ({OTHER_SOUNDFONTS})")
+            raise StemlimeError(
+                f"soundfont {self.soundfont.name} has no preset for {what}; choose other instruments "
+                f"or give a complete General MIDI soundfont ({OTHER_SOUNDFONTS})"
+            )
         if self.synth.program_select(channel, self.sfid, bank, program) != 0:
             raise StemlimeError(f"FluidSynth could not select bank {bank} program {program} of {self.soundfont.name}")
         return channel, bank, name

@@ -21,8 +21,32 @@ from stemlime.plugin import resample
 from stemlime.plugin import StemlimeError, UsageError
 
 DEFAULT_VOICE = "en-us+f3"  # American English, a female variant
-WORDS = ("love", "night", "home", "light", "dream", "fire", "heart", "sky", "rain", "you", "go", "day",
-         "stay", "free", "time", "sun", "run", "fly", "blue", "away", "la", "oh", "shine", "road")
+WORDS = (
+    "love",
+    "night",
+    "home",
+    "light",
+    "dream",
+    "fire",
+    "heart",
+    "sky",
+    "rain",
+    "you",
+    "go",
+    "day",
+    "stay",
+    "free",
+    "time",
+    "sun",
+    "run",
+    "fly",
+    "blue",
+    "away",
+    "la",
+    "oh",
+    "shine",
+    "road",
+)
 ESPEAK_PITCHES = np.arange(0, 100, 11)  # espeak's pitch values measured for the frequency table
 FADE_SECONDS = 0.03  # fade-out at a note's end: no click where the word is cut
 SILENCE = 1e-3  # amplitude below which espeak's output counts as silence when trimming
@@ -33,8 +57,10 @@ VIBRATO_CENTS = 40.0  # a flat pitch, which separators take for an instrument; v
 def espeak_binary() -> str:
     path = shutil.which("espeak-ng")
     if path is None:
-        raise StemlimeError("vocals need espeak-ng, which is not installed: sudo apt-get install espeak-ng "
-                            "(`make install` does it as root), or render without vocals")
+        raise StemlimeError(
+            "vocals need espeak-ng, which is not installed: sudo apt-get install espeak-ng "
+            "(`make install` does it as root), or render without vocals"
+        )
     return path
 
 
@@ -85,7 +111,7 @@ def espeak_pitch(frequency: float, voice: str = DEFAULT_VOICE) -> int:
 
 def _trimmed(audio: np.ndarray) -> np.ndarray:
     loud = np.flatnonzero(np.abs(audio) > SILENCE)
-    return audio[loud[0]: loud[-1] + 1] if len(loud) else audio[:0]
+    return audio[loud[0] : loud[-1] + 1] if len(loud) else audio[:0]
 
 
 def vibrato(audio: np.ndarray, sample_rate: int, rate: float = VIBRATO_HZ, cents: float = VIBRATO_CENTS) -> np.ndarray:
@@ -117,6 +143,6 @@ def sing(notes: Sequence[Any], words: Sequence[str], sample_rate: int, n_samples
         audio = resample(vibrato(_trimmed(audio), native), native, sample_rate)[: end - start]
         envelope = np.ones(len(audio), dtype=np.float32)
         tail = min(fade, len(audio))
-        envelope[len(audio) - tail:] = np.linspace(1, 0, tail, dtype=np.float32)
-        out[start: start + len(audio)] += audio * envelope * np.float32(note.velocity / 127)
+        envelope[len(audio) - tail :] = np.linspace(1, 0, tail, dtype=np.float32)
+        out[start : start + len(audio)] += audio * envelope * np.float32(note.velocity / 127)
     return out

@@ -41,8 +41,9 @@ def log_mel_batch(audio: torch.Tensor) -> torch.Tensor:
     if audio.dim() != 2:
         raise ValueError(f"log_mel_batch expects (batch, samples) waveforms, got shape {tuple(audio.shape)}")
     window, filterbank = _constants(audio.device)
-    spectrum = torch.stft(audio.float(), N_FFT, HOP, window=window, center=True, pad_mode="constant",
-                          return_complex=True)  # (B, 257, frames)
+    spectrum = torch.stft(
+        audio.float(), N_FFT, HOP, window=window, center=True, pad_mode="constant", return_complex=True
+    )  # (B, 257, frames)
     power = spectrum.real.square() + spectrum.imag.square()
     mel = torch.matmul(filterbank, power)  # (B, 96, frames)
     mel = mel.to(torch.float16).float()  # musicnn's float16 storage: rounding and underflow

@@ -114,7 +114,7 @@ def max_over_bands(wide: torch.Tensor) -> torch.Tensor:
     starts = list(range(FAST_MAX_WIDTH, width - FAST_MAX_WIDTH, FAST_MAX_WIDTH)) + [width - FAST_MAX_WIDTH]
     out = wide[..., :FAST_MAX_WIDTH].amax(dim=-1)
     for start in starts:
-        torch.maximum(out, wide[..., start:start + FAST_MAX_WIDTH].amax(dim=-1), out=out)
+        torch.maximum(out, wide[..., start : start + FAST_MAX_WIDTH].amax(dim=-1), out=out)
     return out
 
 
@@ -144,8 +144,7 @@ def _onednn_dtype(x: torch.Tensor) -> torch.dtype | None:
     they cannot: a float32 ``x`` on the CPU with oneDNN present and enabled; float32 without
     autocast, bfloat16 under bfloat16 autocast on a CPU with native bfloat16 (autocast itself
     would not reach those calls)."""
-    if not (x.device.type == "cpu" and x.dtype == torch.float32 and torch.backends.mkldnn.is_available()
-            and torch.backends.mkldnn.enabled):
+    if not (x.device.type == "cpu" and x.dtype == torch.float32 and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
         return None
     if not _autocast_on("cpu"):
         return torch.float32
@@ -171,8 +170,9 @@ class _FoldedConv(nn.Module):
         state["_onednn_weights"] = {}  # opaque oneDNN tensors: not copyable, remade on first use
         return state
 
-    def conv_max_pool(self, x: torch.Tensor, padding: tuple[int, int], stride: tuple[int, int],
-                      pool_size: tuple[int, int], pool_stride: tuple[int, int]) -> torch.Tensor:
+    def conv_max_pool(
+        self, x: torch.Tensor, padding: tuple[int, int], stride: tuple[int, int], pool_size: tuple[int, int], pool_stride: tuple[int, int]
+    ) -> torch.Tensor:
         """``max_pool2d(conv2d(x, s * w, None, stride, padding), pool_size, pool_stride)``:
         (B, C_in, H, W) -> (B, C_out, H', W'). In float32 on the CPU both run as oneDNN
         primitives on oneDNN's blocked layout: the wide conv output is never reordered into
@@ -184,9 +184,9 @@ class _FoldedConv(nn.Module):
             weight = self._onednn_weights.get(dtype)
             if weight is None:  # keyed by dtype alone: the callers keep each layer's input shape
                 weight = self._onednn_weights[dtype] = torch.ops.aten.mkldnn_reorder_conv2d_weight(
-                    self.weight.to_mkldnn(dtype), list(padding), list(stride), [1, 1], 1, list(x.shape))
-            wide = torch.mkldnn_convolution(x.contiguous().to_mkldnn(dtype), weight, None,
-                                            list(padding), list(stride), [1, 1], 1)
+                    self.weight.to_mkldnn(dtype), list(padding), list(stride), [1, 1], 1, list(x.shape)
+                )
+            wide = torch.mkldnn_convolution(x.contiguous().to_mkldnn(dtype), weight, None, list(padding), list(stride), [1, 1], 1)
             return torch.mkldnn_max_pool2d(wide, list(pool_size), list(pool_stride)).to_dense()
         wide = F.conv2d(x, self.weight, None, stride=stride, padding=padding)
         if pool_size == pool_stride == (1, wide.shape[3]):  # musicnn: max over all bands
@@ -247,7 +247,7 @@ def gemm_weight(weight: torch.Tensor, bands: int) -> torch.Tensor:
     positions = bands - height + 1
     banded = weight.new_zeros(length, bands, filters, positions)
     for position in range(positions):  # filter o at band offset `position`
-        banded[:, position:position + height, :, position] = weight[:, 0].permute(1, 2, 0)
+        banded[:, position : position + height, :, position] = weight[:, 0].permute(1, 2, 0)
     return banded.reshape(length * bands, filters * positions)
 
 
@@ -273,7 +273,7 @@ def gemm_max_over_bands(rows: torch.Tensor, matrix: torch.Tensor, length: int, h
         step = max(bands * frames, step - step % (bands * frames))  # whole patches: the max runs over their bands
     pooled = []
     for first in range(0, flat.shape[0], step):
-        product = torch.matmul(flat[first:first + step].to(matrix.dtype), matrix)
+        product = torch.matmul(flat[first : first + step].to(matrix.dtype), matrix)
         if height == 1:  # (patches bands t, O) -> max over bands
             pooled.append(product.view(-1, bands, frames, filters).amax(dim=1))  # (patches, t, O)
         else:  # (rows, O positions) -> max over positions
@@ -365,13 +365,13 @@ class FoldedMusicnn(nn.Module):
             filters, _, length, height = bank.weight.shape
             frame_bytes = 4 * filters * (N_MELS - height + 1)  # wide output of one frame of one patch
             patch_step, frame_step = _slicing(out.shape[0], last - first, frame_bytes, x.device)
-            target = out[:, channel:channel + filters]  # (b, filters, T)
+            target = out[:, channel : channel + filters]  # (b, filters, T)
             first_row = self.max_pad - bank.pad_before
             for b0 in range(0, out.shape[0], patch_step):
                 b1 = b0 + patch_step
                 for t0 in range(first, last, frame_step):
                     t1 = min(last, t0 + frame_step)
-                    rows = x[b0:b1, :, first_row + t0:first_row + t1 + length - 1]  # (b, 1, t + length - 1, 96)
+                    rows = x[b0:b1, :, first_row + t0 : first_row + t1 + length - 1]  # (b, 1, t + length - 1, 96)
                     target[b0:b1, :, t0:t1] = bank.pooled(rows)  # (b, filters, t), float32
             tile = target[:, :, first:last]
             tile.copy_(bank.post(tile))
@@ -386,15 +386,15 @@ class FoldedMusicnn(nn.Module):
 
     def _head(self, dense: torch.Tensor) -> torch.Tensor:
         filters = self.midend[0].weight.shape[0]
-        layer_input = dense[:, :self.frontend_channels]
+        layer_input = dense[:, : self.frontend_channels]
         channel = self.frontend_channels
         for k, layer in enumerate(self.midend):
             u = F.conv1d(F.pad(layer_input, (self.midend_pad, self.midend_pad)), layer.weight)  # (B, 64, T)
             cnn = layer.post(u)
             if k > 0:
                 cnn += layer_input  # residual
-            dense[:, channel:channel + filters] = cnn
-            layer_input = dense[:, channel:channel + filters]
+            dense[:, channel : channel + filters] = cnn
+            layer_input = dense[:, channel : channel + filters]
             channel += filters
         pooled = torch.cat([dense.amax(dim=2), dense.mean(dim=2)], dim=1)  # (B, 2 * 753): [max, mean]
         hidden = torch.relu(_float32_linear(pooled, self.dense_weight, self.dense_bias))  # (B, units)
@@ -404,7 +404,7 @@ class FoldedMusicnn(nn.Module):
         """(B, T, 96) log-mel patches -> (B, n_labels) tag probabilities, on the CPU in groups
         of :data:`PATCHES_PER_GROUP` patches."""
         group = PATCHES_PER_GROUP if patches.device.type == "cpu" else max(1, patches.shape[0])
-        return torch.cat([self._probabilities(patches[b:b + group]) for b in range(0, patches.shape[0], group)])
+        return torch.cat([self._probabilities(patches[b : b + group]) for b in range(0, patches.shape[0], group)])
 
     def _probabilities(self, patches: torch.Tensor) -> torch.Tensor:
         x, dense = self.prepare(patches)
@@ -446,7 +446,7 @@ class FoldedVgg(nn.Module):
             )
         if patches.device.type != "cpu":
             return self._probabilities(patches)
-        return torch.cat([self._probabilities(patches[b:b + 1]) for b in range(patches.shape[0])])
+        return torch.cat([self._probabilities(patches[b : b + 1]) for b in range(patches.shape[0])])
 
     def _probabilities(self, patches: torch.Tensor) -> torch.Tensor:
         x = patches.unsqueeze(1).float() * self.input_scale + self.input_shift  # (B, 1, 187, 96)

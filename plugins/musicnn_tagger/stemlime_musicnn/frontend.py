@@ -169,9 +169,7 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
-def cut_patches(
-    log_mel: np.ndarray, patch_frames: int = PATCH_FRAMES, hop_frames: int = PATCH_FRAMES
-) -> np.ndarray:
+def cut_patches(log_mel: np.ndarray, patch_frames: int = PATCH_FRAMES, hop_frames: int = PATCH_FRAMES) -> np.ndarray:
     """Cut a ``(frames, n_mels)`` spectrogram into model input patches (musicnn's rule).
 
     Patches start at frames ``0, hop_frames, 2 * hop_frames, ...`` while a full patch

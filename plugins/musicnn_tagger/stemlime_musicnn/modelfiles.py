@@ -20,10 +20,22 @@ ENV_VAR = "STEMLIME_MUSICNN_DIR"
 WHEEL = "musicnn==0.1.0"
 FILES = {".index": ".index", ".data-00000-of-00001": ".data-00000-of-00001"}
 SHA256 = {
-    "MSD_musicnn": ("87f3e0f3550c8d3bafc840374003e5c8af5eeb5ecf6add61af09a7822d3282c8", "8579734ee6388f799ed0def4bbd0d1fdcbeaf213ef2a9dc860917bd76a303de6"),
-    "MTT_musicnn": ("da2d7bb670b2b31e9bc441bb1bd75eca31b5b061f963cc1f9630c1aff3238f57", "041f3935e981a65cea739842d30c188d3a7d2adf4410955c8668eb3de4a5acab"),
-    "MSD_vgg": ("50e499238457558bba9f34f8b84d4afb8279afd43520cdf0a4fdf805a49c9ca3", "9683d756b8311146534f333502ebf4a2a78a3e320c54ab0411dff6186d8375fc"),
-    "MTT_vgg": ("4b0d3d2d02bbe0919c063c1fb74bfa9018ac3517e362d681b07444d4207a5f5f", "458f5c8bcecc086a3bba3dce83809df6da6e0a3560a59ddd84711bf3d5fd8303"),
+    "MSD_musicnn": (
+        "87f3e0f3550c8d3bafc840374003e5c8af5eeb5ecf6add61af09a7822d3282c8",
+        "8579734ee6388f799ed0def4bbd0d1fdcbeaf213ef2a9dc860917bd76a303de6",
+    ),
+    "MTT_musicnn": (
+        "da2d7bb670b2b31e9bc441bb1bd75eca31b5b061f963cc1f9630c1aff3238f57",
+        "041f3935e981a65cea739842d30c188d3a7d2adf4410955c8668eb3de4a5acab",
+    ),
+    "MSD_vgg": (
+        "50e499238457558bba9f34f8b84d4afb8279afd43520cdf0a4fdf805a49c9ca3",
+        "9683d756b8311146534f333502ebf4a2a78a3e320c54ab0411dff6186d8375fc",
+    ),
+    "MTT_vgg": (
+        "4b0d3d2d02bbe0919c063c1fb74bfa9018ac3517e362d681b07444d4207a5f5f",
+        "458f5c8bcecc086a3bba3dce83809df6da6e0a3560a59ddd84711bf3d5fd8303",
+    ),
 }
 
 
@@ -52,7 +64,9 @@ def verifier(variant: str):
         if missing:
             other = [v for v in VARIANTS if v != variant and not [n for n in variable_names(v) if n not in found]]
             hint = f"; it looks like a {other[0].split('_', 1)[1]} checkpoint" if other else ""
-            raise ModelFilesError(f"musicnn {variant}: the checkpoint in {folder} lacks {len(missing)} variable(s), e.g. {missing[0]}{hint}")
+            raise ModelFilesError(
+                f"musicnn {variant}: the checkpoint in {folder} lacks {len(missing)} variable(s), e.g. {missing[0]}{hint}"
+            )
 
     return verify
 

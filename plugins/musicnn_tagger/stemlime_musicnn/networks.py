@@ -73,16 +73,10 @@ class _Weights:
 
     def get(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
         if name not in self.tensors:
-            raise ValueError(
-                f"{self.network}: variable {name!r} is missing from the tensors "
-                f"(expected shape {shape})"
-            )
+            raise ValueError(f"{self.network}: variable {name!r} is missing from the tensors (expected shape {shape})")
         arr = np.asarray(self.tensors[name])
         if tuple(arr.shape) != tuple(shape):
-            raise ValueError(
-                f"{self.network}: variable {name!r} has shape {tuple(arr.shape)}, "
-                f"expected {tuple(shape)}"
-            )
+            raise ValueError(f"{self.network}: variable {name!r} has shape {tuple(arr.shape)}, expected {tuple(shape)}")
         if not np.issubdtype(arr.dtype, np.floating):
             raise ValueError(f"{self.network}: variable {name!r} has dtype {arr.dtype}, expected float")
         return torch.from_numpy(np.array(arr, dtype=np.float32, copy=True))
@@ -145,9 +139,7 @@ class FrozenBatchNorm(nn.Module):
             self.running_var.copy_(w.get(f"{name}/moving_variance", n))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.batch_norm(
-            x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
-        )
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}"
@@ -279,12 +271,8 @@ class Musicnn(nn.Module):
         super().__init__()
         self.n_labels = n_labels
         self.input_bn = FrozenBatchNorm(1)
-        self.timbral = nn.ModuleList(
-            TimbralBlock(h, self.TIMBRAL_FILTERS) for h in self.TIMBRAL_HEIGHTS
-        )
-        self.temporal = nn.ModuleList(
-            TemporalBlock(n, self.TEMPORAL_FILTERS) for n in self.TEMPORAL_LENGTHS
-        )
+        self.timbral = nn.ModuleList(TimbralBlock(h, self.TIMBRAL_FILTERS) for h in self.TIMBRAL_HEIGHTS)
+        self.temporal = nn.ModuleList(TemporalBlock(n, self.TEMPORAL_FILTERS) for n in self.TEMPORAL_LENGTHS)
         frontend_channels = len(self.timbral) * self.TIMBRAL_FILTERS + len(self.temporal) * self.TEMPORAL_FILTERS
         self.midend = MidEnd(frontend_channels, midend_filters)
         self.backend = BackEnd(frontend_channels + 3 * midend_filters, backend_units, n_labels)
@@ -469,14 +457,8 @@ def build_network(architecture: str, tensors: Mapping[str, object]) -> Musicnn |
     variant = VARIANTS.get(architecture)
     family = variant.architecture if variant else architecture
     if family not in _FAMILIES:
-        raise ValueError(
-            f"unknown architecture {architecture!r}; expected one of "
-            f"{sorted(_FAMILIES)} or a variant {sorted(VARIANTS)}"
-        )
+        raise ValueError(f"unknown architecture {architecture!r}; expected one of {sorted(_FAMILIES)} or a variant {sorted(VARIANTS)}")
     net = _FAMILIES[family].from_tensors(tensors)
     if variant is not None and net.n_labels != variant.n_labels:
-        raise ValueError(
-            f"{architecture}: checkpoint has {net.n_labels} outputs, the variant has "
-            f"{variant.n_labels} labels"
-        )
+        raise ValueError(f"{architecture}: checkpoint has {net.n_labels} outputs, the variant has {variant.n_labels} labels")
     return net

@@ -151,14 +151,18 @@ class MusicnnTagger:
     def _chunked_probabilities(self, patches: torch.Tensor) -> torch.Tensor:
         """(P, 187, 96) patches on any device -> (P, labels) float32 probabilities on the
         network's device, each ``batch_size`` chunk moved there on its turn."""
-        return torch.cat([self._probabilities(patches[first:first + self.batch_size].to(self.device)).float()
-                          for first in range(0, len(patches), self.batch_size)])
+        return torch.cat(
+            [
+                self._probabilities(patches[first : first + self.batch_size].to(self.device)).float()
+                for first in range(0, len(patches), self.batch_size)
+            ]
+        )
 
     def _extract(self, patches: np.ndarray) -> dict[str, np.ndarray]:
         """musicnn's features of (P, 187, 96) patches, from the trained layers, in ``batch_size`` chunks."""
         outputs = []
         for first in range(0, len(patches), self.batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(patches[first:first + self.batch_size])).to(self.device)
+            chunk = torch.from_numpy(np.ascontiguousarray(patches[first : first + self.batch_size])).to(self.device)
             with self._inference():
                 outputs.append({k: v.float().cpu().numpy() for k, v in self.network.extract(chunk).items()})
         return {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
@@ -247,7 +251,7 @@ class MusicnnTagger:
         outputs = []
         with torch.inference_mode():
             for first in range(0, len(on_device), step):
-                chunk = on_device[first:first + step]
+                chunk = on_device[first : first + step]
                 audio = chunk @ staged  # (b, samples)
                 audio[chunk.sum(dim=1) == 0] = empty_value
                 patches = patches_batch(audio, self.hop_frames)
@@ -266,8 +270,10 @@ class MusicnnTagger:
         """A copy of this tagger whose top ``layers`` layers have seeded random weights (cascading
         randomization: ``layers=2`` keeps the random output layer of ``layers=1``). This tagger is untouched."""
         if isinstance(layers, bool) or not isinstance(layers, (int, np.integer)) or not 0 <= layers <= len(self.randomization_layers):
-            raise UsageError(f"layers must be a count from 0 to {len(self.randomization_layers)} "
-                             f"({', '.join(self.randomization_layers)}), got {layers!r}")
+            raise UsageError(
+                f"layers must be a count from 0 to {len(self.randomization_layers)} "
+                f"({', '.join(self.randomization_layers)}), got {layers!r}"
+            )
         clone = copy.copy(self)
         clone._network = randomize_top_layers(self.network, int(layers), seed)
         clone._fast_network = None  # folded from the randomized layers on first use

@@ -14,6 +14,7 @@ class SpleeterOptions:
     owner = "spleeter"
     device: str = device_option()
     wiener: bool = option(False, "multichannel Wiener filtering of the estimates (spleeter's --mwf)", converter=bool)
-    model_dir: Path | None = option(None, "folder holding this variant's model.index and model.data-00000-of-00001 "
-                                          "(default: the model cache)", converter=path_or_none)
+    model_dir: Path | None = option(
+        None, "folder holding this variant's model.index and model.data-00000-of-00001 (default: the model cache)", converter=path_or_none
+    )
     threads: int = threads_option("one stem's U-Net")

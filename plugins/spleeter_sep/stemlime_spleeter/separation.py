@@ -93,7 +93,7 @@ class _Segmenter:
         chunk = torch.zeros(2, length, dtype=torch.float32)
         lo, hi = max(start - FRAME_LENGTH, 0), min(start + length - FRAME_LENGTH, self.n)
         if hi > lo:
-            chunk[:, lo - (start - FRAME_LENGTH):hi - (start - FRAME_LENGTH)] = self.x[:, lo:hi]
+            chunk[:, lo - (start - FRAME_LENGTH) : hi - (start - FRAME_LENGTH)] = self.x[:, lo:hi]
         chunk = chunk.to(self.device)
         frames = chunk.unfold(-1, FRAME_LENGTH, FRAME_STEP)  # (2, n_fr, 4096)
         spec = torch.fft.rfft(frames * self.window, n=FRAME_LENGTH, dim=-1)  # (2, n_fr, 2049)
@@ -117,7 +117,7 @@ class _Segmenter:
         start = s0 * self.T * FRAME_STEP - FRAME_LENGTH  # input coordinates
         lo, hi = max(start, 0), min(start + wave.shape[-1], self.n)
         if hi > lo:
-            out[lo:hi] += wave[:, lo - start:hi - start].T.cpu().numpy()
+            out[lo:hi] += wave[:, lo - start : hi - start].T.cpu().numpy()
 
 
 def _ratio_masks(estimates: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -196,7 +196,7 @@ def _segment_estimates(seg: _Segmenter, networks: StemNetworks, s0: int, s1: int
     (norbert's layouts: frames, bins, channels[, sources])."""
     spec = seg.stft(s0, s1)
     frames = seg.frames_to_compute(s0, s1)
-    estimates = networks(spec[..., :networks.n_bins].abs(), frames, workers)
+    estimates = networks(spec[..., : networks.n_bins].abs(), frames, workers)
     spec = spec[:, :, :frames]
     nv = seg.valid_frames(s0, s1)
     x = spec.permute(0, 2, 3, 1).reshape(-1, spec.shape[-1], 2)[:nv]

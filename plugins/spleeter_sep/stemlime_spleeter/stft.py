@@ -135,7 +135,7 @@ def overlap_add(frames: torch.Tensor, frame_step: int) -> torch.Tensor:
         blocks = flat.reshape(flat.shape[0], n_frames, k, frame_step)
         out = flat.new_zeros(flat.shape[0], n_frames + k - 1, frame_step)
         for j in range(k):
-            out[:, j:j + n_frames] += blocks[:, :, j]
+            out[:, j : j + n_frames] += blocks[:, :, j]
         out = out.reshape(flat.shape[0], out_len)
     else:
         out = F.fold(
@@ -166,4 +166,3 @@ def inverse_stft(
         window = hann_window(frame_length, dtype=real_dtype, device=stfts.device)
     frames = torch.fft.irfft(stfts, n=frame_length, dim=-1)
     return overlap_add(frames * window, frame_step)
-

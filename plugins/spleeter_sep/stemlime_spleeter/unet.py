@@ -129,7 +129,7 @@ class _UpBlock(nn.Module):
         # padding before is _same_pads(2t, 5, 2)[0] (= 1): crop that many leading samples.
         bt = _same_pads(2 * t, 5, 2)[0]
         bf = _same_pads(2 * f, 5, 2)[0]
-        y = full[..., bt:bt + 2 * t, bf:bf + 2 * f]
+        y = full[..., bt : bt + 2 * t, bf : bf + 2 * f]
         return self.bn(self.act(y))
 
 
@@ -174,7 +174,7 @@ class UNet(nn.Module):
         """
         length = mag.shape[-2]
         needed = rows_needed(length, length if frames is None else frames)
-        x = mag[..., :needed["input"], :]
+        x = mag[..., : needed["input"], :]
         skips = []
         for i, block in enumerate(self.down):
             rows = needed["conv"][i]
@@ -185,13 +185,13 @@ class UNet(nn.Module):
             else:
                 x = block.conv_same(x, length >> i)[..., :rows, :]  # conv6; its BN + activation are unused by spleeter
         for i, block in enumerate(self.up):
-            x = block(x)[..., :needed["up"][i], :]
+            x = block(x)[..., : needed["up"][i], :]
             if i < 5:
-                x = torch.cat([skips[4 - i][..., :needed["up"][i], :], x], dim=1)
-        logits = self.final(x)[..., :needed["output"], :]
+                x = torch.cat([skips[4 - i][..., : needed["up"][i], :], x], dim=1)
+        logits = self.final(x)[..., : needed["output"], :]
         if self.output_logits:
             return logits
-        return torch.sigmoid(logits) * mag[..., :needed["output"], :]
+        return torch.sigmoid(logits) * mag[..., : needed["output"], :]
 
 
 def rows_needed(length: int, frames: int) -> dict:
@@ -246,13 +246,14 @@ class StemNetworks(nn.Module):
                 def run():
                     with torch.inference_mode(inference):  # per thread: entered in the worker
                         return net(mag, frames)
+
                 return run
 
             outputs = workers.run([task(net) for net in nets])
         if self.mask == "sigmoid":
             return dict(zip(self.stems, outputs))
         masks = torch.softmax(torch.stack(outputs, dim=-1), dim=-1)
-        return {stem: masks[..., k] * mag[..., :masks.shape[-3], :] for k, stem in enumerate(self.stems)}
+        return {stem: masks[..., k] * mag[..., : masks.shape[-3], :] for k, stem in enumerate(self.stems)}
 
 
 def _take(tensors: Mapping[str, np.ndarray], name: str, axes: tuple[int, ...] | None = None) -> torch.Tensor:

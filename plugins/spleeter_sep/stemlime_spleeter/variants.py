@@ -13,8 +13,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
-    "MODEL_CONFIGS", "ENCODER_FILTERS", "layer_name", "parse_layer", "stem_variable_names", "expected_variables",
-    "stems_in_checkpoint", "checkpoint_problem", "check_checkpoint",
+    "MODEL_CONFIGS",
+    "ENCODER_FILTERS",
+    "layer_name",
+    "parse_layer",
+    "stem_variable_names",
+    "expected_variables",
+    "stems_in_checkpoint",
+    "checkpoint_problem",
+    "check_checkpoint",
 ]
 
 MODEL_CONFIGS: dict[str, dict] = {
@@ -64,8 +71,8 @@ def parse_layer(name: str) -> tuple[str, int] | None:
     for base in _LAYER_TYPES:
         if layer == base:
             return base, 0
-        if layer.startswith(base + "_") and layer[len(base) + 1:].isdigit():
-            return base, int(layer[len(base) + 1:])
+        if layer.startswith(base + "_") and layer[len(base) + 1 :].isdigit():
+            return base, int(layer[len(base) + 1 :])
     return None
 
 
@@ -151,8 +158,11 @@ def checkpoint_problem(shapes: Mapping[str, Sequence[int]], stems: Sequence[str]
     if missing:
         head = f"holds {_holds(n_found)}, not {_model_name(n_needed)}" if n_found != n_needed else "is not a complete checkpoint"
         return f"{head}: it lacks {len(missing)} variable(s), e.g. {missing[0]!r} (stem {_stem_of(missing[0], stems)})"
-    wrong = [f"{name!r} (stem {_stem_of(name, stems)}) has shape {tuple(shapes[name])}, expected {shape}"
-             for name, shape in expected.items() if tuple(shapes[name]) != shape]
+    wrong = [
+        f"{name!r} (stem {_stem_of(name, stems)}) has shape {tuple(shapes[name])}, expected {shape}"
+        for name, shape in expected.items()
+        if tuple(shapes[name]) != shape
+    ]
     if wrong:
         return "does not fit spleeter's U-Net: " + "; ".join(wrong[:3]) + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
     return None
@@ -171,9 +181,7 @@ def check_checkpoint(folder: str | Path, variant: str) -> None:
         raise ModelFilesError(f"{folder / 'model.index'} is not a readable TensorFlow checkpoint index ({error})") from None
     problem = checkpoint_problem({name: info.shape for name, info in tensors.items()}, MODEL_CONFIGS[variant]["stems"])
     if problem is not None:
-        raise ModelFilesError(
-            f"{folder} {problem}. spleeter:{variant} needs the {variant} files (model.index, model.data-00000-of-00001)"
-        )
+        raise ModelFilesError(f"{folder} {problem}. spleeter:{variant} needs the {variant} files (model.index, model.data-00000-of-00001)")
     data = folder / "model.data-00000-of-00001"
     needed = max((t.offset + t.size for t in tensors.values() if t.shard == 0), default=0)
     size = data.stat().st_size if data.is_file() else 0

@@ -12,6 +12,12 @@ from .tfgrid import TimeFrequencyGrid
 from .windows import crossfade_windows
 
 __all__ = [
-    "BarSegmenter", "BeatSegmenter", "ManualSegmenter", "OnsetSegmenter", "SegmentationWarning",
-    "TimeFrequencyGrid", "UniformSegmenter", "crossfade_windows",
+    "BarSegmenter",
+    "BeatSegmenter",
+    "ManualSegmenter",
+    "OnsetSegmenter",
+    "SegmentationWarning",
+    "TimeFrequencyGrid",
+    "UniformSegmenter",
+    "crossfade_windows",
 ]

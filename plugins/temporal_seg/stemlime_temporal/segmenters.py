@@ -66,15 +66,15 @@ class UniformSegmenter:
     """``n`` equal segments, or segments of ``seconds`` each (the last one takes the remainder)."""
 
     owner = "uniform"
-    n: int | None = option(None, f"number of equal segments (default {DEFAULT_N} unless seconds is given)",
-                           validator=_more_than_zero)
+    n: int | None = option(None, f"number of equal segments (default {DEFAULT_N} unless seconds is given)", validator=_more_than_zero)
     seconds: float | None = option(None, "segment length in seconds, instead of n", validator=_more_than_zero)
     fade: float = fade_option()
 
     def __attrs_post_init__(self) -> None:
         if self.n is not None and self.seconds is not None:
-            raise UsageError(f"uniform: give n (number of segments) or seconds (segment length), not both "
-                             f"(n={self.n}, seconds={self.seconds:g})")
+            raise UsageError(
+                f"uniform: give n (number of segments) or seconds (segment length), not both (n={self.n}, seconds={self.seconds:g})"
+            )
         if self.n is None and self.seconds is None:
             self.n = DEFAULT_N
 
@@ -82,7 +82,9 @@ class UniformSegmenter:
         duration = length / sample_rate
         if self.n is not None:
             if self.n > length:
-                raise UsageError(f"uniform: n={self.n} segments do not fit in the {duration:.3f}-s excerpt ({length} samples at {sample_rate} Hz)")
+                raise UsageError(
+                    f"uniform: n={self.n} segments do not fit in the {duration:.3f}-s excerpt ({length} samples at {sample_rate} Hz)"
+                )
             # rounded positions: segment lengths differ by at most one sample, nothing is dropped
             return [int(round(i * length / self.n)) for i in range(1, self.n)]
         step = int(round(self.seconds * sample_rate))
@@ -99,8 +101,9 @@ class UniformSegmenter:
 
 def _boundaries(boundaries: str | Sequence[float] | None) -> list[float]:
     if boundaries is None:
-        raise UsageError("manual: give boundaries in seconds from the excerpt start, e.g. manual,boundaries=0.5;1.2 or "
-                         "boundaries=@times.txt")
+        raise UsageError(
+            "manual: give boundaries in seconds from the excerpt start, e.g. manual,boundaries=0.5;1.2 or boundaries=@times.txt"
+        )
     return parse_boundaries(boundaries) if isinstance(boundaries, str) else [float(b) for b in boundaries]
 
 
@@ -109,8 +112,9 @@ class ManualSegmenter:
     """Boundaries in seconds from the start of the excerpt: ``"0.5;1.2"`` or ``"@FILE"``."""
 
     owner = "manual"
-    boundaries: list[float] = option(None, "seconds separated by ';' (e.g. 0.5;1.2), or @FILE with one number per line",
-                                     type="str", converter=_boundaries)
+    boundaries: list[float] = option(
+        None, "seconds separated by ';' (e.g. 0.5;1.2), or @FILE with one number per line", type="str", converter=_boundaries
+    )
     fade: float = fade_option()
 
     def segment(self, mix: np.ndarray, sample_rate: int) -> list[Segment]:
@@ -136,8 +140,9 @@ class OnsetSegmenter:
         return time_segments(cuts, len(mix), sample_rate, self.fade)
 
 
-def _grid_segments(owner: str, unit: str, grid: np.ndarray, beat_period: float | None, mix: np.ndarray,
-                   sample_rate: int, fade: float) -> list[Segment]:
+def _grid_segments(
+    owner: str, unit: str, grid: np.ndarray, beat_period: float | None, mix: np.ndarray, sample_rate: int, fade: float
+) -> list[Segment]:
     """Segments from grid lines (beats or bar lines): ``unit1`` starts at the first line.
 
     Audio before the first line (a pickup) is its own segment ``unit0`` when it lasts at least

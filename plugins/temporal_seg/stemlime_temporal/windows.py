@@ -44,7 +44,9 @@ def crossfade_windows(cuts: Sequence[int], length: int, fade: int) -> np.ndarray
     return np.stack([a - b for a, b in zip(rises, rises[1:])]).astype(np.float32)
 
 
-def time_segments(cuts: Sequence[int], length: int, sample_rate: int, fade_seconds: float, names: Sequence[str] | None = None) -> list[Segment]:
+def time_segments(
+    cuts: Sequence[int], length: int, sample_rate: int, fade_seconds: float, names: Sequence[str] | None = None
+) -> list[Segment]:
     """Segments split at sample indices ``cuts`` (nominal start/end in seconds at the cuts).
 
     ``names`` default to the time span, ``0.00-0.75s``.
