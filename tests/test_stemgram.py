@@ -449,6 +449,7 @@ def test_more_than_eight_stems_get_kernel_shaps_estimate_and_say_so(tmp_path, cl
     assert "kernel SHAP estimate: 512 sampled stem masks per frame" in gram.summary()
     power = {name: (0.1 + 0.02 * int(name[1:])) ** 2 / 2 for name in gram.stems}
     np.testing.assert_allclose(gram.values("power"), [[power[s] for s in gram.stems]] * 2, rtol=0, atol=1e-5)
+    assert gram.values("power") is gram.values("power") and not gram.values("power").flags.writeable  # fitted once per label
     assert gram.efficiency_error("power") < 1e-9 and np.isnan(gram.interactions("power")).all() and gram.sentences() == []
     assert gram.everything("power") == pytest.approx([sum(power.values())] * 2, abs=1e-5)
     assert gram.nothing("power") == pytest.approx([0, 0], abs=1e-12)

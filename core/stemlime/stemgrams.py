@@ -16,7 +16,7 @@ pairwise Shapley interaction indices (:mod:`stemlime.shapley`). A function takin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import attrs
 import numpy as np
@@ -63,6 +63,16 @@ class Stemgram:
     stem_audio: dict[str, np.ndarray] = attrs.field(repr=False)  # the song's stems at sample_rate
     tagger_runs: int = 0
     masks: np.ndarray | None = attrs.field(default=None, repr=False)  # sampled masks (more than MOST_STEMS stems)
+    _memo: dict[tuple[str, str], np.ndarray] = attrs.field(factory=dict, init=False, repr=False)  # values per label, once
+
+    def _once(self, kind: str, label: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """``compute()``, kept (read-only) for the next call with this kind and label: the games
+        are fixed, and kernel SHAP's fit per frame is the slow part of a stemgram's page."""
+        if (kind, label) not in self._memo:
+            value = compute()
+            value.flags.writeable = False
+            self._memo[(kind, label)] = value
+        return self._memo[(kind, label)]
 
     @property
     def exact(self) -> bool:
@@ -87,7 +97,11 @@ class Stemgram:
         return np.arange(self.n_frames) * self.hop_seconds
 
     def values(self, label: str) -> np.ndarray:
-        """(frames x stems) Shapley values: exact, or kernel SHAP's estimate (which keeps efficiency)."""
+        """(frames x stems) Shapley values: exact, or kernel SHAP's estimate (which keeps efficiency);
+        computed once per label (read-only)."""
+        return self._once("values", label, lambda: self._values(label))
+
+    def _values(self, label: str) -> np.ndarray:
         if self.masks is None:
             return np.moveaxis(shapley_values(self.games[label].T, len(self.stems)), 0, -1)
         from .surrogates.shapley import shapley_values as kernel_shap
@@ -95,7 +109,11 @@ class Stemgram:
         return np.array([kernel_shap(self.masks, outputs)[0] for outputs in self.games[label]]).reshape(-1, len(self.stems))
 
     def interactions(self, label: str) -> np.ndarray:
-        """(frames x stems x stems) pairwise Shapley interaction indices (NaN when sampled)."""
+        """(frames x stems x stems) pairwise Shapley interaction indices (NaN when sampled); computed
+        once per label (read-only)."""
+        return self._once("interactions", label, lambda: self._interactions(label))
+
+    def _interactions(self, label: str) -> np.ndarray:
         if self.masks is None:
             return np.moveaxis(interaction_indices(self.games[label].T, len(self.stems)), -1, 0)
         return np.full((self.n_frames, len(self.stems), len(self.stems)), np.nan)
