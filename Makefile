@@ -6,10 +6,12 @@ PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml exp
 STAMP := $(VENV)/.stemlime-installed
 # pytest-xdist workers for make test and make check: one per core, at most 4 (each loads torch and
 # the models). Measured on a free 2-core machine (2026-12-05, 778 tests): 263 s in one process,
-# 229 s with -n 2. The Ray modules share one xdist group (--dist loadgroup), so one Ray cluster
-# runs at a time. One process: make test PYTEST_WORKERS=
+# 229 s with -n 2. The Ray tests share one xdist group (--dist loadgroup), so one Ray cluster
+# runs at a time (tests/conftest.py checks it). A worker that crashes ends the run with its test
+# named (--max-worker-restart 0), rather than a replacement worker waiting forever for work.
+# One process: make test PYTEST_WORKERS=
 WORKERS := $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
-PYTEST_WORKERS ?= -n $(WORKERS) --dist loadgroup
+PYTEST_WORKERS ?= -n $(WORKERS) --dist loadgroup --max-worker-restart 0
 DEBIAN_PACKAGES := libsndfile1 libfluidsynth3 espeak-ng chromium ffmpeg
 
 .PHONY: install system-deps models test check lint typecheck docs demo bench clean

@@ -15,6 +15,29 @@ import soundfile
 # answer from local folders and caches at once instead of trying the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+
+@pytest.fixture(autouse=True)
+def _one_ray_worker(request, tmp_path_factory):
+    """Under pytest-xdist (make test), every test marked ``ray`` runs on one worker, one after the
+    other: one Ray cluster at a time (their ``xdist_group("ray")`` with ``--dist loadgroup``). The
+    first such test notes its worker in the run's shared temporary folder; a Ray test on another
+    worker fails, naming the cause, instead of two clusters starting side by side."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None or request.node.get_closest_marker("ray") is None:
+        return
+    note = tmp_path_factory.getbasetemp().parent / "ray-tests-worker"
+    try:
+        with open(note, "x") as handle:
+            handle.write(worker)
+    except FileExistsError:
+        first = note.read_text()
+        if first and first != worker:
+            pytest.fail(
+                f"Ray tests ran on both {first} and {worker}: pytest-xdist did not keep xdist_group('ray') on one worker "
+                "(pytest 9.2 ignores pytest-xdist 3.8's groups); install the versions in constraints.txt (make install)"
+            )
+
+
 DATA = Path(__file__).parent / "data"
 PIECE = DATA / "piece1_16k"  # the first 4 s of the fixture piece1_16k: five stems and their exact sum
 STEMS = ("bass", "drums", "guitar", "piano", "vocals")

@@ -463,6 +463,9 @@ def test_models_list_into_a_closed_pipe_stops_quietly(tmp_path):
     assert len(result.stdout.splitlines()) == 1 and result.stderr == ""
 
 
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time (conftest)
 def test_a_ray_run_prints_no_start_up_notes(tracks, tmp_path):
     pytest.importorskip("ray")
     spec = write_module(tmp_path, "rel_ray_quiet", LOUDNESS)
