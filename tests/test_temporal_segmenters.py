@@ -214,3 +214,39 @@ def test_segments_are_bit_identical_across_runs():
         assert [s.name for s in first] == [s.name for s in second]
         for a, b in zip(first, second):
             np.testing.assert_array_equal(a.apply(MIX), b.apply(MIX))
+
+
+FIRST_USE = """
+import sys
+import numpy as np
+from stemlime_temporal.detection import onset_samples
+audio = np.load(sys.argv[1])
+print("ready", flush=True)
+print(onset_samples(audio, 16000).tolist(), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_process_first_detecting_onsets_waits_while_another_does(tmp_path):
+    """librosa compiles its numba code on first use and caches it on disk; processes that did that
+    at once on a new install crashed (segmentation fault: 4, then 10, of 20 processes started four
+    at a time here). So a process's first onset (or beat) detection waits for a machine-wide lock: here
+    this test holds it, and a new process that has loaded everything waits until it is let go."""
+    import subprocess
+    import sys
+    import time
+
+    from stemlime_temporal.detection import first_use, onset_samples
+
+    audio, _ = click_track(seconds=2.0)
+    np.save(tmp_path / "clicks.npy", audio)
+    (tmp_path / "first_use.py").write_text(FIRST_USE)
+    with first_use("held by the test"):
+        process = subprocess.Popen(
+            [sys.executable, str(tmp_path / "first_use.py"), str(tmp_path / "clicks.npy")], stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(2.0)
+        assert process.poll() is None, "the first detection waits for the lock"
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == 0 and out.strip() == str(onset_samples(audio, RATE).tolist())
