@@ -29,8 +29,9 @@ def first_use(analysis: str) -> Iterator[None]:
     librosa compiles its numba functions on first use and caches them on disk. Processes that do
     that at the same moment on a new install (make test's workers, Ray's actors, two runs) can load
     each other's half-written cache and die of a segmentation fault (here, five rounds of four
-    processes started together on an empty cache: 4 of 20 crashed, and 10 of 20 in a second try). So each process's first call of an analysis waits for a lock
-    (flock: a killed process leaves none); later calls run freely."""
+    processes started together on an empty cache: 4 of 20 crashed, and 10 of 20 in a second try).
+    So each process's first call of an analysis waits for a lock (flock: a killed process leaves
+    none); later calls run freely."""
     if analysis in _LOADED:
         yield
         return
