@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml exp
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,plot,ray,docs]' $(addprefix -e ,$(PLUGINS))
 	$(BIN)/stemlime models fetch --defaults
 	@# librosa compiles its numba code on first use into an on-disk cache; do it once here, not in
-	@# several test workers at once (that crashed some: stemlime_temporal.detection.first_use)
+	@# several test workers at once (that crashed some: stemlime.fs.first_use)
 	$(BIN)/python -c "import numpy as np, librosa; y = np.random.default_rng(0).standard_normal(32000).astype(np.float32); \
 	  librosa.onset.onset_detect(y=y, sr=16000, backtrack=True); librosa.beat.beat_track(y=y, sr=16000); \
 	  librosa.yin(y, fmin=60, fmax=600, sr=16000); librosa.feature.melspectrogram(y=y, sr=16000)"

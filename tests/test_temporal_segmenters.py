@@ -236,7 +236,8 @@ def test_a_process_first_detecting_onsets_waits_while_another_does(tmp_path):
     import sys
     import time
 
-    from stemlime_temporal.detection import first_use, onset_samples
+    from stemlime.plugin import first_use
+    from stemlime_temporal.detection import onset_samples
 
     audio, _ = click_track(seconds=2.0)
     np.save(tmp_path / "clicks.npy", audio)

@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -395,6 +396,41 @@ def folder_lock(folder: PathLike, what: str = "this folder") -> Iterator[None]:
     finally:
         path.unlink(missing_ok=True)  # while still held: no other run can hold a lock on the removed file
         os.close(handle)  # closing releases the flock
+
+
+_FIRST_USES_DONE: set[str] = set()  # what this process has run once under first_use
+
+
+def first_use_lock() -> Path:
+    """The machine-wide lock file (one per user) that :func:`first_use` waits for."""
+    return Path(tempfile.gettempdir()) / f"stemlime-first-use-{os.getuid()}.lock"
+
+
+@contextlib.contextmanager
+def first_use(what: str) -> Iterator[None]:
+    """Run the block alone on this machine the first time this process runs ``what``; later
+    blocks with the same ``what`` run freely.
+
+    For libraries that compile on first use into a cache on disk: librosa's numba functions,
+    compiled by several processes at the same moment on a new install (make test's workers, Ray's
+    actors, render_dataset's pool, two runs), can load each other's half-written cache and die of
+    a segmentation fault (here, five rounds of four processes started together on an empty cache:
+    4 of 20 crashed, and 10 of 20 in a second try). The lock is an flock, so a killed process
+    leaves none; without a writable temporary folder the block runs unlocked."""
+    if what in _FIRST_USES_DONE:
+        yield
+        return
+    import fcntl
+
+    try:
+        handle = open(first_use_lock(), "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    _FIRST_USES_DONE.add(what)
 
 
 class ResumableFolder:

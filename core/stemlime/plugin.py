@@ -45,6 +45,7 @@ _LAZY = {
     "StagedFolder": "fs",
     "check_destination": "fs",
     "folder_lock": "fs",
+    "first_use": "fs",
     "LOCK_NAME": "fs",
     "write_atomically": "fs",
     "write_text_atomically": "fs",

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import soundfile
 
-from stemlime.plugin import resample
+from stemlime.plugin import first_use, resample
 from stemlime.plugin import StemlimeError, UsageError
 
 DEFAULT_VOICE = "en-us+f3"  # American English, a female variant
@@ -92,7 +92,8 @@ def pitch_table(voice: str = DEFAULT_VOICE) -> tuple[np.ndarray, np.ndarray]:
     frequencies = []
     for value in ESPEAK_PITCHES:
         audio, rate = speak("ah", int(value), voice, words_per_minute=120)
-        f0 = librosa.yin(audio, fmin=60, fmax=600, sr=rate, frame_length=2048)
+        with first_use("librosa yin"):  # its numba code compiles on first use (render_dataset's pool: one at a time)
+            f0 = librosa.yin(audio, fmin=60, fmax=600, sr=rate, frame_length=2048)
         loud = librosa.feature.rms(y=audio, frame_length=2048, hop_length=512)[0] > 0.05 * np.abs(audio).max()
         frequencies.append(float(np.median(f0[: len(loud)][loud[: len(f0)]])))
     return ESPEAK_PITCHES.copy(), np.maximum.accumulate(np.array(frequencies))
