@@ -157,10 +157,11 @@ def test_the_network_holds_exactly_the_tensors_its_config_declares():
         assert found == expected_tensors(config)
 
 
-def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(pieces, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "two data-parallel processes"])
+def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(pieces, tmp_path, workers):
     from safetensors.numpy import load_file
 
-    settings = dict(TINY, batch_size=2, hidden=16, epochs=2)  # 4 steps per epoch; dropout 0.3 between the layers
+    settings = dict(TINY, batch_size=2, hidden=16, epochs=2, workers=workers)  # 4 steps per epoch; dropout 0.3 between the layers
     train([pieces], tmp_path / "whole", progress=False, score_transcription=False, **settings)
 
     def interrupt(step):
@@ -181,6 +182,36 @@ def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(
     history = [json.loads((tmp_path / run / "checkpoint.json").read_text())["history"] for run in ("whole", "parts")]
     untimed = [[{k: v for k, v in epoch.items() if k not in ("cpu_seconds", "wall_seconds")} for epoch in h] for h in history]
     assert untimed[0] == untimed[1]
+
+
+def test_a_training_helper_process_that_dies_ends_the_run_with_what_to_do(pieces, tmp_path):
+    import multiprocessing
+    import os
+    import signal
+
+    def kill_the_helper(step):
+        if step["global_step"] == 4:  # epoch 2: epoch 1's checkpoint is saved
+            for child in multiprocessing.active_children():
+                if child.name == "stemlime-cerberus-helper":
+                    os.kill(child.pid, signal.SIGKILL)
+
+    settings = dict(TINY, batch_size=2, hidden=16, epochs=2, workers=2)
+    with pytest.raises(StemlimeError, match=r"helper process ended unexpectedly \(exit code -9.*--resume"):
+        train([pieces], tmp_path / "model", progress=False, score_transcription=False, on_step=kill_the_helper, **settings)
+    assert not [c for c in multiprocessing.active_children() if c.name == "stemlime-cerberus-helper"]
+    assert json.loads((tmp_path / "model" / "checkpoint.json").read_text())["position"]["epoch"] == 1
+    train([pieces], tmp_path / "model", progress=False, score_transcription=False, resume=True, **settings)
+    assert json.loads((tmp_path / "model" / "checkpoint.json").read_text())["position"]["epoch"] == 2
+
+
+def test_data_parallel_training_runs_on_the_cpu_with_a_chunk_of_every_batch_for_every_worker(pieces, tmp_path):
+    with pytest.raises(UsageError, match="give --workers 1 there, or --device cpu"):
+        train([pieces], tmp_path / "model", device="cuda", workers=2, progress=False, **TINY)
+    with pytest.raises(UsageError, match="a batch of 4 chunks cannot be shared by 5 workers .*at most 4 workers"):
+        train([pieces], tmp_path / "model", workers=5, progress=False, **TINY)
+    with pytest.raises(UsageError, match="--workers"):
+        train([pieces], tmp_path / "model", workers=0, progress=False, **TINY)
+    assert not (tmp_path / "model").exists()
 
 
 # ----------------------------------------------------------------------------- data
@@ -418,6 +449,8 @@ def test_bad_command_lines_exit_2_with_one_line(pieces, tmp_path, capsys):
     out = str(tmp_path / "model")
     assert main(["train", "cerberus", "--data", str(pieces), "--out", out, "--loss-weights", "1,2"]) == 2
     assert "--loss-weights takes three numbers" in capsys.readouterr().err
+    assert main(["train", "cerberus", "--data", str(pieces), "--out", out, "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
     assert main(["train", "cerberus", "--data", str(pieces), "--out", out, "--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
     song = pieces / "piece-11" / "mixture.wav"

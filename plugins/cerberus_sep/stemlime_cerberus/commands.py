@@ -66,6 +66,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="CPU threads (default 1: bit-identical results on any machine, and often fastest where other "
         "processes share the cores; 0: torch's own count)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help=f"training processes on the CPU, each computing the gradient of its share of every batch "
+        f"(default {defaults.workers}; results are bit-identical for one count; use one per free core)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the training in --out where it stopped")
     parser.add_argument("--force", action="store_true", help="start over, deleting the training in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -106,6 +113,7 @@ def run_train(args: argparse.Namespace) -> None:
         loss_weights=_loss_weights(args.loss_weights),
         remix=args.remix,
         seed=args.seed,
+        workers=args.workers,
         threads=args.threads or None,
     )
     best = result.best

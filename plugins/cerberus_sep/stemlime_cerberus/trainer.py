@@ -71,10 +71,12 @@ class Settings:
     clip: float = 5.0
     seed: int = 0
     sample_rate: int = 16000
+    # data-parallel processes on the CPU (:mod:`.parallel`): results are bit-identical for one count
+    workers: int = 1
 
     def check(self) -> "Settings":
         """The settings, checked with the shared validators (each message names its flag)."""
-        for name in ("epochs", "batch_size", "hidden", "layers"):
+        for name in ("epochs", "batch_size", "hidden", "layers", "workers"):
             whole_number(getattr(self, name), name, minimum=1, flag="--" + name.replace("_", "-"))
         for name in ("chunk_seconds", "learning_rate"):
             positive_number(getattr(self, name), name, flag="--" + name.replace("_", "-"))
@@ -238,7 +240,7 @@ class _Run:
             tensors = load_file(str(self.out / CHECKPOINT))
         except (OSError, ValueError) as error:
             raise StemlimeError(f"cannot resume from {self.out}: its checkpoint is damaged ({error}); start over with --force") from None
-        saved = document["settings"]
+        saved = {"workers": 1} | document["settings"]  # checkpoints from before data-parallel training ran one worker
         now = self.settings.to_dict()
         changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
         if changed:
@@ -298,34 +300,26 @@ class _Run:
 
     # ------------------------------------------------------------------ one step
 
-    def step(self, batch: Any, lr: float) -> tuple[float, dict[str, float]]:
+    def step(self, batch: Any, lr: float, seeds: Sequence[int], helpers: Any = None) -> tuple[float, dict[str, float]]:
+        """One optimizer step on ``batch`` at learning rate ``lr``: its gradient computed here
+        (dropout seeded with ``seeds[0]``) or shared with the :class:`.parallel.Helpers`."""
         import torch
 
-        from . import losses
-        from .network import stft
+        from .parallel import gradient
 
-        alpha, beta, gamma = self.settings.loss_weights
         sources = torch.from_numpy(batch.sources).to(self.device)  # (B, S, samples)
-        b, s, n = sources.shape
-        spectra = stft(sources.reshape(b * s, n), self.config)
-        spectra = spectra.reshape(b, s, *spectra.shape[1:])  # (B, S, T, F)
-        mixture = spectra.sum(dim=1)  # the STFT is linear: the mixture's spectrum
-        wanted = ("masks",) + (("embedding",) if alpha > 0 else ()) + (("roll",) if gamma > 0 else ())
-        heads = self.network(mixture.abs(), heads=wanted)
-        parts = {"mask_inference": losses.mask_inference(heads.masks, mixture, spectra)}
-        if heads.embedding is not None:
-            parts["deep_clustering"] = losses.deep_clustering(heads.embedding, mixture, spectra)
-        if heads.roll_logits is not None:
-            parts["transcription"] = losses.transcription(heads.roll_logits, torch.from_numpy(batch.roll).to(self.device))
-        weight = {"deep_clustering": alpha, "mask_inference": beta, "transcription": gamma}
-        loss = sum(weight[k] * v for k, v in parts.items())
+        roll = torch.from_numpy(batch.roll).to(self.device)
+        if helpers is None:
+            torch.manual_seed(seeds[0])
+            loss, parts = gradient(self.network, self.config, self.settings.loss_weights, sources, roll)
+            loss, parts = float(loss), {k: float(v) for k, v in parts.items()}
+        else:
+            loss, parts = helpers.step(self.network, self.config, self.settings.loss_weights, sources, roll, seeds)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
         torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.settings.clip)
         self.optimizer.step()
-        return float(loss.detach()), {k: float(v.detach()) for k, v in parts.items()}
+        return loss, parts
 
 
 def _split(tracks: list[Track], seed: int) -> tuple[list[Track], list[Track], str]:
@@ -390,8 +384,14 @@ def train(
     data = _data_folders(data)
     out = Path(out).expanduser()
     check_output(out, [*map(Path, data), *map(Path, validation or [])], resume, force)
+    if settings.workers > 1 and (device == "cuda" or (device == "auto" and torch.cuda.is_available())):
+        raise UsageError(
+            f"workers={settings.workers} (--workers) trains in several processes on the CPU, but device={device} "
+            "trains on the GPU: give --workers 1 there, or --device cpu"
+        )
     torch_dev = torch_device(device, "the Cerberus trainer")
     train_tracks, validation_tracks, held = _tracks(data, validation, settings, progress)
+    _check_workers(settings, train_tracks)
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "the training folder"):
         check_output(out, [], resume, force)  # again under the lock: what another run may have left meanwhile
@@ -418,8 +418,35 @@ def train(
             )
             if resume:
                 run.load_checkpoint(loop.digest)
-            loop.run(score_transcription)
+            with _helpers(run, loop, threads) as loop.helpers:
+                loop.run(score_transcription)
     return Result(out, run.best, run.history)
+
+
+def _check_workers(settings: Settings, tracks: Sequence[Track]) -> None:
+    """Every worker needs at least one chunk of every batch."""
+    chunk = int(round(settings.chunk_seconds * settings.sample_rate))
+    rows = min(settings.batch_size, sum(max(1, t.length // chunk) for t in tracks))
+    if rows < settings.workers:
+        raise UsageError(
+            f"a batch of {rows} chunks cannot be shared by {settings.workers} workers (--workers): "
+            f"give at most {rows} workers, or a larger --batch-size"
+        )
+
+
+def _helpers(run: _Run, loop: "_Loop", threads: int | None) -> Any:
+    """The helper processes of a data-parallel run (:mod:`.parallel`), or a no-op for one worker."""
+    import torch
+
+    from .parallel import Helpers
+    from .transcription import frame_count
+
+    if run.settings.workers == 1:
+        return nullcontext()
+    config = run.config
+    rows = min(loop.batches.batch_size, len(loop.batches.visits))
+    shape = (rows, len(config.sources), loop.batches.chunk, frame_count(config, loop.batches.chunk), config.roll_size)
+    return Helpers(run.network, config, run.settings.loss_weights, shape, run.settings.workers, threads or torch.get_num_threads())
 
 
 def _data_folders(data: Sequence[str | Path] | str | Path) -> list[str | Path]:
@@ -497,6 +524,7 @@ class _Loop:
         self.summary = summary | {"steps_per_epoch": self.steps_per_epoch}
         self.checkpoint_every, self.on_step, self.progress = checkpoint_every, on_step, progress
         self.consistent = True  # False inside a step: half-updated weights are never saved
+        self.helpers: Any = None  # the data-parallel helper processes, when settings.workers > 1
 
     def run(self, score_transcription: bool) -> None:
         from tqdm.auto import tqdm
@@ -504,7 +532,7 @@ class _Loop:
         run, settings = self.run_, self.run_.settings
         done = run.position["epoch"] * self.steps_per_epoch + run.position["step"]
         self.bar = tqdm(total=self.total, initial=done, desc="training cerberus", unit="step", disable=not self.progress, file=sys.stderr)
-        self.started = (time.perf_counter(), _cpu_seconds(), dict(run.elapsed))
+        self.started = (time.perf_counter(), self.cpu_seconds(), dict(run.elapsed))
         try:
             while run.position["epoch"] < settings.epochs:
                 self.steps()
@@ -532,8 +560,12 @@ class _Loop:
         wall, cpu, before = self.started
         self.run_.elapsed = {
             "wall_seconds": round(before["wall_seconds"] + time.perf_counter() - wall, 1),
-            "cpu_seconds": round(before["cpu_seconds"] + _cpu_seconds() - cpu, 1),
+            "cpu_seconds": round(before["cpu_seconds"] + self.cpu_seconds() - cpu, 1),
         }
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used by this process and its training helpers so far."""
+        return _cpu_seconds() + (self.helpers.cpu_seconds if self.helpers is not None else 0.0)
 
     def steps(self) -> None:
         """The rest of the current epoch's steps."""
@@ -544,9 +576,12 @@ class _Loop:
         while run.position["step"] < self.steps_per_epoch:
             step = run.position["step"]
             global_step = epoch * self.steps_per_epoch + step
-            torch.manual_seed(int(np.random.default_rng([settings.seed, epoch, step, 2]).integers(2**62)))
+            seeds = [
+                int(np.random.default_rng([settings.seed, epoch, step, 2, *([k] if k else [])]).integers(2**62))
+                for k in range(settings.workers)
+            ]
             self.consistent = False
-            loss, parts = run.step(self.batches.batch(epoch, step), learning_rate(settings, global_step, self.total))
+            loss, parts = run.step(self.batches.batch(epoch, step), learning_rate(settings, global_step, self.total), seeds, self.helpers)
             if not math.isfinite(loss):
                 raise StemlimeError(
                     f"the training loss became {loss} at epoch {epoch + 1}, step {step + 1}; try a lower learning rate (--learning-rate)"
