@@ -411,7 +411,7 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
         pieces=1,
         validation_pieces=1,
         seconds=3.0,
-        settings=Settings(instruments=INSTRUMENTS, epochs=2, **dict(TINY, hidden=8, layers=1)),
+        settings=Settings(instruments=INSTRUMENTS, epochs=2, workers=2, **dict(TINY, hidden=8, layers=1)),
     )
     monkeypatch.setitem(recipe.PLANS, "pno-gtr-bss-drm", tiny)  # the real recipe, scaled down
     assert main(["models", "build", "cerberus/pno-gtr-bss-drm", "--device", "cpu"]) == 0
@@ -419,6 +419,7 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
     assert "built in" in capsys.readouterr().out and (folder / "weights.safetensors").is_file()
     config = json.loads((folder / "config.json").read_text())
     assert config["recipe"]["pieces"] == 1 and config["recipe"]["validation_seeds"][0] == recipe.VALIDATION_SEED
+    assert config["training"]["settings"]["workers"] == 2  # the recipe trains on both cores
     assert not (home / ".build" / "cerberus" / "pno-gtr-bss-drm").exists()  # the work folder goes once installed
     assert main(["models", "build", "cerberus/pno-gtr-bss-drm"]) == 0 and "built before" in capsys.readouterr().out
 
