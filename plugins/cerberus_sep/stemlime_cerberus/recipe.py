@@ -31,7 +31,7 @@ DURATION = "about 40 minutes on a free 2-core CPU (render and train on both core
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
-EPOCHS = 30
+EPOCHS = 15
 
 
 @attrs.frozen
@@ -39,10 +39,10 @@ class Plan:
     """What a recipe renders and how it trains."""
 
     instruments: tuple[str, ...]
-    pieces: int = 960
+    pieces: int = 1920
     validation_pieces: int = 8
     seconds: float = 10.0
-    # the trainer's network and optimizer defaults, more epochs, two workers (chosen by measurement:
+    # the trainer's network and optimizer defaults, its own epochs, two workers (chosen by measurement:
     # see the README's cerberus section)
     settings: Settings = attrs.field(
         default=attrs.Factory(lambda plan: Settings(instruments=plan.instruments, epochs=EPOCHS, workers=WORKERS), takes_self=True)
