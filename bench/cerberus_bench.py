@@ -13,7 +13,9 @@ the default one (piano and guitar comp the same chords in one register) and the 
   ideal ratio mask (IRM, |S_i| / sum |S_j|: masks that sum to one, as the network's softmax does);
 - frame-level F1 of the transcription (mir_eval multipitch precision and recall; onset F1 within
   50 ms for drums), decoded with the model's thresholds (chosen on its validation pieces);
-- spleeter 4stems (drums, bass) where its model files are here, and the separation's speed.
+- spleeter 4stems (drums, bass) where its model files are here, and the separation's speed;
+- the training's speed with the recipe's settings: seconds per step in one process and in the
+  recipe's data-parallel workers (one epoch of the bench pieces each), and their ratio.
 
 The paper's figures (Manilow et al. 2020, Cerberus pno/gtr/bss/drm on Slakh2100) are quoted,
 not measured: its weights are unpublished, and Slakh2100 is not reachable here.
@@ -102,6 +104,43 @@ def _table(network, thresholds, tracks) -> tuple[list[str], float]:
     return lines, seconds
 
 
+def _training_speed() -> str:
+    """Wall-clock seconds per training step with the recipe's settings, in one process and in
+    the recipe's data-parallel workers, on the bench pieces (a ratio measured in one run)."""
+    import attrs
+    import numpy as np
+
+    from stemlime_cerberus import train
+    from stemlime_cerberus.recipe import BENCH_SEED, PLANS
+    from stemlime_render import render_song
+
+    settings = attrs.evolve(PLANS["pno-gtr-bss-drm"].settings, epochs=1)
+    seconds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for index in range(PIECES + 1):  # the last one validates
+            folder = root / ("validation" if index == PIECES else "data") / f"piece-{index:05d}"
+            render_song(BENCH_SEED + index, SECONDS, ",".join(PAPER), 16000).save(folder)
+        for workers in sorted({1, settings.workers}):
+            times: list[float] = []
+            train(
+                [root / "data"],
+                root / f"model-{workers}",
+                attrs.evolve(settings, workers=workers),
+                validation=[root / "validation"],
+                device="cpu",
+                progress=False,
+                score_transcription=False,
+                on_step=lambda step: times.append(time.perf_counter()),
+            )
+            seconds[workers] = float(np.median(np.diff(times)))
+    one, many = seconds[1], seconds[settings.workers]
+    return (
+        f"  training, the recipe's settings ({settings.batch_size} chunks of {settings.chunk_seconds:g} s a step, one thread a process): "
+        f"{one:.3f} s a step in one process, {many:.3f} s in {settings.workers} workers ({one / many:.2f} times the speed)"
+    )
+
+
 def run() -> list[str]:
     from stemlime import ModelFilesError
     from stemlime.models import model_path
@@ -141,6 +180,7 @@ def run() -> list[str]:
     lines.append("  ideal PSM / IRM: masks computed from the true stems (phase-sensitive, truncated to [0, 1]; ratio of magnitudes)")
     lines.append(_spleeter_line(tracks))
     lines.append(f"  separation alone: {seconds:.1f} s for {PIECES * SECONDS:.0f} s of audio (RTF {seconds / (PIECES * SECONDS):.3f})")
+    lines.append(_training_speed())
     lines.append("  paper: Manilow, Seetharaman & Pardo 2020, Cerberus pno/gtr/bss/drm on Slakh2100 (quoted, not measured here)")
     return lines
 

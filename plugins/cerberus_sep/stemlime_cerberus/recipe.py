@@ -31,7 +31,7 @@ DURATION = "about 40 minutes on a free 2-core CPU (render and train on both core
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
-EPOCHS = 15
+EPOCHS = 13
 
 
 @attrs.frozen
