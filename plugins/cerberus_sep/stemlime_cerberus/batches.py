@@ -37,6 +37,11 @@ def _chunk(audio: np.ndarray | None, offset: int, length: int) -> np.ndarray:
     return out
 
 
+def visits(tracks: Sequence[Track], chunk: int) -> np.ndarray:
+    """An epoch's visits: each track's index once per ``chunk`` samples it holds (at least once)."""
+    return np.concatenate([np.full(max(1, t.length // chunk), i) for i, t in enumerate(tracks)])
+
+
 class Batches:
     def __init__(
         self,
@@ -55,7 +60,7 @@ class Batches:
         self.seed = int(seed)
         self.remix = float(remix)
         self.gain_db = float(gain_db)
-        self.visits = np.concatenate([np.full(max(1, t.length // self.chunk), i) for i, t in enumerate(self.tracks)])
+        self.visits = visits(self.tracks, self.chunk)
         self.having = {name: [i for i, t in enumerate(self.tracks) if name in t.stems] for name in config.instruments}
 
     @property

@@ -63,6 +63,16 @@ def gradient(network: Any, config: CerberusConfig, loss_weights: Sequence[float]
     return loss.detach(), {k: v.detach() for k, v in parts.items()}
 
 
+def _places(network: Any) -> list[tuple[Any, slice]]:
+    """Each parameter with its place in the flat weight and gradient vectors
+    (``torch.nn.utils.parameters_to_vector``'s order)."""
+    places, offset = [], 0
+    for p in network.parameters():
+        places.append((p, slice(offset, offset + p.numel())))
+        offset += p.numel()
+    return places
+
+
 class Helpers:
     """``workers - 1`` helper processes for :func:`train` (a context manager: they end with it).
 
@@ -193,12 +203,9 @@ class Helpers:
                 share = sizes[k] / total
                 loss += their_loss * share
                 parts = {name: value + their_parts[name] * share for name, value in parts.items()}
-                offset = 0
-                for p in network.parameters():
-                    count = p.numel()
+                for p, place in _places(network):
                     if p.grad is not None:
-                        p.grad.add_(shared_gradient[offset : offset + count].view_as(p), alpha=share)
-                    offset += count
+                        p.grad.add_(shared_gradient[place].view_as(p), alpha=share)
         return loss, parts
 
 
@@ -233,19 +240,14 @@ def _serve(
                 return
             rows, seed = message
             with torch.no_grad():
-                offset = 0
-                for p in network.parameters():
-                    p.copy_(weights[offset : offset + p.numel()].view_as(p))
-                    offset += p.numel()
+                for p, place in _places(network):
+                    p.copy_(weights[place].view_as(p))
             torch.manual_seed(seed)
             loss, parts = gradient(network, config, loss_weights, sources[:rows], roll[:rows])
             with torch.no_grad():
-                offset = 0
-                for p in network.parameters():
-                    count = p.numel()
+                for p, place in _places(network):
                     if p.grad is not None:
-                        gradients[offset : offset + count].copy_(p.grad.reshape(-1))
-                    offset += count
+                        gradients[place].copy_(p.grad.reshape(-1))
             connection.send(("done", float(loss), {k: float(v) for k, v in parts.items()}, _cpu_seconds()))
     except BaseException:
         try:

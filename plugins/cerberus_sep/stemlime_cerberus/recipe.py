@@ -23,7 +23,7 @@ from stemlime.plugin import write_atomically
 
 from .config import CONFIG, FILES
 from .instruments import NAMED_VARIANTS, parse_instruments
-from .trainer import CHECKPOINT_JSON, Settings, train
+from .trainer import CHECKPOINT_JSON, Settings, train, trains_on_gpu
 
 VALIDATION_SEED = 500_000
 BENCH_SEED = 900_000
@@ -82,7 +82,7 @@ def build(plan: Plan, folder: Path, work: Path, device: str = "auto", progress: 
     model = work / "model"
     resume = (model / CHECKPOINT_JSON).is_file()
     settings = plan.settings
-    if settings.workers > 1 and _on_gpu(device):
+    if settings.workers > 1 and trains_on_gpu(device):
         settings = attrs.evolve(settings, workers=1)  # the GPU takes the whole batch in one process
     train([work / "train"], model, settings, validation=[work / "validation"], device=device, resume=resume, progress=progress)
     for name in FILES:
@@ -90,9 +90,3 @@ def build(plan: Plan, folder: Path, work: Path, device: str = "auto", progress: 
     document = json.loads((folder / CONFIG).read_text())
     document["recipe"] = plan.to_dict()
     write_atomically(folder / CONFIG, lambda path: path.write_text(json.dumps(document, indent=1) + "\n"))
-
-
-def _on_gpu(device: str) -> bool:
-    import torch
-
-    return device == "cuda" or (device == "auto" and torch.cuda.is_available())

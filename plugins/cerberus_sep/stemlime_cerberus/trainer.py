@@ -384,7 +384,7 @@ def train(
     data = _data_folders(data)
     out = Path(out).expanduser()
     check_output(out, [*map(Path, data), *map(Path, validation or [])], resume, force)
-    if settings.workers > 1 and (device == "cuda" or (device == "auto" and torch.cuda.is_available())):
+    if settings.workers > 1 and trains_on_gpu(device):
         raise UsageError(
             f"workers={settings.workers} (--workers) trains in several processes on the CPU, but device={device} "
             "trains on the GPU: give --workers 1 there, or --device cpu"
@@ -423,10 +423,18 @@ def train(
     return Result(out, run.best, run.history)
 
 
+def trains_on_gpu(device: str) -> bool:
+    """Whether ``device`` (auto, cpu or cuda) trains on the GPU here."""
+    import torch
+
+    return device == "cuda" or (device == "auto" and torch.cuda.is_available())
+
+
 def _check_workers(settings: Settings, tracks: Sequence[Track]) -> None:
     """Every worker needs at least one chunk of every batch."""
-    chunk = int(round(settings.chunk_seconds * settings.sample_rate))
-    rows = min(settings.batch_size, sum(max(1, t.length // chunk) for t in tracks))
+    from .batches import visits
+
+    rows = min(settings.batch_size, len(visits(tracks, int(round(settings.chunk_seconds * settings.sample_rate)))))
     if rows < settings.workers:
         raise UsageError(
             f"a batch of {rows} chunks cannot be shared by {settings.workers} workers (--workers): "
