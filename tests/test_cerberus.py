@@ -143,6 +143,18 @@ def test_decoding_keeps_runs_above_each_instruments_threshold_of_at_least_two_fr
     assert [(n.start, n.pitch) for n in parts["drums"].notes] == [(6 / fps, 36), (25 / fps, 36)]
 
 
+def test_a_chunks_target_roll_is_its_slice_of_the_whole_tracks_roll(pieces):
+    from stemlime_cerberus.transcription import frame_count, frames_per_second, roll_targets
+
+    config = CerberusConfig(INSTRUMENTS, 16000)
+    track = read_tracks([pieces], INSTRUMENTS)[0]
+    whole = roll_targets(config, track.notes, 0.0, frame_count(config, track.length))
+    assert whole.any(axis=0).sum() > 10  # notes of every instrument are drawn
+    for first in (0, 1, 37, 100):  # chunks that start on a frame centre (1 / 62.5 s apart)
+        chunk = roll_targets(config, track.notes, first / frames_per_second(config), 40)
+        assert np.array_equal(chunk, whole[first : first + 40]), first
+
+
 def test_the_network_holds_exactly_the_tensors_its_config_declares():
     import torch
 

@@ -48,29 +48,28 @@ def column_offset(config: CerberusConfig, instrument: str) -> int:
 
 def roll_targets(config: CerberusConfig, notes: dict[str, np.ndarray], start_seconds: float, frames: int) -> np.ndarray:
     """The target roll (frames, roll_size) float32 of a chunk starting at ``start_seconds``:
-    ``notes`` {instrument: (N, 3) start, end, pitch} in seconds of the whole track."""
+    ``notes`` {instrument: (N, 3) start, end, pitch} in seconds of the whole track. Only the
+    notes that reach into the chunk are drawn (a training batch takes 2 s of a track's notes)."""
     roll = np.zeros((frames, config.roll_size), np.float32)
     fps = frames_per_second(config)
     for instrument, rows in notes.items():
+        rows = np.asarray(rows, np.float64).reshape(-1, 3)
         if instrument not in config.instruments or not len(rows):
             continue
         offset = column_offset(config, instrument)
-        if instrument == DRUMS:
-            for start, _, key in rows:
-                name = DRUM_CLASS_OF_KEY.get(int(key))
-                if name not in config.drum_classes:
-                    continue
-                first = int(round((start - start_seconds) * fps))
-                column = offset + config.drum_classes.index(name)
-                roll[max(first, 0) : max(first + DRUM_ONSET_FRAMES, 0), column] = 1.0
-            continue
-        for start, end, pitch in rows:
-            key = int(pitch) - config.lowest_pitch
-            if not 0 <= key < config.pitches:
-                continue
-            first = int(np.ceil((start - start_seconds) * fps - 1e-9))
-            last = int(np.ceil((end - start_seconds) * fps - 1e-9))
-            roll[max(first, 0) : max(last, 0), offset + key] = 1.0
+        if instrument == DRUMS:  # each onset marks DRUM_ONSET_FRAMES frames from its nearest frame
+            classes = [DRUM_CLASS_OF_KEY.get(int(key)) for key in rows[:, 2]]
+            column = np.array([config.drum_classes.index(c) if c in config.drum_classes else -1 for c in classes], np.int64)
+            first = np.rint((rows[:, 0] - start_seconds) * fps).astype(np.int64)
+            last = first + DRUM_ONSET_FRAMES
+        else:  # a note sounds in the frames whose centres lie in [start, end)
+            column = rows[:, 2].astype(np.int64) - config.lowest_pitch
+            column[(column < 0) | (column >= config.pitches)] = -1
+            first = np.ceil((rows[:, 0] - start_seconds) * fps - 1e-9).astype(np.int64)
+            last = np.ceil((rows[:, 1] - start_seconds) * fps - 1e-9).astype(np.int64)
+        inside = (column >= 0) & (last > 0) & (first < frames)
+        for a, b, c in zip(np.maximum(first[inside], 0), last[inside], column[inside] + offset):
+            roll[a:b, c] = 1.0
     return roll
 
 
