@@ -216,6 +216,19 @@ def test_a_training_helper_process_that_dies_ends_the_run_with_what_to_do(pieces
     assert json.loads((tmp_path / "model" / "checkpoint.json").read_text())["position"]["epoch"] == 2
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _has_cuda(), reason="no CUDA device")
+def test_training_on_cuda_draws_batches_ahead_and_gives_the_same_weights_twice(pieces, tmp_path):
+    for name in ("first", "second"):
+        train([pieces], tmp_path / name, device="cuda", progress=False, score_transcription=False, epochs=3, **TINY)
+    assert sha256_of(tmp_path / "first" / "weights.safetensors") == sha256_of(tmp_path / "second" / "weights.safetensors")
+
+
 def test_data_parallel_training_runs_on_the_cpu_with_a_chunk_of_every_batch_for_every_worker(pieces, tmp_path):
     with pytest.raises(UsageError, match="give --workers 1 there, or --device cpu"):
         train([pieces], tmp_path / "model", device="cuda", workers=2, progress=False, **TINY)
@@ -445,6 +458,20 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
     assert pretty_midi.PrettyMIDI(str(tmp_path / "stems" / "drums.mid")).instruments[0].is_drum
     explanation = json.loads((tmp_path / "out" / "explanation.json").read_text())
     assert [c["stem"] for c in explanation["components"]] == [*INSTRUMENTS, "rest"]
+
+
+def test_a_build_that_trains_on_a_gpu_takes_the_gpu_plan_the_papers_network_on_more_data():
+    from stemlime_cerberus import recipe
+
+    cpu, gpu = recipe.plan_for("pno-gtr-bss-drm", "cpu"), recipe.plan_for("pno-gtr-bss-drm", "cuda")
+    assert (cpu.kind, cpu.settings.layers, cpu.settings.hidden, cpu.settings.workers) == ("cpu", 2, 128, 2)
+    assert (gpu.kind, gpu.settings.layers, gpu.settings.hidden, gpu.settings.workers) == ("gpu", 4, 300, 1)
+    steps = {plan.kind: plan.pieces * 5 // plan.settings.batch_size * plan.settings.epochs for plan in (cpu, gpu)}
+    assert gpu.pieces > cpu.pieces and steps["gpu"] > steps["cpu"] and gpu.instruments == cpu.instruments
+    assert gpu.to_dict()["sized_for"] == "gpu" and gpu.to_dict()["seeds"] == [0, gpu.pieces - 1]
+    import torch
+
+    assert recipe.plan_for("pno-gtr", "auto") is (recipe.GPU_PLANS if torch.cuda.is_available() else recipe.PLANS)["pno-gtr"]
 
 
 def test_the_readme_training_commands_run(tmp_path, pieces):

@@ -15,7 +15,14 @@ and calls this; ``prepare.sh`` says how). Prints one table (:mod:`table`):
   rendered pieces in .device/cerberus-data), and Demucs (a random-weight HTDemucs, as the tests
   build it);
 - the stemgram (#26) of the 3-minute song with 5 stems (spleeter 5stems with random weights,
-  32 masks a frame) and musicnn, on the device, against the song's taggram there.
+  32 masks a frame) and musicnn, on the device, against the song's taggram there;
+- the Cerberus GPU recipe (#27, ``--sections recipe``, a call of its own): the build that
+  ``stemlime models build cerberus/pno-gtr-bss-drm --device cuda`` runs (stemlime_cerberus.recipe
+  GPU_PLANS: render, train, install), stopped after ``--recipe-seconds`` if it has not ended by
+  then: render time, training steps per second, the whole build's time (measured, or projected
+  from those), and the best model's SI-SDR on the bench's unseen pieces against the ideal PSM
+  (the goal: within 1 dB). Rendering needs FluidSynth, which check.sh sets up from the Debian
+  libraries that prepare.sh carries.
 
 ``--device cpu --quick`` runs every step small on a CPU: a rehearsal of the script, not a
 measurement.
@@ -37,6 +44,11 @@ DATA = ROOT / "tests" / "data" / "musicnn"
 GOAL_SNIPPETS_PER_SECOND = {"fp32": 20_000, "bf16": 50_000}  # H200 (issue #24)
 GOAL_K50_SECONDS = {256: 0.3, 16384: 5.0}  # bf16, the perturbations mixed on the device (issue #24)
 SONG_SECONDS = 180.0  # the separation rows' song: 3 minutes
+RECIPE_SECONDS = 200.0  # the recipe section's build stops after this: the call and a rerun fit a 15-minute lease
+GOAL_RECIPE_SECONDS = 900.0  # the GPU recipe's build on an H100/H200 (issue #27)
+GOAL_RECIPE_GAP_DB = 1.0  # ... within this of the ideal PSM, every instrument
+SECTIONS = ("fidelity", "throughput", "song", "separation", "stemgram", "recipe")
+DEFAULT_SECTIONS = SECTIONS[:-1]  # the recipe section is a call of its own (see RECIPE_SECONDS)
 
 
 def _pieces() -> list[np.ndarray]:
@@ -271,6 +283,109 @@ def _cerberus(device: str, data: Path, audio: np.ndarray, rate: int):
     return [row, separated]
 
 
+class _OutOfTime(Exception):
+    """Raised from the trainer's on_step when the recipe section's time is up: the trainer saves
+    its checkpoint and stops."""
+
+
+def recipe(device: str, quick: bool, budget: float):
+    """Build the GPU recipe's model on ``device`` (``--quick``: a toy plan) with the recipe's own
+    ``build``, stopped after ``budget`` seconds; rows of its speed and its best model's quality."""
+    import os
+
+    import attrs
+    from cerberus_bench import _pieces
+    from stemlime_cerberus import CerberusSeparator, evaluate
+    from stemlime_cerberus.recipe import GPU_PLANS, build
+    from stemlime_cerberus.scoring import ideal_mask_si_sdr
+    from table import Row
+
+    plan = GPU_PLANS["pno-gtr-bss-drm"]  # what a build that trains on a GPU takes (on a CPU: a rehearsal)
+    if quick:  # the real plan's kind and shape, scaled down
+        settings = attrs.evolve(plan.settings, hidden=16, layers=2, batch_size=4, epochs=3)
+        plan = attrs.evolve(plan, pieces=8, validation_pieces=2, seconds=4.0, settings=settings)
+    settings = plan.settings
+    total = plan.pieces * int(plan.seconds // settings.chunk_seconds) // settings.batch_size * settings.epochs
+    what = (
+        f"Cerberus {plan.kind.upper()} recipe ({settings.layers} x {settings.hidden} BLSTM, {plan.pieces} pieces, "
+        f"{settings.epochs} epochs, batch {settings.batch_size} x {settings.chunk_seconds:g} s)"
+    )
+    stamps: list[tuple[float, int]] = []  # (time, global step)
+
+    def on_step(step: dict) -> None:
+        stamps.append((time.perf_counter(), step["global_step"]))
+        if time.perf_counter() - started > budget:
+            raise _OutOfTime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, work = Path(tmp) / "model", Path(tmp) / "work"
+        folder.mkdir()
+        started = time.perf_counter()
+        try:
+            build(plan, folder, work, device, progress=False, on_step=on_step)
+            finished = True
+        except _OutOfTime:
+            finished = False
+        except Exception as error:  # FluidSynth missing, out of memory: say so in the table, go on
+            return [Row(f"{what} on {device}", None, text="failed", note=f"{type(error).__name__}: {error}"[:300])]
+        wall = time.perf_counter() - started
+        if len(stamps) < 2:
+            return [Row(f"{what} on {device}", wall, note=f"stopped after {budget:.0f} s before its second step")]
+        first_step = stamps[0][0] - started  # render, read the pieces, start the network
+        gaps = np.diff([t for t, _ in stamps])
+        steps_per_epoch = total // settings.epochs
+        boundary = np.array([g % steps_per_epoch == 0 for _, g in stamps[1:]])  # first step of an epoch: after a validation
+        step_seconds = float(np.median(gaps[~boundary])) if (~boundary).any() else float(gaps.mean())
+        validation = float(np.median(gaps[boundary]) - step_seconds) if boundary.any() else 0.0
+        projected = first_step + total * step_seconds + settings.epochs * validation
+        done = stamps[-1][1] + 1
+        validated = settings.epochs if finished else sum(1 for _, g in stamps[1:] if g % steps_per_epoch == 0)
+        rows = [
+            Row(
+                f"{what} on {device}: rendering and reading {plan.pieces + plan.validation_pieces} pieces, up to the first step",
+                first_step,
+                note=f"{os.cpu_count()} CPU cores",
+            ),
+            Row(
+                f"{what}: training steps per second",
+                1 / step_seconds,
+                unit="steps/s",
+                higher_is_better=True,
+                note=f"median of {len(gaps)} steps; validation after an epoch {validation:.1f} s; {done} of {total} steps done",
+            ),
+            Row(
+                f"{what}: the whole build" + ("" if finished else f" (projected: stopped after {budget:.0f} s)"),
+                wall if finished else projected,
+                goal=GOAL_RECIPE_SECONDS,
+                note=f"{total} steps; {validated} of {settings.epochs} epochs done",
+            ),
+        ]
+        model = folder if finished else work / plan.kind / "model"
+        if not (model / "weights.safetensors").is_file():
+            return rows + [Row(f"{what}: quality", None, text="no epoch ended", note=f"within {budget:.0f} s")]
+        separator = CerberusSeparator(model_dir=model, device=device)
+        tracks = _pieces(False)
+        medians = evaluate(separator.network, tracks, transcription=False).medians()  # on the network's device
+        psm = ideal_mask_si_sdr(tracks, separator.network.config, "psm")
+        trained = "the built model" if finished else f"the best model after {validated} of {settings.epochs} epochs"
+        for name, m in medians.items():
+            gap = None if psm[name] is None else psm[name] - m["si_sdr"]
+            rows.append(
+                Row(
+                    f"{what}: {name} SI-SDR, {trained}, {len(tracks)} unseen pieces",
+                    m["si_sdr"],
+                    unit="dB",
+                    higher_is_better=True,
+                    goal=None if psm[name] is None else round(psm[name] - GOAL_RECIPE_GAP_DB, 1),
+                    text=f"{m['si_sdr']:.1f} dB",
+                    note=""
+                    if gap is None
+                    else f"ideal PSM {psm[name]:.1f} dB: {gap:.1f} dB from it (goal: within {GOAL_RECIPE_GAP_DB:g} dB)",
+                )
+            )
+        return rows
+
+
 def _demucs(device: str, audio: np.ndarray, rate: int):
     sys.path.insert(0, str(ROOT / "tests"))
     from tiny_models import htdemucs, save_demucs_safetensors, write_bag
@@ -297,19 +412,29 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--quick", action="store_true", help="small sizes: a rehearsal of the script")
+    parser.add_argument(
+        "--sections", default=",".join(DEFAULT_SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)} (default: all but recipe)"
+    )
+    parser.add_argument("--recipe-seconds", type=float, default=RECIPE_SECONDS, help="the recipe section's build stops after this")
     args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.sections.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown or not chosen:
+        parser.error(f"--sections takes names from {', '.join(SECTIONS)}, got {args.sections!r}")
     count, batches, samples, song = (256, (64, 256), (256,), 20.0) if args.quick else (8192, (256, 1024, 4096), (256, 16384), SONG_SECONDS)
+    sections = {
+        "fidelity": lambda: fidelity(args.device),
+        "throughput": lambda: throughput(args.device, count, batches),
+        "song": lambda: song_scale(args.device, samples),
+        "separation": lambda: separation(args.device, song),
+        "stemgram": lambda: stemgram(args.device, song),
+        "recipe": lambda: recipe(args.device, args.quick, args.recipe_seconds),
+    }
     rows = []
-    for section in (
-        lambda: fidelity(args.device),
-        lambda: throughput(args.device, count, batches),
-        lambda: song_scale(args.device, samples),
-        lambda: separation(args.device, song),
-        lambda: stemgram(args.device, song),
-    ):
+    for name in chosen:
         started = time.perf_counter()
-        rows += section()
-        print(f"check: a section done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        rows += sections[name]()
+        print(f"check: section {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     print(f"stemlime device check, {args.device}; {load_average()}")
     print(render(rows))
     return 0

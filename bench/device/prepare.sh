@@ -2,9 +2,13 @@
 # Here (no GPU needed): gather what the device machine lacks into .device/ (git-ignored), so that
 # one call of the device tool runs every GPU check:
 #   run(command="bash bench/device/check.sh", carry=[".device"], timeout_s=540)
+# and the Cerberus GPU recipe's build, a call of its own (check.py --sections recipe):
+#   run(command="CUDA_TESTS=0 CHECK_ARGS='--sections recipe' bash bench/device/check.sh", carry=[".device"], timeout_s=420)
 # The machine has Python 3.12 with torch, numpy, scipy, scikit-learn, pluggy, attrs, jinja2,
 # tqdm, threadpoolctl, safetensors and pytest, and no network: the other packages stemlime
-# imports travel as wheels, and the MSD_musicnn model files as a STEMLIME_HOME folder.
+# imports travel as wheels, the MSD_musicnn model files as a STEMLIME_HOME folder, and FluidSynth
+# (for the recipe's rendering) as the shared libraries of Debian's libfluidsynth3 and of the
+# packages it needs, unpacked here (check.sh links in those the machine lacks).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${PYTHON:-.venv/bin/python}
@@ -23,4 +27,16 @@ cp -r "$("$python" -m stemlime models path musicnn/MSD_musicnn)" .device/models/
 # the Cerberus rows' training data: 6 rendered pieces of 8 s at 16 kHz (FluidSynth is here, not there)
 "$python" -m stemlime render-dataset --count 6 --duration 8 --sample-rate 16000 --instruments piano,guitar,bass,drums \
     --seed 100 --no-progress --out .device/cerberus-data >/dev/null
+# FluidSynth's libraries: Debian's libfluidsynth3 and the libraries it loads, as installed here, each under the
+# name the dynamic linker looks for (packed: the call carries 64 MiB); not the C and C++ runtimes, which the
+# machine has in newer versions
+library=$(ldconfig -p | awk '/libfluidsynth\.so\.3 / {print $NF; exit}')
+[ -n "$library" ] || { echo "prepare.sh: libfluidsynth3 is not installed here (make system-deps)" >&2; exit 1; }
+rm -rf /tmp/stemlime-fluidsynth-pack && mkdir -p /tmp/stemlime-fluidsynth-pack
+cp -L "$library" /tmp/stemlime-fluidsynth-pack/libfluidsynth.so.3
+ldd "$library" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | while read -r name path; do
+    case $name in libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | libresolv.so.* | libgcc_s.so.* | libstdc++.so.*) continue ;; esac
+    cp -L "$path" "/tmp/stemlime-fluidsynth-pack/$name"
+done
+tar -czf .device/fluidsynth.tar.gz -C /tmp/stemlime-fluidsynth-pack . && rm -rf /tmp/stemlime-fluidsynth-pack
 du -sh .device

@@ -53,9 +53,9 @@ def _read_tensors(folder: Path):
 
 
 def _recipe(variant: str, folder: Path, work: Path, device: str) -> None:
-    from .recipe import PLANS, build
+    from .recipe import build, plan_for
 
-    build(PLANS[variant], folder, work, device)
+    build(plan_for(variant, device), folder, work, device)
 
 
 @hookimpl

@@ -2,7 +2,10 @@
 
 Cerberus's published weights do not exist, so ``stemlime models build cerberus/<variant>``
 renders seeded pieces with stemlime-render (16 kHz, the variant's instruments), trains on them
-with validation on other seeds, and the model store installs the best checkpoint. Seeds:
+with validation on other seeds, and the model store installs the best checkpoint. Two plans:
+the CPU's (PLANS, the default: a 2 x 128 network in two data-parallel processes) and, where the
+build trains on a GPU (``--device cuda``, or ``auto`` on a machine with one), the GPU's
+(GPU_PLANS: the paper's 4 x 300 network on more pieces, for more steps). Seeds:
 training pieces 0..N-1, validation pieces from VALIDATION_SEED, and ``make bench`` scores
 pieces from BENCH_SEED, which no recipe renders. Work (rendered pieces, the training
 checkpoint) stays in the build folder until the model is installed: an interrupted build
@@ -15,6 +18,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import attrs
 
@@ -27,11 +31,20 @@ from .trainer import CHECKPOINT_JSON, Settings, train, trains_on_gpu
 
 VALIDATION_SEED = 500_000
 BENCH_SEED = 900_000
-DURATION = "about 40 minutes on a free 2-core CPU (render and train on both cores; longer where other processes share it)"
+DURATION = (
+    "about 40 minutes on a free 2-core CPU (render and train on both cores; longer where other processes share it); "
+    "with a GPU (--device cuda), a 4 x 300 network sized for about 15 minutes on an H100 and 16 cores (not yet measured there)"
+)
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
 EPOCHS = 13
+# The GPU's plan: the paper's network size, twice the CPU's pieces and batch, one process (a GPU
+# takes the whole batch). Sized from estimates (a step ~25 ms, batches drawn ahead on the CPU,
+# rendering on 16 cores), to be checked by bench/device's recipe section on the next GPU machine.
+GPU_PIECES = 4000
+GPU_EPOCHS = 32  # 625 steps an epoch (4,000 pieces x 5 chunks / 32): 20,000 steps
+GPU_SETTINGS = {"hidden": 300, "layers": 4, "batch_size": 32, "learning_rate": 1e-3, "workers": 1}
 
 
 @attrs.frozen
@@ -42,6 +55,7 @@ class Plan:
     pieces: int = 1920
     validation_pieces: int = 8
     seconds: float = 10.0
+    kind: str = "cpu"  # the machine the plan is sized for ("cpu" or "gpu"); its work folder's name
     # the trainer's network and optimizer defaults, its own epochs, two workers (chosen by measurement:
     # see the README's cerberus section)
     settings: Settings = attrs.field(
@@ -56,15 +70,38 @@ class Plan:
             "validation_pieces": self.validation_pieces,
             "validation_seeds": [VALIDATION_SEED, VALIDATION_SEED + self.validation_pieces - 1],
             "seconds": self.seconds,
+            "sized_for": self.kind,
             "renderer": "stemlime-render (TimGM6mb.sf2, 16 kHz)",
         }
 
 
+def gpu_plan(instruments: tuple[str, ...]) -> Plan:
+    """The plan of a build that trains on a GPU."""
+    settings = Settings(instruments=instruments, epochs=GPU_EPOCHS, **GPU_SETTINGS)
+    return Plan(instruments, pieces=GPU_PIECES, kind="gpu", settings=settings)
+
+
 PLANS = {variant: Plan(parse_instruments(variant)) for variant in NAMED_VARIANTS}
+GPU_PLANS = {variant: gpu_plan(parse_instruments(variant)) for variant in NAMED_VARIANTS}
 
 
-def build(plan: Plan, folder: Path, work: Path, device: str = "auto", progress: bool | None = None) -> None:
-    """Render ``plan``'s pieces into ``work``, train there, and put the model's files into ``folder``."""
+def plan_for(variant: str, device: str) -> Plan:
+    """The plan that builds ``variant`` on ``device`` (auto, cpu or cuda): the GPU's where the
+    training runs on a GPU, else the CPU's."""
+    return (GPU_PLANS if trains_on_gpu(device) else PLANS)[variant]
+
+
+def build(
+    plan: Plan,
+    folder: Path,
+    work: Path,
+    device: str = "auto",
+    progress: bool | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Render ``plan``'s pieces into ``work`` / ``plan.kind``, train there, and put the model's
+    files into ``folder``. ``on_step`` is the trainer's (:func:`.trainer.train`): an exception
+    from it stops the build with its checkpoint saved, and building again resumes."""
     try:
         from stemlime_render import render_dataset
     except ImportError:
@@ -75,16 +112,23 @@ def build(plan: Plan, folder: Path, work: Path, device: str = "auto", progress: 
     progress = sys.stderr.isatty() if progress is None else progress
     instruments = ",".join(plan.instruments)
     rate = plan.settings.sample_rate
+    work = work / plan.kind  # a build on the other kind of machine has its own pieces and training
     render_dataset(work / "train", plan.pieces, 0, plan.seconds, [instruments], sample_rate=rate, progress=progress)
     render_dataset(
         work / "validation", plan.validation_pieces, VALIDATION_SEED, plan.seconds, [instruments], sample_rate=rate, progress=progress
     )
     model = work / "model"
     resume = (model / CHECKPOINT_JSON).is_file()
-    settings = plan.settings
-    if settings.workers > 1 and trains_on_gpu(device):
-        settings = attrs.evolve(settings, workers=1)  # the GPU takes the whole batch in one process
-    train([work / "train"], model, settings, validation=[work / "validation"], device=device, resume=resume, progress=progress)
+    train(
+        [work / "train"],
+        model,
+        plan.settings,
+        validation=[work / "validation"],
+        device=device,
+        resume=resume,
+        progress=progress,
+        on_step=on_step,
+    )
     for name in FILES:
         shutil.copy2(model / name, folder / name)
     document = json.loads((folder / CONFIG).read_text())

@@ -418,7 +418,7 @@ def train(
             )
             if resume:
                 run.load_checkpoint(loop.digest)
-            with _helpers(run, loop, threads) as loop.helpers:
+            with _helpers(run, loop, threads) as loop.helpers, _prefetch(torch_dev) as loop.prefetch:
                 loop.run(score_transcription)
     return Result(out, run.best, run.history)
 
@@ -455,6 +455,15 @@ def _helpers(run: _Run, loop: "_Loop", threads: int | None) -> Any:
     rows = min(loop.batches.batch_size, len(loop.batches.visits))
     shape = (rows, len(config.sources), loop.batches.chunk, frame_count(config, loop.batches.chunk), config.roll_size)
     return Helpers(run.network, config, run.settings.loss_weights, shape, run.settings.workers, threads or torch.get_num_threads())
+
+
+def _prefetch(device: Any) -> Any:
+    """One thread that draws the next batch (numpy, CPU) while a GPU takes the step; none on the
+    CPU, where it would compete with the step for the cores. Batches are a pure function of
+    (seed, epoch, step), so the result does not depend on it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(1, thread_name_prefix="cerberus-batches") if device.type == "cuda" else nullcontext()
 
 
 def _data_folders(data: Sequence[str | Path] | str | Path) -> list[str | Path]:
@@ -533,6 +542,7 @@ class _Loop:
         self.checkpoint_every, self.on_step, self.progress = checkpoint_every, on_step, progress
         self.consistent = True  # False inside a step: half-updated weights are never saved
         self.helpers: Any = None  # the data-parallel helper processes, when settings.workers > 1
+        self.prefetch: Any = None  # a thread that draws batches ahead, when training on a GPU
 
     def run(self, score_transcription: bool) -> None:
         from tqdm.auto import tqdm
@@ -581,15 +591,20 @@ class _Loop:
 
         run, settings = self.run_, self.run_.settings
         epoch = run.position["epoch"]
+        upcoming = None  # on a GPU, the next batch is drawn on the CPU while the GPU takes a step
         while run.position["step"] < self.steps_per_epoch:
             step = run.position["step"]
+            batch = upcoming.result() if upcoming is not None else self.batches.batch(epoch, step)
+            upcoming = None
+            if self.prefetch is not None and step + 1 < self.steps_per_epoch:
+                upcoming = self.prefetch.submit(self.batches.batch, epoch, step + 1)
             global_step = epoch * self.steps_per_epoch + step
             seeds = [
                 int(np.random.default_rng([settings.seed, epoch, step, 2, *([k] if k else [])]).integers(2**62))
                 for k in range(settings.workers)
             ]
             self.consistent = False
-            loss, parts = run.step(self.batches.batch(epoch, step), learning_rate(settings, global_step, self.total), seeds, self.helpers)
+            loss, parts = run.step(batch, learning_rate(settings, global_step, self.total), seeds, self.helpers)
             if not math.isfinite(loss):
                 raise StemlimeError(
                     f"the training loss became {loss} at epoch {epoch + 1}, step {step + 1}; try a lower learning rate (--learning-rate)"
