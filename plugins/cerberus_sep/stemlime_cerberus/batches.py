@@ -29,12 +29,11 @@ class Batch:
     roll: np.ndarray  # (B, frames, roll_size) float32 targets
 
 
-def _chunk(audio: np.ndarray | None, offset: int, length: int) -> np.ndarray:
-    out = np.zeros(length, np.float32)
+def _put(out: np.ndarray, audio: np.ndarray | None, offset: int, gain: np.float32) -> None:
+    """``audio[offset:]`` times ``gain`` into the zeros of ``out`` (as far as either reaches)."""
     if audio is not None:
-        piece = audio[offset : offset + length]
-        out[: len(piece)] = piece
-    return out
+        piece = audio[offset : offset + len(out)]
+        np.multiply(piece, gain, out=out[: len(piece)])
 
 
 def visits(tracks: Sequence[Track], chunk: int) -> np.ndarray:
@@ -61,7 +60,9 @@ class Batches:
         self.remix = float(remix)
         self.gain_db = float(gain_db)
         self.visits = visits(self.tracks, self.chunk)
-        self.having = {name: [i for i, t in enumerate(self.tracks) if name in t.stems] for name in config.instruments}
+        # arrays, not lists: rng.choice would convert a list of thousands of tracks at every draw
+        self.having = {name: np.array([i for i, t in enumerate(self.tracks) if name in t.stems], np.int64) for name in config.instruments}
+        self._order: tuple[int, np.ndarray] | None = None  # (epoch, its order of visits): drawn once an epoch
 
     @property
     def steps_per_epoch(self) -> int:
@@ -70,8 +71,14 @@ class Batches:
     def _offset(self, rng: np.random.Generator, track: Track) -> int:
         return int(rng.integers(0, max(1, track.length - self.chunk + 1)))
 
+    def order(self, epoch: int) -> np.ndarray:
+        """The epoch's visits in the order its batches take them."""
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.visits))
+        return self._order[1]
+
     def batch(self, epoch: int, step: int) -> Batch:
-        order = np.random.default_rng([self.seed, epoch]).permutation(self.visits)
+        order = self.order(epoch)
         rng = np.random.default_rng([self.seed, epoch, step, 1])
         chosen = order[step * self.batch_size : (step + 1) * self.batch_size]
         config, rate = self.config, self.config.sample_rate
@@ -84,14 +91,14 @@ class Batches:
             remixed = rng.random() < self.remix
             for s, name in enumerate(config.instruments):
                 source, start = track, offset
-                if remixed and self.having[name]:
+                if remixed and len(self.having[name]):
                     source = self.tracks[int(rng.choice(self.having[name]))]
                     start = self._offset(rng, source)
                 gain = np.float32(10 ** (rng.uniform(-self.gain_db, self.gain_db) / 20))
                 if name in source.stems:
-                    sources[b, s] = _chunk(source.stems[name], start, self.chunk) * gain
+                    _put(sources[b, s], source.stems[name], start, gain)
                     if name in source.notes:
-                        roll[b] = np.maximum(roll[b], roll_targets(config, {name: source.notes[name]}, start / rate, frames))
+                        roll_targets(config, {name: source.notes[name]}, start / rate, frames, out=roll[b])
             gain = np.float32(10 ** (rng.uniform(-self.gain_db, self.gain_db) / 20))
-            sources[b, -1] = _chunk(track.rest, offset, self.chunk) * gain
+            _put(sources[b, -1], track.rest, offset, gain)
         return Batch(sources, roll)

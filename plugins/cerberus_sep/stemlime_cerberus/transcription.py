@@ -46,11 +46,14 @@ def column_offset(config: CerberusConfig, instrument: str) -> int:
     return config.pitches * config.pitched.index(instrument)
 
 
-def roll_targets(config: CerberusConfig, notes: dict[str, np.ndarray], start_seconds: float, frames: int) -> np.ndarray:
+def roll_targets(
+    config: CerberusConfig, notes: dict[str, np.ndarray], start_seconds: float, frames: int, out: np.ndarray | None = None
+) -> np.ndarray:
     """The target roll (frames, roll_size) float32 of a chunk starting at ``start_seconds``:
     ``notes`` {instrument: (N, 3) start, end, pitch} in seconds of the whole track. Only the
-    notes that reach into the chunk are drawn (a training batch takes 2 s of a track's notes)."""
-    roll = np.zeros((frames, config.roll_size), np.float32)
+    notes that reach into the chunk are drawn (a training batch takes 2 s of a track's notes).
+    ``out``: a roll to draw into (its ones stay), returned; default a new one of zeros."""
+    roll = np.zeros((frames, config.roll_size), np.float32) if out is None else out
     fps = frames_per_second(config)
     for instrument, rows in notes.items():
         rows = np.asarray(rows, np.float64).reshape(-1, 3)
