@@ -41,7 +41,8 @@ WORKERS = 2
 EPOCHS = 13
 # The GPU's plan: the paper's network size, twice the CPU's pieces and batch, one process (a GPU
 # takes the whole batch). Sized from estimates (a step ~25 ms, batches drawn ahead on the CPU,
-# rendering on 16 cores), to be checked by bench/device's recipe section on the next GPU machine.
+# rendering on 16 cores: 218 s on 2 here), to be checked by bench/device's recipe section on the
+# next GPU machine. Its pieces take about 10 GB of memory.
 GPU_PIECES = 4000
 GPU_EPOCHS = 32  # 625 steps an epoch (4,000 pieces x 5 chunks / 32): 20,000 steps
 GPU_SETTINGS = {"hidden": 300, "layers": 4, "batch_size": 32, "learning_rate": 1e-3, "workers": 1}
