@@ -1,0 +1,89 @@
+"""Further training of a Cerberus model with the recipe's loss or with SI-SDR (the docs' table
+"A lever for the next recipe"): one process on one thread, validation SI-SDR every 500 steps.
+
+    python bench/cerberus_loss_experiment.py control MODEL_DIR DATA_DIR VALIDATION_DIR
+    python bench/cerberus_loss_experiment.py sisdr MODEL_DIR DATA_DIR VALIDATION_DIR
+
+MODEL_DIR: the recipe's model (``stemlime models path cerberus/pno-gtr-bss-drm``); DATA_DIR: the
+recipe's pieces (``stemlime render-dataset --count 1920 --seed 0 --duration 10 --sample-rate
+16000 --instruments piano,guitar,bass,drums``); VALIDATION_DIR: its validation pieces (the same
+with ``--count 8 --seed 500000``). Run the two arms side by side, one core each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def si_sdr_loss(estimates, references):
+    """Negative mean SI-SDR (dB) over the (example, source) pairs whose reference is not silent."""
+    import torch
+
+    energy = (references**2).sum(-1)
+    scale = (estimates * references).sum(-1) / (energy + 1e-8)
+    target = scale[..., None] * references
+    ratio = (target**2).sum(-1) / (((estimates - target) ** 2).sum(-1) + 1e-8)
+    return -(10 * torch.log10(ratio + 1e-8))[energy > 1e-3].mean()
+
+
+def main() -> None:
+    import torch
+    from safetensors.numpy import load_file
+
+    from stemlime_cerberus import evaluate, read_tracks
+    from stemlime_cerberus.batches import Batches
+    from stemlime_cerberus.config import read_config
+    from stemlime_cerberus.losses import mask_inference
+    from stemlime_cerberus.network import Cerberus, istft, stft
+    from stemlime_cerberus.trainer import Settings, learning_rate
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("loss", choices=("control", "sisdr"))
+    parser.add_argument("model", type=Path)
+    parser.add_argument("data", type=Path)
+    parser.add_argument("validation", type=Path)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--learning-rate", type=float, default=3e-4)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    config, _ = read_config(args.model)
+    network = Cerberus(config)
+    network.load_state_dict({k: torch.from_numpy(v) for k, v in load_file(str(args.model / "weights.safetensors")).items()})
+    tracks = read_tracks([args.data], config.instruments, config.sample_rate)
+    validation = read_tracks([args.validation], config.instruments, config.sample_rate)
+    batches = Batches(tracks, config, 16, 2 * config.sample_rate, seed=7)
+    optimizer = torch.optim.Adam(network.parameters(), lr=args.learning_rate)
+    settings = Settings(learning_rate=args.learning_rate)
+    started = time.process_time()
+    for step in range(args.steps + 1):
+        if step % 500 == 0 or step == args.steps:
+            medians = evaluate(network, validation, transcription=False).medians()
+            scores = ", ".join(f"{name} {m['si_sdr']:.2f} dB" for name, m in medians.items())
+            print(f"{args.loss}: step {step}, {time.process_time() - started:.0f} CPU s: {scores}", flush=True)
+        if step == args.steps:
+            break
+        network.train()
+        sources = torch.from_numpy(batches.batch(step // batches.steps_per_epoch, step % batches.steps_per_epoch).sources)
+        b, s, n = sources.shape
+        spectra = stft(sources.reshape(b * s, n), config).reshape(b, s, -1, config.bins)
+        mixture = spectra.sum(1)
+        masks = network(mixture.abs(), heads=("masks",)).masks
+        if args.loss == "control":
+            loss = mask_inference(masks, mixture, spectra)
+        else:
+            masked = masks.permute(0, 3, 1, 2) * mixture[:, None]
+            estimates = istft(masked.reshape(b * s, -1, config.bins), config, n).reshape(b, s, n)
+            loss = si_sdr_loss(estimates[:, :-1], sources[:, :-1])  # the instruments, not the rest
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(settings, step, args.steps)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(network.parameters(), 5.0)
+        optimizer.step()
+
+
+if __name__ == "__main__":
+    main()
