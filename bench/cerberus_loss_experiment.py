@@ -35,8 +35,8 @@ def main() -> None:
     from stemlime_cerberus import evaluate, read_tracks
     from stemlime_cerberus.batches import Batches
     from stemlime_cerberus.config import read_config
-    from stemlime_cerberus.losses import mask_inference
     from stemlime_cerberus.network import Cerberus, istft, stft
+    from stemlime_cerberus.parallel import gradient
     from stemlime_cerberus.trainer import Settings, learning_rate
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -66,21 +66,20 @@ def main() -> None:
         if step == args.steps:
             break
         network.train()
-        sources = torch.from_numpy(batches.batch(step // batches.steps_per_epoch, step % batches.steps_per_epoch).sources)
-        b, s, n = sources.shape
-        spectra = stft(sources.reshape(b * s, n), config).reshape(b, s, -1, config.bins)
-        mixture = spectra.sum(1)
-        masks = network(mixture.abs(), heads=("masks",)).masks
-        if args.loss == "control":
-            loss = mask_inference(masks, mixture, spectra)
+        batch = batches.batch(step // batches.steps_per_epoch, step % batches.steps_per_epoch)
+        sources = torch.from_numpy(batch.sources)
+        if args.loss == "control":  # the recipe's mask-inference loss, as the trainer computes its gradient
+            gradient(network, config, (0.0, 1.0, 0.0), sources, torch.from_numpy(batch.roll))
         else:
-            masked = masks.permute(0, 3, 1, 2) * mixture[:, None]
+            b, s, n = sources.shape
+            spectra = stft(sources.reshape(b * s, n), config).reshape(b, s, -1, config.bins)
+            mixture = spectra.sum(1)
+            masked = network(mixture.abs(), heads=("masks",)).masks.permute(0, 3, 1, 2) * mixture[:, None]
             estimates = istft(masked.reshape(b * s, -1, config.bins), config, n).reshape(b, s, n)
-            loss = si_sdr_loss(estimates[:, :-1], sources[:, :-1])  # the instruments, not the rest
+            optimizer.zero_grad()
+            si_sdr_loss(estimates[:, :-1], sources[:, :-1]).backward()  # the instruments, not the rest
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(settings, step, args.steps)
-        optimizer.zero_grad()
-        loss.backward()
         torch.nn.utils.clip_grad_norm_(network.parameters(), 5.0)
         optimizer.step()
 

@@ -445,6 +445,7 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
     config = json.loads((folder / "config.json").read_text())
     assert config["recipe"]["pieces"] == 1 and config["recipe"]["validation_seeds"][0] == recipe.VALIDATION_SEED
     assert config["training"]["settings"]["workers"] == 2  # the recipe trains on both cores
+    assert config["training"]["steps_per_epoch"] == tiny.steps_per_epoch  # the plan counts its steps as the trainer does
     assert not (home / ".build" / "cerberus" / "pno-gtr-bss-drm").exists()  # the work folder goes once installed
     assert main(["models", "build", "cerberus/pno-gtr-bss-drm"]) == 0 and "built before" in capsys.readouterr().out
 
@@ -466,7 +467,8 @@ def test_a_build_that_trains_on_a_gpu_takes_the_gpu_plan_the_papers_network_on_m
     cpu, gpu = recipe.plan_for("pno-gtr-bss-drm", "cpu"), recipe.plan_for("pno-gtr-bss-drm", "cuda")
     assert (cpu.kind, cpu.settings.layers, cpu.settings.hidden, cpu.settings.workers) == ("cpu", 2, 128, 2)
     assert (gpu.kind, gpu.settings.layers, gpu.settings.hidden, gpu.settings.workers) == ("gpu", 4, 300, 1)
-    steps = {plan.kind: plan.pieces * 5 // plan.settings.batch_size * plan.settings.epochs for plan in (cpu, gpu)}
+    assert (cpu.steps_per_epoch, gpu.steps_per_epoch) == (600, 625)  # 1,920 x 5 chunks / 16 and 4,000 x 5 / 32
+    steps = {plan.kind: plan.steps_per_epoch * plan.settings.epochs for plan in (cpu, gpu)}
     assert gpu.pieces > cpu.pieces and steps["gpu"] > steps["cpu"] and gpu.instruments == cpu.instruments
     assert gpu.to_dict()["sized_for"] == "gpu" and gpu.to_dict()["seeds"] == [0, gpu.pieces - 1]
     import torch

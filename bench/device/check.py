@@ -305,7 +305,8 @@ def recipe(device: str, quick: bool, budget: float):
         settings = attrs.evolve(plan.settings, hidden=16, layers=2, batch_size=4, epochs=3)
         plan = attrs.evolve(plan, pieces=8, validation_pieces=2, seconds=4.0, settings=settings)
     settings = plan.settings
-    total = plan.pieces * int(plan.seconds // settings.chunk_seconds) // settings.batch_size * settings.epochs
+    steps_per_epoch = plan.steps_per_epoch
+    total = steps_per_epoch * settings.epochs
     what = (
         f"Cerberus {plan.kind.upper()} recipe ({settings.layers} x {settings.hidden} BLSTM, {plan.pieces} pieces, "
         f"{settings.epochs} epochs, batch {settings.batch_size} x {settings.chunk_seconds:g} s)"
@@ -333,7 +334,6 @@ def recipe(device: str, quick: bool, budget: float):
             return [Row(f"{what} on {device}", wall, note=f"stopped after {budget:.0f} s before its second step")]
         first_step = stamps[0][0] - started  # render, read the pieces, start the network
         gaps = np.diff([t for t, _ in stamps])
-        steps_per_epoch = total // settings.epochs
         boundary = np.array([g % steps_per_epoch == 0 for _, g in stamps[1:]])  # first step of an epoch: after a validation
         step_seconds = float(np.median(gaps[~boundary])) if (~boundary).any() else float(gaps.mean())
         validation = float(np.median(gaps[boundary]) - step_seconds) if boundary.any() else 0.0

@@ -63,6 +63,14 @@ class Plan:
         default=attrs.Factory(lambda plan: Settings(instruments=plan.instruments, epochs=EPOCHS, workers=WORKERS), takes_self=True)
     )
 
+    @property
+    def steps_per_epoch(self) -> int:
+        """Training steps an epoch, counted as the trainer counts them (:func:`.batches.visits`,
+        ``Batches.steps_per_epoch``) on pieces of ``seconds``."""
+        rate = self.settings.sample_rate
+        visits = max(1, int(round(self.seconds * rate)) // int(round(self.settings.chunk_seconds * rate)))
+        return max(1, self.pieces * visits // self.settings.batch_size)
+
     def to_dict(self) -> dict:
         return {
             "instruments": list(self.instruments),
