@@ -17,8 +17,6 @@ import soundfile
 from . import stemfile
 from .errors import AudioError, ExcerptError, UsageError
 
-RESAMPLER = "soxr_hq"  # the resampler musicnn's and audioLIME's librosa.load used
-
 
 def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
     """Resample ``(samples,)`` or ``(samples, channels)`` audio along time from ``source_rate``

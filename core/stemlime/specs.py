@@ -27,13 +27,6 @@ class Spec:
         text = self.name + (f":{self.variant}" if self.variant else "")
         return text + "".join(f",{key}={value}" for key, value in self.options.items())
 
-    def to_table(self) -> dict[str, Any]:
-        table: dict[str, Any] = {"name": self.name}
-        if self.variant:
-            table["variant"] = self.variant
-        table.update(self.options)
-        return table
-
 
 def parse_spec(text: str) -> Spec:
     """Parse ``NAME[:VARIANT][,key=value...]``; whitespace around parts is ignored."""

@@ -142,8 +142,3 @@ def aggregate(explanations: Iterable[ExplanationRecord]) -> GlobalExplanation:
         for label in order
     }
     return GlobalExplanation(len(tracks), count, labels)
-
-
-def global_rows(global_explanation: GlobalExplanation) -> list[dict[str, Any]]:
-    """One row per label and stem (``label``, ``stem``, ``tracks``, the metrics, ``explanations``): what ``global.csv`` holds."""
-    return global_explanation.rows()

@@ -81,10 +81,6 @@ class TrackOutcome:
     peak_rss_mb: float = 0.0  # the worker process's peak resident memory so far, MiB
     result: TrackResult | None = None  # an explained track's result
 
-    def failure_record(self) -> dict[str, Any]:
-        """The line of ``failures.jsonl``: track, error type, message."""
-        return {"track": self.track, "error": self.error, "message": self.message}
-
 
 def worker_name() -> str:
     return f"{os.uname().nodename}:{os.getpid()}"

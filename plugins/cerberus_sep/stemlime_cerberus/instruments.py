@@ -27,9 +27,6 @@ DRUMS = "drums"
 DEFAULT = ("piano", "guitar", "bass", "drums")
 NAMED_VARIANTS = ("pno-gtr-bss-drm", "pno-gtr", "pno-gtr-bss")  # the paper's sets
 
-# Piano roll of the pitched instruments: the 88 keys of a piano, MIDI 21 (A0) to 108 (C8).
-LOWEST_PITCH = 21
-PITCHES = 88
 # Drum classes (GM percussion keys) whose onsets are transcribed; each is written back to MIDI
 # as its first key. Keys of no class (cowbell, claps, ...) are not transcribed.
 DRUM_CLASSES = {

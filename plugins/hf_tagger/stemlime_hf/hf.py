@@ -28,7 +28,6 @@ from stemlime.plugin import whole_number
 from stemlime.plugin import ModelFilesError, StemlimeError, UsageError, one_line
 
 from .batching import WindowedTagger, activate
-from .options import HF_OUTPUTS as OUTPUTS
 from .options import HFOptions
 
 AST_FRAME_SECONDS = 0.010  # ASTFeatureExtractor: Kaldi fbank frames every 10 ms

@@ -42,8 +42,6 @@ N_MELS = 96
 PATCH_FRAMES = 187
 """Frames per model input patch (3 s: ``librosa.time_to_frames(3, sr=16000, n_fft=512,
 hop_length=256) + 1``)."""
-PATCH_SECONDS = 3.0
-"""Nominal duration of one patch, in seconds."""
 
 
 def n_frames(n_samples: int) -> int:

@@ -36,7 +36,5 @@ MTT_LABELS: tuple[str, ...] = (
 )  # fmt: skip
 """MagnaTagATune top-50 tags: labels of MTT_musicnn and MTT_vgg."""
 
-LABELS_BY_DATASET: dict[str, tuple[str, ...]] = {"MSD": MSD_LABELS, "MTT": MTT_LABELS}
-
 assert len(MSD_LABELS) == 50 and len(set(MSD_LABELS)) == 50
 assert len(MTT_LABELS) == 50 and len(set(MTT_LABELS)) == 50
