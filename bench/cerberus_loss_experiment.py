@@ -17,17 +17,6 @@ import time
 from pathlib import Path
 
 
-def si_sdr_loss(estimates, references):
-    """Negative mean SI-SDR (dB) over the (example, source) pairs whose reference is not silent."""
-    import torch
-
-    energy = (references**2).sum(-1)
-    scale = (estimates * references).sum(-1) / (energy + 1e-8)
-    target = scale[..., None] * references
-    ratio = (target**2).sum(-1) / (((estimates - target) ** 2).sum(-1) + 1e-8)
-    return -(10 * torch.log10(ratio + 1e-8))[energy > 1e-3].mean()
-
-
 def main() -> None:
     import torch
     from safetensors.numpy import load_file
@@ -35,7 +24,8 @@ def main() -> None:
     from stemlime_cerberus import evaluate, read_tracks
     from stemlime_cerberus.batches import Batches
     from stemlime_cerberus.config import read_config
-    from stemlime_cerberus.network import Cerberus, istft, stft
+    from stemlime_cerberus.losses import Objective
+    from stemlime_cerberus.network import Cerberus
     from stemlime_cerberus.parallel import gradient
     from stemlime_cerberus.trainer import Settings, learning_rate
 
@@ -67,17 +57,9 @@ def main() -> None:
             break
         network.train()
         batch = batches.batch(step // batches.steps_per_epoch, step % batches.steps_per_epoch)
-        sources = torch.from_numpy(batch.sources)
-        if args.loss == "control":  # the recipe's mask-inference loss, as the trainer computes its gradient
-            gradient(network, config, (0.0, 1.0, 0.0), sources, torch.from_numpy(batch.roll))
-        else:
-            b, s, n = sources.shape
-            spectra = stft(sources.reshape(b * s, n), config).reshape(b, s, -1, config.bins)
-            mixture = spectra.sum(1)
-            masked = network(mixture.abs(), heads=("masks",)).masks.permute(0, 3, 1, 2) * mixture[:, None]
-            estimates = istft(masked.reshape(b * s, -1, config.bins), config, n).reshape(b, s, n)
-            optimizer.zero_grad()
-            si_sdr_loss(estimates[:, :-1], sources[:, :-1]).backward()  # the instruments, not the rest
+        # the trainer's own gradient; the recipe's mask-inference loss, or SI-SDR, without transcription
+        objective = Objective((0.0, 1.0, 0.0), "psa" if args.loss == "control" else "sisdr")
+        gradient(network, config, objective, torch.from_numpy(batch.sources), torch.from_numpy(batch.roll))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(settings, step, args.steps)
         torch.nn.utils.clip_grad_norm_(network.parameters(), 5.0)

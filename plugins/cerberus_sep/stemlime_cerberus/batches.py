@@ -65,6 +65,11 @@ class Batches:
         self._order: tuple[int, np.ndarray] | None = None  # (epoch, its order of visits): drawn once an epoch
 
     @property
+    def rows(self) -> int:
+        """Chunks in every batch: ``batch_size``, or an epoch's visits when there are fewer."""
+        return min(self.batch_size, len(self.visits))
+
+    @property
     def steps_per_epoch(self) -> int:
         return max(1, len(self.visits) // self.batch_size)
 

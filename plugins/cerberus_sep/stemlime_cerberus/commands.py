@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from .config import MASKS
+from .losses import MASK_LOSSES
 from .instruments import DEFAULT
 
 
@@ -47,6 +49,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=defaults.embedding,
         help=f"deep-clustering dimensions (default {defaults.embedding}: no such head; the paper's 20 needs a DC loss weight)",
+    )
+    parser.add_argument(
+        "--masks",
+        choices=MASKS,
+        default=defaults.masks,
+        help=f"the mask head: softmax (masks sum to one) or sigmoid (each source on its own; default {defaults.masks})",
+    )
+    parser.add_argument(
+        "--mask-loss",
+        choices=MASK_LOSSES,
+        default=defaults.mask_loss,
+        help=f"psa: the masks against the phase-sensitive target; sisdr: the SI-SDR of the separated instruments "
+        f"(a step costs about 1.5 times as much; default {defaults.mask_loss})",
     )
     parser.add_argument(
         "--loss-weights",
@@ -110,6 +125,8 @@ def run_train(args: argparse.Namespace) -> None:
         layers=args.layers,
         dropout=args.dropout,
         embedding=args.embedding,
+        masks=args.masks,
+        mask_loss=args.mask_loss,
         loss_weights=_loss_weights(args.loss_weights),
         remix=args.remix,
         seed=args.seed,

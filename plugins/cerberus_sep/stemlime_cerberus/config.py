@@ -24,6 +24,7 @@ FORMAT = "stemlime-cerberus/1"
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 FILES = (WEIGHTS, CONFIG)
+MASKS = ("softmax", "sigmoid")
 
 
 def _positive(instance, attribute, value) -> None:
@@ -42,8 +43,8 @@ class CerberusConfig:
 
     Mono audio at ``sample_rate`` Hz -> STFT (``n_fft``, ``hop`` samples, Hann window) ->
     log magnitude (dB) -> batch norm over frequency -> ``layers`` bidirectional LSTM layers of
-    ``hidden`` units (``dropout`` between them) -> three heads per frame: masks (softmax over
-    the instruments and ``rest`` per time-frequency bin), a deep-clustering embedding of
+    ``hidden`` units (``dropout`` between them) -> three heads per frame: masks (``masks``:
+    a softmax over the instruments and ``rest`` per time-frequency bin, or a sigmoid per source), a deep-clustering embedding of
     ``embedding`` dimensions per bin (0: no such head), and a piano roll (sigmoid) of
     ``pitches`` keys from MIDI ``lowest_pitch`` per pitched instrument, plus onsets of
     ``drum_classes`` when the set has drums.
@@ -60,6 +61,8 @@ class CerberusConfig:
     lowest_pitch: int = attrs.field(default=21, validator=_positive)
     pitches: int = attrs.field(default=88, validator=_positive)
     drum_classes: tuple[str, ...] = attrs.field(default=tuple(DRUM_CLASSES), converter=tuple)
+    # "softmax": the sources' masks sum to one in every bin; "sigmoid": each in [0, 1] on its own
+    masks: str = attrs.field(default="softmax", validator=attrs.validators.in_(MASKS))
 
     @embedding.validator
     def _check_embedding(self, attribute, value) -> None:

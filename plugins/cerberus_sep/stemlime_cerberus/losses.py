@@ -6,17 +6,38 @@
 - mask inference: L1 between the masked mixture magnitude and the phase-sensitive target
   ``|S| cos(angle(S) - angle(X))`` truncated to [0, |X|] (Erdogan et al. 2015), divided by
   the example's mean mixture magnitude so that loud and quiet examples weigh the same;
-- transcription: binary cross-entropy of the roll logits against the target roll.
+- transcription: binary cross-entropy of the roll logits against the target roll;
+- or, in place of mask inference (``Objective.mask = "sisdr"``): the negative SI-SDR (dB) of the
+  instruments' masked waveforms, the measure ``make bench`` scores.
 """
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:  # torch is imported by the functions: the trainer's settings (and the CLI) load without it
+    import torch
+
+MASK_LOSSES = ("psa", "sisdr")
+
+
+@attrs.frozen
+class Objective:
+    """What a training step minimises: ``weights`` of (deep clustering, the mask loss,
+    transcription), and which mask loss: ``"psa"`` (mask inference on the phase-sensitive
+    target) or ``"sisdr"`` (negative SI-SDR of the instruments' waveforms; the inverse STFT is
+    in the graph, so a step costs more)."""
+
+    weights: tuple[float, float, float] = attrs.field(converter=lambda w: tuple(float(x) for x in w))
+    mask: str = "psa"
 
 
 def mask_inference(masks: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
     """masks (B, T, F, S) against the phase-sensitive targets of ``sources`` (B, S, T, F)."""
+    import torch
+
     magnitude = mixture.abs()  # (B, T, F)
     safe = magnitude.clamp_min(1e-8)
     projected = (sources * mixture.conj()[:, None]).real / safe[:, None]  # |S| cos(phase difference)
@@ -26,8 +47,26 @@ def mask_inference(masks: torch.Tensor, mixture: torch.Tensor, sources: torch.Te
     return ((estimate - target).abs().mean(dim=(1, 2, 3)) / scale).mean()
 
 
+def negative_si_sdr(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """Mean negative SI-SDR in dB of waveforms (B, S, samples) over the (example, source) pairs
+    whose reference is not silent (0 when all are)."""
+    import torch
+
+    energy = (references**2).sum(-1)
+    scale = (estimates * references).sum(-1) / (energy + 1e-8)
+    target = scale[..., None] * references
+    ratio = (target**2).sum(-1) / (((estimates - target) ** 2).sum(-1) + 1e-8)
+    audible = energy > 1e-3
+    if not bool(audible.any()):
+        return estimates.sum() * 0.0
+    return -(10 * torch.log10(ratio + 1e-8))[audible].mean()
+
+
 def deep_clustering(embedding: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
     """Unit embeddings (B, T, F, D) against the dominant-source assignment of ``sources``."""
+    import torch
+    from torch import nn
+
     batch = embedding.shape[0]
     magnitude = mixture.abs().reshape(batch, -1)  # (B, TF)
     weights = magnitude / magnitude.sum(dim=1, keepdim=True).clamp_min(1e-8)
@@ -44,4 +83,6 @@ def deep_clustering(embedding: torch.Tensor, mixture: torch.Tensor, sources: tor
 
 def transcription(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Roll logits (B, T, R) against target rolls (B, T, R) of 0 and 1."""
+    from torch import nn
+
     return nn.functional.binary_cross_entropy_with_logits(logits, targets)

@@ -30,7 +30,7 @@ def istft(spectrum: torch.Tensor, config: CerberusConfig, length: int) -> torch.
 
 @attrs.frozen
 class Heads:
-    masks: torch.Tensor  # (B, T, F, S), softmax over S: they sum to one in every bin
+    masks: torch.Tensor  # (B, T, F, S) in [0, 1]; a softmax's sum to one in every bin
     embedding: torch.Tensor | None  # (B, T, F, D) unit vectors, or None without that head
     roll_logits: torch.Tensor | None  # (B, T, R) before the sigmoid, or None
 
@@ -54,7 +54,9 @@ class Cerberus(nn.Module):
         features = self.norm(db.transpose(1, 2)).transpose(1, 2)  # batch norm per frequency bin
         hidden, _ = self.body(features)  # (B, T, 2H)
         masks = embedding = roll = None
-        if "masks" in heads:
+        if "masks" in heads and self.config.masks == "sigmoid":
+            masks = torch.sigmoid(self.mask(hidden).view(batch, frames, bins, -1))  # (B, T, F, S)
+        elif "masks" in heads:
             # the softmax runs over S on a (B, T, S, F) copy: over a last dimension of 5 it took a quarter of a training step
             logits = self.mask(hidden).view(batch, frames, bins, -1).transpose(2, 3).contiguous()  # (B, T, S, F)
             masks = logits.softmax(dim=2).transpose(2, 3)  # (B, T, F, S), a view

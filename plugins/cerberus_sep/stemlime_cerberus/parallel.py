@@ -28,6 +28,7 @@ import numpy as np
 from stemlime.plugin import StemlimeError
 
 from .config import CerberusConfig
+from .losses import Objective
 
 
 def shares(rows: int, workers: int) -> list[int]:
@@ -35,28 +36,31 @@ def shares(rows: int, workers: int) -> list[int]:
     return [len(part) for part in np.array_split(np.arange(rows), workers)]
 
 
-def gradient(network: Any, config: CerberusConfig, loss_weights: Sequence[float], sources: Any, roll: Any) -> tuple[Any, dict[str, Any]]:
+def gradient(network: Any, config: CerberusConfig, objective: Objective, sources: Any, roll: Any) -> tuple[Any, dict[str, Any]]:
     """Forward and backward for one batch: ``sources`` (B, S, samples) and target ``roll``
     (B, frames, R) tensors on the network's device; the gradients land in the parameters'
     ``.grad``. Returns the weighted loss and its parts (tensors, detached)."""
-    import torch
-
     from . import losses
-    from .network import stft
+    from .network import istft, stft
 
-    alpha, beta, gamma = loss_weights
+    alpha, beta, gamma = objective.weights
     b, s, n = sources.shape
     spectra = stft(sources.reshape(b * s, n), config)
     spectra = spectra.reshape(b, s, *spectra.shape[1:])  # (B, S, T, F)
     mixture = spectra.sum(dim=1)  # the STFT is linear: the mixture's spectrum
     wanted = ("masks",) + (("embedding",) if alpha > 0 else ()) + (("roll",) if gamma > 0 else ())
     heads = network(mixture.abs(), heads=wanted)
-    parts = {"mask_inference": losses.mask_inference(heads.masks, mixture, spectra)}
+    if objective.mask == "sisdr":  # the instruments' waveforms, not the rest's
+        masked = heads.masks[..., :-1].permute(0, 3, 1, 2) * mixture[:, None]  # (B, S - 1, T, F)
+        estimates = istft(masked.reshape(b * (s - 1), *masked.shape[2:]), config, n).reshape(b, s - 1, n)
+        parts = {"si_sdr": losses.negative_si_sdr(estimates, sources[:, :-1])}
+    else:
+        parts = {"mask_inference": losses.mask_inference(heads.masks, mixture, spectra)}
     if heads.embedding is not None:
         parts["deep_clustering"] = losses.deep_clustering(heads.embedding, mixture, spectra)
     if heads.roll_logits is not None:
         parts["transcription"] = losses.transcription(heads.roll_logits, roll)
-    weight = {"deep_clustering": alpha, "mask_inference": beta, "transcription": gamma}
+    weight = {"deep_clustering": alpha, "mask_inference": beta, "si_sdr": beta, "transcription": gamma}
     loss = sum(weight[k] * v for k, v in parts.items())
     network.zero_grad(set_to_none=True)
     loss.backward()
@@ -84,7 +88,7 @@ class Helpers:
         self,
         network: Any,
         config: CerberusConfig,
-        loss_weights: Sequence[float],
+        objective: Objective,
         batch: tuple[int, int, int, int, int],
         workers: int,
         threads: int,
@@ -109,7 +113,7 @@ class Helpers:
                 ours, theirs = context.Pipe()
                 process = context.Process(
                     target=_serve,
-                    args=(theirs, config, tuple(loss_weights), self.weights, *buffers, threads),
+                    args=(theirs, config, objective, self.weights, *buffers, threads),
                     daemon=True,
                     name="stemlime-cerberus-helper",
                 )
@@ -170,7 +174,7 @@ class Helpers:
         )
 
     def step(
-        self, network: Any, config: CerberusConfig, loss_weights: Sequence[float], sources: Any, roll: Any, seeds: Sequence[int]
+        self, network: Any, config: CerberusConfig, objective: Objective, sources: Any, roll: Any, seeds: Sequence[int]
     ) -> tuple[float, dict[str, float]]:
         import torch
         from torch.nn.utils import parameters_to_vector
@@ -190,7 +194,7 @@ class Helpers:
             except OSError:
                 raise self._ended(process) from None
         torch.manual_seed(seeds[0])
-        loss, parts = gradient(network, config, loss_weights, sources[: sizes[0]], roll[: sizes[0]])
+        loss, parts = gradient(network, config, objective, sources[: sizes[0]], roll[: sizes[0]])
         total = len(sources)
         share = sizes[0] / total
         loss, parts = float(loss) * share, {k: float(v) * share for k, v in parts.items()}
@@ -212,7 +216,7 @@ class Helpers:
 def _serve(
     connection: Any,
     config: CerberusConfig,
-    loss_weights: tuple[float, ...],
+    objective: Objective,
     weights: Any,
     sources: Any,
     roll: Any,
@@ -243,7 +247,7 @@ def _serve(
                 for p, place in _places(network):
                     p.copy_(weights[place].view_as(p))
             torch.manual_seed(seed)
-            loss, parts = gradient(network, config, loss_weights, sources[:rows], roll[:rows])
+            loss, parts = gradient(network, config, objective, sources[:rows], roll[:rows])
             with torch.no_grad():
                 for p, place in _places(network):
                     if p.grad is not None:

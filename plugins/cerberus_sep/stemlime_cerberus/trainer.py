@@ -35,9 +35,10 @@ from stemlime.plugin import LOCK_NAME, write_atomically
 from stemlime.plugin import sha256_of
 from stemlime.plugin import torch_threads
 
-from .config import FILES, WEIGHTS, CerberusConfig, write_config
+from .config import FILES, MASKS, WEIGHTS, CerberusConfig, write_config
 from .data import Track, read_tracks
 from .instruments import DEFAULT, parse_instruments
+from .losses import MASK_LOSSES, Objective
 
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_JSON = "checkpoint.json"
@@ -65,6 +66,9 @@ class Settings:
     layers: int = 2
     dropout: float = 0.3
     embedding: int = 0
+    masks: str = "softmax"  # the mask head's activation (CerberusConfig.masks)
+    # the masks' loss (losses.Objective.mask): "sisdr" learned 0.9 to 2.4 dB more than "psa" at less CPU (docs)
+    mask_loss: str = "sisdr"
     loss_weights: tuple[float, float, float] = attrs.field(default=(0.0, 1.0, 1.0), converter=lambda w: tuple(float(x) for x in w))
     remix: float = 0.5
     gain_db: float = 6.0
@@ -84,6 +88,10 @@ class Settings:
             raise UsageError(f"dropout must be at least 0 and below 1 (--dropout), got {self.dropout!r}")
         if not 0 <= number(self.remix, "remix", flag="--remix") <= 1:
             raise UsageError(f"remix must be a share from 0 to 1 (--remix), got {self.remix!r}")
+        if self.mask_loss not in MASK_LOSSES:
+            raise UsageError(f"mask_loss must be one of {', '.join(MASK_LOSSES)} (--mask-loss), got {self.mask_loss!r}")
+        if self.masks not in MASKS:
+            raise UsageError(f"masks must be one of {', '.join(MASKS)} (--masks), got {self.masks!r}")
         whole_number(self.embedding, "embedding", minimum=0, flag="--embedding", hint=" (0: no deep-clustering head)")
         if len(self.loss_weights) != 3 or min(self.loss_weights) < 0 or self.loss_weights[1] == 0:
             raise UsageError(
@@ -100,10 +108,23 @@ class Settings:
             layers=self.layers,
             dropout=self.dropout,
             embedding=self.embedding if self.loss_weights[0] > 0 else 0,
+            masks=self.masks,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.asdict(self).items()}
+
+    @property
+    def objective(self) -> Objective:
+        """What each training step minimises."""
+        return Objective(self.loss_weights, self.mask_loss)
+
+    def batches(self, tracks: Sequence[Track]) -> Any:
+        """The training batches of ``tracks`` (:class:`.batches.Batches`) that these settings draw."""
+        from .batches import Batches
+
+        chunk = int(round(self.chunk_seconds * self.sample_rate))
+        return Batches(tracks, self.model_config(), self.batch_size, chunk, self.seed, self.remix, self.gain_db)
 
 
 @attrs.frozen
@@ -240,7 +261,8 @@ class _Run:
             tensors = load_file(str(self.out / CHECKPOINT))
         except (OSError, ValueError) as error:
             raise StemlimeError(f"cannot resume from {self.out}: its checkpoint is damaged ({error}); start over with --force") from None
-        saved = {"workers": 1} | document["settings"]  # checkpoints from before data-parallel training ran one worker
+        # checkpoints from before data-parallel training ran one worker; from before the options, softmax masks on the PSA loss
+        saved = {"workers": 1, "masks": "softmax", "mask_loss": "psa"} | document["settings"]
         now = self.settings.to_dict()
         changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
         if changed:
@@ -311,10 +333,10 @@ class _Run:
         roll = torch.from_numpy(batch.roll).to(self.device)
         if helpers is None:
             torch.manual_seed(seeds[0])
-            loss, parts = gradient(self.network, self.config, self.settings.loss_weights, sources, roll)
+            loss, parts = gradient(self.network, self.config, self.settings.objective, sources, roll)
             loss, parts = float(loss), {k: float(v) for k, v in parts.items()}
         else:
-            loss, parts = helpers.step(self.network, self.config, self.settings.loss_weights, sources, roll, seeds)
+            loss, parts = helpers.step(self.network, self.config, self.settings.objective, sources, roll, seeds)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.settings.clip)
@@ -391,7 +413,8 @@ def train(
         )
     torch_dev = torch_device(device, "the Cerberus trainer")
     train_tracks, validation_tracks, held = _tracks(data, validation, settings, progress)
-    _check_workers(settings, train_tracks)
+    batches = settings.batches(train_tracks)
+    _check_workers(batches, settings.workers)
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "the training folder"):
         check_output(out, [], resume, force)  # again under the lock: what another run may have left meanwhile
@@ -404,7 +427,7 @@ def train(
             run = _Run(settings, out, torch_dev)
             loop = _Loop(
                 run,
-                train_tracks,
+                batches,
                 validation_tracks,
                 data_digest(train_tracks + validation_tracks),
                 {
@@ -430,15 +453,12 @@ def trains_on_gpu(device: str) -> bool:
     return device == "cuda" or (device == "auto" and torch.cuda.is_available())
 
 
-def _check_workers(settings: Settings, tracks: Sequence[Track]) -> None:
+def _check_workers(batches: Any, workers: int) -> None:
     """Every worker needs at least one chunk of every batch."""
-    from .batches import visits
-
-    rows = min(settings.batch_size, len(visits(tracks, int(round(settings.chunk_seconds * settings.sample_rate)))))
-    if rows < settings.workers:
+    if batches.rows < workers:
         raise UsageError(
-            f"a batch of {rows} chunks cannot be shared by {settings.workers} workers (--workers): "
-            f"give at most {rows} workers, or a larger --batch-size"
+            f"a batch of {batches.rows} chunks cannot be shared by {workers} workers (--workers): "
+            f"give at most {batches.rows} workers, or a larger --batch-size"
         )
 
 
@@ -452,9 +472,8 @@ def _helpers(run: _Run, loop: "_Loop", threads: int | None) -> Any:
     if run.settings.workers == 1:
         return nullcontext()
     config = run.config
-    rows = min(loop.batches.batch_size, len(loop.batches.visits))
-    shape = (rows, len(config.sources), loop.batches.chunk, frame_count(config, loop.batches.chunk), config.roll_size)
-    return Helpers(run.network, config, run.settings.loss_weights, shape, run.settings.workers, threads or torch.get_num_threads())
+    shape = (loop.batches.rows, len(config.sources), loop.batches.chunk, frame_count(config, loop.batches.chunk), config.roll_size)
+    return Helpers(run.network, config, run.settings.objective, shape, run.settings.workers, threads or torch.get_num_threads())
 
 
 def _prefetch(device: Any) -> Any:
@@ -515,7 +534,7 @@ class _Loop:
     def __init__(
         self,
         run: _Run,
-        train_tracks: list[Track],
+        batches: Any,
         validation_tracks: list[Track],
         digest: str,
         summary: dict[str, Any],
@@ -523,19 +542,9 @@ class _Loop:
         on_step: Callable[[dict[str, Any]], None] | None,
         progress: bool,
     ):
-        from .batches import Batches
-
         settings = run.settings
         self.run_, self.validation_tracks, self.digest = run, validation_tracks, digest
-        self.batches = Batches(
-            train_tracks,
-            settings.model_config(),
-            settings.batch_size,
-            int(round(settings.chunk_seconds * settings.sample_rate)),
-            settings.seed,
-            settings.remix,
-            settings.gain_db,
-        )
+        self.batches = batches
         self.steps_per_epoch = self.batches.steps_per_epoch
         self.total = self.steps_per_epoch * settings.epochs
         self.summary = summary | {"steps_per_epoch": self.steps_per_epoch}
