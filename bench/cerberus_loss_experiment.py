@@ -1,10 +1,12 @@
-"""Further training of a Cerberus model with the recipe's loss or with SI-SDR (the docs' table
-"A lever for the next recipe"): one process on one thread, validation SI-SDR every 500 steps.
+"""Further training of a Cerberus model with the PSA (mask-inference) loss or with SI-SDR (the
+docs' table "Further training of a PSA-trained model"): one process on one thread, validation
+SI-SDR every 500 steps.
 
-    python bench/cerberus_loss_experiment.py control MODEL_DIR DATA_DIR VALIDATION_DIR
+    python bench/cerberus_loss_experiment.py psa MODEL_DIR DATA_DIR VALIDATION_DIR
     python bench/cerberus_loss_experiment.py sisdr MODEL_DIR DATA_DIR VALIDATION_DIR
 
-MODEL_DIR: the recipe's model (``stemlime models path cerberus/pno-gtr-bss-drm``); DATA_DIR: the
+MODEL_DIR: a model trained with the PSA loss (``stemlime train cerberus --mask-loss psa``, as the
+recipes before 2026-12-06 trained ``cerberus/pno-gtr-bss-drm``); DATA_DIR: the
 recipe's pieces (``stemlime render-dataset --count 1920 --seed 0 --duration 10 --sample-rate
 16000 --instruments piano,guitar,bass,drums``); VALIDATION_DIR: its validation pieces (the same
 with ``--count 8 --seed 500000``). Run the two arms side by side, one core each.
@@ -30,7 +32,7 @@ def main() -> None:
     from stemlime_cerberus.trainer import Settings, learning_rate
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("loss", choices=("control", "sisdr"))
+    parser.add_argument("loss", choices=("psa", "sisdr"))
     parser.add_argument("model", type=Path)
     parser.add_argument("data", type=Path)
     parser.add_argument("validation", type=Path)
@@ -57,8 +59,7 @@ def main() -> None:
             break
         network.train()
         batch = batches.batch(step // batches.steps_per_epoch, step % batches.steps_per_epoch)
-        # the trainer's own gradient; the recipe's mask-inference loss, or SI-SDR, without transcription
-        objective = Objective((0.0, 1.0, 0.0), "psa" if args.loss == "control" else "sisdr")
+        objective = Objective((0.0, 1.0, 0.0), args.loss)  # the trainer's own gradient, without transcription
         gradient(network, config, objective, torch.from_numpy(batch.sources), torch.from_numpy(batch.roll))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(settings, step, args.steps)

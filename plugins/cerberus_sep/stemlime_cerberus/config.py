@@ -43,11 +43,11 @@ class CerberusConfig:
 
     Mono audio at ``sample_rate`` Hz -> STFT (``n_fft``, ``hop`` samples, Hann window) ->
     log magnitude (dB) -> batch norm over frequency -> ``layers`` bidirectional LSTM layers of
-    ``hidden`` units (``dropout`` between them) -> three heads per frame: masks (``masks``:
-    a softmax over the instruments and ``rest`` per time-frequency bin, or a sigmoid per source), a deep-clustering embedding of
-    ``embedding`` dimensions per bin (0: no such head), and a piano roll (sigmoid) of
-    ``pitches`` keys from MIDI ``lowest_pitch`` per pitched instrument, plus onsets of
-    ``drum_classes`` when the set has drums.
+    ``hidden`` units (``dropout`` between them) -> three heads per frame: masks (``masks``: a
+    softmax over the instruments and ``rest`` per time-frequency bin, or a sigmoid per source),
+    a deep-clustering embedding of ``embedding`` dimensions per bin (0: no such head), and a
+    piano roll (sigmoid) of ``pitches`` keys from MIDI ``lowest_pitch`` per pitched instrument,
+    plus onsets of ``drum_classes`` when the set has drums.
     """
 
     instruments: tuple[str, ...] = attrs.field(converter=tuple, validator=_instruments)
