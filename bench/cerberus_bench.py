@@ -11,6 +11,8 @@ the default one (piano and guitar comp the same chords in one register) and the 
 - the ceilings: ideal masks computed from the true stems, the truncated phase-sensitive mask
   (PSM, the target of the mask-inference loss, the best real mask in [0, 1] per bin) and the
   ideal ratio mask (IRM, |S_i| / sum |S_j|: masks that sum to one, as the network's softmax does);
+- the level of the ``rest`` stem against the mixture (a separator whose stems come out too quiet
+  leaves the difference there, and explanations then credit the rest);
 - frame-level F1 of the transcription (mir_eval multipitch precision and recall; onset F1 within
   50 ms for drums), decoded with the model's thresholds (chosen on its validation pieces);
 - spleeter 4stems (drums, bass) where its model files are here, and the separation's speed;
@@ -74,13 +76,16 @@ def _pieces(distinct_parts: bool):
 
 
 def _table(network, thresholds, tracks) -> tuple[list[str], float]:
+    import numpy as np
+
     from stemlime_cerberus import evaluate
     from stemlime_cerberus.scoring import ideal_mask_si_sdr
 
     started = time.perf_counter()
     evaluate(network, tracks, transcription=False)
     seconds = time.perf_counter() - started
-    medians = evaluate(network, tracks, transcription=True, thresholds=thresholds).medians()
+    evaluation = evaluate(network, tracks, transcription=True, thresholds=thresholds)
+    medians = evaluation.medians()
     psm, irm = ideal_mask_si_sdr(tracks, network.config, "psm"), ideal_mask_si_sdr(tracks, network.config, "irm")
     lines = [
         f"  {'instrument':<10} {'Cerberus':>9} {'mixture':>9} {'ideal PSM':>10} {'ideal IRM':>10} {'paper':>8}   {'F1':>5} {'paper':>6}"
@@ -103,6 +108,8 @@ def _table(network, thresholds, tracks) -> tuple[list[str], float]:
     )
     if above_ceiling:
         lines.append(f"  the paper's figure is above even the ideal PSM here for: {', '.join(above_ceiling)}")
+    rest = np.median(evaluation.rest_db)
+    lines.append(f"  rest (what no instrument's mask took): median {rest:.1f} dB against the mixture's energy (0 dB: all of it)")
     return lines, seconds
 
 

@@ -365,7 +365,8 @@ def recipe(device: str, quick: bool, budget: float):
             return rows + [Row(f"{what}: quality", None, text="no epoch ended", note=f"within {budget:.0f} s")]
         separator = CerberusSeparator(model_dir=model, device=device)
         tracks = _pieces(False)
-        medians = evaluate(separator.network, tracks, transcription=False).medians()  # on the network's device
+        evaluation = evaluate(separator.network, tracks, transcription=False)  # on the network's device
+        medians = evaluation.medians()
         psm = ideal_mask_si_sdr(tracks, separator.network.config, "psm")
         trained = "the built model" if finished else f"the best model after {validated} of {settings.epochs} epochs"
         for name, m in medians.items():
@@ -383,6 +384,16 @@ def recipe(device: str, quick: bool, budget: float):
                     else f"ideal PSM {psm[name]:.1f} dB: {gap:.1f} dB from it (goal: within {GOAL_RECIPE_GAP_DB:g} dB)",
                 )
             )
+        rest = float(np.median(evaluation.rest_db))
+        rows.append(
+            Row(
+                f"{what}: the rest's energy against the mixture's, {trained}",
+                rest,
+                unit="dB",
+                text=f"{rest:.1f} dB",
+                note="what no mask took",
+            )
+        )
         return rows
 
 

@@ -60,8 +60,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--mask-loss",
         choices=MASK_LOSSES,
         default=defaults.mask_loss,
-        help=f"psa: the masks against the phase-sensitive target; sisdr: the SI-SDR of the separated instruments "
-        f"(a step costs about 1.5 times as much; default {defaults.mask_loss})",
+        help=f"psa: the masks against the phase-sensitive target; sisdr: the SI-SDR of the separated instruments; "
+        f"snr: their SNR, which also fixes their level (the last two: a step costs about 1.3 times as much; "
+        f"default {defaults.mask_loss})",
     )
     parser.add_argument(
         "--loss-weights",

@@ -7,8 +7,10 @@
   ``|S| cos(angle(S) - angle(X))`` truncated to [0, |X|] (Erdogan et al. 2015), divided by
   the example's mean mixture magnitude so that loud and quiet examples weigh the same;
 - transcription: binary cross-entropy of the roll logits against the target roll;
-- or, in place of mask inference (``Objective.mask = "sisdr"``): the negative SI-SDR (dB) of the
-  instruments' masked waveforms, the measure ``make bench`` scores.
+- or, in place of mask inference, on the instruments' masked waveforms: the negative SI-SDR in dB
+  (``Objective.mask = "sisdr"``), the measure ``make bench`` scores, or the negative SNR in dB
+  (``"snr"``: the true source, not its best-scaled copy, is the target, so a stem that comes out
+  too quiet costs, where SI-SDR lets the rest keep what the stems leave out).
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ import attrs
 if TYPE_CHECKING:  # torch is imported by the functions: the trainer's settings (and the CLI) load without it
     import torch
 
-MASK_LOSSES = ("psa", "sisdr")
+MASK_LOSSES = ("psa", "sisdr", "snr")
 
 
 @attrs.frozen
 class Objective:
     """What a training step minimises: ``weights`` of (deep clustering, the mask loss,
     transcription), and which mask loss: ``"psa"`` (mask inference on the phase-sensitive
-    target) or ``"sisdr"`` (negative SI-SDR of the instruments' waveforms; the inverse STFT is
-    in the graph, so a step costs more)."""
+    target), ``"sisdr"`` (negative SI-SDR of the instruments' waveforms) or ``"snr"`` (their
+    negative SNR); for the last two the inverse STFT is in the graph, so a step costs more."""
 
     weights: tuple[float, float, float] = attrs.field(converter=lambda w: tuple(float(x) for x in w))
     mask: str = "psa"
@@ -50,13 +52,22 @@ def mask_inference(masks: torch.Tensor, mixture: torch.Tensor, sources: torch.Te
 def negative_si_sdr(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
     """Mean negative SI-SDR in dB of waveforms (B, S, samples) over the (example, source) pairs
     whose reference is not silent (0 when all are)."""
+    scale = (estimates * references).sum(-1) / ((references**2).sum(-1) + 1e-8)
+    return _negative_db(estimates, scale[..., None] * references, references)
+
+
+def negative_snr(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """Mean negative SNR in dB, ``10 log10(|s|^2 / |s - estimate|^2)``, of waveforms (B, S,
+    samples) over the (example, source) pairs whose reference is not silent (0 when all are)."""
+    return _negative_db(estimates, references, references)
+
+
+def _negative_db(estimates: torch.Tensor, target: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """-10 log10(|target|^2 / |estimates - target|^2), averaged over the audible ``references``."""
     import torch
 
-    energy = (references**2).sum(-1)
-    scale = (estimates * references).sum(-1) / (energy + 1e-8)
-    target = scale[..., None] * references
     ratio = (target**2).sum(-1) / (((estimates - target) ** 2).sum(-1) + 1e-8)
-    audible = energy > 1e-3
+    audible = (references**2).sum(-1) > 1e-3
     if not bool(audible.any()):
         return estimates.sum() * 0.0
     return -(10 * torch.log10(ratio + 1e-8))[audible].mean()

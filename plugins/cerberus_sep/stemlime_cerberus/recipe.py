@@ -32,13 +32,15 @@ from .trainer import CHECKPOINT_JSON, Settings, train, trains_on_gpu
 VALIDATION_SEED = 500_000
 BENCH_SEED = 900_000
 DURATION = (
-    "about 40 minutes on a free 2-core CPU (render and train on both cores; longer where other processes share it); "
+    "about 30 minutes on a free 2-core CPU (render and train on both cores; longer where other processes share it); "
     "with a GPU (--device cuda), a 4 x 300 network sized for about 15 minutes on an H100 and 16 cores (not yet measured there)"
 )
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
-# 5,400 steps of 16 chunks: the SI-SDR loss's step costs 1.3 times the PSA loss's, whose 7,800 steps filled 40 minutes
+# 5,400 steps of 16 chunks, 28 to 32 minutes on 2 cores (2026-12-06): a waveform loss's step (the trainer's
+# default, SNR) costs 1.3 times the PSA loss's, whose 7,800 steps filled 40 minutes; it ended 0.3 to 1.1 dB higher
+# on the validation pieces
 EPOCHS = 9
 # The GPU's plan: the paper's network size, twice the CPU's pieces and batch, one process (a GPU
 # takes the whole batch). Sized from estimates (a step ~25 ms, batches drawn ahead on the CPU,

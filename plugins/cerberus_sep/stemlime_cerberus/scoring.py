@@ -17,7 +17,7 @@ from stemlime.plugin import Part
 
 from .data import Track
 from .inference import run
-from .instruments import DRUMS
+from .instruments import DRUMS, REST
 from .metrics import frame_f1, onset_f1, si_sdr
 from .transcription import active_keys, column_offset, decode, drum_onsets, frames_per_second, part_rows, roll_targets
 
@@ -34,12 +34,15 @@ def _median(values: list[float]) -> float | None:
 class Evaluation:
     """Per instrument, one value per track: ``si_sdr`` of the estimate, ``mixture_si_sdr`` of the
     mix itself, ``f1`` (frame-level for pitched instruments, onsets for drums). Tracks that lack
-    an instrument count for none of its values."""
+    an instrument count for none of its values. ``rest_db``, one per track: the energy of the
+    ``rest`` stem (what the masks gave no instrument) over the mixture's, in dB; a loss that
+    forgives a stem's level (SI-SDR) can leave much of an instrument there."""
 
     si_sdr: dict[str, list[float]]
     mixture_si_sdr: dict[str, list[float]]
     f1: dict[str, list[float]]
     tracks: int
+    rest_db: list[float] = attrs.field(factory=list)
 
     def medians(self) -> dict[str, dict[str, float | None]]:
         """{instrument: {"si_sdr", "mixture_si_sdr", "f1"}: median over tracks} (None when no track has it)."""
@@ -54,7 +57,7 @@ class Evaluation:
         return float(np.mean(values)) if values else float("-inf")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tracks": self.tracks, "median": self.medians()}
+        return {"tracks": self.tracks, "median": self.medians(), "rest_db_median": _median(self.rest_db)}
 
 
 def evaluate(
@@ -66,9 +69,11 @@ def evaluate(
     config = network.config
     names = config.instruments
     scores: dict[str, dict[str, list[float]]] = {key: {n: [] for n in names} for key in ("si_sdr", "mixture_si_sdr", "f1")}
+    rest_db = []
     for track in tracks:
         mixture = track.mixture()
         output = run(network, mixture, device, roll=transcription)
+        rest_db.append(float(10 * np.log10(np.sum(output.estimates[REST] ** 2) / max(float(np.sum(mixture**2)), 1e-12) + 1e-12)))
         parts = decode(config, output.roll, thresholds) if output.roll is not None else {}
         times = np.arange(len(output.roll) if output.roll is not None else 0) / frames_per_second(config)
         for name in names:
@@ -83,7 +88,7 @@ def evaluate(
                     scores["f1"][name].append(onset_f1(estimated, track.notes[name], config.drum_classes))
                 else:
                     scores["f1"][name].append(frame_f1(estimated, track.notes[name], times))
-    return Evaluation(scores["si_sdr"], scores["mixture_si_sdr"], scores["f1"], len(tracks))
+    return Evaluation(scores["si_sdr"], scores["mixture_si_sdr"], scores["f1"], len(tracks), rest_db)
 
 
 def frame_counts(config: Any, roll: np.ndarray, notes: dict[str, np.ndarray], threshold: float) -> dict[str, tuple[int, int, int]]:
