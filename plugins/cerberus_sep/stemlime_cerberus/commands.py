@@ -68,7 +68,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--loss-weights",
         default=",".join(f"{w:g}" for w in defaults.loss_weights),
         metavar="DC,MI,TR",
-        help="weights of deep clustering, mask inference and transcription (default %(default)s; the paper's 0.1,0.1,0.8)",
+        help="weights of deep clustering, the mask loss (--mask-loss) and transcription (default %(default)s; the paper's 0.1,0.1,0.8)",
     )
     parser.add_argument(
         "--remix", type=float, default=defaults.remix, help=f"share of examples remixed from several tracks (default {defaults.remix:g})"
