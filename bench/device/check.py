@@ -384,13 +384,13 @@ def recipe(device: str, quick: bool, budget: float):
                     else f"ideal PSM {psm[name]:.1f} dB: {gap:.1f} dB from it (goal: within {GOAL_RECIPE_GAP_DB:g} dB)",
                 )
             )
-        rest = float(np.median(evaluation.rest_db))
+        rest = evaluation.rest_median()
         rows.append(
             Row(
                 f"{what}: the rest's energy against the mixture's, {trained}",
                 rest,
                 unit="dB",
-                text=f"{rest:.1f} dB",
+                text="silent: the stems add up to the mixture" if rest is None else f"{rest:.1f} dB",
                 note="what no mask took",
             )
         )

@@ -13,11 +13,11 @@ from typing import Any, Sequence
 import attrs
 import numpy as np
 
-from stemlime.plugin import Part
+from stemlime.plugin import Part, stems_residual_db
 
 from .data import Track
 from .inference import run
-from .instruments import DRUMS, REST
+from .instruments import DRUMS
 from .metrics import frame_f1, onset_f1, si_sdr
 from .transcription import active_keys, column_offset, decode, drum_onsets, frames_per_second, part_rows, roll_targets
 
@@ -35,8 +35,9 @@ class Evaluation:
     """Per instrument, one value per track: ``si_sdr`` of the estimate, ``mixture_si_sdr`` of the
     mix itself, ``f1`` (frame-level for pitched instruments, onsets for drums). Tracks that lack
     an instrument count for none of its values. ``rest_db``, one per track: the energy of the
-    ``rest`` stem (what the masks gave no instrument) over the mixture's, in dB; a loss that
-    forgives a stem's level (SI-SDR) can leave much of an instrument there."""
+    ``rest`` stem (the mixture minus the instruments' stems: what the masks gave no instrument)
+    over the mixture's, in dB, i.e. ``-stems_residual_db``; a loss that forgives a stem's level
+    (SI-SDR) can leave much of an instrument there."""
 
     si_sdr: dict[str, list[float]]
     mixture_si_sdr: dict[str, list[float]]
@@ -56,8 +57,12 @@ class Evaluation:
         values = [m["si_sdr"] for m in self.medians().values() if m["si_sdr"] is not None]
         return float(np.mean(values)) if values else float("-inf")
 
+    def rest_median(self) -> float | None:
+        """The median of ``rest_db`` over the tracks (dB; None when no track has a finite one)."""
+        return _median(self.rest_db)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"tracks": self.tracks, "median": self.medians(), "rest_db_median": _median(self.rest_db)}
+        return {"tracks": self.tracks, "median": self.medians(), "rest_db_median": self.rest_median()}
 
 
 def evaluate(
@@ -73,7 +78,7 @@ def evaluate(
     for track in tracks:
         mixture = track.mixture()
         output = run(network, mixture, device, roll=transcription)
-        rest_db.append(float(10 * np.log10(np.sum(output.estimates[REST] ** 2) / max(float(np.sum(mixture**2)), 1e-12) + 1e-12)))
+        rest_db.append(-stems_residual_db(mixture, {name: output.estimates[name] for name in names}))
         parts = decode(config, output.roll, thresholds) if output.roll is not None else {}
         times = np.arange(len(output.roll) if output.roll is not None else 0) / frames_per_second(config)
         for name in names:
