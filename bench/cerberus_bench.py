@@ -176,13 +176,13 @@ def run() -> list[str]:
     separator = CerberusSeparator(device="cpu")
     network, thresholds = separator.network, separator.thresholds
     config = json.loads((folder / "config.json").read_text())
-    model, training = config["model"], config["training"]
+    training = config["training"]
     recipe = config.get("recipe", {})
     trained_on = recipe.get("data", f"{training['data']['tracks']} pieces")
     plan = f"the {recipe.get('sized_for', 'cpu').upper()} recipe" if recipe else "its trainer"
     lines = [
         title + f" (load average {load:.1f})",
-        f"  model: {model['layers']} x {model['hidden']} BLSTM, trained by {plan} on {trained_on} "
+        f"  model: {network.config.network}, trained by {plan} on {trained_on} "
         f"({training['elapsed']['cpu_seconds']:.0f} CPU s of training, {training.get('steps_per_epoch', 0) * training.get('epochs_done', 0)} "
         f"steps); decoding thresholds {thresholds or 'none (0.5)'}",
     ]

@@ -163,17 +163,23 @@ def test_the_network_holds_exactly_the_tensors_its_config_declares():
     for config in [
         CerberusConfig(INSTRUMENTS, hidden=8, layers=2, embedding=3),
         CerberusConfig(("piano", "bass"), hidden=8, layers=1, embedding=0),
+        CerberusConfig(INSTRUMENTS, hidden=8, layers=2, embedding=3, trunk="encoded"),
     ]:
         state = Cerberus(config).state_dict()
         found = {name: (tuple(t.shape), "I64" if t.dtype == torch.int64 else "F32") for name, t in state.items()}
         assert found == expected_tensors(config)
 
 
-@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "two data-parallel processes"])
-def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(pieces, tmp_path, workers):
+@pytest.mark.parametrize(
+    "workers, trunk",
+    [(1, "blstm"), (2, "blstm"), (1, "encoded")],
+    ids=["one process", "two data-parallel processes", "the encoded trunk (batch norms)"],
+)
+def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(pieces, tmp_path, workers, trunk):
     from safetensors.numpy import load_file
 
-    settings = dict(TINY, batch_size=2, hidden=16, epochs=2, workers=workers)  # 4 steps per epoch; dropout 0.3 between the layers
+    # 4 steps per epoch; dropout 0.3 between the layers
+    settings = dict(TINY, batch_size=2, hidden=16, epochs=2, workers=workers, trunk=trunk)
     train([pieces], tmp_path / "whole", progress=False, score_transcription=False, **settings)
 
     def interrupt(step):
@@ -256,6 +262,20 @@ def test_sigmoid_masks_are_each_a_share_of_the_mix_on_their_own_and_the_model_fo
     assert CerberusConfig.from_dict(older).masks == "softmax"
     with pytest.raises(UsageError, match="--masks"):
         train([pieces], tmp_path / "other", masks="relu", progress=False, **TINY)
+
+
+def test_the_encoded_trunk_trains_and_separates_and_the_model_folder_records_it(pieces, tmp_path):
+    train([pieces], tmp_path / "model", epochs=1, trunk="encoded", progress=False, score_transcription=False, **TINY)
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["model"]["trunk"] == "encoded" and config["training"]["settings"]["trunk"] == "encoded"
+    mix, _ = _piece(pieces)
+    stems = CerberusSeparator(model_dir=tmp_path / "model").separate(mix, RATE)
+    assert list(stems) == [*INSTRUMENTS, "rest"]
+    assert np.allclose(sum(stems.values()), mix, atol=1e-5)
+    older = {k: v for k, v in config["model"].items() if k != "trunk"}  # a model folder written before the option
+    assert CerberusConfig.from_dict(older).trunk == "blstm"
+    with pytest.raises(UsageError, match="--trunk"):
+        train([pieces], tmp_path / "other", trunk="conv", progress=False, **TINY)
 
 
 def test_the_sisdr_loss_scores_the_instruments_waveforms_and_trains_bit_for_bit_for_one_worker_count(pieces, tmp_path):

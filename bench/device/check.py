@@ -308,7 +308,7 @@ def recipe(device: str, quick: bool, budget: float):
     steps_per_epoch = plan.steps_per_epoch
     total = steps_per_epoch * settings.epochs
     what = (
-        f"Cerberus {plan.kind.upper()} recipe ({settings.layers} x {settings.hidden} BLSTM, {plan.pieces} pieces, "
+        f"Cerberus {plan.kind.upper()} recipe ({settings.model_config().network}, {plan.pieces} pieces, "
         f"{settings.epochs} epochs, batch {settings.batch_size} x {settings.chunk_seconds:g} s)"
     )
     stamps: list[tuple[float, int]] = []  # (time, global step)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from .config import MASKS
+from .config import MASKS, TRUNKS
 from .losses import MASK_LOSSES
 from .instruments import DEFAULT
 
@@ -55,6 +55,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         choices=MASKS,
         default=defaults.masks,
         help=f"the mask head: softmax (masks sum to one) or sigmoid (each source on its own; default {defaults.masks})",
+    )
+    parser.add_argument(
+        "--trunk",
+        choices=TRUNKS,
+        default=defaults.trunk,
+        help=f"blstm: the paper's BLSTM on the spectrogram; encoded: a linear encoder before it and a decoder after it "
+        f"that also reads the encoder (as Open-Unmix; default {defaults.trunk})",
     )
     parser.add_argument(
         "--mask-loss",
@@ -127,6 +134,7 @@ def run_train(args: argparse.Namespace) -> None:
         dropout=args.dropout,
         embedding=args.embedding,
         masks=args.masks,
+        trunk=args.trunk,
         mask_loss=args.mask_loss,
         loss_weights=_loss_weights(args.loss_weights),
         remix=args.remix,

@@ -25,6 +25,10 @@ WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 FILES = (WEIGHTS, CONFIG)
 MASKS = ("softmax", "sigmoid")
+# "blstm": the paper's trunk, the BLSTM on the normalised spectrogram; "encoded": a linear encoder of
+# ``hidden`` units (batch norm, tanh) before the BLSTM and a decoder layer of 2 * ``hidden`` units
+# (batch norm, ReLU) after it that also reads the encoder's output (the skip of Open-Unmix)
+TRUNKS = ("blstm", "encoded")
 
 
 def _positive(instance, attribute, value) -> None:
@@ -43,7 +47,9 @@ class CerberusConfig:
 
     Mono audio at ``sample_rate`` Hz -> STFT (``n_fft``, ``hop`` samples, Hann window) ->
     log magnitude (dB) -> batch norm over frequency -> ``layers`` bidirectional LSTM layers of
-    ``hidden`` units (``dropout`` between them) -> three heads per frame: masks (``masks``: a
+    ``hidden`` units (``dropout`` between them; ``trunk="encoded"`` puts a linear encoder of
+    ``hidden`` units before them and a decoder layer after them that also reads the encoder's
+    output) -> three heads per frame: masks (``masks``: a
     softmax over the instruments and ``rest`` per time-frequency bin, or a sigmoid per source),
     a deep-clustering embedding of ``embedding`` dimensions per bin (0: no such head), and a
     piano roll (sigmoid) of ``pitches`` keys from MIDI ``lowest_pitch`` per pitched instrument,
@@ -63,6 +69,7 @@ class CerberusConfig:
     drum_classes: tuple[str, ...] = attrs.field(default=tuple(DRUM_CLASSES), converter=tuple)
     # "softmax": the sources' masks sum to one in every bin; "sigmoid": each in [0, 1] on its own
     masks: str = attrs.field(default="softmax", validator=attrs.validators.in_(MASKS))
+    trunk: str = attrs.field(default="blstm", validator=attrs.validators.in_(TRUNKS))
 
     @embedding.validator
     def _check_embedding(self, attribute, value) -> None:
@@ -83,6 +90,11 @@ class CerberusConfig:
     def sources(self) -> tuple[str, ...]:
         """What the masks split the mix into: the instruments, then ``rest``."""
         return (*self.instruments, REST)
+
+    @property
+    def network(self) -> str:
+        """The trunk in words: ``"2 x 128 BLSTM"``, and ``" with encoder and decoder"`` for the encoded trunk."""
+        return f"{self.layers} x {self.hidden} BLSTM" + (" with encoder and decoder" if self.trunk == "encoded" else "")
 
     @property
     def bins(self) -> int:
@@ -116,8 +128,15 @@ def expected_tensors(config: CerberusConfig) -> dict[str, tuple[tuple[int, ...],
         f"norm.{name}": ((bins,), "F32") for name in ("weight", "bias", "running_mean", "running_var")
     }
     shapes["norm.num_batches_tracked"] = ((), "I64")
+    encoded = config.trunk == "encoded"
+    if encoded:
+        shapes["encoder.weight"] = ((hidden, bins), "F32")
+        shapes["decoder.weight"] = ((both, both + hidden), "F32")
+        for name, size in (("encoder_norm", hidden), ("decoder_norm", both)):
+            shapes |= {f"{name}.{part}": ((size,), "F32") for part in ("weight", "bias", "running_mean", "running_var")}
+            shapes[f"{name}.num_batches_tracked"] = ((), "I64")
     for layer in range(config.layers):
-        inputs = bins if layer == 0 else both
+        inputs = (hidden if encoded else bins) if layer == 0 else both
         for suffix in ("", "_reverse"):
             shapes[f"body.weight_ih_l{layer}{suffix}"] = ((4 * hidden, inputs), "F32")
             shapes[f"body.weight_hh_l{layer}{suffix}"] = ((4 * hidden, hidden), "F32")

@@ -42,7 +42,13 @@ class Cerberus(nn.Module):
         bins, hidden = config.bins, config.hidden
         self.norm = nn.BatchNorm1d(bins)
         dropout = config.dropout if config.layers > 1 else 0.0
-        self.body = nn.LSTM(bins, hidden, config.layers, batch_first=True, bidirectional=True, dropout=dropout)
+        encoded = config.trunk == "encoded"
+        if encoded:  # Open-Unmix's encoder and skip; no biases before a batch norm
+            self.encoder = nn.Linear(bins, hidden, bias=False)
+            self.encoder_norm = nn.BatchNorm1d(hidden)
+            self.decoder = nn.Linear(3 * hidden, 2 * hidden, bias=False)
+            self.decoder_norm = nn.BatchNorm1d(2 * hidden)
+        self.body = nn.LSTM(hidden if encoded else bins, hidden, config.layers, batch_first=True, bidirectional=True, dropout=dropout)
         self.mask = nn.Linear(2 * hidden, bins * len(config.sources))
         self.embedding = nn.Linear(2 * hidden, bins * config.embedding) if config.embedding else None
         self.transcription = nn.Linear(2 * hidden, config.roll_size) if config.roll_size else None
@@ -52,7 +58,13 @@ class Cerberus(nn.Module):
         batch, frames, bins = magnitude.shape
         db = 20 * torch.log10(magnitude.clamp_min(DB_FLOOR))  # (B, T, F)
         features = self.norm(db.transpose(1, 2)).transpose(1, 2)  # batch norm per frequency bin
-        hidden, _ = self.body(features)  # (B, T, 2H)
+        if self.config.trunk == "encoded":
+            encoded = torch.tanh(self.encoder_norm(self.encoder(features).view(batch * frames, -1)).view(batch, frames, -1))  # (B, T, H)
+            body, _ = self.body(encoded)  # (B, T, 2H)
+            decoded = self.decoder(torch.cat([body, encoded], dim=-1)).view(batch * frames, -1)
+            hidden = torch.relu(self.decoder_norm(decoded)).view(batch, frames, -1)  # (B, T, 2H)
+        else:
+            hidden, _ = self.body(features)  # (B, T, 2H)
         masks = embedding = roll = None
         if "masks" in heads and self.config.masks == "sigmoid":
             masks = torch.sigmoid(self.mask(hidden).view(batch, frames, bins, -1))  # (B, T, F, S)

@@ -35,7 +35,7 @@ from stemlime.plugin import LOCK_NAME, write_atomically
 from stemlime.plugin import sha256_of
 from stemlime.plugin import torch_threads
 
-from .config import FILES, MASKS, WEIGHTS, CerberusConfig, write_config
+from .config import FILES, MASKS, TRUNKS, WEIGHTS, CerberusConfig, write_config
 from .data import Track, read_tracks
 from .instruments import DEFAULT, parse_instruments
 from .losses import MASK_LOSSES, Objective
@@ -67,6 +67,7 @@ class Settings:
     dropout: float = 0.3
     embedding: int = 0
     masks: str = "softmax"  # the mask head's activation (CerberusConfig.masks)
+    trunk: str = "blstm"  # the BLSTM alone, or with an encoder and decoder (CerberusConfig.trunk)
     # the masks' loss (losses.Objective.mask): "sisdr" learned 0.9 to 2.4 dB more than "psa" at less CPU, but left
     # the stems short and the rest with what they lacked; "snr" keeps the stems at their level (docs, measured)
     mask_loss: str = "snr"
@@ -93,6 +94,8 @@ class Settings:
             raise UsageError(f"mask_loss must be one of {', '.join(MASK_LOSSES)} (--mask-loss), got {self.mask_loss!r}")
         if self.masks not in MASKS:
             raise UsageError(f"masks must be one of {', '.join(MASKS)} (--masks), got {self.masks!r}")
+        if self.trunk not in TRUNKS:
+            raise UsageError(f"trunk must be one of {', '.join(TRUNKS)} (--trunk), got {self.trunk!r}")
         whole_number(self.embedding, "embedding", minimum=0, flag="--embedding", hint=" (0: no deep-clustering head)")
         if len(self.loss_weights) != 3 or min(self.loss_weights) < 0 or self.loss_weights[1] == 0:
             raise UsageError(
@@ -110,6 +113,7 @@ class Settings:
             dropout=self.dropout,
             embedding=self.embedding if self.loss_weights[0] > 0 else 0,
             masks=self.masks,
+            trunk=self.trunk,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -262,8 +266,8 @@ class _Run:
             tensors = load_file(str(self.out / CHECKPOINT))
         except (OSError, ValueError) as error:
             raise StemlimeError(f"cannot resume from {self.out}: its checkpoint is damaged ({error}); start over with --force") from None
-        # checkpoints from before data-parallel training ran one worker; from before the options, softmax masks on the PSA loss
-        saved = {"workers": 1, "masks": "softmax", "mask_loss": "psa"} | document["settings"]
+        # checkpoints from before data-parallel training ran one worker; from before the options, softmax masks on the PSA loss and the BLSTM trunk
+        saved = {"workers": 1, "masks": "softmax", "mask_loss": "psa", "trunk": "blstm"} | document["settings"]
         now = self.settings.to_dict()
         changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
         if changed:
