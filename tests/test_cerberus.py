@@ -178,8 +178,8 @@ def test_the_network_holds_exactly_the_tensors_its_config_declares():
 def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(pieces, tmp_path, workers, trunk):
     from safetensors.numpy import load_file
 
-    # 4 steps per epoch; dropout 0.3 between the layers
-    settings = dict(TINY, batch_size=2, hidden=16, epochs=2, workers=workers, trunk=trunk)
+    # 4 steps per epoch; seeded dropout between the layers
+    settings = dict(TINY, batch_size=2, hidden=16, dropout=0.3, epochs=2, workers=workers, trunk=trunk)
     train([pieces], tmp_path / "whole", progress=False, score_transcription=False, **settings)
 
     def interrupt(step):
@@ -560,8 +560,8 @@ def test_a_build_that_trains_on_a_gpu_takes_the_gpu_plan_the_papers_network_on_m
     from stemlime_cerberus import recipe
 
     cpu, gpu = recipe.plan_for("pno-gtr-bss-drm", "cpu"), recipe.plan_for("pno-gtr-bss-drm", "cuda")
-    assert (cpu.kind, cpu.settings.layers, cpu.settings.hidden, cpu.settings.workers) == ("cpu", 2, 128, 2)
-    assert (gpu.kind, gpu.settings.layers, gpu.settings.hidden, gpu.settings.workers) == ("gpu", 4, 300, 1)
+    assert (cpu.kind, cpu.settings.layers, cpu.settings.hidden, cpu.settings.trunk, cpu.settings.workers) == ("cpu", 2, 192, "encoded", 2)
+    assert (gpu.kind, gpu.settings.layers, gpu.settings.hidden, gpu.settings.trunk, gpu.settings.workers) == ("gpu", 4, 300, "blstm", 1)
     assert (cpu.steps_per_epoch, gpu.steps_per_epoch) == (600, 625)  # 1,920 x 5 chunks / 16 and 4,000 x 5 / 32
     steps = {plan.kind: plan.steps_per_epoch * plan.settings.epochs for plan in (cpu, gpu)}
     assert gpu.pieces > cpu.pieces and steps["gpu"] > steps["cpu"] and gpu.instruments == cpu.instruments

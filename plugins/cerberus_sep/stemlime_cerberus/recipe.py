@@ -3,7 +3,7 @@
 Cerberus's published weights do not exist, so ``stemlime models build cerberus/<variant>``
 renders seeded pieces with stemlime-render (16 kHz, the variant's instruments), trains on them
 with validation on other seeds, and the model store installs the best checkpoint. Two plans:
-the CPU's (PLANS, the default: a 2 x 128 network in two data-parallel processes) and, where the
+the CPU's (PLANS, the default: a 2 x 192 network with encoder and decoder in two data-parallel processes) and, where the
 build trains on a GPU (``--device cuda``, or ``auto`` on a machine with one), the GPU's
 (GPU_PLANS: the paper's 4 x 300 network on more pieces, for more steps). Seeds:
 training pieces 0..N-1, validation pieces from VALIDATION_SEED, and ``make bench`` scores
@@ -32,23 +32,22 @@ from .trainer import CHECKPOINT_JSON, Settings, train, trains_on_gpu
 VALIDATION_SEED = 500_000
 BENCH_SEED = 900_000
 DURATION = (
-    "about 30 minutes on a free 2-core CPU (render and train on both cores; longer where other processes share it); "
+    "about 40 minutes on a free 2-core CPU (render and train on both cores; longer where other processes share it); "
     "with a GPU (--device cuda), a 4 x 300 network sized for about 15 minutes on an H100 and 16 cores (not yet measured there)"
 )
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
-# 5,400 steps of 16 chunks, 28 to 32 minutes on 2 cores (2026-12-06): a waveform loss's step (the trainer's
-# default, SNR) costs 1.3 times the PSA loss's, whose 7,800 steps filled 40 minutes; it ended 0.3 to 1.1 dB higher
-# on the validation pieces
-EPOCHS = 9
+# 7,200 steps of 16 chunks, sized for about 40 minutes on 2 cores (2026-12-06): the trainer's default network (2 x
+# 192, encoded trunk) on the SNR of its stems; the 2 x 128 BLSTM's 5,400 steps took 28 to 32 minutes
+EPOCHS = 12
 # The GPU's plan: the paper's network size, twice the CPU's pieces and batch, one process (a GPU
 # takes the whole batch). Sized from estimates (a step ~25 ms, batches drawn ahead on the CPU,
 # rendering on 16 cores: 218 s on 2 here), to be checked by bench/device's recipe section on the
 # next GPU machine. Its pieces take about 10 GB of memory.
 GPU_PIECES = 4000
 GPU_EPOCHS = 32  # 625 steps an epoch (4,000 pieces x 5 chunks / 32): 20,000 steps
-GPU_SETTINGS = {"hidden": 300, "layers": 4, "batch_size": 32, "learning_rate": 1e-3, "workers": 1}
+GPU_SETTINGS = {"hidden": 300, "layers": 4, "dropout": 0.3, "trunk": "blstm", "batch_size": 32, "learning_rate": 1e-3, "workers": 1}
 
 
 @attrs.frozen
