@@ -32,7 +32,7 @@ from .trainer import CHECKPOINT_JSON, Settings, train, trains_on_gpu
 VALIDATION_SEED = 500_000
 BENCH_SEED = 900_000
 DURATION = (
-    "about 40 minutes on a free 2-core CPU (render and train on both cores; longer where other processes share it); "
+    "about 38 minutes on a free 2-core CPU (render and train on both cores; longer where other processes share it); "
     "with a GPU (--device cuda), a 4 x 300 network sized for about 15 minutes on an H100 and 16 cores (not yet measured there)"
 )
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
