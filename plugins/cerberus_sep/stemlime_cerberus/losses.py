@@ -22,8 +22,6 @@ import attrs
 if TYPE_CHECKING:  # torch is imported by the functions: the trainer's settings (and the CLI) load without it
     import torch
 
-MASK_LOSSES = ("psa", "sisdr", "snr")
-
 
 @attrs.frozen
 class Objective:
@@ -60,6 +58,11 @@ def negative_snr(estimates: torch.Tensor, references: torch.Tensor) -> torch.Ten
     """Mean negative SNR in dB, ``10 log10(|s|^2 / |s - estimate|^2)``, of waveforms (B, S,
     samples) over the (example, source) pairs whose reference is not silent (0 when all are)."""
     return _negative_db(estimates, references, references)
+
+
+# the losses on the instruments' waveforms: Objective.mask -> (the part a training step reports, its function)
+WAVEFORM_LOSSES = {"sisdr": ("si_sdr", negative_si_sdr), "snr": ("snr", negative_snr)}
+MASK_LOSSES = ("psa", *WAVEFORM_LOSSES)
 
 
 def _negative_db(estimates: torch.Tensor, target: torch.Tensor, references: torch.Tensor) -> torch.Tensor:

@@ -50,20 +50,19 @@ def gradient(network: Any, config: CerberusConfig, objective: Objective, sources
     mixture = spectra.sum(dim=1)  # the STFT is linear: the mixture's spectrum
     wanted = ("masks",) + (("embedding",) if alpha > 0 else ()) + (("roll",) if gamma > 0 else ())
     heads = network(mixture.abs(), heads=wanted)
-    if objective.mask in ("sisdr", "snr"):  # the instruments' waveforms, not the rest's
+    if objective.mask in losses.WAVEFORM_LOSSES:  # the instruments' waveforms, not the rest's
         masked = heads.masks[..., :-1].permute(0, 3, 1, 2) * mixture[:, None]  # (B, S - 1, T, F)
         estimates = istft(masked.reshape(b * (s - 1), *masked.shape[2:]), config, n).reshape(b, s - 1, n)
-        if objective.mask == "sisdr":
-            parts = {"si_sdr": losses.negative_si_sdr(estimates, sources[:, :-1])}
-        else:
-            parts = {"snr": losses.negative_snr(estimates, sources[:, :-1])}
+        part, waveform_loss = losses.WAVEFORM_LOSSES[objective.mask]
+        parts = {part: waveform_loss(estimates, sources[:, :-1])}
     else:
-        parts = {"mask_inference": losses.mask_inference(heads.masks, mixture, spectra)}
+        part = "mask_inference"
+        parts = {part: losses.mask_inference(heads.masks, mixture, spectra)}
     if heads.embedding is not None:
         parts["deep_clustering"] = losses.deep_clustering(heads.embedding, mixture, spectra)
     if heads.roll_logits is not None:
         parts["transcription"] = losses.transcription(heads.roll_logits, roll)
-    weight = {"deep_clustering": alpha, "mask_inference": beta, "si_sdr": beta, "snr": beta, "transcription": gamma}
+    weight = {"deep_clustering": alpha, part: beta, "transcription": gamma}
     loss = sum(weight[k] * v for k, v in parts.items())
     network.zero_grad(set_to_none=True)
     loss.backward()

@@ -38,9 +38,9 @@ DURATION = (
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
-# 6,000 steps of 16 chunks, about 37 minutes on 2 cores (2026-12-06): the trainer's default network (2 x 192,
-# encoded trunk) on the SNR of its stems took 209 s an epoch of 600 steps in two workers (the 2 x 128 BLSTM's 5,400
-# steps took 28 to 32 minutes)
+# 6,000 steps of 16 chunks, 37.8 minutes on 2 cores (2026-12-06): the trainer's default network (2 x 192,
+# encoded trunk) on the SNR of its stems took 204 to 235 s an epoch of 600 steps in two workers (the 2 x 128
+# BLSTM's 5,400 steps took 28 to 32 minutes)
 EPOCHS = 10
 # The GPU's plan: the paper's network size, twice the CPU's pieces and batch, one process (a GPU
 # takes the whole batch). Sized from estimates (a step ~25 ms, batches drawn ahead on the CPU,
