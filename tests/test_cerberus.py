@@ -14,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 import soundfile
@@ -27,6 +28,7 @@ from stemlime.cli import main
 from stemlime.verified_copy import sha256_of
 from stemlime_cerberus import CerberusSeparator, read_tracks, si_sdr, train
 from stemlime_cerberus.config import CerberusConfig, expected_tensors
+from stemlime_cerberus.trainer import Settings
 from stemlime_render import render_song
 
 from readme import code_block_after, run_commands, doc
@@ -171,15 +173,15 @@ def test_the_network_holds_exactly_the_tensors_its_config_declares():
 
 
 @pytest.mark.parametrize(
-    "workers, trunk",
-    [(1, "blstm"), (2, "blstm"), (1, "encoded")],
-    ids=["one process", "two data-parallel processes", "the encoded trunk (batch norms)"],
+    "workers, trunk, precision",
+    [(1, "blstm", "float32"), (2, "blstm", "float32"), (2, "encoded", "bfloat16")],
+    ids=["one process", "two data-parallel processes", "the recipe's: two processes, the encoded trunk (batch norms), bfloat16"],
 )
-def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(pieces, tmp_path, workers, trunk):
+def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(pieces, tmp_path, workers, trunk, precision):
     from safetensors.numpy import load_file
 
     # 4 steps per epoch; seeded dropout between the layers
-    settings = dict(TINY, batch_size=2, hidden=16, dropout=0.3, epochs=2, workers=workers, trunk=trunk)
+    settings = dict(TINY, batch_size=2, hidden=16, dropout=0.3, epochs=2, workers=workers, trunk=trunk, precision=precision)
     train([pieces], tmp_path / "whole", progress=False, score_transcription=False, **settings)
 
     def interrupt(step):
@@ -264,6 +266,31 @@ def test_sigmoid_masks_are_each_a_share_of_the_mix_on_their_own_and_the_model_fo
         train([pieces], tmp_path / "other", masks="relu", progress=False, **TINY)
 
 
+def test_a_bfloat16_step_runs_the_network_in_bfloat16_and_keeps_the_weights_and_the_loss_in_float32(pieces):
+    import torch
+
+    from stemlime_cerberus.losses import Objective
+    from stemlime_cerberus.network import Cerberus
+    from stemlime_cerberus.parallel import gradient
+
+    config = CerberusConfig(INSTRUMENTS, hidden=32, layers=2, embedding=0, trunk="encoded")
+    batch = Settings(instruments=INSTRUMENTS, batch_size=4, chunk_seconds=1.0).batches(read_tracks([pieces], INSTRUMENTS)).batch(0, 0)
+    sources, roll = torch.from_numpy(batch.sources), torch.from_numpy(batch.roll)
+    torch.manual_seed(0)
+    network = Cerberus(config).train()
+    found = {}
+    for precision in ("float32", "bfloat16"):
+        loss, parts = gradient(network, config, Objective((0, 1, 1), "snr"), sources, roll, precision)
+        found[precision] = loss, torch.cat([p.grad.reshape(-1) for p in network.parameters()])
+        assert loss.dtype == torch.float32 and all(p.dtype == p.grad.dtype == torch.float32 for p in network.parameters())
+    (loss32, grad32), (loss16, grad16) = found["float32"], found["bfloat16"]
+    assert not torch.equal(grad32, grad16)  # the products really ran in bfloat16 ...
+    assert abs(float(loss16 - loss32)) < 0.05 * abs(float(loss32))  # ... with about 3 significant digits
+    assert float(torch.nn.functional.cosine_similarity(grad32, grad16, dim=0)) > 0.95
+    with pytest.raises(UsageError, match="--precision"):
+        Settings(precision="float16").check()
+
+
 def test_the_encoded_trunk_trains_and_separates_and_the_model_folder_records_it(pieces, tmp_path):
     train([pieces], tmp_path / "model", epochs=1, trunk="encoded", progress=False, score_transcription=False, **TINY)
     config = json.loads((tmp_path / "model" / "config.json").read_text())
@@ -290,7 +317,7 @@ def test_the_sisdr_loss_scores_the_instruments_waveforms_and_trains_bit_for_bit_
     silent = torch.zeros(2, 3, 800, requires_grad=True)
     loss = negative_si_sdr(silent, torch.zeros(2, 3, 800))  # no audible reference: nothing to score, no NaN
     loss.backward()
-    assert float(loss) == 0.0 and torch.isfinite(silent.grad).all()
+    assert float(loss.detach()) == 0.0 and torch.isfinite(silent.grad).all()
 
     steps: list[dict] = []
     settings = dict(TINY, epochs=2, workers=2, mask_loss="sisdr", progress=False, score_transcription=False, on_step=steps.append)
@@ -524,14 +551,13 @@ def test_without_a_built_model_the_separator_says_how_to_build_it(home, pieces, 
 
 def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it(home, pieces, tmp_path, monkeypatch, capsys):
     from stemlime_cerberus import recipe
-    from stemlime_cerberus.trainer import Settings
 
     tiny = recipe.Plan(
         INSTRUMENTS,
         pieces=1,
         validation_pieces=1,
         seconds=3.0,
-        settings=Settings(instruments=INSTRUMENTS, epochs=2, workers=2, **dict(TINY, hidden=8, layers=1)),
+        settings=Settings(instruments=INSTRUMENTS, epochs=2, workers=2, precision="bfloat16", **dict(TINY, hidden=8, layers=1)),
     )
     monkeypatch.setitem(recipe.PLANS, "pno-gtr-bss-drm", tiny)  # the real recipe, scaled down
     assert main(["models", "build", "cerberus/pno-gtr-bss-drm", "--device", "cpu"]) == 0
@@ -540,6 +566,7 @@ def test_the_recipe_builds_the_default_model_and_the_readme_commands_run_with_it
     config = json.loads((folder / "config.json").read_text())
     assert config["recipe"]["pieces"] == 1 and config["recipe"]["validation_seeds"][0] == recipe.VALIDATION_SEED
     assert config["training"]["settings"]["workers"] == 2  # the recipe trains on both cores
+    assert config["training"]["settings"]["precision"] == tiny.settings_on("cpu").precision  # bfloat16 where the CPU computes it
     assert config["training"]["steps_per_epoch"] == tiny.steps_per_epoch  # the plan counts its steps as the trainer does
     assert not (home / ".build" / "cerberus" / "pno-gtr-bss-drm").exists()  # the work folder goes once installed
     assert main(["models", "build", "cerberus/pno-gtr-bss-drm"]) == 0 and "built before" in capsys.readouterr().out
@@ -569,6 +596,19 @@ def test_a_build_that_trains_on_a_gpu_takes_the_gpu_plan_the_papers_network_on_m
     import torch
 
     assert recipe.plan_for("pno-gtr", "auto") is (recipe.GPU_PLANS if torch.cuda.is_available() else recipe.PLANS)["pno-gtr"]
+
+
+def test_the_cpu_recipe_trains_in_bfloat16_where_the_cpu_computes_it_and_in_float32_where_it_would_emulate_it(monkeypatch):
+    from stemlime_cerberus import recipe, trainer
+
+    cpu, gpu = recipe.plan_for("pno-gtr-bss-drm", "cpu"), recipe.plan_for("pno-gtr-bss-drm", "cuda")
+    assert (cpu.settings.precision, gpu.settings.precision) == ("bfloat16", "float32")
+    here = trainer.computes_bfloat16("cpu")  # this machine's answer, from torch
+    assert cpu.settings_on("cpu").precision == ("bfloat16" if here else "float32")
+    # a CPU without bfloat16 arithmetic (not this machine's kind, so its probe's answer is replaced)
+    monkeypatch.setattr(recipe, "computes_bfloat16", lambda device: False)
+    assert cpu.settings_on("cpu") == attrs.evolve(cpu.settings, precision="float32")
+    assert gpu.settings_on("cuda") is gpu.settings
 
 
 def test_the_readme_training_commands_run(tmp_path, pieces):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from .config import MASKS, TRUNKS
+from .config import MASKS, PRECISIONS, TRUNKS
 from .losses import MASK_LOSSES
 from .instruments import DEFAULT
 
@@ -70,6 +70,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"psa: the masks against the phase-sensitive target; sisdr: the SI-SDR of the separated instruments; "
         f"snr: their SNR, which also fixes their level (the last two: a step costs about 1.3 times as much; "
         f"default {defaults.mask_loss})",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help=f"the network's number format in training steps: bfloat16 runs its products and the LSTM in bfloat16 "
+        f"(torch.autocast), the weights, STFTs and losses stay float32 (default {defaults.precision})",
     )
     parser.add_argument(
         "--loss-weights",
@@ -136,6 +143,7 @@ def run_train(args: argparse.Namespace) -> None:
         masks=args.masks,
         trunk=args.trunk,
         mask_loss=args.mask_loss,
+        precision=args.precision,
         loss_weights=_loss_weights(args.loss_weights),
         remix=args.remix,
         seed=args.seed,

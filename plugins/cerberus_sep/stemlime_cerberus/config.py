@@ -29,6 +29,9 @@ MASKS = ("softmax", "sigmoid")
 # ``hidden`` units (batch norm, tanh) before the BLSTM and a decoder layer of 2 * ``hidden`` units
 # (batch norm, ReLU) after it that also reads the encoder's output (the skip of Open-Unmix)
 TRUNKS = ("blstm", "encoded")
+# the number format a training step's network runs in (``torch.autocast``): "bfloat16" computes the
+# matrix products and the LSTM in bfloat16 and keeps the weights, the STFTs and the losses in float32
+PRECISIONS = ("float32", "bfloat16")
 
 
 def _positive(instance, attribute, value) -> None:

@@ -36,10 +36,16 @@ def shares(rows: int, workers: int) -> list[int]:
     return [len(part) for part in np.array_split(np.arange(rows), workers)]
 
 
-def gradient(network: Any, config: CerberusConfig, objective: Objective, sources: Any, roll: Any) -> tuple[Any, dict[str, Any]]:
+def gradient(
+    network: Any, config: CerberusConfig, objective: Objective, sources: Any, roll: Any, precision: str = "float32"
+) -> tuple[Any, dict[str, Any]]:
     """Forward and backward for one batch: ``sources`` (B, S, samples) and target ``roll``
-    (B, frames, R) tensors on the network's device; the gradients land in the parameters'
-    ``.grad``. Returns the weighted loss and its parts (tensors, detached)."""
+    (B, frames, R) tensors on the network's device; the network runs in ``precision``
+    (:data:`.config.PRECISIONS`: "bfloat16" under ``torch.autocast``), the STFTs and losses in
+    float32; the gradients land in the parameters' ``.grad``. Returns the weighted loss and its
+    parts (tensors, detached)."""
+    import torch
+
     from . import losses
     from .network import istft, stft
 
@@ -49,7 +55,8 @@ def gradient(network: Any, config: CerberusConfig, objective: Objective, sources
     spectra = spectra.reshape(b, s, *spectra.shape[1:])  # (B, S, T, F)
     mixture = spectra.sum(dim=1)  # the STFT is linear: the mixture's spectrum
     wanted = ("masks",) + (("embedding",) if alpha > 0 else ()) + (("roll",) if gamma > 0 else ())
-    heads = network(mixture.abs(), heads=wanted)
+    with torch.autocast(mixture.device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+        heads = network(mixture.abs(), heads=wanted)
     if objective.mask in losses.WAVEFORM_LOSSES:  # the instruments' waveforms, not the rest's
         masked = heads.masks[..., :-1].permute(0, 3, 1, 2) * mixture[:, None]  # (B, S - 1, T, F)
         estimates = istft(masked.reshape(b * (s - 1), *masked.shape[2:]), config, n).reshape(b, s - 1, n)
@@ -83,7 +90,8 @@ class Helpers:
     """``workers - 1`` helper processes for :func:`train` (a context manager: they end with it).
 
     ``step(network, sources, roll, seeds)`` leaves in ``network``'s ``.grad`` the gradient of
-    the whole batch and returns its loss and parts (floats).
+    the whole batch (:func:`gradient` with ``config``, ``objective`` and ``precision``) and
+    returns its loss and parts (floats).
     """
 
     def __init__(
@@ -91,6 +99,7 @@ class Helpers:
         network: Any,
         config: CerberusConfig,
         objective: Objective,
+        precision: str,
         batch: tuple[int, int, int, int, int],
         workers: int,
         threads: int,
@@ -102,6 +111,7 @@ class Helpers:
         rows, sources, samples, frames, roll_size = batch
         biggest = shares(rows, workers)[1] if workers > 1 else 0
         self.workers = workers
+        self.task = (config, objective, precision)  # what every share's gradient is computed with
         self.weights = parameters_to_vector(network.parameters()).detach().clone().share_memory_()
         context = mp.get_context("spawn")
         self.channels: list[tuple[Any, Any, Any, Any, Any]] = []
@@ -115,7 +125,7 @@ class Helpers:
                 ours, theirs = context.Pipe()
                 process = context.Process(
                     target=_serve,
-                    args=(theirs, config, objective, self.weights, *buffers, threads),
+                    args=(theirs, self.task, self.weights, *buffers, threads),
                     daemon=True,
                     name="stemlime-cerberus-helper",
                 )
@@ -175,9 +185,7 @@ class Helpers:
             "the last checkpoint is kept: run again with --resume (resume=True)"
         )
 
-    def step(
-        self, network: Any, config: CerberusConfig, objective: Objective, sources: Any, roll: Any, seeds: Sequence[int]
-    ) -> tuple[float, dict[str, float]]:
+    def step(self, network: Any, sources: Any, roll: Any, seeds: Sequence[int]) -> tuple[float, dict[str, float]]:
         import torch
         from torch.nn.utils import parameters_to_vector
 
@@ -196,7 +204,8 @@ class Helpers:
             except OSError:
                 raise self._ended(process) from None
         torch.manual_seed(seeds[0])
-        loss, parts = gradient(network, config, objective, sources[: sizes[0]], roll[: sizes[0]])
+        config, objective, precision = self.task
+        loss, parts = gradient(network, config, objective, sources[: sizes[0]], roll[: sizes[0]], precision)
         total = len(sources)
         share = sizes[0] / total
         loss, parts = float(loss) * share, {k: float(v) * share for k, v in parts.items()}
@@ -217,8 +226,7 @@ class Helpers:
 
 def _serve(
     connection: Any,
-    config: CerberusConfig,
-    objective: Objective,
+    task: tuple[CerberusConfig, Objective, str],
     weights: Any,
     sources: Any,
     roll: Any,
@@ -226,7 +234,8 @@ def _serve(
     threads: int,
 ) -> None:
     """A helper process: for each (rows, seed) received, the gradient of the first ``rows``
-    examples in ``sources`` / ``roll`` at the ``weights``, into ``gradients``; None ends it."""
+    examples in ``sources`` / ``roll`` at the ``weights`` (:func:`gradient` with the ``task``'s
+    config, objective and precision), into ``gradients``; None ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle: it checkpoints, then ends us
     try:
         import torch
@@ -234,6 +243,7 @@ def _serve(
         from .network import Cerberus
 
         torch.set_num_threads(threads)
+        config, objective, precision = task
         network = Cerberus(config)
         network.train()
         connection.send(("ready", _cpu_seconds()))
@@ -249,7 +259,7 @@ def _serve(
                 for p, place in _places(network):
                     p.copy_(weights[place].view_as(p))
             torch.manual_seed(seed)
-            loss, parts = gradient(network, config, objective, sources[:rows], roll[:rows])
+            loss, parts = gradient(network, config, objective, sources[:rows], roll[:rows], precision)
             with torch.no_grad():
                 for p, place in _places(network):
                     if p.grad is not None:

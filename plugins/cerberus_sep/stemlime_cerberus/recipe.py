@@ -27,7 +27,7 @@ from stemlime.plugin import write_atomically
 
 from .config import CONFIG, FILES
 from .instruments import NAMED_VARIANTS, parse_instruments
-from .trainer import CHECKPOINT_JSON, Settings, train, trains_on_gpu
+from .trainer import CHECKPOINT_JSON, Settings, computes_bfloat16, train, trains_on_gpu
 
 VALIDATION_SEED = 500_000
 BENCH_SEED = 900_000
@@ -38,10 +38,12 @@ DURATION = (
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
-# 6,000 steps of 16 chunks, 37.8 minutes on 2 cores (2026-12-06): the trainer's default network (2 x 192,
-# encoded trunk) on the SNR of its stems took 204 to 235 s an epoch of 600 steps in two workers (the 2 x 128
-# BLSTM's 5,400 steps took 28 to 32 minutes)
-EPOCHS = 10
+# 7,200 steps of 16 chunks: the trainer's default network (2 x 192, encoded trunk) on the SNR of its stems took
+# 204 to 235 s an epoch of 600 steps in two workers in float32 (10 epochs, 37.8 minutes on 2 cores, 2026-12-06);
+# bfloat16 took 0.84 times its CPU for as much quality (1,200 steps, one process; docs)
+EPOCHS = 12
+# the CPU plan's number format where the CPU computes it (trainer.computes_bfloat16); float32 elsewhere
+CPU_PRECISION = "bfloat16"
 # The GPU's plan: the paper's network size, twice the CPU's pieces and batch, one process (a GPU
 # takes the whole batch). Sized from estimates (a step ~25 ms, batches drawn ahead on the CPU,
 # rendering on 16 cores: 218 s on 2 here), to be checked by bench/device's recipe section on the
@@ -63,8 +65,17 @@ class Plan:
     # the trainer's network and optimizer defaults, its own epochs, two workers (chosen by measurement:
     # see the README's cerberus section)
     settings: Settings = attrs.field(
-        default=attrs.Factory(lambda plan: Settings(instruments=plan.instruments, epochs=EPOCHS, workers=WORKERS), takes_self=True)
+        default=attrs.Factory(
+            lambda plan: Settings(instruments=plan.instruments, epochs=EPOCHS, workers=WORKERS, precision=CPU_PRECISION), takes_self=True
+        )
     )
+
+    def settings_on(self, device: str) -> Settings:
+        """The settings a build on ``device`` trains with: the plan's, in float32 where the machine
+        would emulate its bfloat16 (slower than float32 there)."""
+        if self.settings.precision == "bfloat16" and not computes_bfloat16(device):
+            return attrs.evolve(self.settings, precision="float32")
+        return self.settings
 
     @property
     def steps_per_epoch(self) -> int:
@@ -131,10 +142,13 @@ def build(
     )
     model = work / "model"
     resume = (model / CHECKPOINT_JSON).is_file()
+    settings = plan.settings_on(device)
+    if settings != plan.settings:
+        print(f"this {plan.kind.upper()} has no bfloat16 arithmetic: the recipe trains in float32 (slower)", file=sys.stderr)
     train(
         [work / "train"],
         model,
-        plan.settings,
+        settings,
         validation=[work / "validation"],
         device=device,
         resume=resume,

@@ -35,7 +35,7 @@ from stemlime.plugin import LOCK_NAME, write_atomically
 from stemlime.plugin import sha256_of
 from stemlime.plugin import torch_threads
 
-from .config import FILES, MASKS, TRUNKS, WEIGHTS, CerberusConfig, write_config
+from .config import FILES, MASKS, PRECISIONS, TRUNKS, WEIGHTS, CerberusConfig, write_config
 from .data import Track, read_tracks
 from .instruments import DEFAULT, parse_instruments
 from .losses import MASK_LOSSES, Objective
@@ -81,6 +81,8 @@ class Settings:
     sample_rate: int = 16000
     # data-parallel processes on the CPU (:mod:`.parallel`): results are bit-identical for one count
     workers: int = 1
+    # the network's number format in a training step (config.PRECISIONS; the model's weights stay float32)
+    precision: str = "float32"
 
     def check(self) -> "Settings":
         """The settings, checked with the shared validators (each message names its flag)."""
@@ -98,6 +100,8 @@ class Settings:
             raise UsageError(f"masks must be one of {', '.join(MASKS)} (--masks), got {self.masks!r}")
         if self.trunk not in TRUNKS:
             raise UsageError(f"trunk must be one of {', '.join(TRUNKS)} (--trunk), got {self.trunk!r}")
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)} (--precision), got {self.precision!r}")
         whole_number(self.embedding, "embedding", minimum=0, flag="--embedding", hint=" (0: no deep-clustering head)")
         if len(self.loss_weights) != 3 or min(self.loss_weights) < 0 or self.loss_weights[1] == 0:
             raise UsageError(
@@ -268,8 +272,9 @@ class _Run:
             tensors = load_file(str(self.out / CHECKPOINT))
         except (OSError, ValueError) as error:
             raise StemlimeError(f"cannot resume from {self.out}: its checkpoint is damaged ({error}); start over with --force") from None
-        # checkpoints from before data-parallel training ran one worker; from before the options, softmax masks on the PSA loss and the BLSTM trunk
-        saved = {"workers": 1, "masks": "softmax", "mask_loss": "psa", "trunk": "blstm"} | document["settings"]
+        # checkpoints from before data-parallel training ran one worker; from before the options, softmax masks on the PSA
+        # loss, the BLSTM trunk, in float32
+        saved = {"workers": 1, "masks": "softmax", "mask_loss": "psa", "trunk": "blstm", "precision": "float32"} | document["settings"]
         now = self.settings.to_dict()
         changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
         if changed:
@@ -340,10 +345,10 @@ class _Run:
         roll = torch.from_numpy(batch.roll).to(self.device)
         if helpers is None:
             torch.manual_seed(seeds[0])
-            loss, parts = gradient(self.network, self.config, self.settings.objective, sources, roll)
+            loss, parts = gradient(self.network, self.config, self.settings.objective, sources, roll, self.settings.precision)
             loss, parts = float(loss), {k: float(v) for k, v in parts.items()}
         else:
-            loss, parts = helpers.step(self.network, self.config, self.settings.objective, sources, roll, seeds)
+            loss, parts = helpers.step(self.network, sources, roll, seeds)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.settings.clip)
@@ -392,7 +397,8 @@ def train(
 
     ``settings`` (or its fields as keyword ``options``: ``instruments``, ``epochs``,
     ``batch_size``, ``chunk_seconds``, ``learning_rate``, ``hidden``, ``layers``, ``dropout``,
-    ``embedding``, ``loss_weights``, ``remix``, ``gain_db``, ``clip``, ``seed``) decide the run.
+    ``embedding``, ``masks``, ``trunk``, ``mask_loss``, ``loss_weights``, ``remix``, ``gain_db``,
+    ``clip``, ``seed``, ``workers``, ``precision``) decide the run.
     ``validation`` folders give the tracks scored after each epoch (default: 10% of the data
     held out, or the training tracks themselves when there are fewer than 10). ``threads``
     sets torch's CPU threads for the run (default 1; None: torch's own count,
@@ -460,6 +466,20 @@ def trains_on_gpu(device: str) -> bool:
     return device == "cuda" or (device == "auto" and torch.cuda.is_available())
 
 
+def computes_bfloat16(device: str) -> bool:
+    """Whether training on ``device`` (auto, cpu or cuda) here computes bfloat16 in hardware: on the
+    CPU, oneDNN's bfloat16 kernels (AVX512-BF16 or AMX); a CPU without them emulates bfloat16,
+    slower than float32."""
+    import torch
+
+    if trains_on_gpu(device):
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without the probe
+        return False
+
+
 def _check_workers(batches: Any, workers: int) -> None:
     """Every worker needs at least one chunk of every batch."""
     if batches.rows < workers:
@@ -480,7 +500,8 @@ def _helpers(run: _Run, loop: "_Loop", threads: int | None) -> Any:
         return nullcontext()
     config = run.config
     shape = (loop.batches.rows, len(config.sources), loop.batches.chunk, frame_count(config, loop.batches.chunk), config.roll_size)
-    return Helpers(run.network, config, run.settings.objective, shape, run.settings.workers, threads or torch.get_num_threads())
+    settings = run.settings
+    return Helpers(run.network, config, settings.objective, settings.precision, shape, settings.workers, threads or torch.get_num_threads())
 
 
 def _prefetch(device: Any) -> Any:
