@@ -17,7 +17,8 @@ the default one (piano and guitar comp the same chords in one register) and the 
   50 ms for drums), decoded with the model's thresholds (chosen on its validation pieces);
 - spleeter 4stems (drums, bass) where its model files are here, and the separation's speed;
 - the training's speed with the recipe's settings: seconds per step in one process and in the
-  recipe's data-parallel workers (one epoch of the bench pieces each), and their ratio.
+  recipe's data-parallel workers (one epoch of the bench pieces each), and their ratio; where the
+  recipe trains in bfloat16 on this CPU, also in float32 in one process.
 
 The paper's figures (Manilow et al. 2020, Cerberus pno/gtr/bss/drm on Slakh2100) are quoted,
 not measured: its weights are unpublished, and Slakh2100 is not reachable here.
@@ -117,8 +118,9 @@ def _table(network, thresholds, tracks) -> tuple[list[str], float]:
 
 
 def _training_speed() -> str:
-    """Wall-clock seconds per training step with the recipe's settings, in one process and in
-    the recipe's data-parallel workers, on the bench pieces (a ratio measured in one run)."""
+    """Wall-clock seconds per training step with the recipe's settings on this CPU, in one process
+    and in the recipe's data-parallel workers, and in float32 in one process where the recipe
+    trains in bfloat16, on the bench pieces (ratios measured in one run)."""
     import attrs
     import numpy as np
 
@@ -126,32 +128,41 @@ def _training_speed() -> str:
     from stemlime_cerberus.recipe import BENCH_SEED, PLANS
     from stemlime_render import render_song
 
-    settings = attrs.evolve(PLANS["pno-gtr-bss-drm"].settings, epochs=1)
+    settings = attrs.evolve(PLANS["pno-gtr-bss-drm"].settings_on("cpu"), epochs=1)
+    runs = {"one": attrs.evolve(settings, workers=1), "workers": settings}
+    if settings.precision != "float32":
+        runs["float32"] = attrs.evolve(settings, workers=1, precision="float32")
     seconds = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for index in range(PIECES + 1):  # the last one validates
             folder = root / ("validation" if index == PIECES else "data") / f"piece-{index:05d}"
             render_song(BENCH_SEED + index, SECONDS, ",".join(PAPER), 16000).save(folder)
-        for workers in sorted({1, settings.workers}):
+        for name, run in runs.items():
             times: list[float] = []
             with contextlib.redirect_stderr(io.StringIO()):  # the trainer's epoch lines: not part of the bench's table
                 train(
                     [root / "data"],
-                    root / f"model-{workers}",
-                    attrs.evolve(settings, workers=workers),
+                    root / f"model-{name}",
+                    run,
                     validation=[root / "validation"],
                     device="cpu",
                     progress=False,
                     score_transcription=False,
                     on_step=lambda step: times.append(time.perf_counter()),
                 )
-            seconds[workers] = float(np.median(np.diff(times)))
-    one, many = seconds[1], seconds[settings.workers]
-    return (
-        f"  training, the recipe's settings ({settings.batch_size} chunks of {settings.chunk_seconds:g} s a step, one thread a process): "
-        f"{one:.3f} s a step in one process, {many:.3f} s in {settings.workers} workers ({one / many:.2f} times the speed)"
+            seconds[name] = float(np.median(np.diff(times)))
+    one, many = seconds["one"], seconds["workers"]
+    line = (
+        f"  training, the recipe's settings ({settings.batch_size} chunks of {settings.chunk_seconds:g} s a step, {settings.precision}, "
+        f"one thread a process): {one:.3f} s a step in one process, {many:.3f} s in {settings.workers} workers "
+        f"({one / many:.2f} times the speed)"
     )
+    if "float32" in seconds:
+        line += (
+            f"; in float32, one process: {seconds['float32']:.3f} s ({settings.precision} {seconds['float32'] / one:.2f} times its speed)"
+        )
+    return line
 
 
 def run() -> list[str]:

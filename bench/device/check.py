@@ -245,15 +245,15 @@ def stemgram(device: str, seconds: float):
 
 
 def _cerberus(device: str, data: Path, audio: np.ndarray, rate: int):
-    """Cerberus training steps/s (4 epochs on the rendered pieces, device and CPU) and separation
-    with the trained network, device against CPU."""
+    """Cerberus training steps/s (4 epochs on the rendered pieces: device and CPU in float32, the
+    device in bfloat16) and separation with the trained network, device against CPU."""
     from stemlime_cerberus import CerberusSeparator, train
     from table import Row
 
     settings = dict(instruments="piano,guitar,bass,drums", batch_size=8, chunk_seconds=2.0, epochs=4, seed=0)
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for where, folder in ((device, "device"), ("cpu", "cpu")):
+        for where, folder, precision in ((device, "device", "float32"), ("cpu", "cpu", "float32"), (device, "bfloat16", "bfloat16")):
             steps = []
             started = time.perf_counter()
             train(
@@ -264,23 +264,35 @@ def _cerberus(device: str, data: Path, audio: np.ndarray, rate: int):
                 score_transcription=False,
                 on_step=lambda step: steps.append(time.perf_counter()),
                 threads=None,
+                precision=precision,
                 **settings,
             )
             rates[folder] = (len(steps) - 1) / (steps[-1] - steps[0]) if len(steps) > 1 else float("nan")
-            print(f"check: cerberus training on {where}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-        row = Row(
-            f"Cerberus training on {device} (default network, batch 8 x 2 s, {len(steps)} steps)",
-            rates["device"],
-            unit="steps/s",
-            higher_is_better=True,
-            baseline=rates["cpu"],
-            baseline_what="CPU, this run",
-        )
+            print(f"check: cerberus training on {where} in {precision}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        what = f"default network, batch 8 x 2 s, {len(steps)} steps"
+        rows = [
+            Row(
+                f"Cerberus training on {device} ({what})",
+                rates["device"],
+                unit="steps/s",
+                higher_is_better=True,
+                baseline=rates["cpu"],
+                baseline_what="CPU, this run",
+            ),
+            Row(
+                f"Cerberus training on {device} in bfloat16 ({what}; --precision bfloat16)",
+                rates["bfloat16"],
+                unit="steps/s",
+                higher_is_better=True,
+                baseline=rates["device"],
+                baseline_what=f"float32 on {device}, this run",
+            ),
+        ]
         model = Path(tmp) / "device"
         separated = _compare(
             "Cerberus separation (the network just trained)", lambda d: CerberusSeparator(model_dir=model, device=d), audio, rate, device
         )
-    return [row, separated]
+    return [*rows, separated]
 
 
 class _OutOfTime(Exception):

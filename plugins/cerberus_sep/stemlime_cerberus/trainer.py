@@ -81,7 +81,8 @@ class Settings:
     sample_rate: int = 16000
     # data-parallel processes on the CPU (:mod:`.parallel`): results are bit-identical for one count
     workers: int = 1
-    # the network's number format in a training step (config.PRECISIONS; the model's weights stay float32)
+    # the network's number format in a training step (config.PRECISIONS; the model's weights stay float32): float32
+    # by default, fast on every CPU; the CPU recipe takes bfloat16 where the CPU computes it (recipe.Plan.settings_on)
     precision: str = "float32"
 
     def check(self) -> "Settings":
