@@ -607,7 +607,8 @@ def test_the_cpu_recipe_trains_in_bfloat16_where_the_cpu_computes_it_and_in_floa
     assert cpu.settings_on("cpu").precision == ("bfloat16" if here else "float32")
     # a CPU without bfloat16 arithmetic (not this machine's kind, so its probe's answer is replaced)
     monkeypatch.setattr(recipe, "computes_bfloat16", lambda device: False)
-    assert cpu.settings_on("cpu") == attrs.evolve(cpu.settings, precision="float32")
+    assert cpu.settings_on("cpu") == attrs.evolve(cpu.settings, precision="float32", epochs=recipe.FLOAT32_EPOCHS)
+    assert recipe.FLOAT32_EPOCHS < cpu.settings.epochs  # float32 steps cost more: fewer fit the build's time
     assert gpu.settings_on("cuda") is gpu.settings
 
 

@@ -32,18 +32,21 @@ from .trainer import CHECKPOINT_JSON, Settings, computes_bfloat16, train, trains
 VALIDATION_SEED = 500_000
 BENCH_SEED = 900_000
 DURATION = (
-    "about 38 minutes on a free 2-core CPU (render and train on both cores; longer where other processes share it); "
+    "about 36 minutes on a free 2-core CPU (render and train on both cores; 38 minutes where the CPU has no bfloat16 "
+    "arithmetic, longer where other processes share it); "
     "with a GPU (--device cuda), a 4 x 300 network sized for about 15 minutes on an H100 and 16 cores (not yet measured there)"
 )
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
-# 7,200 steps of 16 chunks: the trainer's default network (2 x 192, encoded trunk) on the SNR of its stems took
-# 204 to 235 s an epoch of 600 steps in two workers in float32 (10 epochs, 37.8 minutes on 2 cores, 2026-12-06);
-# bfloat16 took 0.84 times its CPU for as much quality (1,200 steps, one process; docs)
+# 7,200 steps of 16 chunks, 35.8 minutes on 2 cores (2026-12-07): the trainer's default network (2 x 192, encoded
+# trunk) on the SNR of its stems took 164 to 180 s an epoch of 600 steps in two workers in bfloat16, where float32
+# took 204 to 235 s (10 epochs, 37.8 minutes, 2026-12-06) for as much quality per step (docs)
 EPOCHS = 12
-# the CPU plan's number format where the CPU computes it (trainer.computes_bfloat16); float32 elsewhere
+# the CPU plan's number format where the CPU computes it (trainer.computes_bfloat16); elsewhere float32, for the
+# epochs that fit the same time (the previous recipe's)
 CPU_PRECISION = "bfloat16"
+FLOAT32_EPOCHS = 10
 # The GPU's plan: the paper's network size, twice the CPU's pieces and batch, one process (a GPU
 # takes the whole batch). Sized from estimates (a step ~25 ms, batches drawn ahead on the CPU,
 # rendering on 16 cores: 218 s on 2 here), to be checked by bench/device's recipe section on the
@@ -71,10 +74,11 @@ class Plan:
     )
 
     def settings_on(self, device: str) -> Settings:
-        """The settings a build on ``device`` trains with: the plan's, in float32 where the machine
-        would emulate its bfloat16 (slower than float32 there)."""
+        """The settings a build on ``device`` trains with: the plan's, or where the machine would
+        emulate the plan's bfloat16 (slower than float32 there), float32 for at most
+        FLOAT32_EPOCHS, which take as long as the plan's epochs in bfloat16."""
         if self.settings.precision == "bfloat16" and not computes_bfloat16(device):
-            return attrs.evolve(self.settings, precision="float32")
+            return attrs.evolve(self.settings, precision="float32", epochs=min(self.settings.epochs, FLOAT32_EPOCHS))
         return self.settings
 
     @property
@@ -144,7 +148,11 @@ def build(
     resume = (model / CHECKPOINT_JSON).is_file()
     settings = plan.settings_on(device)
     if settings != plan.settings:
-        print(f"this {plan.kind.upper()} has no bfloat16 arithmetic: the recipe trains in float32 (slower)", file=sys.stderr)
+        print(
+            f"this {plan.kind.upper()} has no bfloat16 arithmetic: the recipe trains in float32, "
+            f"{settings.epochs} epochs where bfloat16 takes {plan.settings.epochs} in about the same time",
+            file=sys.stderr,
+        )
     train(
         [work / "train"],
         model,
