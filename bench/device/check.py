@@ -270,23 +270,13 @@ def _cerberus(device: str, data: Path, audio: np.ndarray, rate: int):
             rates[folder] = (len(steps) - 1) / (steps[-1] - steps[0]) if len(steps) > 1 else float("nan")
             print(f"check: cerberus training on {where} in {precision}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         what = f"default network, batch 8 x 2 s, {len(steps)} steps"
+        compared = (  # (label, rate, against, its name)
+            (f"on {device} ({what})", "device", "cpu", "CPU, this run"),
+            (f"on {device} in bfloat16 ({what}; --precision bfloat16)", "bfloat16", "device", f"float32 on {device}, this run"),
+        )
         rows = [
-            Row(
-                f"Cerberus training on {device} ({what})",
-                rates["device"],
-                unit="steps/s",
-                higher_is_better=True,
-                baseline=rates["cpu"],
-                baseline_what="CPU, this run",
-            ),
-            Row(
-                f"Cerberus training on {device} in bfloat16 ({what}; --precision bfloat16)",
-                rates["bfloat16"],
-                unit="steps/s",
-                higher_is_better=True,
-                baseline=rates["device"],
-                baseline_what=f"float32 on {device}, this run",
-            ),
+            Row(f"Cerberus training {label}", rates[key], unit="steps/s", higher_is_better=True, baseline=rates[base], baseline_what=name)
+            for label, key, base, name in compared
         ]
         model = Path(tmp) / "device"
         separated = _compare(
