@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from stemlime.plugin import StemlimeError, UsageError, number, positive_number, whole_number
+from stemlime.plugin import StemlimeError, UsageError, number, one_of, positive_number, whole_number
 from stemlime.plugin import LOCK_NAME, write_atomically
 from stemlime.plugin import sha256_of
 from stemlime.plugin import torch_threads
@@ -95,14 +95,8 @@ class Settings:
             raise UsageError(f"dropout must be at least 0 and below 1 (--dropout), got {self.dropout!r}")
         if not 0 <= number(self.remix, "remix", flag="--remix") <= 1:
             raise UsageError(f"remix must be a share from 0 to 1 (--remix), got {self.remix!r}")
-        if self.mask_loss not in MASK_LOSSES:
-            raise UsageError(f"mask_loss must be one of {', '.join(MASK_LOSSES)} (--mask-loss), got {self.mask_loss!r}")
-        if self.masks not in MASKS:
-            raise UsageError(f"masks must be one of {', '.join(MASKS)} (--masks), got {self.masks!r}")
-        if self.trunk not in TRUNKS:
-            raise UsageError(f"trunk must be one of {', '.join(TRUNKS)} (--trunk), got {self.trunk!r}")
-        if self.precision not in PRECISIONS:
-            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)} (--precision), got {self.precision!r}")
+        for name, choices in (("mask_loss", MASK_LOSSES), ("masks", MASKS), ("trunk", TRUNKS), ("precision", PRECISIONS)):
+            one_of(getattr(self, name), name, choices, flag="--" + name.replace("_", "-"))
         whole_number(self.embedding, "embedding", minimum=0, flag="--embedding", hint=" (0: no deep-clustering head)")
         if len(self.loss_weights) != 3 or min(self.loss_weights) < 0 or self.loss_weights[1] == 0:
             raise UsageError(
