@@ -346,6 +346,36 @@ def test_the_snr_loss_makes_a_stem_that_comes_out_too_quiet_cost_what_si_sdr_for
     assert steps and all("snr" in step and "si_sdr" not in step for step in steps)
 
 
+def test_the_default_loss_scores_each_stems_shape_and_makes_the_stems_add_up_to_the_instruments(pieces, tmp_path):
+    import torch
+
+    from stemlime_cerberus.losses import SUM_CEILING_DB, negative_si_sdr, negative_si_sdr_and_sum_snr
+
+    references = torch.randn(2, 3, 800)
+    # exact stems: SI-SDR near its limit, and the sum's SNR counts only up to the ceiling
+    exact = negative_si_sdr_and_sum_snr(references, references) - negative_si_sdr(references, references)
+    assert float(exact) == pytest.approx(-SUM_CEILING_DB, abs=0.01)
+    # stems at half their level: SI-SDR forgives it, the sum's SNR does not (6.0 dB, its error a quarter of the energy)
+    half = negative_si_sdr_and_sum_snr(0.5 * references, references) - negative_si_sdr(0.5 * references, references)
+    assert float(half) == pytest.approx(-10 * np.log10(1 / (0.25 + 10 ** (-SUM_CEILING_DB / 10))), abs=1e-3)
+    # one stem's share moved to another: the sum is whole, the two stems' shapes are wrong
+    moved = references.clone()
+    moved[:, 0] += 0.5 * references[:, 1]
+    moved[:, 1] *= 0.5
+    assert float(negative_si_sdr(moved, references)) > float(negative_si_sdr(references, references)) + 30
+    assert float(negative_si_sdr_and_sum_snr(moved, references) - negative_si_sdr(moved, references)) == pytest.approx(
+        -SUM_CEILING_DB, abs=0.01
+    )
+    silent = torch.zeros(2, 3, 800, requires_grad=True)
+    loss = negative_si_sdr_and_sum_snr(silent, torch.zeros(2, 3, 800))  # no audible reference: nothing to score
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and torch.isfinite(silent.grad).all()
+
+    steps: list[dict] = []
+    train([pieces], tmp_path / "model", progress=False, score_transcription=False, on_step=steps.append, **TINY)
+    assert steps and all("si_sdr_sum" in step and "snr" not in step for step in steps)
+
+
 def test_an_evaluation_reports_how_loud_the_rest_is_against_the_mixture(pieces, tmp_path):
     from stemlime_cerberus import evaluate
     from stemlime_cerberus.inference import run

@@ -68,8 +68,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         choices=MASK_LOSSES,
         default=defaults.mask_loss,
         help=f"psa: the masks against the phase-sensitive target; sisdr: the SI-SDR of the separated instruments; "
-        f"snr: their SNR, which also fixes their level (the last two: a step costs about 1.3 times as much; "
-        f"default {defaults.mask_loss})",
+        f"snr: their SNR, which also fixes their level; sisdr-sum: their SI-SDR plus the SNR of their sum, so that "
+        f"together they hold the instruments (the last three: a step costs about 1.3 times as much; default {defaults.mask_loss})",
     )
     parser.add_argument(
         "--precision",

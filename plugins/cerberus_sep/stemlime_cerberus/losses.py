@@ -10,7 +10,10 @@
 - or, in place of mask inference, on the instruments' masked waveforms: the negative SI-SDR in dB
   (``Objective.mask = "sisdr"``), the measure ``make bench`` scores, or the negative SNR in dB
   (``"snr"``: the true source, not its best-scaled copy, is the target, so a stem that comes out
-  too quiet costs, where SI-SDR lets the rest keep what the stems leave out).
+  too quiet costs, where SI-SDR lets the rest keep what the stems leave out), or both in one
+  (``"sisdr-sum"``): each instrument's negative SI-SDR plus the negative SNR of the instruments'
+  sum against their true sum, counted up to :data:`SUM_CEILING_DB`, so each stem is scored on its
+  shape and together they must hold all of the instruments, none of it left in the rest.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ if TYPE_CHECKING:  # torch is imported by the functions: the trainer's settings 
 class Objective:
     """What a training step minimises: ``weights`` of (deep clustering, the mask loss,
     transcription), and which mask loss: ``"psa"`` (mask inference on the phase-sensitive
-    target), ``"sisdr"`` (negative SI-SDR of the instruments' waveforms) or ``"snr"`` (their
-    negative SNR); for the last two the inverse STFT is in the graph, so a step costs more."""
+    target), ``"sisdr"`` (negative SI-SDR of the instruments' waveforms), ``"snr"`` (their
+    negative SNR) or ``"sisdr-sum"`` (their negative SI-SDR plus the negative SNR of their sum);
+    for the last three the inverse STFT is in the graph, so a step costs more."""
 
     weights: tuple[float, float, float] = attrs.field(converter=lambda w: tuple(float(x) for x in w))
     mask: str = "psa"
@@ -60,8 +64,32 @@ def negative_snr(estimates: torch.Tensor, references: torch.Tensor) -> torch.Ten
     return _negative_db(estimates, references, references)
 
 
+SUM_CEILING_DB = 30.0  # the instruments' sum counts up to this SNR: beyond it the rest is inaudible beside the mix
+
+
+def negative_si_sdr_and_sum_snr(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """:func:`negative_si_sdr` plus the negative SNR in dB of the estimates' sum against the
+    references' sum (B, samples), at most :data:`SUM_CEILING_DB`, averaged over the examples whose
+    sum is audible. SI-SDR scores each stem's shape and forgives its level; the sum's SNR makes
+    the stems add up to the instruments, so what one stem lacks is not left in the rest."""
+    import torch
+
+    total = references.sum(dim=1)
+    energy = (total**2).sum(-1)
+    error = ((total - estimates.sum(dim=1)) ** 2).sum(-1)
+    ceiling = 10 ** (-SUM_CEILING_DB / 10)
+    snr = 10 * torch.log10(energy / (error + ceiling * energy + 1e-8) + 1e-8)
+    audible = energy > 1e-3
+    level = -snr[audible].mean() if bool(audible.any()) else estimates.sum() * 0.0
+    return negative_si_sdr(estimates, references) + level
+
+
 # the losses on the instruments' waveforms: Objective.mask -> (the part a training step reports, its function)
-WAVEFORM_LOSSES = {"sisdr": ("si_sdr", negative_si_sdr), "snr": ("snr", negative_snr)}
+WAVEFORM_LOSSES = {
+    "sisdr": ("si_sdr", negative_si_sdr),
+    "snr": ("snr", negative_snr),
+    "sisdr-sum": ("si_sdr_sum", negative_si_sdr_and_sum_snr),
+}
 MASK_LOSSES = ("psa", *WAVEFORM_LOSSES)
 
 
