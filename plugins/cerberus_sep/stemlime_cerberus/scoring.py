@@ -142,15 +142,21 @@ def choose_thresholds(network: Any, tracks: Sequence[Track], device: Any = None)
     return {name: chosen[name] for name in config.instruments}
 
 
-IDEAL_MASKS = ("psm", "irm")
+IDEAL_MASKS = ("psm", "psm-sum", "wiener", "irm", "magnitude")
 
 
 def ideal_mask_si_sdr(tracks: Sequence[Track], config: Any, kind: str = "psm") -> dict[str, float | None]:
     """Median SI-SDR per instrument of an oracle mask computed from the true stems and applied to
-    the mixture's STFT. ``kind`` "psm": the phase-sensitive mask truncated to [0, 1] (the target of
-    the mask-inference loss, and the real mask in [0, 1] closest to each stem's STFT: no masking
-    separator with this STFT does better); "irm": the ideal ratio mask |S_i| / sum_j |S_j|, masks
-    that sum to one in every bin as the network's softmax masks do."""
+    the mixture's STFT. ``kind``:
+
+    - "psm": the phase-sensitive mask truncated to [0, 1] (the target of the mask-inference loss,
+      and the real mask in [0, 1] closest to each stem's STFT: no masking separator with this STFT
+      does better);
+    - "psm-sum": the PSM scaled down, in the bins where the sources' masks add up to more than
+      one, to sum to one (the best a softmax over the sources, the network's masks, could reach);
+    - "wiener": the power ratio |S_i|^2 / sum_j |S_j|^2 (masks that sum to one);
+    - "irm": the ideal ratio mask |S_i| / sum_j |S_j| (masks that sum to one);
+    - "magnitude": |S_i| / |X|, each stem's true magnitude with the mixture's phase (unbounded)."""
     import torch
 
     from .network import istft, stft
@@ -164,10 +170,15 @@ def ideal_mask_si_sdr(tracks: Sequence[Track], config: Any, kind: str = "psm") -
         spectra = stft(torch.from_numpy(np.stack([audio[n] for n in sources])), config)  # (S, T, F)
         mixture = spectra.sum(dim=0)
         magnitude = mixture.abs().clamp_min(1e-8)
-        if kind == "psm":
+        if kind in ("psm", "psm-sum"):
             masks = torch.minimum(((spectra * mixture.conj()).real / magnitude).clamp_min(0.0), mixture.abs()) / magnitude
+            if kind == "psm-sum":
+                masks = masks / masks.sum(dim=0).clamp_min(1.0)
+        elif kind == "magnitude":
+            masks = spectra.abs() / magnitude
         else:
-            masks = spectra.abs() / spectra.abs().sum(dim=0).clamp_min(1e-8)
+            power = 2 if kind == "wiener" else 1
+            masks = spectra.abs() ** power / (spectra.abs() ** power).sum(dim=0).clamp_min(1e-12)
         estimates = istft(masks * mixture, config, track.length).numpy()
         for index, name in enumerate(sources):
             if name in values and np.any(track.stems[name]):
