@@ -12,7 +12,7 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-d
     . plugins/musicnn_tagger plugins/temporal_seg plugins/spleeter_sep plugins/cerberus_sep plugins/demucs_sep plugins/midi_render || exit 1
 export PYTHONPATH="$site" STEMLIME_HOME="$PWD/.device/models" STEMLIME_CACHE_DIR=/tmp/stemlime-stems
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
-python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$out/gpu.txt"
+python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA device')" | tee -a "$out/gpu.txt"
 # FluidSynth (the Cerberus recipe renders with it): the carried libraries that this machine lacks, linked into
 # one folder that the dynamic linker searches (the machine's own versions of the others stay in use)
 if [ -f .device/fluidsynth.tar.gz ] && ! python3 -c "import fluidsynth" 2>/dev/null; then

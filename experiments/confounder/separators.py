@@ -3,7 +3,7 @@
 A separator spec ``NAME:VARIANT`` whose plugin declares the model ``NAME/VARIANT`` (as
 ``stemlime models list`` shows it: ``spleeter/2stems``, ``cerberus/pno-gtr-bss-drm``) needs
 those files. When they are not in the cache, the model is built by its recipe (Cerberus: about
-41 minutes on a 2-core CPU, once) or fetched, through the core's model store: the same mechanism as
+38 minutes on a 2-core CPU, once) or fetched, through the core's model store: the same mechanism as
 ``stemlime models build NAME`` and ``stemlime models fetch NAME``.
 """
 

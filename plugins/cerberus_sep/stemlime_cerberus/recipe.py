@@ -32,15 +32,15 @@ from .trainer import CHECKPOINT_JSON, Settings, computes_bfloat16, train, trains
 VALIDATION_SEED = 500_000
 BENCH_SEED = 900_000
 DURATION = (
-    "about 41 minutes on a free 2-core CPU (render and train on both cores; about as long in float32, with fewer epochs, "
+    "about 38 minutes on a free 2-core CPU (render and train on both cores; about as long in float32, with fewer epochs, "
     "where the CPU has no bfloat16 arithmetic; longer where other processes share it); "
     "with a GPU (--device cuda), a 4 x 300 network sized for about 15 minutes on an H100 and 16 cores (not yet measured there)"
 )
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
-# 7,200 steps of 16 chunks, 40.8 minutes on 2 cores (2026-12-07): the trainer's default network (2 x 192, encoded
-# trunk) on its default loss (each stem's SI-SDR and the SNR of their sum) took 170 to 212 s an epoch of 600 steps
+# 7,200 steps of 16 chunks, 37.6 minutes on 2 cores (2026-12-07): the trainer's default network (2 x 192, encoded
+# trunk) on its default loss (each stem's SI-SDR and the SNR of their sum) took 164 to 198 s an epoch of 600 steps
 # in two workers in bfloat16, where float32 took 204 to 235 s on the SNR loss (10 epochs, 37.8 minutes, 2026-12-06)
 # for as much quality per step (docs)
 EPOCHS = 12
