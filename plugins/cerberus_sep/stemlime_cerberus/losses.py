@@ -72,15 +72,8 @@ def negative_si_sdr_and_sum_snr(estimates: torch.Tensor, references: torch.Tenso
     references' sum (B, samples), at most :data:`SUM_CEILING_DB`, averaged over the examples whose
     sum is audible. SI-SDR scores each stem's shape and forgives its level; the sum's SNR makes
     the stems add up to the instruments, so what one stem lacks is not left in the rest."""
-    import torch
-
     total = references.sum(dim=1)
-    energy = (total**2).sum(-1)
-    error = ((total - estimates.sum(dim=1)) ** 2).sum(-1)
-    ceiling = 10 ** (-SUM_CEILING_DB / 10)
-    snr = 10 * torch.log10(energy / (error + ceiling * energy + 1e-8) + 1e-8)
-    audible = energy > 1e-3
-    level = -snr[audible].mean() if bool(audible.any()) else estimates.sum() * 0.0
+    level = _negative_db(estimates.sum(dim=1), total, total, ceiling_db=SUM_CEILING_DB)
     return negative_si_sdr(estimates, references) + level
 
 
@@ -93,11 +86,15 @@ WAVEFORM_LOSSES = {
 MASK_LOSSES = ("psa", *WAVEFORM_LOSSES)
 
 
-def _negative_db(estimates: torch.Tensor, target: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
-    """-10 log10(|target|^2 / |estimates - target|^2), averaged over the audible ``references``."""
+def _negative_db(estimates: torch.Tensor, target: torch.Tensor, references: torch.Tensor, ceiling_db: float | None = None) -> torch.Tensor:
+    """-10 log10(|target|^2 / |estimates - target|^2), averaged over the audible ``references``;
+    with ``ceiling_db``, each ratio counts up to about that many dB (the error is floored at that
+    share of the target's energy)."""
     import torch
 
-    ratio = (target**2).sum(-1) / (((estimates - target) ** 2).sum(-1) + 1e-8)
+    energy = (target**2).sum(-1)
+    floor = 0.0 if ceiling_db is None else 10 ** (-ceiling_db / 10)
+    ratio = energy / (((estimates - target) ** 2).sum(-1) + floor * energy + 1e-8)
     audible = (references**2).sum(-1) > 1e-3
     if not bool(audible.any()):
         return estimates.sum() * 0.0
