@@ -37,7 +37,7 @@ INSTRUMENTS = {"train": STANDARD, "validation": STANDARD, "test_std": STANDARD, 
 SAMPLE_RATE = 16000  # Hz, the classifier's
 DURATION = 10.0  # seconds per piece: five 2-s windows
 SEED_BLOCK = 1_000_000  # seeds per (split, class): the most pieces one of them may hold
-FIRST_SEED = 10_000_000  # above every seed the rest of stemlime renders from (Cerberus' recipe: 0-500007)
+FIRST_SEED = 10_000_000  # above every seed the rest of stemlime renders from (Cerberus' recipe: 0-500031)
 DEFAULT_SIZES = {"train": 300, "validation": 60, "test_std": 60, "test_bad": 60}
 
 

@@ -10,7 +10,7 @@ import attrs
 import numpy as np
 import torch
 
-from .network import Cerberus, istft, stft
+from .network import Cerberus, masked_waveforms, stft
 
 
 @attrs.frozen
@@ -33,8 +33,7 @@ def run(network: Cerberus, audio: np.ndarray, device: torch.device | None = None
         waveform = torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None].to(device)
         spectrum = stft(waveform, config)  # (1, T, F)
         heads = network(spectrum.abs(), heads=("masks", "roll") if roll else ("masks",))
-        masked = heads.masks.permute(0, 3, 1, 2) * spectrum[:, None]  # (1, S, T, F)
-        sources = istft(masked[0], config, len(audio)).cpu().numpy()  # (S, samples)
+        sources = masked_waveforms(heads.masks, spectrum, config, len(audio))[0].cpu().numpy()  # (S, samples)
         probabilities = torch.sigmoid(heads.roll_logits[0]).cpu().numpy() if heads.roll_logits is not None else None
     finally:
         network.train(was_training)

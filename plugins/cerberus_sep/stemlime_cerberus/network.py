@@ -28,6 +28,15 @@ def istft(spectrum: torch.Tensor, config: CerberusConfig, length: int) -> torch.
     return torch.istft(spectrum.transpose(1, 2), config.n_fft, config.hop, window=window, center=True, length=length)
 
 
+def masked_waveforms(masks: torch.Tensor, spectrum: torch.Tensor, config: CerberusConfig, length: int) -> torch.Tensor:
+    """Masks (B, T, F, S) applied to a mixture's complex STFT (B, T, F) -> the sources' waveforms
+    (B, S, length) float32, through the inverse STFT: how the separator and the training step
+    both turn masks into stems."""
+    batch, frames, bins, count = masks.shape
+    masked = masks.permute(0, 3, 1, 2) * spectrum[:, None]  # (B, S, T, F)
+    return istft(masked.reshape(batch * count, frames, bins), config, length).reshape(batch, count, length)
+
+
 @attrs.frozen
 class Heads:
     masks: torch.Tensor  # (B, T, F, S) in [0, 1]; a softmax's sum to one in every bin

@@ -47,19 +47,23 @@ def gradient(
     import torch
 
     from . import losses
-    from .network import istft, stft
+    from .network import masked_waveforms, stft
 
     alpha, beta, gamma = objective.weights
     b, s, n = sources.shape
-    spectra = stft(sources.reshape(b * s, n), config)
-    spectra = spectra.reshape(b, s, *spectra.shape[1:])  # (B, S, T, F)
-    mixture = spectra.sum(dim=1)  # the STFT is linear: the mixture's spectrum
+    waveform = objective.mask in losses.WAVEFORM_LOSSES
+    if waveform and alpha == 0:  # only the mixture's spectrum is needed: one STFT per example, not one per source
+        spectra = None
+        mixture = stft(sources.sum(dim=1), config)  # (B, T, F)
+    else:
+        spectra = stft(sources.reshape(b * s, n), config)
+        spectra = spectra.reshape(b, s, *spectra.shape[1:])  # (B, S, T, F)
+        mixture = spectra.sum(dim=1)  # the STFT is linear: the mixture's spectrum
     wanted = ("masks",) + (("embedding",) if alpha > 0 else ()) + (("roll",) if gamma > 0 else ())
     with torch.autocast(mixture.device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
         heads = network(mixture.abs(), heads=wanted)
-    if objective.mask in losses.WAVEFORM_LOSSES:  # the instruments' waveforms, not the rest's
-        masked = heads.masks[..., :-1].permute(0, 3, 1, 2) * mixture[:, None]  # (B, S - 1, T, F)
-        estimates = istft(masked.reshape(b * (s - 1), *masked.shape[2:]), config, n).reshape(b, s - 1, n)
+    if waveform:  # the instruments' waveforms, not the rest's
+        estimates = masked_waveforms(heads.masks[..., :-1], mixture, config, n)  # (B, S - 1, samples)
         part, waveform_loss = losses.WAVEFORM_LOSSES[objective.mask]
         parts = {part: waveform_loss(estimates, sources[:, :-1])}
     else:
