@@ -657,6 +657,51 @@ def test_the_cpu_recipe_trains_in_bfloat16_where_the_cpu_computes_it_and_in_floa
     assert gpu.settings_on("cuda") is gpu.settings
 
 
+class _Stop(Exception):
+    """What the test's ``on_step`` raises to interrupt a build (as Ctrl-C would)."""
+
+
+def test_an_unfinished_build_resumes_its_training_and_one_another_recipe_left_starts_over(tmp_path, capsys):
+    from stemlime_cerberus import recipe
+
+    def plan(validation_pieces: int) -> recipe.Plan:
+        settings = Settings(instruments=INSTRUMENTS, epochs=2, **dict(TINY, hidden=8, layers=1))
+        return recipe.Plan(INSTRUMENTS, pieces=1, validation_pieces=validation_pieces, seconds=3.0, settings=settings)
+
+    def stop(step):
+        raise _Stop
+
+    def build(the_plan: recipe.Plan, work: Path) -> list[int]:
+        """Build into a new folder; the global steps the training took in this attempt."""
+        steps: list[int] = []
+        folder = tmp_path / f"model-{len(list(tmp_path.glob('model-*')))}"
+        folder.mkdir()
+        recipe.build(the_plan, folder, work, device="cpu", progress=False, on_step=lambda step: steps.append(step["global_step"]))
+        assert json.loads((folder / "config.json").read_text())["recipe"] == the_plan.to_dict()
+        return steps
+
+    def interrupted(the_plan: recipe.Plan, work: Path) -> None:
+        with pytest.raises(_Stop):
+            recipe.build(the_plan, tmp_path, work, device="cpu", progress=False, on_step=stop)
+        assert (work / "cpu" / "model" / "checkpoint.json").is_file()
+        capsys.readouterr()
+
+    # the same recipe again: its training continues after the step it stopped at (one step an epoch here)
+    interrupted(plan(1), tmp_path / "same")
+    assert build(plan(1), tmp_path / "same") == [1] and "another recipe" not in capsys.readouterr().err
+    # a recipe that changed meanwhile (here: more validation pieces) keeps the pieces and trains from the start
+    interrupted(plan(1), tmp_path / "changed")
+    assert build(plan(2), tmp_path / "changed") == [0, 1]
+    assert "another recipe (an earlier stemlime?): its pieces are kept, its training starts over" in capsys.readouterr().err
+    assert len(list((tmp_path / "changed" / "cpu" / "validation").glob("piece-*"))) == 2
+    # work that an older stemlime left (no record of its plan): all of it starts over
+    interrupted(plan(1), tmp_path / "older")
+    (tmp_path / "older" / "cpu" / recipe.PLAN_RECORD).unlink()
+    assert (
+        build(plan(1), tmp_path / "older") == [0, 1] and "another recipe (an earlier stemlime?): it starts over" in capsys.readouterr().err
+    )
+
+
 def test_the_readme_training_commands_run(tmp_path, pieces):
     shutil.copy(pieces / "piece-11" / "mixture.wav", tmp_path / "song.wav")
     run_commands(

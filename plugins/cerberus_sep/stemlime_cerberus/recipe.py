@@ -120,6 +120,39 @@ def plan_for(variant: str, device: str) -> Plan:
     return (GPU_PLANS if trains_on_gpu(device) else PLANS)[variant]
 
 
+PLAN_RECORD = "plan.json"  # in a build's work folder: the plan and settings its pieces and training were started with
+RENDERING = ("instruments", "seconds", "renderer")  # the plan's fields that its rendered pieces depend on (their count aside)
+
+
+def _resumes(work: Path, record: dict[str, Any]) -> bool:
+    """Whether the training checkpoint in ``work`` continues: only one that this plan, with these
+    settings, started. Work that another plan left (a build interrupted before stemlime was
+    updated, or the float32 variant of the plan) starts over, said on stderr: the pieces are kept
+    where the plan renders them alike (more validation pieces are added to them), the training is
+    not. Then records ``record`` there for the next attempt."""
+    path = work / PLAN_RECORD
+    record = json.loads(json.dumps(record))  # as it reads back
+    try:
+        earlier = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):  # written atomically, so only a damaged disk: as if there were none
+        earlier = None
+    started = (work / "model" / CHECKPOINT_JSON).is_file()
+    if (started or earlier is not None) and earlier != record:
+        before, now = (earlier or {}).get("plan", {}), record["plan"]
+        rendered_alike = all(before.get(k) == now[k] for k in RENDERING) and all(
+            before.get(k, 0) <= now[k]
+            for k in ("pieces", "validation_pieces")  # the trainer reads every piece rendered
+        )
+        kept = "its pieces are kept, its training starts over" if rendered_alike else "it starts over"
+        print(f"the unfinished build in {work} was started by another recipe (an earlier stemlime?): {kept}", file=sys.stderr)
+        for name in ("model",) if rendered_alike else ("model", "train", "validation"):
+            shutil.rmtree(work / name, ignore_errors=True)
+        started = False
+    work.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda target: target.write_text(json.dumps(record, indent=1) + "\n"))
+    return started
+
+
 def build(
     plan: Plan,
     folder: Path,
@@ -142,13 +175,13 @@ def build(
     instruments = ",".join(plan.instruments)
     rate = plan.settings.sample_rate
     work = work / plan.kind  # a build on the other kind of machine has its own pieces and training
+    settings = plan.settings_on(device)
+    resume = _resumes(work, {"plan": plan.to_dict(), "settings": settings.to_dict()})
     render_dataset(work / "train", plan.pieces, 0, plan.seconds, [instruments], sample_rate=rate, progress=progress)
     render_dataset(
         work / "validation", plan.validation_pieces, VALIDATION_SEED, plan.seconds, [instruments], sample_rate=rate, progress=progress
     )
     model = work / "model"
-    resume = (model / CHECKPOINT_JSON).is_file()
-    settings = plan.settings_on(device)
     if settings != plan.settings:
         print(
             f"this {plan.kind.upper()} has no bfloat16 arithmetic: the recipe trains in float32, "
