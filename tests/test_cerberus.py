@@ -157,6 +157,33 @@ def test_a_chunks_target_roll_is_its_slice_of_the_whole_tracks_roll(pieces):
         assert np.array_equal(chunk, whole[first : first + 40]), first
 
 
+def test_batches_draw_each_sources_level_within_gain_db_and_keep_the_pieces_own_level_at_zero():
+    from stemlime_cerberus.batches import Batches
+    from stemlime_cerberus.data import Track
+
+    config = CerberusConfig(INSTRUMENTS, 16000)
+    # stems of constant level, 40 dB apart from track to track: a chunk's level against its stem's is the gain it was given
+    level = (1e-4, 1e-2, 1.0)
+    tracks = [
+        Track(f"t{i}", 16000, {name: np.full(48000, level[i] * (k + 1), np.float32) for k, name in enumerate(INSTRUMENTS)}, None, {})
+        for i in range(3)
+    ]
+
+    def gains_db(gain_db: float, remix: float) -> np.ndarray:
+        sources = Batches(tracks, config, 8, 16000, seed=3, remix=remix, gain_db=gain_db).batch(0, 0).sources[:, :-1]
+        assert np.all(sources == sources[..., :1])  # whole chunks of one level
+        levels = sources[..., 0]  # (examples, instruments)
+        own = np.array([[level[i] * (k + 1) for k in range(len(INSTRUMENTS))] for i in range(3)])  # (tracks, instruments)
+        # the track each source was cut from: the one whose level is nearest
+        nearest = np.abs(np.log(levels[:, None, :] / own[None])).argmin(axis=1)
+        return 20 * np.log10(levels / np.take_along_axis(own, nearest, axis=0))
+
+    for remix in (0.0, 1.0):
+        assert np.allclose(gains_db(0.0, remix), 0.0, atol=1e-5)  # the pieces' own levels, what the recipes train on
+    drawn = gains_db(6.0, 0.0)
+    assert np.all(np.abs(drawn) <= 6.0 + 1e-4) and np.ptp(drawn) > 6  # levels drawn anew within +-6 dB (the default)
+
+
 def test_the_network_holds_exactly_the_tensors_its_config_declares():
     import torch
 
@@ -638,6 +665,8 @@ def test_a_build_that_trains_on_a_gpu_takes_the_gpu_plan_the_papers_network_on_m
     steps = {plan.kind: plan.steps_per_epoch * plan.settings.epochs for plan in (cpu, gpu)}
     assert gpu.pieces > cpu.pieces and steps["gpu"] > steps["cpu"] and gpu.instruments == cpu.instruments
     assert gpu.to_dict()["sized_for"] == "gpu" and gpu.to_dict()["seeds"] == [0, gpu.pieces - 1]
+    # the rendered pieces draw each part's level: neither plan adds random gains on top (the trainer's default does)
+    assert cpu.settings.gain_db == gpu.settings.gain_db == 0 < Settings().gain_db
     import torch
 
     assert recipe.plan_for("pno-gtr", "auto") is (recipe.GPU_PLANS if torch.cuda.is_available() else recipe.PLANS)["pno-gtr"]

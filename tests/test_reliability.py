@@ -708,6 +708,7 @@ def test_train_settings_name_their_flags_and_a_seed_beyond_torchs_range_is_refus
     for arguments, message in (
         (["--seed", "99999999999999999999999"], "(--seed)"),
         (["--remix", "2"], "(--remix)"),
+        (["--gain-db", "-3"], "(--gain-db)"),
         (["--dropout", "1.5"], "(--dropout)"),
         (["--learning-rate", "nan"], "(--learning-rate)"),
         (["--chunk-seconds", "0"], "(--chunk-seconds)"),

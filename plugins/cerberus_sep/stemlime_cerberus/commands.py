@@ -87,6 +87,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--remix", type=float, default=defaults.remix, help=f"share of examples remixed from several tracks (default {defaults.remix:g})"
     )
+    parser.add_argument(
+        "--gain-db",
+        type=float,
+        default=defaults.gain_db,
+        help=f"each source's level drawn in +-this many dB for every example (default {defaults.gain_db:g}; the recipes take 0)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
     parser.add_argument(
@@ -146,6 +152,7 @@ def run_train(args: argparse.Namespace) -> None:
         precision=args.precision,
         loss_weights=_loss_weights(args.loss_weights),
         remix=args.remix,
+        gain_db=args.gain_db,
         seed=args.seed,
         workers=args.workers,
         threads=args.threads or None,

@@ -48,13 +48,26 @@ EPOCHS = 12
 # epochs that fit the same time (the previous recipe's)
 CPU_PRECISION = "bfloat16"
 FLOAT32_EPOCHS = 10
+# No random level per source on top of the pieces' own (the trainer's gain_db, 6 dB by default): the rendered
+# pieces draw each part's level already, and at 1,200 steps the recipe's network learned 0.0 to 0.3 dB more on
+# the bench's pieces without it, at two seeds (docs, 2026-12-07)
+GAIN_DB = 0.0
 # The GPU's plan: the paper's network size, twice the CPU's pieces and batch, one process (a GPU
 # takes the whole batch). Sized from estimates (a step ~25 ms, batches drawn ahead on the CPU,
 # rendering on 16 cores: 218 s on 2 here), to be checked by bench/device's recipe section on the
 # next GPU machine. Its pieces take about 10 GB of memory.
 GPU_PIECES = 4000
 GPU_EPOCHS = 32  # 625 steps an epoch (4,000 pieces x 5 chunks / 32): 20,000 steps
-GPU_SETTINGS = {"hidden": 300, "layers": 4, "dropout": 0.3, "trunk": "blstm", "batch_size": 32, "learning_rate": 1e-3, "workers": 1}
+GPU_SETTINGS = {
+    "gain_db": GAIN_DB,
+    "hidden": 300,
+    "layers": 4,
+    "dropout": 0.3,
+    "trunk": "blstm",
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "workers": 1,
+}
 
 
 @attrs.frozen
@@ -67,11 +80,12 @@ class Plan:
     validation_pieces: int = 32
     seconds: float = 10.0
     kind: str = "cpu"  # the machine the plan is sized for ("cpu" or "gpu"); its work folder's name
-    # the trainer's network and optimizer defaults, its own epochs, two workers (chosen by measurement:
+    # the trainer's network and optimizer defaults, its own epochs, two workers, no random gains (chosen by measurement:
     # see the README's cerberus section)
     settings: Settings = attrs.field(
         default=attrs.Factory(
-            lambda plan: Settings(instruments=plan.instruments, epochs=EPOCHS, workers=WORKERS, precision=CPU_PRECISION), takes_self=True
+            lambda plan: Settings(instruments=plan.instruments, epochs=EPOCHS, workers=WORKERS, precision=CPU_PRECISION, gain_db=GAIN_DB),
+            takes_self=True,
         )
     )
 
