@@ -665,8 +665,10 @@ def test_a_build_that_trains_on_a_gpu_takes_the_gpu_plan_the_papers_network_on_m
     steps = {plan.kind: plan.steps_per_epoch * plan.settings.epochs for plan in (cpu, gpu)}
     assert gpu.pieces > cpu.pieces and steps["gpu"] > steps["cpu"] and gpu.instruments == cpu.instruments
     assert gpu.to_dict()["sized_for"] == "gpu" and gpu.to_dict()["seeds"] == [0, gpu.pieces - 1]
-    # the rendered pieces draw each part's level: neither plan adds random gains on top (the trainer's default does)
+    # the rendered pieces draw each part's level: neither plan adds random gains on top (the trainer's default does),
+    # and neither remixes parts of different pieces (each example is one piece, as the separator meets it)
     assert cpu.settings.gain_db == gpu.settings.gain_db == 0 < Settings().gain_db
+    assert cpu.settings.remix == gpu.settings.remix == 0 < Settings().remix
     import torch
 
     assert recipe.plan_for("pno-gtr", "auto") is (recipe.GPU_PLANS if torch.cuda.is_available() else recipe.PLANS)["pno-gtr"]
