@@ -356,6 +356,50 @@ def test_the_sisdr_loss_scores_the_instruments_waveforms_and_trains_bit_for_bit_
         train([pieces], tmp_path / "other", mask_loss="l2", progress=False, **TINY)
 
 
+def test_instrument_weights_make_the_mask_loss_a_weighted_mean_of_the_instruments_and_are_checked(pieces, tmp_path):
+    import torch
+
+    from stemlime_cerberus.losses import mask_inference, negative_si_sdr, negative_si_sdr_and_sum_snr, negative_snr
+
+    references = torch.randn(2, 3, 800)
+    estimates = references + torch.randn(2, 3, 800) * torch.tensor([0.3, 1.0, 3.0])[None, :, None]  # three distortions
+    per_instrument = [float(negative_snr(estimates[:, [i]], references[:, [i]])) for i in range(3)]
+    for loss in (negative_si_sdr, negative_snr, negative_si_sdr_and_sum_snr):
+        # equal weights, at any scale, change nothing; only their ratios count
+        assert float(loss(estimates, references, torch.tensor([2.0, 2.0, 2.0]))) == pytest.approx(
+            float(loss(estimates, references)), abs=1e-4
+        )
+    # a weight of 0 leaves an instrument out; 1, 3 and 0 give the weighted mean
+    assert float(negative_snr(estimates, references, torch.tensor([1.0, 3.0, 0.0]))) == pytest.approx(
+        (per_instrument[0] + 3 * per_instrument[1]) / 4, abs=1e-3
+    )
+    # an instrument that does not play is not scored, whatever its weight; if only weight-0 instruments play, nothing is
+    quiet = references.clone()
+    quiet[:, 1] = 0
+    assert float(negative_snr(estimates, quiet, torch.tensor([1.0, 5.0, 1.0]))) == pytest.approx(
+        float(negative_snr(estimates[:, [0, 2]], references[:, [0, 2]])), abs=1e-3
+    )
+    assert float(negative_snr(estimates, quiet, torch.tensor([0.0, 1.0, 0.0]))) == 0.0
+    # the PSA loss: each source's error by its weight
+    spectra = torch.randn(2, 3, 5, 7, dtype=torch.complex64)
+    masks = torch.rand(2, 5, 7, 3)
+    mixture = spectra.sum(dim=1)
+    alone = [float(mask_inference(masks[..., [i]], mixture, spectra[:, [i]])) for i in range(3)]
+    assert float(mask_inference(masks, mixture, spectra, torch.tensor([1.0, 1.0, 1.0]))) == pytest.approx(
+        float(mask_inference(masks, mixture, spectra)), rel=1e-5
+    )
+    assert float(mask_inference(masks, mixture, spectra, torch.tensor([0.0, 0.0, 1.0]))) == pytest.approx(alone[2], rel=1e-5)
+
+    steps: list[dict] = []
+    weighted = dict(TINY, epochs=1, progress=False, score_transcription=False, on_step=steps.append)
+    result = train([pieces], tmp_path / "weighted", instrument_weights=(1, 2, 1, 0.5), **weighted)
+    recorded = json.loads((result.folder / "config.json").read_text())["training"]["settings"]
+    assert recorded["instrument_weights"] == [1.0, 2.0, 1.0, 0.5] and steps
+    for bad in ((1, 2), (1, -1, 1, 1), (0, 0, 0, 0), (1, float("nan"), 1, 1)):
+        with pytest.raises(UsageError, match="--instrument-weights"):
+            train([pieces], tmp_path / "bad", instrument_weights=bad, progress=False, **TINY)
+
+
 def test_the_snr_loss_makes_a_stem_that_comes_out_too_quiet_cost_what_si_sdr_forgives(pieces, tmp_path):
     import torch
 
@@ -669,6 +713,11 @@ def test_a_build_that_trains_on_a_gpu_takes_the_gpu_plan_the_papers_network_on_m
     # and neither remixes parts of different pieces (each example is one piece, as the separator meets it)
     assert cpu.settings.gain_db == gpu.settings.gain_db == 0 < Settings().gain_db
     assert cpu.settings.remix == gpu.settings.remix == 0 < Settings().remix
+    # the CPU plan spends more of its steps on the instruments its network separates furthest from the ceiling
+    assert (
+        cpu.settings.instrument_weights == (1.25, 1.5, 1.0, 0.5) and gpu.settings.instrument_weights == Settings().instrument_weights == ()
+    )
+    assert recipe.plan_for("pno-gtr", "cpu").settings.instrument_weights == (1.25, 1.5)
     import torch
 
     assert recipe.plan_for("pno-gtr", "auto") is (recipe.GPU_PLANS if torch.cuda.is_available() else recipe.PLANS)["pno-gtr"]

@@ -709,6 +709,8 @@ def test_train_settings_name_their_flags_and_a_seed_beyond_torchs_range_is_refus
         (["--seed", "99999999999999999999999"], "(--seed)"),
         (["--remix", "2"], "(--remix)"),
         (["--gain-db", "-3"], "(--gain-db)"),
+        (["--instrument-weights", "1,2"], "(--instrument-weights)"),
+        (["--instrument-weights", "1,x,1,1"], "--instrument-weights takes one number per instrument"),
         (["--dropout", "1.5"], "(--dropout)"),
         (["--learning-rate", "nan"], "(--learning-rate)"),
         (["--chunk-seconds", "0"], "(--chunk-seconds)"),

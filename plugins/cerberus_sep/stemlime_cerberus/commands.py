@@ -85,6 +85,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="weights of deep clustering, the mask loss (--mask-loss) and transcription (default %(default)s; the paper's 0.1,0.1,0.8)",
     )
     parser.add_argument(
+        "--instrument-weights",
+        default="",
+        metavar="W,W,...",
+        help="relative weights of the instruments in the mask loss, one per instrument in --instruments' order "
+        "(default: all equal; the CPU recipe's pno-gtr-bss-drm takes 1.25,1.5,1,0.5)",
+    )
+    parser.add_argument(
         "--remix", type=float, default=defaults.remix, help=f"share of examples remixed from several tracks (default {defaults.remix:g})"
     )
     parser.add_argument(
@@ -126,6 +133,19 @@ def _loss_weights(text: str) -> tuple[float, float, float]:
     return weights
 
 
+def _instrument_weights(text: str) -> tuple[float, ...]:
+    from stemlime.plugin import UsageError
+
+    if not text.strip():
+        return ()
+    try:
+        return tuple(float(w) for w in text.split(","))
+    except ValueError:
+        raise UsageError(
+            f"--instrument-weights takes one number per instrument, comma-separated (e.g. 1.25,1.5,1,0.5), got {text!r}"
+        ) from None
+
+
 def run_train(args: argparse.Namespace) -> None:
     from .trainer import train
 
@@ -151,6 +171,7 @@ def run_train(args: argparse.Namespace) -> None:
         mask_loss=args.mask_loss,
         precision=args.precision,
         loss_weights=_loss_weights(args.loss_weights),
+        instrument_weights=_instrument_weights(args.instrument_weights),
         remix=args.remix,
         gain_db=args.gain_db,
         seed=args.seed,

@@ -36,10 +36,14 @@ class Objective:
 
     weights: tuple[float, float, float] = attrs.field(converter=lambda w: tuple(float(x) for x in w))
     mask: str = "psa"
+    # relative weights of the instruments in the mask loss, in the config's order (empty: all equal); the loss
+    # is their weighted mean, so only their ratios count; the rest (the PSA loss's last mask) weighs 1
+    instrument_weights: tuple[float, ...] = attrs.field(default=(), converter=lambda w: tuple(float(x) for x in w))
 
 
-def mask_inference(masks: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
-    """masks (B, T, F, S) against the phase-sensitive targets of ``sources`` (B, S, T, F)."""
+def mask_inference(masks: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """masks (B, T, F, S) against the phase-sensitive targets of ``sources`` (B, S, T, F); with
+    ``weights`` (S,), each source's error counts by its weight (their weighted mean)."""
     import torch
 
     magnitude = mixture.abs()  # (B, T, F)
@@ -48,33 +52,37 @@ def mask_inference(masks: torch.Tensor, mixture: torch.Tensor, sources: torch.Te
     target = torch.minimum(projected.clamp_min(0.0), magnitude[:, None])
     estimate = masks.permute(0, 3, 1, 2) * magnitude[:, None]
     scale = magnitude.mean(dim=(1, 2)).clamp_min(1e-8)  # (B,)
-    return ((estimate - target).abs().mean(dim=(1, 2, 3)) / scale).mean()
+    if weights is None:
+        return ((estimate - target).abs().mean(dim=(1, 2, 3)) / scale).mean()
+    per_source = (estimate - target).abs().mean(dim=(2, 3))  # (B, S)
+    return ((per_source * weights).sum(dim=1) / weights.sum() / scale).mean()
 
 
-def negative_si_sdr(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+def negative_si_sdr(estimates: torch.Tensor, references: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean negative SI-SDR in dB of waveforms (B, S, samples) over the (example, source) pairs
-    whose reference is not silent (0 when all are)."""
+    whose reference is not silent (0 when all are); with ``weights`` (S,), their weighted mean."""
     scale = (estimates * references).sum(-1) / ((references**2).sum(-1) + 1e-8)
-    return _negative_db(estimates, scale[..., None] * references, references)
+    return _negative_db(estimates, scale[..., None] * references, references, weights=weights)
 
 
-def negative_snr(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+def negative_snr(estimates: torch.Tensor, references: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean negative SNR in dB, ``10 log10(|s|^2 / |s - estimate|^2)``, of waveforms (B, S,
-    samples) over the (example, source) pairs whose reference is not silent (0 when all are)."""
-    return _negative_db(estimates, references, references)
+    samples) over the (example, source) pairs whose reference is not silent (0 when all are);
+    with ``weights`` (S,), their weighted mean."""
+    return _negative_db(estimates, references, references, weights=weights)
 
 
 SUM_CEILING_DB = 30.0  # the instruments' sum counts up to this SNR: beyond it the rest is inaudible beside the mix
 
 
-def negative_si_sdr_and_sum_snr(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
-    """:func:`negative_si_sdr` plus the negative SNR in dB of the estimates' sum against the
-    references' sum (B, samples), at most :data:`SUM_CEILING_DB`, averaged over the examples whose
-    sum is audible. SI-SDR scores each stem's shape and forgives its level; the sum's SNR makes
-    the stems add up to the instruments, so what one stem lacks is not left in the rest."""
+def negative_si_sdr_and_sum_snr(estimates: torch.Tensor, references: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`negative_si_sdr` (with ``weights``) plus the negative SNR in dB of the estimates' sum
+    against the references' sum (B, samples), at most :data:`SUM_CEILING_DB`, averaged over the
+    examples whose sum is audible. SI-SDR scores each stem's shape and forgives its level; the
+    sum's SNR makes the stems add up to the instruments, so what one stem lacks is not left in the rest."""
     total = references.sum(dim=1)
     level = _negative_db(estimates.sum(dim=1), total, total, ceiling_db=SUM_CEILING_DB)
-    return negative_si_sdr(estimates, references) + level
+    return negative_si_sdr(estimates, references, weights) + level
 
 
 # the losses on the instruments' waveforms: Objective.mask -> (the part a training step reports, its function)
@@ -86,10 +94,16 @@ WAVEFORM_LOSSES = {
 MASK_LOSSES = ("psa", *WAVEFORM_LOSSES)
 
 
-def _negative_db(estimates: torch.Tensor, target: torch.Tensor, references: torch.Tensor, ceiling_db: float | None = None) -> torch.Tensor:
-    """-10 log10(|target|^2 / |estimates - target|^2), averaged over the audible ``references``;
-    with ``ceiling_db``, each ratio counts up to about that many dB (the error is floored at that
-    share of the target's energy)."""
+def _negative_db(
+    estimates: torch.Tensor,
+    target: torch.Tensor,
+    references: torch.Tensor,
+    ceiling_db: float | None = None,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """-10 log10(|target|^2 / |estimates - target|^2), averaged over the audible ``references``
+    (weighted by ``weights`` (S,) along their second axis, where given); with ``ceiling_db``, each
+    ratio counts up to about that many dB (the error is floored at that share of the target's energy)."""
     import torch
 
     energy = (target**2).sum(-1)
@@ -98,7 +112,13 @@ def _negative_db(estimates: torch.Tensor, target: torch.Tensor, references: torc
     audible = (references**2).sum(-1) > 1e-3
     if not bool(audible.any()):
         return estimates.sum() * 0.0
-    return -(10 * torch.log10(ratio + 1e-8))[audible].mean()
+    negative = -(10 * torch.log10(ratio + 1e-8))
+    if weights is None:
+        return negative[audible].mean()
+    weight = weights.to(negative.dtype).expand_as(negative)[audible]
+    if not bool((weight > 0).any()):  # only instruments of weight 0 play
+        return estimates.sum() * 0.0
+    return (negative[audible] * weight).sum() / weight.sum()
 
 
 def deep_clustering(embedding: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:

@@ -59,16 +59,19 @@ def gradient(
         spectra = stft(sources.reshape(b * s, n), config)
         spectra = spectra.reshape(b, s, *spectra.shape[1:])  # (B, S, T, F)
         mixture = spectra.sum(dim=1)  # the STFT is linear: the mixture's spectrum
+    weights = None
+    if objective.instrument_weights:  # the instruments' (and for the PSA loss the rest's, 1) relative weights
+        weights = torch.tensor(objective.instrument_weights + ((1.0,) if not waveform else ()), device=mixture.device)
     wanted = ("masks",) + (("embedding",) if alpha > 0 else ()) + (("roll",) if gamma > 0 else ())
     with torch.autocast(mixture.device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
         heads = network(mixture.abs(), heads=wanted)
     if waveform:  # the instruments' waveforms, not the rest's
         estimates = masked_waveforms(heads.masks[..., :-1], mixture, config, n)  # (B, S - 1, samples)
         part, waveform_loss = losses.WAVEFORM_LOSSES[objective.mask]
-        parts = {part: waveform_loss(estimates, sources[:, :-1])}
+        parts = {part: waveform_loss(estimates, sources[:, :-1], weights)}
     else:
         part = "mask_inference"
-        parts = {part: losses.mask_inference(heads.masks, mixture, spectra)}
+        parts = {part: losses.mask_inference(heads.masks, mixture, spectra, weights)}
     if heads.embedding is not None:
         parts["deep_clustering"] = losses.deep_clustering(heads.embedding, mixture, spectra)
     if heads.roll_logits is not None:

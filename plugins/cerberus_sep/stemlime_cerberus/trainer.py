@@ -75,6 +75,9 @@ class Settings:
     # each stem's SI-SDR and makes their sum hold the instruments: 0.1 to 0.5 dB above "snr", the rest silent (docs, measured)
     mask_loss: str = "sisdr-sum"
     loss_weights: tuple[float, float, float] = attrs.field(default=(0.0, 1.0, 1.0), converter=lambda w: tuple(float(x) for x in w))
+    # relative weights of the instruments in the mask loss, one per instrument in their order (empty: all equal);
+    # the CPU recipe weighs guitar and piano above drums, which its network separates nearest the ceiling (docs, measured)
+    instrument_weights: tuple[float, ...] = attrs.field(default=(), converter=lambda w: tuple(float(x) for x in w))
     remix: float = 0.5
     # each source's level drawn anew in [-gain_db, +gain_db] dB for every example (augmentation); the recipes take 0:
     # on the rendered pieces, which draw each part's level already, 6 dB learned less in their steps (docs, measured)
@@ -107,6 +110,12 @@ class Settings:
             raise UsageError(
                 f"loss_weights are (deep clustering, mask inference, transcription) >= 0 with mask inference > 0, got {self.loss_weights}"
             )
+        weights = self.instrument_weights
+        if weights and (len(weights) != len(self.instruments) or not all(0 <= w < float("inf") for w in weights) or sum(weights) <= 0):
+            raise UsageError(
+                f"instrument_weights (--instrument-weights) are one number >= 0 per instrument ({','.join(self.instruments)}), "
+                f"not all 0, got {','.join(f'{w:g}' for w in weights)}"
+            )
         whole_number(self.seed, "seed", 0, MAX_TORCH_SEED, flag="--seed")
         return self
 
@@ -128,7 +137,7 @@ class Settings:
     @property
     def objective(self) -> Objective:
         """What each training step minimises."""
-        return Objective(self.loss_weights, self.mask_loss)
+        return Objective(self.loss_weights, self.mask_loss, self.instrument_weights)
 
     def batches(self, tracks: Sequence[Track]) -> Any:
         """The training batches of ``tracks`` (:class:`.batches.Batches`) that these settings draw."""
@@ -274,7 +283,14 @@ class _Run:
             raise StemlimeError(f"cannot resume from {self.out}: its checkpoint is damaged ({error}); start over with --force") from None
         # checkpoints from before data-parallel training ran one worker; from before the options, softmax masks on the PSA
         # loss, the BLSTM trunk, in float32
-        saved = {"workers": 1, "masks": "softmax", "mask_loss": "psa", "trunk": "blstm", "precision": "float32"} | document["settings"]
+        saved = {
+            "workers": 1,
+            "masks": "softmax",
+            "mask_loss": "psa",
+            "trunk": "blstm",
+            "precision": "float32",
+            "instrument_weights": [],
+        } | document["settings"]
         now = self.settings.to_dict()
         changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
         if changed:
@@ -397,7 +413,7 @@ def train(
 
     ``settings`` (or its fields as keyword ``options``: ``instruments``, ``epochs``,
     ``batch_size``, ``chunk_seconds``, ``learning_rate``, ``hidden``, ``layers``, ``dropout``,
-    ``embedding``, ``masks``, ``trunk``, ``mask_loss``, ``loss_weights``, ``remix``, ``gain_db``,
+    ``embedding``, ``masks``, ``trunk``, ``mask_loss``, ``loss_weights``, ``instrument_weights``, ``remix``, ``gain_db``,
     ``clip``, ``seed``, ``workers``, ``precision``) decide the run.
     ``validation`` folders give the tracks scored after each epoch (default: 10% of the data
     held out, or the training tracks themselves when there are fewer than 10). ``threads``
