@@ -39,7 +39,7 @@ DURATION = (
 # Trained in this many data-parallel processes on the CPU, whatever the machine: the model is then
 # the same, bit for bit, on any machine with these CPU kernels (the result depends on the count).
 WORKERS = 2
-# 7,200 steps of 16 chunks, 37.3 minutes on 2 cores (2026-12-07; without random gains 33.2 minutes on a faster machine, and without remixing too 33.4 minutes): the trainer's default network (2 x 192, encoded
+# 7,200 steps of 16 chunks, 37.3 minutes on 2 cores (2026-12-07; without random gains 33.2 minutes on a faster machine, without remixing too 33.4 minutes, and weighing the instruments 33.0): the trainer's default network (2 x 192, encoded
 # trunk) on its default loss (each stem's SI-SDR and the SNR of their sum) took 162 to 187 s an epoch of 600 steps
 # in two workers in bfloat16 (the validation on 32 pieces included), where float32 took 204 to 235 s on the SNR loss (10 epochs, 37.8 minutes, 2026-12-06)
 # for as much quality per step (docs)
