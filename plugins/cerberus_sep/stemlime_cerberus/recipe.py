@@ -43,10 +43,7 @@ WORKERS = 2
 # trunk) on its default loss (each stem's SI-SDR and the SNR of their sum) took 162 to 187 s an epoch of 600 steps
 # in two workers in bfloat16 (the validation on 32 pieces included), where float32 took 204 to 235 s on the SNR loss (10 epochs, 37.8 minutes, 2026-12-06)
 # for as much quality per step (docs)
-# 14 epochs (8,400 steps): at about 0.35 dB a doubling of the training, the 12 epochs' weighted build (33.0
-# minutes; its guitar 2.08 dB from the ceiling) needed about 1.2 times the training; 14 fit the 45 minutes on the
-# slower machine too (about 43 minutes there; docs)
-EPOCHS = 14
+EPOCHS = 12
 # the CPU plan's number format where the CPU computes it (trainer.computes_bfloat16); elsewhere float32, for the
 # epochs that fit the same time (the previous recipe's)
 CPU_PRECISION = "bfloat16"
