@@ -121,14 +121,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _loss_weights(text: str) -> tuple[float, float, float]:
+def _numbers(text: str) -> tuple[float, ...] | None:
+    """The comma-separated numbers of ``text``, or None where one of them is not a number."""
+    try:
+        return tuple(float(w) for w in text.split(","))
+    except ValueError:
+        return None
+
+
+def _loss_weights(text: str) -> tuple[float, ...]:
     from stemlime.plugin import UsageError
 
-    try:
-        weights = tuple(float(w) for w in text.split(","))
-    except ValueError:
-        weights = ()
-    if len(weights) != 3:
+    weights = _numbers(text)
+    if weights is None or len(weights) != 3:
         raise UsageError(f"--loss-weights takes three numbers DC,MI,TR (e.g. 0.1,0.1,0.8), got {text!r}")
     return weights
 
@@ -138,12 +143,10 @@ def _instrument_weights(text: str) -> tuple[float, ...]:
 
     if not text.strip():
         return ()
-    try:
-        return tuple(float(w) for w in text.split(","))
-    except ValueError:
-        raise UsageError(
-            f"--instrument-weights takes one number per instrument, comma-separated (e.g. 1.25,1.5,1,0.5), got {text!r}"
-        ) from None
+    weights = _numbers(text)
+    if weights is None:
+        raise UsageError(f"--instrument-weights takes one number per instrument, comma-separated (e.g. 1.25,1.5,1,0.5), got {text!r}")
+    return weights
 
 
 def run_train(args: argparse.Namespace) -> None:

@@ -18,12 +18,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 if TYPE_CHECKING:  # torch is imported by the functions: the trainer's settings (and the CLI) load without it
     import torch
+
+
+def floats(values: Iterable[Any]) -> tuple[float, ...]:
+    """``values`` as a tuple of floats (the converter of the weights here and in the trainer's settings)."""
+    return tuple(float(x) for x in values)
 
 
 @attrs.frozen
@@ -34,11 +40,11 @@ class Objective:
     negative SNR) or ``"sisdr-sum"`` (their negative SI-SDR plus the negative SNR of their sum);
     for the last three the inverse STFT is in the graph, so a step costs more."""
 
-    weights: tuple[float, float, float] = attrs.field(converter=lambda w: tuple(float(x) for x in w))
+    weights: tuple[float, float, float] = attrs.field(converter=floats)
     mask: str = "psa"
     # relative weights of the instruments in the mask loss, in the config's order (empty: all equal); the loss
     # is their weighted mean, so only their ratios count; the rest (the PSA loss's last mask) weighs 1
-    instrument_weights: tuple[float, ...] = attrs.field(default=(), converter=lambda w: tuple(float(x) for x in w))
+    instrument_weights: tuple[float, ...] = attrs.field(default=(), converter=floats)
 
 
 def mask_inference(masks: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:

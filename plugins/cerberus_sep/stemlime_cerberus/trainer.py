@@ -38,7 +38,7 @@ from stemlime.plugin import torch_threads
 from .config import FILES, MASKS, PRECISIONS, TRUNKS, WEIGHTS, CerberusConfig, write_config
 from .data import Track, read_tracks
 from .instruments import DEFAULT, parse_instruments
-from .losses import MASK_LOSSES, Objective
+from .losses import MASK_LOSSES, Objective, floats
 
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_JSON = "checkpoint.json"
@@ -74,10 +74,10 @@ class Settings:
     # the stems short and the rest with what they lacked; "snr" keeps the stems at their level; "sisdr-sum" scores
     # each stem's SI-SDR and makes their sum hold the instruments: 0.1 to 0.5 dB above "snr", the rest silent (docs, measured)
     mask_loss: str = "sisdr-sum"
-    loss_weights: tuple[float, float, float] = attrs.field(default=(0.0, 1.0, 1.0), converter=lambda w: tuple(float(x) for x in w))
+    loss_weights: tuple[float, float, float] = attrs.field(default=(0.0, 1.0, 1.0), converter=floats)
     # relative weights of the instruments in the mask loss, one per instrument in their order (empty: all equal);
     # the CPU recipe weighs guitar and piano above drums, which its network separates nearest the ceiling (docs, measured)
-    instrument_weights: tuple[float, ...] = attrs.field(default=(), converter=lambda w: tuple(float(x) for x in w))
+    instrument_weights: tuple[float, ...] = attrs.field(default=(), converter=floats)
     remix: float = 0.5
     # each source's level drawn anew in [-gain_db, +gain_db] dB for every example (augmentation); the recipes take 0:
     # on the rendered pieces, which draw each part's level already, 6 dB learned less in their steps (docs, measured)
