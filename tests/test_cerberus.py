@@ -703,7 +703,7 @@ def test_a_build_that_trains_on_a_gpu_takes_the_gpu_plan_the_papers_network_on_m
     from stemlime_cerberus import recipe
 
     cpu, gpu = recipe.plan_for("pno-gtr-bss-drm", "cpu"), recipe.plan_for("pno-gtr-bss-drm", "cuda")
-    assert (cpu.kind, cpu.settings.layers, cpu.settings.hidden, cpu.settings.trunk, cpu.settings.workers) == ("cpu", 2, 256, "encoded", 2)
+    assert (cpu.kind, cpu.settings.layers, cpu.settings.hidden, cpu.settings.trunk, cpu.settings.workers) == ("cpu", 2, 192, "encoded", 2)
     assert (gpu.kind, gpu.settings.layers, gpu.settings.hidden, gpu.settings.trunk, gpu.settings.workers) == ("gpu", 4, 300, "blstm", 1)
     assert (cpu.steps_per_epoch, gpu.steps_per_epoch) == (600, 625)  # 1,920 x 5 chunks / 16 and 4,000 x 5 / 32
     steps = {plan.kind: plan.steps_per_epoch * plan.settings.epochs for plan in (cpu, gpu)}

@@ -62,10 +62,6 @@ REMIX = 0.0
 # piano and guitar, 0.04 and 0.43 dB less on bass and drums (docs, 2026-12-07). The GPU plan, whose larger network
 # is to come within 1 dB of every instrument, weighs them equally.
 INSTRUMENT_WEIGHTS = {"piano": 1.25, "guitar": 1.5, "bass": 1.0, "drums": 0.5}
-# The CPU plan's width (the trainer's default is 192): 12 epochs of the 192-unit network came as near the ceiling as
-# 14 (docs, 2026-12-07), so it has stopped learning in the time there is; at 2,400 steps 256 units had drawn 0.1 to
-# 0.2 dB ahead on the pitched instruments, for 1.2 times the CPU a step
-HIDDEN = 256
 # The GPU's plan: the paper's network size, twice the CPU's pieces and batch, one process (a GPU
 # takes the whole batch). Sized from estimates (a step ~25 ms, batches drawn ahead on the CPU,
 # rendering on 16 cores: 218 s on 2 here), to be checked by bench/device's recipe section on the
@@ -107,7 +103,6 @@ class Plan:
                 gain_db=GAIN_DB,
                 remix=REMIX,
                 instrument_weights=tuple(INSTRUMENT_WEIGHTS.get(name, 1.0) for name in plan.instruments),
-                hidden=HIDDEN,
             ),
             takes_self=True,
         )
