@@ -462,6 +462,30 @@ def test_the_ideal_masks_bound_what_masking_can_reach_and_the_psm_bounds_them_al
         ideal_mask_si_sdr(tracks, config, "ibm")
 
 
+def test_the_gap_to_the_ceiling_comes_with_how_far_other_pieces_could_move_it(pieces):
+    from stemlime_cerberus.scoring import gap_interval, ideal_mask_scores
+
+    tracks = read_tracks([pieces], INSTRUMENTS)
+    per_piece = ideal_mask_scores(tracks, CerberusConfig(INSTRUMENTS, RATE), "psm")
+    assert {name: len(v) for name, v in per_piece.items()} == {name: len(tracks) for name in INSTRUMENTS}  # one per piece, paired
+
+    rng = np.random.default_rng(3)
+    ceiling = rng.normal(7.0, 1.5, 60)
+    scores = ceiling - 2.0 + rng.normal(0.0, 0.8, 60)  # about 2 dB below, piece by piece
+    gap = float(np.median(ceiling) - np.median(scores))
+    low, high = gap_interval(scores, ceiling)
+    assert low < gap < high and high - low < 1.0
+    assert gap_interval(scores, ceiling) == (low, high)  # the same every call
+    wider = gap_interval(scores[:15], ceiling[:15])
+    assert wider[1] - wider[0] > high - low  # fewer pieces, less certain
+    assert gap_interval(ceiling - 2.0, ceiling) == pytest.approx((2.0, 2.0))  # every piece 2 dB short: no doubt
+    assert gap_interval([1.0, float("nan")], [3.0, 5.0]) == (2.0, 2.0)  # a piece without a finite score counts for neither
+    with pytest.raises(ValueError, match="at least one piece"):
+        gap_interval([float("nan")], [1.0])
+    with pytest.raises(ValueError):
+        gap_interval([1.0, 2.0], [1.0])  # unpaired lists
+
+
 def test_an_evaluation_reports_how_loud_the_rest_is_against_the_mixture(pieces, tmp_path):
     from stemlime_cerberus import evaluate
     from stemlime_cerberus.inference import run

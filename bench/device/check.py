@@ -299,7 +299,7 @@ def recipe(device: str, quick: bool, budget: float):
     from cerberus_bench import _pieces
     from stemlime_cerberus import CerberusSeparator, evaluate
     from stemlime_cerberus.recipe import GPU_PLANS, build
-    from stemlime_cerberus.scoring import ideal_mask_si_sdr
+    from stemlime_cerberus.scoring import gap_interval, ideal_mask_scores, ideal_mask_si_sdr
     from table import Row
 
     plan = GPU_PLANS["pno-gtr-bss-drm"]  # what a build that trains on a GPU takes (on a CPU: a rehearsal)
@@ -369,10 +369,12 @@ def recipe(device: str, quick: bool, budget: float):
         tracks = _pieces(False)
         evaluation = evaluate(separator.network, tracks, transcription=False)  # on the network's device
         medians = evaluation.medians()
+        psm_scores = ideal_mask_scores(tracks, separator.network.config, "psm")
         psm = ideal_mask_si_sdr(tracks, separator.network.config, "psm")
         trained = "the built model" if finished else f"the best model after {validated} of {settings.epochs} epochs"
         for name, m in medians.items():
             gap = None if psm[name] is None else psm[name] - m["si_sdr"]
+            low, high = gap_interval(evaluation.si_sdr[name], psm_scores[name]) if gap is not None else (0.0, 0.0)
             rows.append(
                 Row(
                     f"{what}: {name} SI-SDR, {trained}, {len(tracks)} unseen pieces",
@@ -383,7 +385,8 @@ def recipe(device: str, quick: bool, budget: float):
                     text=f"{m['si_sdr']:.1f} dB",
                     note=""
                     if gap is None
-                    else f"ideal PSM {psm[name]:.1f} dB: {gap:.1f} dB from it (goal: within {GOAL_RECIPE_GAP_DB:g} dB)",
+                    else f"ideal PSM {psm[name]:.1f} dB: {gap:.2f} dB from it (90% bootstrap interval over the pieces "
+                    f"{low:.2f}-{high:.2f}; goal: within {GOAL_RECIPE_GAP_DB:g} dB)",
                 )
             )
         rest = evaluation.rest_median()

@@ -146,7 +146,13 @@ IDEAL_MASKS = ("psm", "psm-sum", "wiener", "irm", "magnitude")
 
 
 def ideal_mask_si_sdr(tracks: Sequence[Track], config: Any, kind: str = "psm") -> dict[str, float | None]:
-    """Median SI-SDR per instrument of an oracle mask computed from the true stems and applied to
+    """Median SI-SDR per instrument of an oracle mask (:func:`ideal_mask_scores`)."""
+    return {name: _median(v) for name, v in ideal_mask_scores(tracks, config, kind).items()}
+
+
+def ideal_mask_scores(tracks: Sequence[Track], config: Any, kind: str = "psm") -> dict[str, list[float]]:
+    """SI-SDR per instrument and track (dB; the tracks where it plays, in order, as
+    :class:`Evaluation` lists them) of an oracle mask computed from the true stems and applied to
     the mixture's STFT. ``kind``:
 
     - "psm": the phase-sensitive mask truncated to [0, 1] (the target of the mask-inference loss,
@@ -183,4 +189,20 @@ def ideal_mask_si_sdr(tracks: Sequence[Track], config: Any, kind: str = "psm") -
         for index, name in enumerate(sources):
             if name in values and np.any(track.stems[name]):
                 values[name].append(si_sdr(estimates[index], track.stems[name]))
-    return {name: _median(v) for name, v in values.items()}
+    return values
+
+
+def gap_interval(
+    scores: Sequence[float], ceiling: Sequence[float], level: float = 0.9, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """How far the gap ``median(ceiling) - median(scores)`` (dB) could move on other pieces like
+    these: the central ``level`` share of its values over ``resamples`` bootstrap draws of the
+    pieces, each piece's two scores drawn together (the two lists pair the same pieces, as
+    :class:`Evaluation` and :func:`ideal_mask_scores` give them). The same every call (``seed``)."""
+    pairs = np.array([(c, s) for s, c in zip(scores, ceiling, strict=True) if np.isfinite(s) and np.isfinite(c)], float)
+    if not len(pairs):
+        raise ValueError("gap_interval needs at least one piece with finite scores")
+    draws = np.random.default_rng(seed).integers(0, len(pairs), size=(resamples, len(pairs)))
+    gaps = np.median(pairs[draws, 0], axis=1) - np.median(pairs[draws, 1], axis=1)
+    low, high = np.quantile(gaps, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
