@@ -84,10 +84,8 @@ def _pieces(distinct_parts: bool):
 def _table(network, thresholds, tracks, goal: bool) -> tuple[list[str], float]:
     """The table of one generator's pieces, with the line on GOAL_DB where ``goal``, and the
     seconds the separation alone took."""
-    import numpy as np
-
     from stemlime_cerberus import evaluate
-    from stemlime_cerberus.scoring import gap_interval, ideal_mask_scores, ideal_mask_si_sdr
+    from stemlime_cerberus.scoring import gap_interval, ideal_mask_scores, ideal_mask_si_sdr, median
 
     started = time.perf_counter()
     evaluate(network, tracks, transcription=False)
@@ -95,7 +93,7 @@ def _table(network, thresholds, tracks, goal: bool) -> tuple[list[str], float]:
     evaluation = evaluate(network, tracks, transcription=True, thresholds=thresholds)
     medians = evaluation.medians()
     psm_scores = ideal_mask_scores(tracks, network.config, "psm")
-    psm = {name: float(np.median([x for x in v if np.isfinite(x)])) for name, v in psm_scores.items()}  # as ideal_mask_si_sdr
+    psm = {name: median(v) for name, v in psm_scores.items()}
     irm = ideal_mask_si_sdr(tracks, network.config, "irm")
     lines = [
         f"  {'instrument':<10} {'Cerberus':>9} {'mixture':>9} {'ideal PSM':>10} {'gap (90% interval)':>22} {'ideal IRM':>10} {'paper':>8}"

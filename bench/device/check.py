@@ -299,7 +299,7 @@ def recipe(device: str, quick: bool, budget: float):
     from cerberus_bench import _pieces
     from stemlime_cerberus import CerberusSeparator, evaluate
     from stemlime_cerberus.recipe import GPU_PLANS, build
-    from stemlime_cerberus.scoring import gap_interval, ideal_mask_scores, ideal_mask_si_sdr
+    from stemlime_cerberus.scoring import gap_interval, ideal_mask_scores, median
     from table import Row
 
     plan = GPU_PLANS["pno-gtr-bss-drm"]  # what a build that trains on a GPU takes (on a CPU: a rehearsal)
@@ -370,7 +370,7 @@ def recipe(device: str, quick: bool, budget: float):
         evaluation = evaluate(separator.network, tracks, transcription=False)  # on the network's device
         medians = evaluation.medians()
         psm_scores = ideal_mask_scores(tracks, separator.network.config, "psm")
-        psm = ideal_mask_si_sdr(tracks, separator.network.config, "psm")
+        psm = {name: median(v) for name, v in psm_scores.items()}
         trained = "the built model" if finished else f"the best model after {validated} of {settings.epochs} epochs"
         for name, m in medians.items():
             gap = None if psm[name] is None else psm[name] - m["si_sdr"]

@@ -25,7 +25,8 @@ from .transcription import active_keys, column_offset, decode, drum_onsets, fram
 THRESHOLD_GRID = (0.01, 0.02, 0.03, 0.05, 0.07, *(round(0.05 * i, 2) for i in range(2, 19)))  # 0.01 .. 0.9
 
 
-def _median(values: list[float]) -> float | None:
+def median(values: Sequence[float]) -> float | None:
+    """The median of the finite ``values`` (dB), or None when none is finite: how every score here is summed up."""
     finite = [v for v in values if np.isfinite(v)]
     return float(np.median(finite)) if finite else None
 
@@ -48,7 +49,7 @@ class Evaluation:
     def medians(self) -> dict[str, dict[str, float | None]]:
         """{instrument: {"si_sdr", "mixture_si_sdr", "f1"}: median over tracks} (None when no track has it)."""
         return {
-            name: {"si_sdr": _median(self.si_sdr[name]), "mixture_si_sdr": _median(self.mixture_si_sdr[name]), "f1": _median(self.f1[name])}
+            name: {"si_sdr": median(self.si_sdr[name]), "mixture_si_sdr": median(self.mixture_si_sdr[name]), "f1": median(self.f1[name])}
             for name in self.si_sdr
         }
 
@@ -59,7 +60,7 @@ class Evaluation:
 
     def rest_median(self) -> float | None:
         """The median of ``rest_db`` over the tracks (dB; None when no track has a finite one)."""
-        return _median(self.rest_db)
+        return median(self.rest_db)
 
     def to_dict(self) -> dict[str, Any]:
         return {"tracks": self.tracks, "median": self.medians(), "rest_db_median": self.rest_median()}
@@ -147,7 +148,7 @@ IDEAL_MASKS = ("psm", "psm-sum", "wiener", "irm", "magnitude")
 
 def ideal_mask_si_sdr(tracks: Sequence[Track], config: Any, kind: str = "psm") -> dict[str, float | None]:
     """Median SI-SDR per instrument of an oracle mask (:func:`ideal_mask_scores`)."""
-    return {name: _median(v) for name, v in ideal_mask_scores(tracks, config, kind).items()}
+    return {name: median(v) for name, v in ideal_mask_scores(tracks, config, kind).items()}
 
 
 def ideal_mask_scores(tracks: Sequence[Track], config: Any, kind: str = "psm") -> dict[str, list[float]]:
