@@ -1,8 +1,8 @@
 """Quality of the recipe's Cerberus model (cerberus/pno-gtr-bss-drm) on unseen rendered pieces.
 
 ``run()`` returns the lines to print. Measured in the same run, on PIECES pieces of 10 s at
-16 kHz with piano, guitar, bass and drums, rendered from seeds that no recipe trains or
-validates on (stemlime_cerberus.recipe.BENCH_SEED on), once with each arrangement generator:
+16 kHz with piano, guitar, bass and drums, rendered on every core from seeds that no recipe trains
+or validates on (stemlime_cerberus.recipe.BENCH_SEED on), once with each arrangement generator:
 the default one (piano and guitar comp the same chords in one register) and the opt-in
 ``distinct_parts`` one (each part its own role and register). For each:
 
@@ -13,12 +13,15 @@ the default one (piano and guitar comp the same chords in one register) and the 
   ideal ratio mask (IRM, |S_i| / sum |S_j|: masks that sum to one, as the network's softmax does);
 - the gap (the ideal PSM's median less the model's), with its 90% bootstrap interval over the
   pieces (how far other pieces like these could move it: 20 pieces moved guitar's by 0.4 dB from
-  one set to the next), and whether it is within GOAL_DB (issue #27's goal for the CPU recipe);
+  one set to the next, and 60 pieces held twice the share of guitar's hardest program that the
+  generator draws), and whether it is within GOAL_DB (issue #27's goal for the CPU recipe);
 - the level of the ``rest`` stem against the mixture (a separator whose stems come out too quiet
   leaves the difference there, and explanations then credit the rest);
 - frame-level F1 of the transcription (mir_eval multipitch precision and recall; onset F1 within
-  50 ms for drums), decoded with the model's thresholds (chosen on its validation pieces);
-- spleeter 4stems (drums, bass) where its model files are here, and the separation's speed;
+  50 ms for drums), decoded with the model's thresholds (chosen on its validation pieces), on the
+  first DETAIL_PIECES pieces (mir_eval's matching costs about a second a piece);
+- spleeter 4stems (drums, bass) where its model files are here (on the first DETAIL_PIECES), and
+  the separation's speed;
 - the training's speed with the recipe's settings: seconds per step in one process and in the
   recipe's data-parallel workers (one epoch of TRAINING_PIECES bench pieces each), and their ratio; where the
   recipe trains in bfloat16 on this CPU, also in float32 in one process.
@@ -36,7 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
-PIECES = 60  # a median over 20 moved by up to 0.6 dB from one set of pieces to the next (docs)
+PIECES = 600  # gaps within about +-0.1 dB (90%); over 20 pieces a median moved by up to 0.6 dB, over 60 by 0.1 to 0.2 (docs)
+DETAIL_PIECES = 60  # the transcription's F1 and spleeter's rows: the first of the pieces
 TRAINING_PIECES = 20  # the training speed's epoch
 GOAL_DB = 2.0  # the CPU recipe's goal: every instrument's gap to the ideal PSM at most this
 SECONDS = 10.0
@@ -68,16 +72,14 @@ def _spleeter_line(tracks) -> str:
     return "  spleeter 4stems: " + ", ".join(f"{name} {np.median(v):.1f} dB" for name, v in scores.items()) + " (no piano or guitar stem)"
 
 
-def _pieces(distinct_parts: bool):
+def _pieces(distinct_parts: bool, count: int = PIECES):
+    """The first ``count`` bench pieces of a generator (seeds BENCH_SEED on), rendered on every core."""
     from stemlime_cerberus import read_tracks
     from stemlime_cerberus.recipe import BENCH_SEED
-    from stemlime_render import render_song
+    from stemlime_render import render_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
-        for index in range(PIECES):
-            render_song(BENCH_SEED + index, SECONDS, ",".join(PAPER), 16000, distinct_parts=distinct_parts).save(
-                Path(tmp) / f"piece-{index:05d}"
-            )
+        render_dataset(tmp, count, BENCH_SEED, SECONDS, [",".join(PAPER)], sample_rate=16000, progress=False, distinct_parts=distinct_parts)
         return read_tracks([tmp], tuple(PAPER))
 
 
@@ -88,10 +90,10 @@ def _table(network, thresholds, tracks, goal: bool) -> tuple[list[str], float]:
     from stemlime_cerberus.scoring import gap_interval, ideal_mask_scores, ideal_mask_si_sdr, median
 
     started = time.perf_counter()
-    evaluate(network, tracks, transcription=False)
+    evaluation = evaluate(network, tracks, transcription=False)
     seconds = time.perf_counter() - started
-    evaluation = evaluate(network, tracks, transcription=True, thresholds=thresholds)
     medians = evaluation.medians()
+    f1s = evaluate(network, tracks[:DETAIL_PIECES], transcription=True, thresholds=thresholds).medians()
     psm_scores = ideal_mask_scores(tracks, network.config, "psm")
     psm = {name: median(v) for name, v in psm_scores.items()}
     irm = ideal_mask_si_sdr(tracks, network.config, "irm")
@@ -104,7 +106,7 @@ def _table(network, thresholds, tracks, goal: bool) -> tuple[list[str], float]:
         m = medians[name]
         paper_sdr, paper_f1 = PAPER[name]
         f1_label = "onset F1" if name == "drums" else "frame F1"
-        f1 = "  n/a" if m["f1"] is None else f"{m['f1']:5.2f}"
+        f1 = "  n/a" if f1s[name]["f1"] is None else f"{f1s[name]['f1']:5.2f}"
         gaps[name] = psm[name] - m["si_sdr"]
         low, high = gap_interval(evaluation.si_sdr[name], psm_scores[name])
         lines.append(
@@ -223,9 +225,10 @@ def run() -> list[str]:
         lines += [f"  {label} (seeds {BENCH_SEED}-{BENCH_SEED + PIECES - 1}{', distinct_parts=True' if distinct else ''}):", *table]
     lines.append(
         "  ideal PSM / IRM: masks computed from the true stems (phase-sensitive, truncated to [0, 1]; ratio of magnitudes); gap: the ideal PSM less Cerberus, "
-        "and in brackets the central 90% of it over 2,000 bootstrap draws of the pieces"
+        "and in brackets the central 90% of it over 2,000 bootstrap draws of the pieces; "
+        f"F1: on the first {DETAIL_PIECES} pieces"
     )
-    lines.append(_spleeter_line(tracks))
+    lines.append(_spleeter_line(tracks[:DETAIL_PIECES]))
     lines.append(f"  separation alone: {seconds:.1f} s for {PIECES * SECONDS:.0f} s of audio (RTF {seconds / (PIECES * SECONDS):.3f})")
     lines.append(_training_speed())
     lines.append("  paper: Manilow, Seetharaman & Pardo 2020, Cerberus pno/gtr/bss/drm on Slakh2100 (quoted, not measured here)")
