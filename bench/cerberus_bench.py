@@ -147,7 +147,7 @@ def _training_speed() -> str:
 
     from stemlime_cerberus import train
     from stemlime_cerberus.recipe import BENCH_SEED, PLANS
-    from stemlime_render import render_song
+    from stemlime_render import render_dataset
 
     settings = attrs.evolve(PLANS["pno-gtr-bss-drm"].settings_on("cpu"), epochs=1)
     runs = {"one": attrs.evolve(settings, workers=1), "workers": settings}
@@ -156,9 +156,8 @@ def _training_speed() -> str:
     seconds = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for index in range(TRAINING_PIECES + 1):  # the last one validates
-            folder = root / ("validation" if index == TRAINING_PIECES else "data") / f"piece-{index:05d}"
-            render_song(BENCH_SEED + index, SECONDS, ",".join(PAPER), 16000).save(folder)
+        for folder, count, seed in (("data", TRAINING_PIECES, BENCH_SEED), ("validation", 1, BENCH_SEED + TRAINING_PIECES)):
+            render_dataset(root / folder, count, seed, SECONDS, [",".join(PAPER)], sample_rate=16000, progress=False)
         for name, run in runs.items():
             times: list[float] = []
             with contextlib.redirect_stderr(io.StringIO()):  # the trainer's epoch lines: not part of the bench's table
